@@ -1,0 +1,218 @@
+"""RFC 9457 problem details: one error base class, rendered by one handler.
+
+Every error response of every service has ``type``, ``title``, ``status``,
+``detail`` and ``instance``, a ``message`` member (the same words as
+``detail``) for clients that read one, and for validation failures an
+``errors`` object keyed by field name. No stack trace or SQL ever leaves.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+PROBLEM_BASE = "https://trellis.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+logger = logging.getLogger("trellis.errors")
+
+
+class Problem(Exception):
+    """Base of every error a Trellis service answers with.
+
+    Raise a subclass (or this with a status) from anywhere: services, repositories,
+    dependencies. The handler turns it into a problem+json response.
+    """
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str | None = None
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if slug is not None:
+            self.slug = slug
+        if title is not None:
+            self.title = title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def body(self, instance: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title or HTTPStatus(self.status).phrase,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+            "message": self.detail,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+    def to_response(self, instance: str) -> Response:
+        return Response(
+            orjson.dumps(self.body(instance)),
+            status_code=self.status,
+            media_type=PROBLEM_MEDIA_TYPE,
+            headers=self.headers,
+        )
+
+
+class BadRequest(Problem):
+    status, slug = 400, "bad-request"
+
+
+class Unauthorized(Problem):
+    status, slug = 401, "unauthorized"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        super().__init__(detail, headers=headers, **kwargs)
+
+
+class Forbidden(Problem):
+    status, slug = 403, "forbidden"
+
+
+class NotFound(Problem):
+    status, slug = 404, "not-found"
+
+
+class Conflict(Problem):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(Problem):
+    status, slug = 412, "precondition-failed"
+
+
+class PreconditionRequired(Problem):
+    status, slug = 428, "precondition-required"
+
+
+class Unprocessable(Problem):
+    """A request that is well formed but breaks a rule of the domain."""
+
+    status, slug = 422, "unprocessable"
+
+
+class TooManyRequests(Problem):
+    status, slug = 429, "too-many-requests"
+
+
+class ServiceUnavailable(Problem):
+    status, slug = 503, "service-unavailable"
+
+
+def problem_response(problem: Problem, instance: str) -> Response:
+    return problem.to_response(instance)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "is not a field of this resource; remove it"
+    if error.get("type") == "missing":
+        return "is required"
+    if error.get("type") == "json_invalid":
+        return "the request body is not valid JSON"
+    return str(error.get("msg", "is invalid"))
+
+
+def validation_problem(exc: RequestValidationError) -> Unprocessable:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors():
+        field = _field_name(tuple(error.get("loc", ())))
+        message = _describe(error)
+        if field == "body" and error.get("type") == "model_attributes_type":
+            message = "the request body must be a JSON object"
+        errors.setdefault(field, []).append(message)
+    summary = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in errors.items())
+    return Unprocessable(
+        f"The request is not valid. {summary}",
+        slug="validation-error",
+        title="Validation failed",
+        errors=errors,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error of the app as problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(exc, request.url.path)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(validation_problem(exc), request.url.path)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"There is no resource at {request.url.path}."
+        if exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}."
+        problem = Problem(
+            detail,
+            status=exc.status_code,
+            slug=HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-"),
+            headers=dict(exc.headers or {}),
+        )
+        return problem_response(problem, request.url.path)
+
+    async def on_stale(request: Request, exc: Exception) -> Response:
+        problem = PreconditionFailed(
+            "The record was changed by someone else while you were changing it. "
+            "Read it again and re-apply your change."
+        )
+        return problem_response(problem, request.url.path)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error", extra={"path": request.url.path})
+        problem = Problem("Something went wrong on our side. It has been logged.")
+        return problem_response(problem, request.url.path)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(StaleDataError, on_stale)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status in (400, 401, 403, 404, 409, 412, 422, 503)
+}

@@ -1,0 +1,168 @@
+"""``Idempotency-Key`` on writes that move money or create records.
+
+A retry with the same key and the same request replays the first answer
+(with ``Idempotent-Replayed: true``); the same key with a different request is
+a 422; a retry while the first is still running is a 409. The first answer is
+stored in the same transaction as the write it describes, so a replay never
+promises something the database did not keep.
+"""
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from services.common.auth import Caller, get_signed_in_caller
+from services.common.db import Database, utcnow
+from services.common.errors import BadRequest, Conflict, Problem, Unprocessable
+from services.common.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+ABANDONED_AFTER = timedelta(minutes=2)
+
+
+class Replay(Problem):
+    """Raised to answer a retry with the stored first response."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        super().__init__("replay", status=record.status_code or 200)
+        self.record = record
+
+    def to_response(self, instance: str) -> Response:
+        headers = dict(self.record.headers or {})
+        headers["Idempotent-Replayed"] = "true"
+        return Response(
+            self.record.body or b"",
+            status_code=self.record.status_code or 200,
+            media_type="application/json",
+            headers=headers,
+        )
+
+
+class Idempotency:
+    """What a handler uses to answer, so the answer is kept for retries."""
+
+    def __init__(self, record_id: uuid.UUID | None) -> None:
+        self.record_id = record_id
+
+    async def respond(
+        self,
+        session: AsyncSession,
+        content: Any,
+        *,
+        status_code: int = 201,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """Build the JSON response and, under a key, store it with the write."""
+        body = orjson.dumps(jsonable_encoder(content))
+        headers = headers or {}
+        if self.record_id is not None:
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.id == self.record_id)
+                .values(status_code=status_code, headers=headers, body=body, completed_at=utcnow())
+            )
+        return Response(
+            body, status_code=status_code, media_type="application/json", headers=headers
+        )
+
+
+def _fingerprint(request: Request, body: bytes) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\0" + request.url.path.encode() + b"\0" + request.url.query.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+async def _claim(db: Database, owner: str, key: str, fingerprint: str) -> uuid.UUID:
+    async with db.sessionmaker() as session:
+        record = IdempotencyRecord(owner=owner, key=key, fingerprint=fingerprint)
+        session.add(record)
+        try:
+            await session.commit()
+            return record.id
+        except IntegrityError:
+            await session.rollback()
+        existing = (
+            await session.execute(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.owner == owner, IdempotencyRecord.key == key
+                )
+            )
+        ).scalar_one()
+        if existing.fingerprint != fingerprint:
+            raise Unprocessable(
+                f"This {HEADER} was already used for a different request. "
+                "Use a new key for a new request; reuse a key only to retry the same one.",
+                slug="idempotency-key-reused",
+            )
+        if existing.completed_at is not None:
+            raise Replay(existing)
+        if utcnow() - existing.created_at < ABANDONED_AFTER:
+            raise Conflict(
+                f"A request with this {HEADER} is still being processed. "
+                "Retry in a moment to get its answer.",
+                slug="idempotency-in-progress",
+            )
+        # The first attempt died without answering: this retry takes the key over.
+        taken = await session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.id == existing.id,
+                IdempotencyRecord.created_at == existing.created_at,
+            )
+            .values(created_at=utcnow())
+        )
+        await session.commit()
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(
+                f"A request with this {HEADER} is still being processed.",
+                slug="idempotency-in-progress",
+            )
+        return existing.id
+
+
+async def _release(db: Database, record_id: uuid.UUID) -> None:
+    async with db.sessionmaker() as session:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.id == record_id, IdempotencyRecord.completed_at.is_(None)
+            )
+        )
+        await session.commit()
+
+
+async def idempotency(
+    request: Request, caller: Annotated[Caller, Depends(get_signed_in_caller)]
+) -> AsyncIterator[Idempotency]:
+    key = request.headers.get(HEADER)
+    if key is None:
+        yield Idempotency(None)
+        return
+    if not 1 <= len(key) <= 255:
+        raise BadRequest(
+            f"The {HEADER} header must be 1 to 255 characters long.",
+            errors={HEADER: ["must be 1 to 255 characters"]},
+        )
+    db: Database = request.app.state.db
+    fingerprint = _fingerprint(request, await request.body())
+    record_id = await _claim(db, caller.actor, key, fingerprint)
+    try:
+        yield Idempotency(record_id)
+    except BaseException:
+        # The write failed and was rolled back: free the key so a corrected retry can run.
+        await _release(db, record_id)
+        raise
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(idempotency, scope="function")]

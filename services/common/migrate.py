@@ -1,0 +1,61 @@
+"""Alembic, one lineage per service, each with its own version table.
+
+Migrations are how schemas are made, in tests too. They run with a blocking
+driver (sqlite3 / psycopg), so call them outside the event loop.
+"""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, engine_from_config, pool
+
+from services.common.db import sync_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def version_table(service: str) -> str:
+    return f"alembic_version_{service}"
+
+
+def alembic_config(service: str, database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR / service))
+    config.set_main_option("sqlalchemy.url", sync_url(database_url).replace("%", "%%"))
+    config.attributes["service"] = service
+    return config
+
+
+def upgrade(service: str, database_url: str, revision: str = "head") -> None:
+    """Bring ``service``'s database up to ``revision``."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(service, database_url), revision)
+
+
+def downgrade(service: str, database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(service, database_url), revision)
+
+
+def run_env(context: object, service: str, metadata: list[MetaData]) -> None:
+    """Body of each lineage's ``env.py``: migrate online with the configured URL."""
+    config = context.config  # type: ignore[attr-defined]
+    engine = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    with engine.connect() as connection:
+        context.configure(  # type: ignore[attr-defined]
+            connection=connection,
+            target_metadata=metadata,
+            version_table=version_table(service),
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():  # type: ignore[attr-defined]
+            context.run_migrations()  # type: ignore[attr-defined]
+    engine.dispose()

@@ -1,0 +1,128 @@
+"""``create_service_app``: what every data service is made of, wired once."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+
+from services.common.auth import TokenVerifier
+from services.common.db import Database
+from services.common.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from services.common.events import EventHandler, events_router
+from services.common.health import router as health_router
+from services.common.http import ServiceClient, ServiceTokens
+from services.common.logs import AccessLogMiddleware, configure_logging
+from services.common.outbox import Outbox, OutboxDispatcher
+from services.common.requestid import RequestIdMiddleware
+from services.common.settings import SERVICES, ServiceSettings
+
+API_PREFIX = "/api/v1"
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem, as every error of the API is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    message: str
+    errors: dict[str, list[str]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": ProblemDetails, "content": {PROBLEM_MEDIA_TYPE: {}}}
+        for status in statuses
+    }
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    event_handlers: dict[str, EventHandler] | None = None,
+    transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    extra_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """A FastAPI app with the kit wired in: database, auth, errors, outbox, health, logs.
+
+    ``transports`` maps base URLs to in-process transports (tests use it to call
+    the real other apps without sockets). Other services are reachable as
+    ``app.state.services[name]``.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        timeout = httpx.Timeout(
+            settings.upstream_timeout, connect=min(2.0, settings.upstream_timeout)
+        )
+        http = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            mounts=dict(transports or {}),
+        )
+        db = Database(settings.effective_database_url)
+        tokens = ServiceTokens(settings, http)
+        outbox = Outbox(source=settings.service_name, subscribers=settings.subscribers)
+        dispatcher = OutboxDispatcher(
+            db,
+            outbox,
+            http,
+            tokens,
+            poll_interval=settings.outbox_poll_interval,
+            max_attempts=settings.outbox_max_attempts,
+        )
+        app.state.settings = settings
+        app.state.db = db
+        app.state.http = http
+        app.state.outbox = outbox
+        app.state.dispatcher = dispatcher
+        app.state.verifier = TokenVerifier(
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            keys_file=None if settings.auth_jwks_url else settings.signing_keys_file,
+            jwks_url=settings.auth_jwks_url,
+            http=http,
+        )
+        app.state.services = {
+            name: ServiceClient(name, settings.service_url(name), http, tokens)
+            for name in SERVICES
+            if name != settings.service_name
+        }
+        if on_startup is not None:
+            await on_startup(app)
+        if settings.outbox_autostart:
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+            await http.aclose()
+            await db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    install_problem_handlers(app)
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router, prefix=API_PREFIX)
+    for router in extra_routers:
+        app.include_router(router)
+    app.include_router(events_router(event_handlers or {}))
+    return app

@@ -1,0 +1,88 @@
+"""Settings shared by every service, read from ``TRELLIS_*`` environment variables."""
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORTS = {"gateway": 8000, "partners": 8001, "funding": 8002, "feedback": 8003}
+SERVICES = ("partners", "funding", "feedback")
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.removeprefix("TRELLIS_").lower())
+
+
+class CommonSettings(BaseSettings):
+    """What every service and the gateway share.
+
+    Each service subclasses this with ``env_prefix = "TRELLIS_<SERVICE>_"`` for its
+    own fields (database URL, port); the shared fields below keep their global
+    ``TRELLIS_`` names.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = Field("trellis", exclude=True)
+    data_dir: Path = Field(Path(".trellis"), validation_alias=_env("TRELLIS_DATA_DIR"))
+    log_level: str = Field("INFO", validation_alias=_env("TRELLIS_LOG_LEVEL"))
+
+    auth_issuer: str = Field("http://127.0.0.1:8000", validation_alias=_env("TRELLIS_AUTH_ISSUER"))
+    auth_audience: str = Field("trellis", validation_alias=_env("TRELLIS_AUTH_AUDIENCE"))
+    auth_jwks_url: str | None = Field(None, validation_alias=_env("TRELLIS_AUTH_JWKS_URL"))
+    auth_signing_keys_file: Path | None = Field(
+        None, validation_alias=_env("TRELLIS_AUTH_SIGNING_KEYS_FILE")
+    )
+    auth_token_url: str | None = Field(None, validation_alias=_env("TRELLIS_AUTH_TOKEN_URL"))
+    service_client_id: str | None = Field(None, validation_alias=_env("TRELLIS_SERVICE_CLIENT_ID"))
+    service_client_secret: str | None = Field(
+        None, validation_alias=_env("TRELLIS_SERVICE_CLIENT_SECRET")
+    )
+
+    partners_url: str = Field(
+        "http://127.0.0.1:8001", validation_alias=_env("TRELLIS_PARTNERS_URL")
+    )
+    funding_url: str = Field("http://127.0.0.1:8002", validation_alias=_env("TRELLIS_FUNDING_URL"))
+    feedback_url: str = Field(
+        "http://127.0.0.1:8003", validation_alias=_env("TRELLIS_FEEDBACK_URL")
+    )
+    upstream_timeout: float = Field(5.0, validation_alias=_env("TRELLIS_UPSTREAM_TIMEOUT"))
+
+    @property
+    def signing_keys_file(self) -> Path:
+        """Where the embedded token issuer keeps its private keys."""
+        return self.auth_signing_keys_file or self.data_dir / "keys" / "signing-keys.json"
+
+    def service_url(self, name: str) -> str:
+        return getattr(self, f"{name}_url").rstrip("/")
+
+
+class ServiceSettings(CommonSettings):
+    """Settings of one of the three data services (partners, funding, feedback)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    database_url: str | None = None
+    event_subscribers: list[str] | None = None
+    outbox_poll_interval: float = 1.0
+    outbox_autostart: bool = True
+    outbox_max_attempts: int = 25
+    max_page_size: int = 100
+
+    def model_post_init(self, __context: object) -> None:
+        if not self.port:
+            self.port = DEFAULT_PORTS[self.service_name]
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
+
+    @property
+    def subscribers(self) -> list[str]:
+        """Base URLs that receive this service's events at ``/internal/events``."""
+        if self.event_subscribers is not None:
+            return [url.rstrip("/") for url in self.event_subscribers]
+        return [self.service_url(name) for name in SERVICES if name != self.service_name]

@@ -1,0 +1,23 @@
+"""The feedback service: partners hold the funder to account against its commitments."""
+
+import httpx
+from fastapi import FastAPI
+
+from services.common.service_app import create_service_app
+from services.feedback.config import Settings
+from services.feedback.routes import router
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(
+        settings,
+        title="Trellis feedback",
+        description="Partners rate the funder against its published commitments; the funder answers.",
+        routers=[router],
+        transports=transports,
+    )
