@@ -3,7 +3,7 @@
 import logging
 import sys
 import time
-from typing import IO, Any
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,9 +24,9 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(service: str, level: str = "INFO", stream: IO[str] | None = None) -> None:
-    """Send every log record to stderr (or ``stream``) as JSON with service and request id."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """Send every log record to stderr as JSON with service and request id."""
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s",
