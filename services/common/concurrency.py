@@ -2,7 +2,7 @@
 
 from typing import Annotated, Protocol
 
-from fastapi import Header
+from fastapi import Depends, Header
 
 from services.common.errors import PreconditionFailed
 
@@ -30,6 +30,12 @@ def check_if_match(if_match: str | None, record: Versioned) -> None:
     )
 
 
-IfMatchDep = Annotated[
-    str | None, Header(alias="If-Match", description="ETag of the version you read")
-]
+async def _if_match(
+    if_match: Annotated[
+        str | None, Header(alias="If-Match", description="The ETag of the version you read")
+    ] = None,
+) -> str | None:
+    return if_match
+
+
+IfMatchDep = Annotated[str | None, Depends(_if_match)]

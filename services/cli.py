@@ -1,0 +1,323 @@
+"""The ``trellis`` command: run, migrate, and mint tokens for the embedded default.
+
+trellis up [--demo]       migrate, start the gateway and the three services, Ctrl-C stops all
+trellis serve SERVICE     run one service (what containers run)
+trellis migrate [SERVICE] apply migrations
+trellis token --role R    mint an access token for a person in a role
+trellis keys rotate       put a new signing key first, keeping the previous one published
+"""
+
+import argparse
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import create_engine, text
+
+from services import demo
+from services.common.auth import ROLES, KeyStore, TokenIssuer
+from services.common.db import sync_url
+from services.common.migrate import upgrade
+from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings, ServiceSettings
+
+ALL = ("gateway", *SERVICES)
+APP_FACTORIES = {name: f"services.{name}.app:create_app" for name in ALL}
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _settings(name: str) -> Any:
+    module = __import__(f"services.{name}.config", fromlist=["Settings"])
+    return module.Settings()
+
+
+def _port(name: str) -> int:
+    settings = _settings(name)
+    return int(getattr(settings, "port", 0) or DEFAULT_PORTS[name])
+
+
+def _host(name: str) -> str:
+    return str(getattr(_settings(name), "host", "127.0.0.1"))
+
+
+def _check_port_free(name: str, host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            env = f"TRELLIS_{name.upper()}_PORT"
+            raise CliError(
+                f"port {port} ({name}) on {host} is in use; stop what uses it or set {env}"
+            ) from exc
+
+
+def migrate(names: Sequence[str]) -> None:
+    for name in names:
+        settings: ServiceSettings = _settings(name)
+        upgrade(name, settings.effective_database_url)
+
+
+def ensure_keys(settings: CommonSettings) -> KeyStore:
+    keys = KeyStore(settings.signing_keys_file)
+    keys.ensure()
+    return keys
+
+
+def serve(name: str, host: str | None, port: int | None) -> None:
+    uvicorn.run(
+        APP_FACTORIES[name],
+        factory=True,
+        host=host or _host(name),
+        port=port or _port(name),
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _funder_id(slug: str) -> str:
+    settings: ServiceSettings = _settings("partners")
+    engine = create_engine(sync_url(settings.effective_database_url))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT id FROM funders WHERE slug = :slug"), {"slug": slug}
+            ).first()
+    finally:
+        engine.dispose()
+    if row is None:
+        raise CliError(
+            f"there is no funder with the slug '{slug}' (create it first, or run `trellis up --demo`)"
+        )
+    return str(uuid.UUID(str(row[0])))
+
+
+def mint(args: argparse.Namespace) -> str:
+    settings = CommonSettings()
+    keys = ensure_keys(settings)
+    issuer = TokenIssuer(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
+    funder_id = partner_id = None
+    if args.role == "funder_staff":
+        if not args.funder:
+            raise CliError("a funder_staff token needs --funder <slug>")
+        funder_id = _funder_id(args.funder)
+    if args.role == "partner":
+        if not args.partner:
+            raise CliError("a partner token needs --partner <partner id>")
+        try:
+            partner_id = str(uuid.UUID(args.partner))
+        except ValueError as exc:
+            raise CliError("--partner takes the partner's id (a UUID)") from exc
+    sub = (
+        args.sub
+        or {
+            "platform_admin": "admin@localhost",
+            "funder_staff": f"staff@{args.funder}",
+            "partner": f"partner:{partner_id}",
+            "service": "service:cli",
+        }[args.role]
+    )
+    return issuer.mint(
+        sub=sub,
+        roles=[args.role],
+        client_id="trellis-cli",
+        funder_id=funder_id,
+        partner_id=partner_id,
+        name=args.name,
+        ttl=args.ttl,
+    )
+
+
+class Supervisor:
+    """Runs the four processes; stops every one of them on Ctrl-C, SIGTERM or a crash."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def start(self, name: str) -> None:
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", name],
+            env=os.environ.copy(),
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+    def stop(self, *_: object) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 15
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def crashed(self) -> str | None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                return name
+        return None
+
+
+def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(urls)
+    with httpx.Client(timeout=2.0) as client:
+        while pending:
+            if (name := sup.crashed()) is not None:
+                raise CliError(f"the {name} service stopped while starting; see its log above")
+            for name, url in list(pending.items()):
+                try:
+                    if client.get(f"{url}/readyz").status_code == 200:
+                        pending.pop(name)
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise CliError(f"{', '.join(pending)} did not become ready in {timeout:.0f}s")
+            time.sleep(0.2)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if `trellis up` itself dies, so nothing is orphaned."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def up(args: argparse.Namespace) -> int:
+    settings = CommonSettings()
+    data_dir = settings.data_dir
+    hosts = {name: _host(name) for name in ALL}
+    ports = {name: _port(name) for name in ALL}
+    for name in ALL:
+        _check_port_free(name, hosts[name], ports[name])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_keys(settings)
+    migrate(SERVICES)
+    urls = {name: f"http://{hosts[name]}:{ports[name]}" for name in ALL}
+    sup = Supervisor()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        for name in (*SERVICES, "gateway"):
+            sup.start(name)
+        _wait_ready(sup, urls)
+        seeded = ""
+        if args.demo:
+            seeded = demo.seed(gateway=urls["gateway"], settings=settings)
+        _banner(urls, data_dir, seeded)
+        while (name := sup.crashed()) is None:
+            time.sleep(0.5)
+        print(
+            f"trellis: the {name} service stopped unexpectedly; stopping the others",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("\ntrellis: stopping", file=sys.stderr)
+        return 0
+    finally:
+        sup.stop()
+
+
+def _banner(urls: dict[str, str], data_dir: Path, seeded: str) -> None:
+    gw = urls["gateway"]
+    lines = [
+        "",
+        "Trellis is running on the embedded default (SQLite in " + str(data_dir.resolve()) + ").",
+        f"  gateway   {gw}   (API docs: {gw}/docs)",
+        *(f"  {name:<9} {urls[name]}" for name in SERVICES),
+        "",
+    ]
+    if seeded:
+        lines += [seeded, ""]
+    lines += [
+        "Get a token for a person (in another terminal):",
+        "  uv run trellis token --role platform_admin",
+        "  uv run trellis token --role funder_staff --funder <funder slug>",
+        "Then:",
+        f'  curl -H "Authorization: Bearer $TOKEN" "{gw}/api/v1/partners?range=[0,9]"',
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="trellis", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="migrate and run everything on the embedded default")
+    p_up.add_argument("--demo", action="store_true", help="fill a believable demo funder")
+    p_serve = sub.add_parser("serve", help="run one service")
+    p_serve.add_argument("service", choices=ALL)
+    p_serve.add_argument("--host")
+    p_serve.add_argument("--port", type=int)
+    p_migrate = sub.add_parser("migrate", help="apply database migrations")
+    p_migrate.add_argument("service", nargs="*", help=f"one or more of {', '.join(SERVICES)}")
+    p_token = sub.add_parser("token", help="mint an access token for a person")
+    p_token.add_argument("--role", required=True, choices=[r for r in ROLES if r != "service"])
+    p_token.add_argument("--funder", help="the funder's slug (funder_staff)")
+    p_token.add_argument("--partner", help="the partner's id (partner)")
+    p_token.add_argument("--sub", help="who the person is (default: made from the role)")
+    p_token.add_argument("--name", help="the person's name")
+    p_token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds it is valid")
+    p_keys = sub.add_parser("keys", help="manage the embedded issuer's signing keys")
+    p_keys.add_argument("action", choices=["rotate"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            return up(args)
+        if args.command == "serve":
+            serve(args.service, args.host, args.port)
+            return 0
+        if args.command == "migrate":
+            names = args.service or list(SERVICES)
+            unknown = [n for n in names if n not in SERVICES]
+            if unknown:
+                raise CliError(
+                    f"no such service: {', '.join(unknown)} (one of {', '.join(SERVICES)})"
+                )
+            migrate(names)
+            print(f"trellis: migrated {', '.join(names)}")
+            return 0
+        if args.command == "token":
+            print(mint(args))
+            return 0
+        if args.command == "keys":
+            kid = KeyStore(CommonSettings().signing_keys_file).rotate()
+            print(f"trellis: new signing key {kid}; the previous key stays published")
+            return 0
+    except CliError as exc:
+        print(f"trellis: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
