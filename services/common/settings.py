@@ -47,6 +47,8 @@ class CommonSettings(BaseSettings):
         "http://127.0.0.1:8003", validation_alias=_env("TRELLIS_FEEDBACK_URL")
     )
     upstream_timeout: float = Field(5.0, validation_alias=_env("TRELLIS_UPSTREAM_TIMEOUT"))
+    otlp_endpoint: str | None = Field(None, validation_alias=_env("TRELLIS_OTLP_ENDPOINT"))
+    """OTLP/HTTP collector for traces (e.g. ``http://otel-collector:4318``); unset: no tracing."""
 
     @property
     def signing_keys_file(self) -> Path:
