@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import date
 from typing import Any
 
 import orjson
@@ -53,6 +54,17 @@ def recipient_org(
     return org
 
 
+def date_time(day: date) -> str:
+    """A date as the start of that day in UTC.
+
+    The standard's date fields are ``oneOf`` a date-time *format* and a
+    ``YYYY-MM-DD`` pattern. A validator that does not assert formats (the
+    default) counts a plain date as matching both branches, so ``oneOf`` fails;
+    a full date-time matches exactly one branch under any validator.
+    """
+    return f"{day.isoformat()}T00:00:00Z"
+
+
 def grant_item(
     row: Any, *, recipient: dict[str, str], funders: list[dict[str, str]]
 ) -> dict[str, Any]:
@@ -63,11 +75,11 @@ def grant_item(
         "description": row.description,
         "currency": row.currency,
         "amountAwarded": float(major_units_text(row.amount_awarded, row.currency)),
-        "awardDate": row.approved_on.isoformat(),
+        "awardDate": date_time(row.approved_on),
         "plannedDates": [
             {
-                "startDate": row.planned_start_date.isoformat(),
-                "endDate": row.planned_end_date.isoformat(),
+                "startDate": date_time(row.planned_start_date),
+                "endDate": date_time(row.planned_end_date),
                 "duration": term_months(row.planned_start_date, row.planned_end_date),
             }
         ],
