@@ -59,18 +59,23 @@ class ProblemCORSMiddleware(CORSMiddleware):
         return problem.to_response("preflight")
 
 
-class Dispatch:
-    """Pure ASGI: routed paths go straight to the proxy; the rest to the gateway's own routes."""
+class GatewayApp(FastAPI):
+    """FastAPI for the gateway's own pages; routed paths skip it entirely.
 
-    def __init__(self, app: ASGIApp, proxy: Proxy) -> None:
-        self.app = app
-        self.proxy = proxy
+    A proxied request goes through ``hot_path`` only: request id, access log, CORS
+    and the proxy, all pure ASGI. FastAPI's per-request work (telemetry checks,
+    exception middleware, routing) is kept for ``/healthz``, ``/readyz``,
+    ``/openapi.json`` and ``/docs``. Middleware for proxied requests belongs in
+    ``hot_path`` (see ``create_app``), not in ``add_middleware``.
+    """
+
+    hot_path: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and routing.is_routed(scope["path"]):
-            await self.proxy(scope, receive, send)
+            await self.hot_path(scope, receive, send)
         else:
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
 
 
 def _verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
@@ -130,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             upstreams.clear()
             await http.aclose()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Trellis gateway",
         version="1.0.0",
         lifespan=lifespan,
@@ -139,17 +144,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_problem_handlers(app)
-    app.add_middleware(Dispatch, proxy=proxy)
-    app.add_middleware(
-        ProblemCORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=CORS_METHODS,
-        allow_headers=CORS_ALLOW_HEADERS,
-        expose_headers=CORS_EXPOSE_HEADERS,
-        max_age=600,
-    )
+    cors: dict[str, Any] = {
+        "allow_origins": settings.cors_origins,
+        "allow_methods": CORS_METHODS,
+        "allow_headers": CORS_ALLOW_HEADERS,
+        "expose_headers": CORS_EXPOSE_HEADERS,
+        "max_age": 600,
+    }
+    app.add_middleware(ProblemCORSMiddleware, **cors)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(proxy, **cors)))
 
     @app.get("/healthz", tags=["health"], summary="Is the gateway alive?")
     async def healthz() -> dict[str, str]:

@@ -9,6 +9,7 @@ answer in time becomes a 503 problem naming it; nothing ever hangs.
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -42,6 +43,8 @@ _DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 # aiohttp must not add headers the caller did not send.
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+logger = logging.getLogger("trellis.gateway")
 
 
 @dataclass
@@ -160,6 +163,7 @@ class Proxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
+        method: str = scope["method"]
         try:
             service = routing.service_for(path)
             if service is None:
@@ -173,9 +177,19 @@ class Proxy:
             headers, authorization, has_body = _forward_headers(scope, request_id)
             if authorization is not None and path.startswith(routing.API_PREFIX):
                 await self._verify(authorization)
-            await self._forward(upstream, scope, receive, send, headers, has_body)
+            response = await self._forward(upstream, scope, receive, headers, has_body)
         except Problem as problem:
             await problem.to_response(path)(scope, receive, send)
+            return
+        except Exception:
+            logger.exception("the gateway failed before answering", extra={"path": path})
+            problem = Problem("Something went wrong on our side. It has been logged.")
+            await problem.to_response(path)(scope, receive, send)
+            return
+        try:
+            await _relay(response, send, method)
+        finally:
+            response.release()
 
     async def _verify(self, authorization: str) -> None:
         token = bearer_token(authorization)
@@ -190,10 +204,10 @@ class Proxy:
         upstream: Upstream,
         scope: Scope,
         receive: Receive,
-        send: Send,
         headers: list[tuple[str, str]],
         has_body: bool,
-    ) -> None:
+    ) -> aiohttp.ClientResponse:
+        """Send the request upstream; its response once the status and headers are in."""
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         target = upstream.base_url + raw_path.decode("latin-1")
@@ -217,10 +231,7 @@ class Proxy:
             ) from exc
         except aiohttp.ClientError as exc:
             raise upstream.unavailable("it could not be reached") from exc
-        try:
-            await _relay(response, send, method)
-        finally:
-            response.release()
+        return response
 
 
 async def _first_body(receive: Receive, has_body: bool) -> bytes | AsyncIterator[bytes] | None:
