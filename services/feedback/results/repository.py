@@ -15,7 +15,7 @@ async def rounds_for_results(
     stmt = (
         select(Round)
         .where(Round.funder_id.in_(funder_ids), Round.status.in_(statuses))
-        .order_by(Round.closes_on, Round.id)
+        .order_by(Round.closes_on, Round.opened_at, Round.id)
     )
     return list((await session.execute(stmt)).scalars())
 

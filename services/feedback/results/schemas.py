@@ -1,7 +1,7 @@
 """Bodies of results: figures per commitment and round, withheld below k."""
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -18,6 +18,7 @@ class Result(BaseModel):
     round_id: uuid.UUID
     round_title: str
     closes_on: date
+    opened_at: datetime | None
     commitment_id: uuid.UUID
     commitment_version_id: uuid.UUID
     commitment_version: int

@@ -108,6 +108,7 @@ async def results_for_rounds(
                     "round_id": r.id,
                     "round_title": r.title,
                     "closes_on": r.closes_on,
+                    "opened_at": r.opened_at,
                     "commitment_id": rc.commitment_id,
                     "commitment_version_id": version.id,
                     "commitment_version": version.number,
@@ -162,7 +163,9 @@ async def list_(
     if "id" in filters:
         ids = set(parse_uuid_list("id", filters["id"]))
         records = [r for r in records if r["id"] in ids]
-    records.sort(key=lambda r: (r[query.sort], r["position"]), reverse=query.descending)
+    records.sort(
+        key=lambda r: (r[query.sort], r["opened_at"], r["position"]), reverse=query.descending
+    )
     window = records[query.start : query.end + 1]
     return Page(window, len(records), query.start, None)
 

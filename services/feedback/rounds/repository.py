@@ -131,7 +131,7 @@ async def published_of_funder(session: AsyncSession, funder_id: uuid.UUID) -> li
     stmt = (
         select(Round)
         .where(Round.funder_id == funder_id, Round.status == "published")
-        .order_by(Round.closes_on, Round.published_at, Round.id)
+        .order_by(Round.closes_on, Round.opened_at, Round.id)
     )
     return list((await session.execute(stmt)).scalars())
 
