@@ -119,3 +119,4 @@ async def bulk_grants(
         async with db.engine.connect() as conn:
             await conn.exec_driver_sql("ANALYZE")
             await conn.commit()
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

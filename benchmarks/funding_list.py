@@ -24,16 +24,25 @@ REPEATS = 25
 PAGE = 25
 
 
-async def timed(seeded: Seeded, params: dict[str, str]) -> tuple[float, Any]:
+async def timed(seeded: Seeded, variants: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Median milliseconds of each variant, requests interleaved round-robin (so load on the
+    machine or a WAL checkpoint weighs on every variant alike); and each last response."""
     client = seeded.stack.funding
-    samples = []
-    response = await client.get("/api/v1/grants", headers=seeded.staff, params=params)
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    responses: dict[str, Any] = {}
+    for params in variants.values():  # warm up
+        await client.get("/api/v1/grants", headers=seeded.staff, params=params)
     for _ in range(REPEATS):
-        started = time.perf_counter()
-        response = await client.get("/api/v1/grants", headers=seeded.staff, params=params)
-        samples.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.text
-    return statistics.median(samples) * 1000, response
+        for name, params in variants.items():
+            started = time.perf_counter()
+            response = await client.get("/api/v1/grants", headers=seeded.staff, params=params)
+            samples[name].append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+            responses[name] = response
+    return {
+        name: (statistics.median(values) * 1000, responses[name])
+        for name, values in samples.items()
+    }
 
 
 async def deep_cursor(seeded: Seeded, sort: str, target: int) -> str:
@@ -58,14 +67,19 @@ async def main() -> None:
     async with seeded_stack(args.backend, args.grants, args.partners) as seeded:
         last = args.grants - PAGE
         for sort in ('["awarded_on","DESC"]', '["amount_awarded","ASC"]'):
-            first_ms, _ = await timed(seeded, {"sort": sort, "range": f"[0,{PAGE - 1}]"})
-            offset_ms, deep = await timed(
-                seeded, {"sort": sort, "range": f"[{last},{args.grants - 1}]"}
-            )
+            deep_range = f"[{last},{args.grants - 1}]"
             cursor = await deep_cursor(seeded, sort, last)
-            cursor_ms, keyset = await timed(
-                seeded, {"sort": sort, "range": f"[{last},{args.grants - 1}]", "cursor": cursor}
+            measured = await timed(
+                seeded,
+                {
+                    "first": {"sort": sort, "range": f"[0,{PAGE - 1}]"},
+                    "offset": {"sort": sort, "range": deep_range},
+                    "cursor": {"sort": sort, "range": deep_range, "cursor": cursor},
+                },
             )
+            first_ms, _ = measured["first"]
+            offset_ms, deep = measured["offset"]
+            cursor_ms, keyset = measured["cursor"]
             assert [g["id"] for g in keyset.json()] == [g["id"] for g in deep.json()]
             result = {
                 "backend": args.backend,
