@@ -20,6 +20,7 @@ from yarl import URL
 from services.common.auth import TokenVerifier, bearer_token
 from services.common.errors import NotFound, Problem, ServiceUnavailable, Unauthorized
 from services.common.requestid import accept_or_make
+from services.common.tracing import trace_headers
 from services.gateway import routing
 
 HOP_BY_HOP = frozenset(
@@ -200,6 +201,10 @@ class Proxy:
             state = scope.get("state") or {}
             request_id = state.get("request_id") or accept_or_make(None)
             headers, authorization, has_body = _forward_headers(scope, request_id)
+            tracing = trace_headers()
+            if tracing:  # the gateway's span is the upstream's parent
+                headers = [(k, v) for k, v in headers if k not in tracing]
+                headers.extend(tracing.items())
             if authorization is not None and path.startswith(routing.API_PREFIX):
                 await self._verify(authorization)
             data = None

@@ -7,9 +7,20 @@ import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.common.auth import KeyStore, TokenIssuer
-from tests.gateway.conftest import EchoStack, Keys
+from services.gateway.app import create_app
+from tests.gateway.conftest import (
+    Echo,
+    EchoStack,
+    Keys,
+    Served,
+    closed_port_url,
+    gateway_settings,
+)
 from tests.support import AUDIENCE, ISSUER
 
 
@@ -190,3 +201,29 @@ async def test_request_bodies_stream_to_the_upstream(echo_stack: EchoStack) -> N
     async with httpx.AsyncClient(base_url=echo_stack.url, timeout=10) as client:
         response = await client.post("/api/v1/documents/upload", content=body())
     assert response.json()["body_length"] == 2000
+
+
+async def test_traced_requests_carry_the_gateways_span_upstream(
+    keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    echo = Served(Echo("partners"), lifespan="off").start()
+    settings = gateway_settings(
+        keys,
+        {"partners": echo.url, "funding": echo.url, "feedback": echo.url},
+        otlp_endpoint=closed_port_url(),
+    )
+    app = create_app(settings)
+    memory = InMemorySpanExporter()
+    app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+    served = Served(app).start()
+    try:
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            response = await client.get("/api/v1/partners")
+    finally:
+        served.stop()
+        echo.stop()
+    traceparent = _header(response.json(), "traceparent")
+    assert len(traceparent) == 1
+    trace_id = traceparent[0].split("-")[1]
+    spans = [s for s in memory.get_finished_spans() if s.kind.name == "SERVER"]
+    assert trace_id in {format(s.context.trace_id, "032x") for s in spans}
