@@ -9,6 +9,7 @@ from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.requestid import current_request_id
+from services.common.tracing import current_trace_id
 
 access_logger = logging.getLogger("trellis.access")
 
@@ -21,15 +22,16 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.request_id = current_request_id()
+        record.trace_id = current_trace_id()
         return True
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send every log record to stderr as JSON with service and request id."""
+    """Send every log record to stderr as JSON with service, request id and trace id."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s",
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(trace_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             timestamp=False,
         )

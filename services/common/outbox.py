@@ -94,6 +94,10 @@ class OutboxDispatcher:
         self.max_attempts = max_attempts
         self.batch_size = batch_size
         self._task: asyncio.Task[None] | None = None
+        self.deliveries = 0
+        """Deliveries this process made (read by ``/metrics``)."""
+        self.failures = 0
+        """Delivery attempts by this process that failed (read by ``/metrics``)."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-{self.outbox.source}")
@@ -155,12 +159,14 @@ class OutboxDispatcher:
             now = utcnow()
             for row, error in zip(rows, results, strict=True):
                 if error is None:
+                    self.deliveries += 1
                     values: dict[str, Any] = {
                         "delivered_at": now,
                         "last_error": None,
                         "attempts": row.attempts + 1,
                     }
                 else:
+                    self.failures += 1
                     values = {
                         "attempts": row.attempts + 1,
                         "last_error": error[:1000],

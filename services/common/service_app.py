@@ -15,9 +15,11 @@ from services.common.events import EventHandler, events_router
 from services.common.health import router as health_router
 from services.common.http import ServiceClient, ServiceTokens
 from services.common.logs import AccessLogMiddleware, configure_logging
+from services.common.metrics import install_metrics, service_collectors
 from services.common.outbox import Outbox, OutboxDispatcher
 from services.common.requestid import RequestIdMiddleware
 from services.common.settings import SERVICES, ServiceSettings
+from services.common.tracing import install_tracing, instrument_client, shutdown_tracing
 
 API_PREFIX = "/api/v1"
 
@@ -70,6 +72,7 @@ def create_service_app(
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             mounts=dict(transports or {}),
         )
+        instrument_client(app, http)
         db = Database(settings.effective_database_url)
         tokens = ServiceTokens(settings, http)
         outbox = Outbox(source=settings.service_name, subscribers=settings.subscribers)
@@ -108,6 +111,7 @@ def create_service_app(
             await dispatcher.stop()
             await http.aclose()
             await db.dispose()
+            await shutdown_tracing(app)
 
     app = FastAPI(
         title=title,
@@ -119,6 +123,10 @@ def create_service_app(
     install_problem_handlers(app)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    install_metrics(
+        app, settings.service_name, collectors=service_collectors(app, settings.service_name)
+    )
+    install_tracing(app, settings.service_name, settings.otlp_endpoint)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -1,8 +1,9 @@
 """Settings shared by every service, read from ``TRELLIS_*`` environment variables."""
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORTS = {"gateway": 8000, "partners": 8001, "funding": 8002, "feedback": 8003}
@@ -47,6 +48,20 @@ class CommonSettings(BaseSettings):
         "http://127.0.0.1:8003", validation_alias=_env("TRELLIS_FEEDBACK_URL")
     )
     upstream_timeout: float = Field(5.0, validation_alias=_env("TRELLIS_UPSTREAM_TIMEOUT"))
+    otlp_endpoint: str | None = Field(None, validation_alias=_env("TRELLIS_OTLP_ENDPOINT"))
+    """OTLP/HTTP collector for traces (e.g. ``http://otel-collector:4318``); unset: no tracing."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, values: Any) -> Any:
+        """An empty variable (``TRELLIS_X=``) means unset: the default applies.
+
+        Compose files and ConfigMaps can then name every setting without
+        choosing a value for it.
+        """
+        if isinstance(values, dict):
+            return {key: value for key, value in values.items() if value != ""}
+        return values
 
     @property
     def signing_keys_file(self) -> Path:

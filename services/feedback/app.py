@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from services.common.service_app import create_service_app
 from services.feedback.config import Settings
+from services.feedback.measures.service import EVENT_HANDLERS
 from services.feedback.routes import router
 
 
@@ -19,5 +20,6 @@ def create_app(
         title="Trellis feedback",
         description="Partners rate the funder against its published commitments; the funder answers.",
         routers=[router],
+        event_handlers=EVENT_HANDLERS,
         transports=transports,
     )

@@ -1,9 +1,235 @@
-"""Tables of the feedback service."""
+"""Tables of the feedback service.
 
-from sqlalchemy.orm import DeclarativeBase
+One schema for the service's domains (commitments, rounds, responses, actions,
+measures, threads). Anonymity is built into the shape of two tables:
 
-from services.common.db import make_metadata
+- ``round_invitations`` records *that* a partner has answered a round (a bare
+  flag, no time), never which response is theirs;
+- ``responses`` and ``ratings`` rows of an anonymous response carry no partner,
+  no time and a random id, and are rewritten in an order that owes nothing to
+  when they arrived (see ``responses/repository.py``).
+"""
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.db import IdMixin, TimestampMixin, UTCDateTime, VersionedMixin, make_metadata
+
+COMMITMENT_STATUSES = ("draft", "published", "retired")
+ROUND_STATUSES = ("draft", "open", "closed", "published")
+ACTION_STATUSES = ("planned", "in_progress", "done", "not_doing")
+MEASURES = ("instalments_paid_on_time", "days_to_first_reply")
+DEFAULT_K = 5
+MIN_K = 3
 
 
 class Base(DeclarativeBase):
     metadata = make_metadata()
+
+
+class FeedbackSettings(TimestampMixin, VersionedMixin, Base):
+    """One funder's feedback settings: its anonymity threshold k and its public scorecard."""
+
+    __tablename__ = "feedback_settings"
+
+    funder_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    k_threshold: Mapped[int] = mapped_column(Integer, default=DEFAULT_K)
+    scorecard_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    scorecard_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Commitment(IdMixin, TimestampMixin, VersionedMixin, Base):
+    """A promise a funder makes about its own behaviour. Its words live in versions."""
+
+    __tablename__ = "commitments"
+
+    funder_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    measure: Mapped[str | None] = mapped_column(String(40))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CommitmentVersion(IdMixin, Base):
+    """The words of a commitment at one version. Ratings point at the version rated."""
+
+    __tablename__ = "commitment_versions"
+
+    commitment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("commitments.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("commitment_id", "number"),)
+
+
+class Round(IdMixin, TimestampMixin, VersionedMixin, Base):
+    """A feedback round: partners invited to rate the funder against its commitments."""
+
+    __tablename__ = "rounds"
+
+    funder_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    opens_on: Mapped[date] = mapped_column()
+    closes_on: Mapped[date] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)
+
+
+class RoundCommitment(IdMixin, Base):
+    """Which version of which commitment a round asks about (fixed when it opens)."""
+
+    __tablename__ = "round_commitments"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rounds.id"))
+    commitment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("commitments.id"))
+    commitment_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("commitment_versions.id"))
+    position: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("round_id", "commitment_id"),)
+
+
+class RoundInvitation(IdMixin, Base):
+    """A partner invited to a round, and whether it has answered: a bare flag, no time."""
+
+    __tablename__ = "round_invitations"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rounds.id"))
+    partner_id: Mapped[uuid.UUID] = mapped_column()
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        UniqueConstraint("round_id", "partner_id"),
+        Index("ix_round_invitations_partner", "partner_id"),
+    )
+
+
+class Response(IdMixin, Base):
+    """One partner's response to a round.
+
+    Named: ``partner_id`` and times are kept. Anonymous: no partner, no time, a
+    random id, and only the hash of the receipt that lets its holder change it.
+    """
+
+    __tablename__ = "responses"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rounds.id"), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column()
+    partner_name: Mapped[str | None] = mapped_column(String(300))
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("round_id", "partner_id"),)
+
+
+class Rating(IdMixin, Base):
+    """One rating of one commitment version in one response: 1 to 5, or null for "don't know"."""
+
+    __tablename__ = "ratings"
+
+    response_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    round_id: Mapped[uuid.UUID] = mapped_column()
+    commitment_id: Mapped[uuid.UUID] = mapped_column()
+    commitment_version_id: Mapped[uuid.UUID] = mapped_column()
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_ratings_round_commitment", "round_id", "commitment_id"),)
+
+
+class Action(IdMixin, TimestampMixin, VersionedMixin, Base):
+    """What the funder will do, or did, in response to feedback ("you said, we did")."""
+
+    __tablename__ = "actions"
+
+    funder_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    round_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rounds.id"))
+    commitment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("commitments.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    reason: Mapped[str | None] = mapped_column(Text)
+    due_on: Mapped[date | None] = mapped_column()
+    done_on: Mapped[date | None] = mapped_column()
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InstalmentFact(Base):
+    """What funding's events told us about one instalment: when due, when (if) paid."""
+
+    __tablename__ = "instalment_facts"
+
+    instalment_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    funder_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    grant_id: Mapped[uuid.UUID | None] = mapped_column()
+    due_date: Mapped[date] = mapped_column()
+    paid_on: Mapped[date | None] = mapped_column()
+    days_late: Mapped[int | None] = mapped_column(Integer)
+    overdue_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReplyFact(Base):
+    """How long the funder took to first reply to one reflective update (from partners' events)."""
+
+    __tablename__ = "reply_facts"
+
+    update_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    funder_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_reply_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reply_seconds: Mapped[int] = mapped_column(Integer)
+
+
+class Thread(IdMixin, TimestampMixin, VersionedMixin, Base):
+    """A named conversation between one partner and its funder, outside any round."""
+
+    __tablename__ = "threads"
+
+    funder_id: Mapped[uuid.UUID] = mapped_column()
+    partner_id: Mapped[uuid.UUID] = mapped_column()
+    partner_name: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300))
+    started_by: Mapped[str] = mapped_column(String(20))
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_threads_funder_partner", "funder_id", "partner_id"),)
+
+
+class ThreadMessage(IdMixin, Base):
+    """One message in a thread, with who wrote it."""
+
+    __tablename__ = "thread_messages"
+
+    thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("threads.id"), index=True)
+    author_role: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

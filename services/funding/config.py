@@ -11,3 +11,6 @@ class Settings(ServiceSettings):
     )
 
     service_name: str = "funding"
+    #: Seconds between overdue checks (each emits ``instalment.overdue`` once per instalment).
+    overdue_check_interval: float = 3600.0
+    overdue_check_autostart: bool = True

@@ -1,9 +1,25 @@
-"""Tables of the funding service."""
+"""Tables of the funding service: every sub-package's models, on one metadata.
 
-from sqlalchemy.orm import DeclarativeBase
+Alembic's ``env.py`` imports ``Base`` from here, so importing this module
+registers all funding tables.
+"""
 
-from services.common.db import make_metadata
+from services.funding.db import Base
+from services.funding.grants.models import (
+    Grant,
+    GrantFundingOrganisation,
+    Instalment,
+    Payment,
+    Variation,
+)
+from services.funding.opendata.models import FunderSetting
 
-
-class Base(DeclarativeBase):
-    metadata = make_metadata()
+__all__ = [
+    "Base",
+    "FunderSetting",
+    "Grant",
+    "GrantFundingOrganisation",
+    "Instalment",
+    "Payment",
+    "Variation",
+]

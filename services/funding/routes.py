@@ -1,5 +1,10 @@
-"""HTTP routes of the funding service."""
+"""HTTP routes of the funding service: each sub-package's router."""
 
 from fastapi import APIRouter
 
+from services.funding.grants.routes import router as grants_router
+from services.funding.opendata.routes import router as opendata_router
+
 router = APIRouter()
+router.include_router(grants_router)
+router.include_router(opendata_router)

@@ -5,8 +5,14 @@ from fastapi import FastAPI
 
 from services.common.service_app import create_service_app
 from services.partners.config import Settings
+from services.partners.contacts.routes import router as contacts_router
+from services.partners.documents.routes import router as documents_router
 from services.partners.identity import router as identity_router
+from services.partners.interactions.routes import router as interactions_router
 from services.partners.routes import internal, router
+from services.partners.timeline.routes import router as timeline_router
+from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
+from services.partners.updates.routes import router as updates_router
 
 
 def create_app(
@@ -19,7 +25,15 @@ def create_app(
         settings,
         title="Trellis partners",
         description="Funders, partner organisations and each funder's relationship with them.",
-        routers=[router],
+        routers=[
+            router,
+            interactions_router,
+            documents_router,
+            contacts_router,
+            updates_router,
+            timeline_router,
+        ],
+        event_handlers={**TIMELINE_EVENT_HANDLERS},
         extra_routers=[identity_router, internal],
         transports=transports,
     )

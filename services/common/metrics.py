@@ -1,0 +1,282 @@
+"""Prometheus metrics: ``GET /metrics`` on every service and on the gateway.
+
+Families (every one labelled with ``service``):
+
+- ``trellis_http_requests_total{method,route,status}``: requests answered, by the
+  route *template* (``/api/v1/partners/{partner_id}``, never the raw path, so the
+  label set stays small; unmatched paths count as ``route="unmatched"``).
+- ``trellis_http_request_duration_seconds{method,route,status}``: latency histogram.
+- ``trellis_http_requests_in_progress``: requests being handled now.
+- ``trellis_outbox_backlog``: event deliveries still waiting (data services only),
+  ``trellis_outbox_dead_letters`` (gave up after the maximum attempts),
+  ``trellis_outbox_oldest_pending_seconds`` (age of the oldest waiting delivery),
+  ``trellis_outbox_deliveries_total`` and ``trellis_outbox_delivery_failures_total``
+  (attempts made by this process).
+- ``trellis_db_pool_size``, ``trellis_db_pool_checked_out``, ``trellis_db_pool_overflow``:
+  the database connection pool of this process; ``trellis_database_up``.
+
+Each app has its own registry (several apps can share one process, as in the
+tests); values that need the database are read when ``/metrics`` is scraped.
+"""
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.registry import Collector
+from sqlalchemy import case, func, select
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.db import utcnow
+from services.common.models import OutboxMessage
+
+logger = logging.getLogger("trellis.metrics")
+
+METRICS_PATH = "/metrics"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNMATCHED = "unmatched"
+
+Refresher = Callable[[], Awaitable[None]]
+
+
+class Metrics:
+    """One app's registry and its HTTP request families."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["service", "method", "route", "status"]
+        self.requests = Counter(
+            "trellis_http_requests",
+            "HTTP requests answered, by route template and status.",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "trellis_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and status.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "trellis_http_requests_in_progress",
+            "HTTP requests being handled now.",
+            ["service"],
+            registry=self.registry,
+        ).labels(service)
+        self.refreshers: list[Refresher] = []
+
+    def register(self, collector: Collector, refresh: Refresher | None = None) -> None:
+        """Add a collector; ``refresh`` runs (awaited) before each scrape."""
+        self.registry.register(collector)
+        if refresh is not None:
+            self.refreshers.append(refresh)
+
+    async def render(self) -> bytes:
+        """The registry in Prometheus text format, after refreshing scrape-time values."""
+        for refresh in self.refreshers:
+            await refresh()
+        return generate_latest(self.registry)
+
+
+def route_template(scope: Scope) -> str | None:
+    """The full path template of the route that answered (``/api/v1/partners/{partner_id}``).
+
+    FastAPI keeps the effective route (with the include prefix) in its scope
+    entry; older versions copy included routes with their full path.
+    """
+    fastapi_scope = scope.get("fastapi")
+    context = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    path = getattr(context, "path_format", None)
+    if path:
+        return path
+    route = scope.get("route")
+    return getattr(route, "path_format", None) or getattr(route, "path", None)
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware counting and timing every HTTP request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        self.metrics.in_progress.inc()
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            self.metrics.in_progress.dec()
+            labels = (
+                self.metrics.service,
+                scope["method"],
+                route_template(scope) or UNMATCHED,
+                str(status["code"]),
+            )
+            self.metrics.requests.labels(*labels).inc()
+            self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+
+
+def install_metrics(
+    app: FastAPI,
+    service: str,
+    *,
+    collectors: Sequence[tuple[Collector, Refresher | None]] = (),
+) -> Metrics:
+    """Count every request of ``app`` and serve ``GET /metrics``.
+
+    Call it once, when the app is built (it adds a middleware). The gateway does
+    ``install_metrics(app, "gateway")``; the data services get it from
+    ``create_service_app`` together with the outbox and pool collectors.
+    """
+    metrics = Metrics(service)
+    for collector, refresh in collectors:
+        metrics.register(collector, refresh)
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        """Prometheus metrics of this process (text exposition format)."""
+        body = await request.app.state.metrics.render()
+        return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+    app.add_api_route(METRICS_PATH, metrics_endpoint, methods=["GET"], include_in_schema=False)
+    return metrics
+
+
+@dataclass
+class _OutboxSnapshot:
+    up: bool = False
+    pending: int = 0
+    dead: int = 0
+    oldest: datetime | None = None
+
+
+class ServiceCollector(Collector):
+    """Outbox and database-pool figures of a data service, read at scrape time.
+
+    It reads ``app.state.db`` and ``app.state.dispatcher``, which the service's
+    lifespan creates; before startup it reports nothing.
+    """
+
+    def __init__(self, app: FastAPI, service: str) -> None:
+        self.app = app
+        self.service = service
+        self.snapshot = _OutboxSnapshot()
+
+    async def refresh(self) -> None:
+        """Count waiting and dead deliveries with one query."""
+        db = getattr(self.app.state, "db", None)
+        dispatcher = getattr(self.app.state, "dispatcher", None)
+        if db is None or dispatcher is None:
+            self.snapshot = _OutboxSnapshot()
+            return
+        retryable = OutboxMessage.attempts < dispatcher.max_attempts
+        stmt = select(
+            func.coalesce(func.sum(case((retryable, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((retryable, 0), else_=1)), 0),
+            func.min(case((retryable, OutboxMessage.created_at), else_=None)),
+        ).where(OutboxMessage.delivered_at.is_(None))
+        try:
+            async with db.sessionmaker() as session:
+                pending, dead, oldest = (await session.execute(stmt)).one()
+        except Exception:
+            logger.warning("metrics: the database did not answer the outbox query", exc_info=True)
+            self.snapshot = _OutboxSnapshot(up=False)
+            return
+        if isinstance(oldest, str):  # SQLite returns MIN() over a CASE untyped
+            oldest = datetime.fromisoformat(oldest)
+        self.snapshot = _OutboxSnapshot(True, int(pending), int(dead), oldest)
+
+    def _gauge(self, name: str, doc: str, value: float) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(name, doc, labels=["service"])
+        family.add_metric([self.service], value)
+        return family
+
+    def _counter(self, name: str, doc: str, value: float) -> CounterMetricFamily:
+        family = CounterMetricFamily(name, doc, labels=["service"])
+        family.add_metric([self.service], value)
+        return family
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        db = getattr(self.app.state, "db", None)
+        dispatcher = getattr(self.app.state, "dispatcher", None)
+        if db is None or dispatcher is None:
+            return
+        snap = self.snapshot
+        yield self._gauge(
+            "trellis_database_up",
+            "1 when the service's database answered the last scrape.",
+            1 if snap.up else 0,
+        )
+        if snap.up:
+            yield self._gauge(
+                "trellis_outbox_backlog",
+                "Event deliveries waiting to be made (including ones being retried).",
+                snap.pending,
+            )
+            yield self._gauge(
+                "trellis_outbox_dead_letters",
+                "Event deliveries given up after the maximum number of attempts.",
+                snap.dead,
+            )
+            age = 0.0
+            if snap.oldest is not None:
+                oldest = snap.oldest
+                if oldest.tzinfo is None:
+                    oldest = oldest.replace(tzinfo=utcnow().tzinfo)
+                age = max(0.0, (utcnow() - oldest).total_seconds())
+            yield self._gauge(
+                "trellis_outbox_oldest_pending_seconds",
+                "Age of the oldest event delivery still waiting (0 when none waits).",
+                age,
+            )
+        yield self._counter(
+            "trellis_outbox_deliveries",
+            "Event deliveries this process made successfully.",
+            getattr(dispatcher, "deliveries", 0),
+        )
+        yield self._counter(
+            "trellis_outbox_delivery_failures",
+            "Event delivery attempts by this process that failed (they are retried).",
+            getattr(dispatcher, "failures", 0),
+        )
+        pool = db.engine.sync_engine.pool
+        for name, doc, method in (
+            ("trellis_db_pool_size", "Connections the pool keeps open at most.", "size"),
+            ("trellis_db_pool_checked_out", "Connections in use now.", "checkedout"),
+            ("trellis_db_pool_overflow", "Connections opened beyond the pool size.", "overflow"),
+        ):
+            reader = getattr(pool, method, None)
+            if callable(reader):
+                yield self._gauge(name, doc, max(0, int(reader())))
+
+
+def service_collectors(app: FastAPI, service: str) -> list[tuple[Collector, Refresher | None]]:
+    """The collectors ``create_service_app`` registers for a data service."""
+    collector = ServiceCollector(app, service)
+    return [(collector, collector.refresh)]

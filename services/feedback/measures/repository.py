@@ -1,0 +1,103 @@
+"""All SQL of the funder's measured behaviour: facts from events, figures from aggregates.
+
+Medians are computed by the database: ``percentile_cont`` on PostgreSQL; on SQLite
+(which has no median) by reading the middle one or two values with ORDER BY,
+LIMIT and OFFSET.
+"""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback.models import InstalmentFact, ReplyFact
+
+
+async def instalment(session: AsyncSession, instalment_id: uuid.UUID) -> InstalmentFact | None:
+    return await session.get(InstalmentFact, instalment_id)
+
+
+async def reply(session: AsyncSession, update_id: uuid.UUID) -> ReplyFact | None:
+    return await session.get(ReplyFact, update_id)
+
+
+async def median(
+    session: AsyncSession, column: ColumnElement[Any], where: list[ColumnElement[bool]]
+) -> Decimal | None:
+    """The median of ``column`` over the rows matching ``where``, computed in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = select(func.percentile_cont(0.5).within_group(column.asc())).where(*where)
+        value = (await session.execute(stmt)).scalar_one()
+        return None if value is None else Decimal(str(value))
+    n = (await session.execute(select(func.count()).where(*where))).scalar_one()
+    if not n:
+        return None
+    middle = (
+        select(column.label("v"))
+        .where(*where)
+        .order_by(column)
+        .limit(2 - n % 2)
+        .offset((n - 1) // 2)
+        .subquery()
+    )
+    value = (await session.execute(select(func.avg(middle.c.v)))).scalar_one()
+    return Decimal(str(value))
+
+
+async def instalment_figures(
+    session: AsyncSession, funder_id: uuid.UUID, *, since: date | None, until: date | None
+) -> dict[str, Any]:
+    """Instalments that fell due (paid, or reported overdue): how many on time, late, unpaid;
+    and the median days late of those paid late."""
+    where: list[ColumnElement[bool]] = [
+        InstalmentFact.funder_id == funder_id,
+        (InstalmentFact.paid_on.is_not(None)) | InstalmentFact.overdue_reported.is_(True),
+    ]
+    if since is not None:
+        where.append(InstalmentFact.due_date >= since)
+    if until is not None:
+        where.append(InstalmentFact.due_date <= until)
+    stmt = select(
+        func.count(),
+        func.coalesce(
+            func.sum(
+                case(
+                    (InstalmentFact.paid_on.is_not(None) & (InstalmentFact.days_late == 0), 1),
+                    else_=0,
+                )
+            ),
+            0,
+        ),
+        func.coalesce(func.sum(case((InstalmentFact.days_late > 0, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((InstalmentFact.paid_on.is_(None), 1), else_=0)), 0),
+    ).where(*where)
+    due, on_time, late, unpaid = (await session.execute(stmt)).one()
+    middle = await median(session, InstalmentFact.days_late, [*where, InstalmentFact.days_late > 0])
+    return {
+        "due": int(due),
+        "on_time": int(on_time),
+        "paid_late": int(late),
+        "overdue_unpaid": int(unpaid),
+        "median_days_late": middle,
+    }
+
+
+async def reply_figures(
+    session: AsyncSession,
+    funder_id: uuid.UUID,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, Any]:
+    """Reflective updates replied to, and the median seconds to the first reply."""
+    where: list[ColumnElement[bool]] = [ReplyFact.funder_id == funder_id]
+    if since is not None:
+        where.append(ReplyFact.received_at >= since)
+    if until is not None:
+        where.append(ReplyFact.received_at < until)
+    count = (await session.execute(select(func.count()).where(*where))).scalar_one()
+    middle = await median(session, ReplyFact.reply_seconds, where)
+    return {"replied": int(count), "median_seconds": middle}

@@ -1,0 +1,15 @@
+"""Bodies of measures: the funder's own behaviour, measured from events."""
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Measure(BaseModel):
+    id: str = Field(description="instalments_paid_on_time or days_to_first_reply")
+    name: str
+    based_on: int = Field(description="How many instalments or updates the figure rests on")
+    value: Decimal | None = Field(description="null until there is something to measure")
+    unit: str
+    details: dict[str, Any]

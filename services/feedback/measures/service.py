@@ -1,0 +1,162 @@
+"""The funder's own measured behaviour, from other services' events.
+
+Consumers are idempotent by event id (the kit's inbox) and by natural key (one
+fact per instalment or update), and order-independent: a payment is final, so an
+``instalment.overdue`` arriving after ``instalment.paid`` changes nothing; a reply
+keeps the earliest first reply it has heard of.
+"""
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import utcnow
+from services.common.events import Event
+from services.feedback.measures import repository
+from services.feedback.models import InstalmentFact, ReplyFact
+
+MEASURE_NAMES = {
+    "instalments_paid_on_time": "Instalments paid by their due date",
+    "days_to_first_reply": "Days to a first reply to a reflective update",
+}
+ONE_PLACE = Decimal("0.1")
+
+
+def _date(value: Any) -> date:
+    return date.fromisoformat(str(value)[:10])
+
+
+def _datetime(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def on_instalment_paid(*, session: AsyncSession, event: Event) -> None:
+    data = event.data
+    instalment_id = uuid.UUID(str(data["instalment_id"]))
+    due, paid = _date(data["due_date"]), _date(data["paid_on"])
+    fact = await repository.instalment(session, instalment_id)
+    if fact is None:
+        fact = InstalmentFact(
+            instalment_id=instalment_id,
+            funder_id=uuid.UUID(str(data["funder_id"])),
+            grant_id=uuid.UUID(str(data["grant_id"])) if data.get("grant_id") else None,
+            due_date=due,
+            overdue_reported=False,
+        )
+        session.add(fact)
+    fact.due_date = due
+    fact.paid_on = paid
+    fact.days_late = max(0, (paid - due).days)
+    fact.updated_at = utcnow()
+    await session.flush()
+
+
+async def on_instalment_overdue(*, session: AsyncSession, event: Event) -> None:
+    data = event.data
+    instalment_id = uuid.UUID(str(data["instalment_id"]))
+    fact = await repository.instalment(session, instalment_id)
+    if fact is None:
+        session.add(
+            InstalmentFact(
+                instalment_id=instalment_id,
+                funder_id=uuid.UUID(str(data["funder_id"])),
+                grant_id=uuid.UUID(str(data["grant_id"])) if data.get("grant_id") else None,
+                due_date=_date(data["due_date"]),
+                paid_on=None,
+                days_late=None,
+                overdue_reported=True,
+                updated_at=utcnow(),
+            )
+        )
+    else:
+        # A payment already heard of is final; the overdue notice only adds that it was late.
+        fact.overdue_reported = True
+        fact.updated_at = utcnow()
+    await session.flush()
+
+
+async def on_update_replied(*, session: AsyncSession, event: Event) -> None:
+    data = event.data
+    update_id = uuid.UUID(str(data["update_id"]))
+    received = _datetime(data["received_at"])
+    first_reply = _datetime(data["first_reply_at"])
+    seconds = int(data.get("reply_seconds") or (first_reply - received).total_seconds())
+    fact = await repository.reply(session, update_id)
+    if fact is None:
+        session.add(
+            ReplyFact(
+                update_id=update_id,
+                funder_id=uuid.UUID(str(data["funder_id"])),
+                received_at=received,
+                first_reply_at=first_reply,
+                reply_seconds=max(0, seconds),
+            )
+        )
+    elif first_reply < fact.first_reply_at:
+        fact.first_reply_at = first_reply
+        fact.received_at = received
+        fact.reply_seconds = max(0, seconds)
+    await session.flush()
+
+
+EVENT_HANDLERS = {
+    "instalment.paid": on_instalment_paid,
+    "instalment.overdue": on_instalment_overdue,
+    "update.replied": on_update_replied,
+}
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+
+
+async def measures(
+    session: AsyncSession,
+    funder_id: uuid.UUID,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[dict[str, Any]]:
+    """The funder's measures, as records (id is the measure's name)."""
+    paid = await repository.instalment_figures(session, funder_id, since=since, until=until)
+    replies = await repository.reply_figures(
+        session,
+        funder_id,
+        since=datetime.combine(since, time.min, tzinfo=UTC) if since else None,
+        until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC) if until else None,
+    )
+    median_days = replies["median_seconds"]
+    return [
+        {
+            "id": "instalments_paid_on_time",
+            "name": MEASURE_NAMES["instalments_paid_on_time"],
+            "based_on": paid["due"],
+            "value": _share(paid["on_time"], paid["due"]),
+            "unit": "percent",
+            "details": {
+                "instalments_due": paid["due"],
+                "paid_on_time": paid["on_time"],
+                "paid_late": paid["paid_late"],
+                "overdue_unpaid": paid["overdue_unpaid"],
+                "median_days_late": None
+                if paid["median_days_late"] is None
+                else paid["median_days_late"].quantize(ONE_PLACE, rounding=ROUND_HALF_UP),
+            },
+        },
+        {
+            "id": "days_to_first_reply",
+            "name": MEASURE_NAMES["days_to_first_reply"],
+            "based_on": replies["replied"],
+            "value": None
+            if median_days is None
+            else (median_days / Decimal(86400)).quantize(ONE_PLACE, rounding=ROUND_HALF_UP),
+            "unit": "days (median)",
+            "details": {"updates_replied": replies["replied"]},
+        },
+    ]

@@ -1,0 +1,182 @@
+"""All SQL of responses and ratings.
+
+Anonymous responses of a round are always rewritten together (``rewrite_anonymous``):
+every write deletes the round's anonymous rows and inserts them again in the order
+of their receipt hashes, which is random and owes nothing to who answered when. So
+neither the physical order of rows (SQLite rowid, PostgreSQL ctid) nor the
+transaction that last wrote them (PostgreSQL xmin) tells one anonymous response
+from another.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.lists import ListQuery, Page, fetch_page, parse_uuid_list
+from services.feedback.models import Rating, Response
+
+SORTS: dict[str, ColumnElement[Any]] = {
+    "submitted_at": Response.submitted_at,
+    "partner_name": Response.partner_name,
+}
+
+
+@dataclass
+class AnonymousAnswer:
+    """An anonymous response held in memory while the round's set is rewritten."""
+
+    id: uuid.UUID
+    receipt_hash: str
+    comment: str | None
+    ratings: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def named_of_partner(
+    session: AsyncSession, *, round_id: uuid.UUID, partner_id: uuid.UUID
+) -> Response | None:
+    stmt = select(Response).where(
+        Response.round_id == round_id,
+        Response.partner_id == partner_id,
+        Response.anonymous.is_(False),
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def named(
+    session: AsyncSession, response_id: uuid.UUID, *, round_ids: Any
+) -> Response | None:
+    stmt = select(Response).where(
+        Response.id == response_id,
+        Response.anonymous.is_(False),
+        Response.round_id.in_(round_ids),
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def ratings_of(
+    session: AsyncSession, response_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Rating]]:
+    found: dict[uuid.UUID, list[Rating]] = {r: [] for r in response_ids}
+    if not response_ids:
+        return found
+    stmt = select(Rating).where(Rating.response_id.in_(response_ids))
+    for rating in (await session.execute(stmt)).scalars():
+        found[rating.response_id].append(rating)
+    return found
+
+
+async def replace_ratings(
+    session: AsyncSession, response: Response, ratings: list[dict[str, Any]]
+) -> None:
+    """Replace a named response's ratings."""
+    await session.execute(delete(Rating).where(Rating.response_id == response.id))
+    if ratings:
+        await session.execute(
+            insert(Rating),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "response_id": response.id,
+                    "round_id": response.round_id,
+                    "anonymous": False,
+                    **r,
+                }
+                for r in ratings
+            ],
+        )
+
+
+async def anonymous_of_round(session: AsyncSession, round_id: uuid.UUID) -> list[AnonymousAnswer]:
+    """Every anonymous response of a round, with its ratings, as plain values (no ORM objects,
+    so the rows can be rewritten without stale copies in the session)."""
+    stmt = select(Response.id, Response.receipt_hash, Response.comment).where(
+        Response.round_id == round_id, Response.anonymous.is_(True)
+    )
+    answers = {
+        row.id: AnonymousAnswer(id=row.id, receipt_hash=row.receipt_hash or "", comment=row.comment)
+        for row in (await session.execute(stmt))
+    }
+    if answers:
+        ratings = select(
+            Rating.id,
+            Rating.response_id,
+            Rating.commitment_id,
+            Rating.commitment_version_id,
+            Rating.score,
+            Rating.comment,
+        ).where(Rating.response_id.in_(list(answers)))
+        for row in await session.execute(ratings):
+            answers[row.response_id].ratings.append(
+                {
+                    "id": row.id,
+                    "commitment_id": row.commitment_id,
+                    "commitment_version_id": row.commitment_version_id,
+                    "score": row.score,
+                    "comment": row.comment,
+                }
+            )
+    return list(answers.values())
+
+
+async def rewrite_anonymous(
+    session: AsyncSession, round_id: uuid.UUID, answers: list[AnonymousAnswer]
+) -> None:
+    """Store a round's anonymous responses anew, ordered by receipt hash (a random key)."""
+    old = select(Response.id).where(Response.round_id == round_id, Response.anonymous.is_(True))
+    await session.execute(delete(Rating).where(Rating.response_id.in_(old)))
+    await session.execute(
+        delete(Response).where(Response.round_id == round_id, Response.anonymous.is_(True))
+    )
+    ordered = sorted(answers, key=lambda a: a.receipt_hash)
+    if not ordered:
+        return
+    await session.execute(
+        insert(Response),
+        [
+            {
+                "id": a.id,
+                "round_id": round_id,
+                "anonymous": True,
+                "partner_id": None,
+                "partner_name": None,
+                "receipt_hash": a.receipt_hash,
+                "comment": a.comment,
+                "submitted_at": None,
+                "changed_at": None,
+            }
+            for a in ordered
+        ],
+    )
+    rows = [
+        {
+            "id": r.get("id") or uuid.uuid4(),
+            "response_id": a.id,
+            "round_id": round_id,
+            "anonymous": True,
+            "commitment_id": r["commitment_id"],
+            "commitment_version_id": r["commitment_version_id"],
+            "score": r["score"],
+            "comment": r["comment"],
+        }
+        for a in ordered
+        for r in sorted(a.ratings, key=lambda x: str(x["commitment_id"]))
+    ]
+    if rows:
+        await session.execute(insert(Rating), rows)
+
+
+async def list_named(session: AsyncSession, query: ListQuery, *, round_ids: Any) -> Page:
+    stmt = select(Response).where(Response.anonymous.is_(False), Response.round_id.in_(round_ids))
+    filters = query.filters
+    if "id" in filters:
+        stmt = stmt.where(Response.id.in_(parse_uuid_list("id", filters["id"])))
+    if "round_id" in filters:
+        stmt = stmt.where(Response.round_id.in_(parse_uuid_list("round_id", filters["round_id"])))
+    if "partner_id" in filters:
+        stmt = stmt.where(
+            Response.partner_id.in_(parse_uuid_list("partner_id", filters["partner_id"]))
+        )
+    return await fetch_page(session, stmt, query, sort_columns=SORTS, id_column=Response.id)

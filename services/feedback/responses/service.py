@@ -1,0 +1,377 @@
+"""The rules of responses: one per invited partner per round, named or anonymous.
+
+Anonymity by construction. For an anonymous response:
+
+- the partner's invitation records only *that* it has answered (a bare flag);
+- the response and its ratings carry no partner, no time, a random id, and the
+  SHA-256 hash of a random receipt shown once to the partner;
+- the round's anonymous responses are rewritten together on every write, in
+  receipt-hash order, so row order and writing transaction link none of them to
+  the partner whose flag was set;
+- the audit log says only that the partner answered the round (as for a named
+  answer), and that an anonymous answer changed on a given day, without actor
+  or request id; no event is emitted, nothing is logged, no idempotency record is
+  kept, and the partners service is not called (its logs would carry the request id).
+"""
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import audit
+from services.common.auth import Caller
+from services.common.db import utcnow
+from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from services.common.http import ServiceClient
+from services.common.lists import ListQuery, Page
+from services.common.models import AuditEntry
+from services.feedback import directory
+from services.feedback.models import Response, Round, RoundInvitation
+from services.feedback.responses import repository
+from services.feedback.responses.schemas import RECEIPT_HEADER, RatingIn
+from services.feedback.rounds import repository as rounds_repo
+from services.feedback.rounds import service as rounds
+
+RATING_FIELDS = ("commitment_id", "commitment_version_id", "score", "comment")
+
+
+def hash_receipt(receipt: str) -> str:
+    """Receipts are 256-bit random secrets: a plain SHA-256 digest is a safe store."""
+    return hashlib.sha256(receipt.encode()).hexdigest()
+
+
+def rating_out(
+    commitment_id: Any, version_id: Any, score: int | None, comment: str | None
+) -> dict[str, Any]:
+    return {
+        "commitment_id": commitment_id,
+        "commitment_version_id": version_id,
+        "rating": "dont_know" if score is None else score,
+        "comment": comment,
+    }
+
+
+async def _invited_round(
+    session: AsyncSession, caller: Caller, round_id: uuid.UUID
+) -> tuple[Round, RoundInvitation]:
+    assert caller.partner_id is not None
+    round_ = await rounds_repo.get_any(session, round_id)
+    invitation = (
+        await rounds_repo.invitation(session, round_id=round_id, partner_id=caller.partner_id)
+        if round_ is not None
+        else None
+    )
+    if round_ is None or invitation is None:
+        raise NotFound("There is no feedback round with this id that you were invited to.")
+    return round_, invitation
+
+
+def _check_open(round_: Round) -> None:
+    if not rounds.accepting_answers(round_):
+        raise Conflict(
+            f"The round closed on {round_.closes_on.isoformat()}; answers can no longer be "
+            "given or changed."
+            if round_.status in {"open", "closed", "published"}
+            else "The round is not open for answers."
+        )
+
+
+async def _ratings(
+    session: AsyncSession, round_: Round, given: list[RatingIn]
+) -> list[dict[str, Any]]:
+    """Check that every commitment of the round is rated once; pin the version rated."""
+    asked = {
+        rc.commitment_id: (rc, version)
+        for rc, version in (await rounds_repo.commitments_of(session, [round_.id]))[round_.id]
+    }
+    seen: set[uuid.UUID] = set()
+    errors: dict[str, list[str]] = {}
+    for i, rating in enumerate(given):
+        if rating.commitment_id not in asked:
+            errors[f"ratings.{i}.commitment_id"] = ["is not a commitment this round asks about"]
+        elif rating.commitment_id in seen:
+            errors[f"ratings.{i}.commitment_id"] = ["is rated twice"]
+        seen.add(rating.commitment_id)
+    missing = [version.title for cid, (_, version) in asked.items() if cid not in seen]
+    if missing:
+        errors["ratings"] = [
+            "rate every commitment (1 to 5, or dont_know); missing: " + "; ".join(missing)
+        ]
+    if errors:
+        raise Unprocessable(
+            "The ratings do not match the round's commitments: rate each commitment once.",
+            errors=errors,
+        )
+    return [
+        {
+            "commitment_id": r.commitment_id,
+            "commitment_version_id": asked[r.commitment_id][1].id,
+            "score": None if r.rating == "dont_know" else int(r.rating),
+            "comment": r.comment or None,
+        }
+        for r in given
+    ]
+
+
+def _order(
+    round_positions: dict[uuid.UUID, int], ratings: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return sorted(ratings, key=lambda r: round_positions.get(r["commitment_id"], 0))
+
+
+async def _positions(session: AsyncSession, round_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    pairs = (await rounds_repo.commitments_of(session, [round_id]))[round_id]
+    return {rc.commitment_id: rc.position for rc, _ in pairs}
+
+
+def _named_out(response: Response, ratings: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": response.id,
+        "round_id": response.round_id,
+        "anonymous": False,
+        "partner_id": response.partner_id,
+        "partner_name": response.partner_name,
+        "comment": response.comment,
+        "ratings": [
+            rating_out(r["commitment_id"], r["commitment_version_id"], r["score"], r["comment"])
+            for r in ratings
+        ],
+        "submitted_at": response.submitted_at,
+        "changed_at": response.changed_at,
+    }
+
+
+def _anonymous_out(
+    round_id: uuid.UUID, comment: str | None, ratings: list[dict[str, Any]], receipt: str | None
+) -> dict[str, Any]:
+    return {
+        "round_id": round_id,
+        "anonymous": True,
+        "comment": comment,
+        "ratings": [
+            rating_out(r["commitment_id"], r["commitment_version_id"], r["score"], r["comment"])
+            for r in ratings
+        ],
+        "receipt": receipt,
+    }
+
+
+def _audit_anonymous_change(session: AsyncSession, round_id: uuid.UUID) -> None:
+    """An audit entry that an anonymous answer to a round changed: no actor, no request id,
+    the day only."""
+    today = datetime.combine(utcnow().date(), time.min, tzinfo=utcnow().tzinfo)
+    session.add(
+        AuditEntry(
+            occurred_at=today,
+            actor="anonymous",
+            actor_roles="partner",
+            action="change_anonymous_response",
+            entity_type="round",
+            entity_id=str(round_id),
+            changes={},
+            request_id=None,
+        )
+    )
+
+
+async def submit(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    partners: ServiceClient,
+    round_id: uuid.UUID,
+    anonymous: bool,
+    ratings: list[RatingIn],
+    comment: str | None,
+) -> dict[str, Any]:
+    """Answer a round, once. Returns the response (with its receipt when anonymous)."""
+    round_, invitation = await _invited_round(session, caller, round_id)
+    _check_open(round_)
+    if invitation.answered:
+        raise Conflict(
+            "You have answered this round already. Change a named answer with "
+            f"PUT /api/v1/rounds/{round_id}/responses/mine, an anonymous one with "
+            f"PUT /api/v1/rounds/{round_id}/responses/anonymous and your receipt."
+        )
+    rows = await _ratings(session, round_, ratings)
+    positions = await _positions(session, round_id)
+    comment = comment or None
+    invitation.answered = True
+    await session.flush()
+    audit.record(session, caller=caller, action="answer", entity_type="round", entity_id=round_id)
+    if anonymous:
+        receipt = "rcpt_" + secrets.token_urlsafe(32)
+        answers = await repository.anonymous_of_round(session, round_id)
+        answers.append(
+            repository.AnonymousAnswer(
+                id=uuid.uuid4(),
+                receipt_hash=hash_receipt(receipt),
+                comment=comment,
+                ratings=[{"id": uuid.uuid4(), **r} for r in rows],
+            )
+        )
+        await repository.rewrite_anonymous(session, round_id, answers)
+        return _anonymous_out(round_id, comment, _order(positions, rows), receipt)
+    assert caller.partner_id is not None
+    partner = await directory.relationship(partners, round_.funder_id, caller.partner_id)
+    now = utcnow()
+    response = Response(
+        round_id=round_id,
+        anonymous=False,
+        partner_id=caller.partner_id,
+        partner_name=partner["name"] if partner else None,
+        comment=comment,
+        submitted_at=now,
+        changed_at=now,
+    )
+    session.add(response)
+    await session.flush()
+    await repository.replace_ratings(session, response, rows)
+    audit.record(
+        session,
+        caller=caller,
+        action="create",
+        entity_type="response",
+        entity_id=response.id,
+        changes={"round_id": round_id, "comment": comment, "ratings": rows},
+    )
+    return _named_out(response, _order(positions, rows))
+
+
+async def mine(*, session: AsyncSession, caller: Caller, round_id: uuid.UUID) -> dict[str, Any]:
+    """The caller's named response to a round."""
+    assert caller.partner_id is not None
+    await _invited_round(session, caller, round_id)
+    response = await repository.named_of_partner(
+        session, round_id=round_id, partner_id=caller.partner_id
+    )
+    if response is None:
+        raise NotFound(
+            "You have no named response to this round. If you answered anonymously, read it "
+            f"at /api/v1/rounds/{round_id}/responses/anonymous with your receipt."
+        )
+    return await _named_with_ratings(session, response)
+
+
+async def _named_with_ratings(session: AsyncSession, response: Response) -> dict[str, Any]:
+    ratings = (await repository.ratings_of(session, [response.id]))[response.id]
+    positions = await _positions(session, response.round_id)
+    rows = [{f: getattr(r, f) for f in RATING_FIELDS} for r in ratings]
+    return _named_out(response, _order(positions, rows))
+
+
+async def change_mine(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    round_id: uuid.UUID,
+    ratings: list[RatingIn],
+    comment: str | None,
+) -> dict[str, Any]:
+    """Change a named response while the round is open."""
+    assert caller.partner_id is not None
+    round_, _ = await _invited_round(session, caller, round_id)
+    response = await repository.named_of_partner(
+        session, round_id=round_id, partner_id=caller.partner_id
+    )
+    if response is None:
+        raise NotFound(
+            "You have no named response to this round. An anonymous answer is changed at "
+            f"/api/v1/rounds/{round_id}/responses/anonymous with your receipt."
+        )
+    _check_open(round_)
+    rows = await _ratings(session, round_, ratings)
+    response.comment = comment or None
+    response.changed_at = utcnow()
+    await session.flush()
+    await repository.replace_ratings(session, response, rows)
+    audit.record(
+        session,
+        caller=caller,
+        action="update",
+        entity_type="response",
+        entity_id=response.id,
+        changes={"comment": response.comment, "ratings": rows},
+    )
+    positions = await _positions(session, round_id)
+    return _named_out(response, _order(positions, rows))
+
+
+async def _by_receipt(
+    session: AsyncSession, round_id: uuid.UUID, receipt: str | None
+) -> tuple[list[repository.AnonymousAnswer], repository.AnonymousAnswer]:
+    if not receipt:
+        raise Forbidden(
+            f"Send the receipt you were given when you answered in the {RECEIPT_HEADER} header."
+        )
+    digest = hash_receipt(receipt)
+    answers = await repository.anonymous_of_round(session, round_id)
+    for answer in answers:
+        if secrets.compare_digest(answer.receipt_hash, digest):
+            return answers, answer
+    raise NotFound("No anonymous response to this round has this receipt.")
+
+
+async def read_anonymous(
+    *, session: AsyncSession, caller: Caller, round_id: uuid.UUID, receipt: str | None
+) -> dict[str, Any]:
+    """An anonymous response, for whoever holds its receipt."""
+    await _invited_round(session, caller, round_id)
+    _, answer = await _by_receipt(session, round_id, receipt)
+    positions = await _positions(session, round_id)
+    return _anonymous_out(round_id, answer.comment, _order(positions, answer.ratings), None)
+
+
+async def change_anonymous(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    round_id: uuid.UUID,
+    receipt: str | None,
+    ratings: list[RatingIn],
+    comment: str | None,
+) -> dict[str, Any]:
+    """Change an anonymous response while the round is open, with its receipt."""
+    round_, _ = await _invited_round(session, caller, round_id)
+    answers, answer = await _by_receipt(session, round_id, receipt)
+    _check_open(round_)
+    rows = await _ratings(session, round_, ratings)
+    answer.comment = comment or None
+    answer.ratings = [{"id": uuid.uuid4(), **r} for r in rows]
+    await repository.rewrite_anonymous(session, round_id, answers)
+    _audit_anonymous_change(session, round_id)
+    positions = await _positions(session, round_id)
+    return _anonymous_out(round_id, answer.comment, _order(positions, rows), None)
+
+
+async def _staff_round_ids(caller: Caller) -> Any:
+    assert caller.funder_id is not None
+    return rounds_repo.round_ids_of_funder(caller.funder_id)
+
+
+async def list_named(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
+    """Named responses to your funder's rounds. Anonymous responses are never listed one by
+    one: they are read only as results."""
+    return await repository.list_named(session, query, round_ids=await _staff_round_ids(caller))
+
+
+async def named_many(session: AsyncSession, responses: list[Response]) -> list[dict[str, Any]]:
+    out = []
+    for response in responses:
+        out.append(await _named_with_ratings(session, response))
+    return out
+
+
+async def get_named(
+    *, session: AsyncSession, caller: Caller, response_id: uuid.UUID
+) -> dict[str, Any]:
+    response = await repository.named(
+        session, response_id, round_ids=await _staff_round_ids(caller)
+    )
+    if response is None:
+        raise NotFound("There is no named response with this id.")
+    return await _named_with_ratings(session, response)

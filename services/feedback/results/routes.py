@@ -1,0 +1,70 @@
+"""HTTP routes of results."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from services.common.auth import StaffDep, StaffOrPartnerDep
+from services.common.db import SessionDep
+from services.common.lists import ListQuery, list_query
+from services.feedback.deps import PartnersDep
+from services.feedback.results import service
+from services.feedback.results.schemas import Result, RoundComments
+
+router = APIRouter(tags=["results"])
+
+ResultListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "results",
+            sortable=["closes_on", "position"],
+            filterable=["round_id", "commitment_id", "kind"],
+            default_sort=("closes_on", "DESC"),
+        )
+    ),
+]
+
+
+@router.get("/results", response_model=list[Result])
+async def list_results(
+    session: SessionDep,
+    caller: StaffOrPartnerDep,
+    partners: PartnersDep,
+    query: ResultListQuery,
+    response: Response,
+) -> list[Result]:
+    """Results per commitment and round: count, mean, distribution, "don't know" count.
+
+    Staff read rounds once closed; partners once published. Filter by ``round_id``,
+    ``commitment_id`` (its trend over rounds) or ``kind`` (all, named, anonymous). Any
+    figure based on fewer than k responses is null, with the reason in ``withheld``; no
+    filter can go below k.
+    """
+    page = await service.list_(session=session, caller=caller, partners=partners, query=query)
+    page.apply(response, "results")
+    return [Result.model_validate(r) for r in page.items]
+
+
+@router.get("/rounds/{round_id}/results", response_model=list[Result])
+async def round_results(
+    round_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep, partners: PartnersDep
+) -> list[Result]:
+    """One round's results, per commitment in charter order."""
+    found = await service.round_results(
+        session=session, caller=caller, partners=partners, round_id=round_id
+    )
+    return [Result.model_validate(r) for r in found]
+
+
+@router.get("/rounds/{round_id}/comments", response_model=RoundComments)
+async def round_comments(
+    round_id: uuid.UUID, session: SessionDep, caller: StaffDep
+) -> RoundComments:
+    """A closed round's comments, ordered by commitment and text (never by when written).
+    Anonymous comments are released only when the round has at least k responses, at least
+    k of them anonymous."""
+    return RoundComments.model_validate(
+        await service.comments(session=session, caller=caller, round_id=round_id)
+    )

@@ -1,0 +1,76 @@
+"""Bodies of the scorecard and the feedback settings behind it."""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from services.common.schemas import UpdateModel
+from services.feedback.actions.schemas import PublicAction
+from services.feedback.measures.schemas import Measure
+
+
+class Settings(BaseModel):
+    funder_id: uuid.UUID
+    k_threshold: int = Field(description="Figures from fewer responses are withheld (3 or more)")
+    scorecard_published: bool
+    scorecard_published_at: datetime | None
+    version: int
+
+
+class SettingsUpdate(UpdateModel):
+    read_only = UpdateModel.read_only | {"funder_id", "scorecard_published_at"}
+
+    k_threshold: int | None = Field(None, description="At least 3; 5 by default")
+    scorecard_published: bool | None = None
+
+
+class TrendPoint(BaseModel):
+    round_id: uuid.UUID
+    round_title: str
+    closes_on: date
+    commitment_version: int
+    responses: int | None
+    dont_know: int | None
+    mean: Decimal | None
+    distribution: dict[str, int] | None
+    withheld: list[str]
+
+
+class ScorecardCommitment(BaseModel):
+    id: uuid.UUID
+    title: str
+    description: str | None
+    position: int
+    version: int
+    measure: Measure | None = Field(description="The measured behaviour that evidences it")
+    latest: TrendPoint | None = Field(description="Its result in the latest published round")
+    trend: list[TrendPoint] = Field(
+        description="Its results in every published round, oldest first"
+    )
+    actions: list[PublicAction]
+
+
+class ScorecardRound(BaseModel):
+    id: uuid.UUID
+    title: str
+    opens_on: date
+    closes_on: date
+    published_at: datetime | None
+    invited: int
+    responses: int
+    answer: str | None = Field(description="The funder's answer to what partners said")
+
+
+class Scorecard(BaseModel):
+    """A page-ready account of how the funder keeps its commitments."""
+
+    funder: dict[str, Any]
+    published_at: datetime | None
+    k: int
+    commitments: list[ScorecardCommitment]
+    rounds: list[ScorecardRound]
+    actions: list[PublicAction] = Field(description="Every published action")
+    measures: list[Measure]

@@ -1,0 +1,192 @@
+"""The rules of open data: a funder's choice to publish, and the streaming 360Giving export.
+
+The export reads a funder's awarded grants in award order by keyset batches
+(each batch its own short read), asks the partners service for the batch's
+recipients in one call per chunk of ids, and yields bytes as it goes: memory
+stays flat however many grants there are.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import audit
+from services.common.auth import Caller
+from services.common.concurrency import check_if_match
+from services.common.db import Database
+from services.common.errors import NotFound
+from services.common.http import ServiceClient
+from services.funding.opendata import giving360, repository
+from services.funding.opendata.models import FunderSetting
+from services.funding.opendata.schemas import FunderSettingsUpdate
+
+ExportFormat = Literal["json", "csv"]
+BATCH_SIZE = 500
+IDS_PER_LOOKUP = 100
+CACHE_LIMIT = 5000
+
+
+async def get_settings(*, session: AsyncSession, caller: Caller) -> FunderSetting:
+    """Your funder's settings (not published until you choose to)."""
+    assert caller.funder_id is not None
+    settings = await repository.get_settings(session, caller.funder_id)
+    return settings or FunderSetting(
+        funder_id=caller.funder_id, funder_slug=None, publish_360giving=False, version=0
+    )
+
+
+async def update_settings(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    partners: ServiceClient,
+    data: FunderSettingsUpdate,
+    if_match: str | None,
+) -> FunderSetting:
+    """Choose whether your grants are published; the public URL uses your funder's slug."""
+    assert caller.funder_id is not None
+    funder = await partners.get_json(f"/internal/funders/{caller.funder_id}")
+    if funder is None:
+        raise NotFound("Your funder is not known to the partners service.")
+    settings = await repository.get_settings(session, caller.funder_id, for_update=True)
+    if settings is None:
+        settings = FunderSetting(funder_id=caller.funder_id, publish_360giving=False, version=1)
+        check_if_match(if_match, SimpleNamespace(version=0))
+        session.add(settings)
+    else:
+        check_if_match(if_match, settings)
+    settings.funder_slug = funder["slug"]
+    settings.publish_360giving = data.publish_360giving
+    await session.flush()
+    audit.record(
+        session,
+        caller=caller,
+        action="update",
+        entity_type="funder_settings",
+        entity_id=caller.funder_id,
+        changes={"publish_360giving": data.publish_360giving},
+    )
+    return settings
+
+
+async def published_funder(*, session: AsyncSession, slug: str) -> uuid.UUID:
+    """The funder publishing its grants under ``slug``; 404 if it does not publish."""
+    settings = await repository.get_settings_by_slug(session, slug)
+    if settings is None or not settings.publish_360giving:
+        raise NotFound(f"There is no funder publishing its grants as '{slug}'.")
+    return settings.funder_id
+
+
+class Export:
+    """One 360Giving export of one funder's awarded grants, streamed in batches."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        partners: ServiceClient,
+        funder_id: uuid.UUID,
+        fmt: ExportFormat,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.db = db
+        self.partners = partners
+        self.funder_id = funder_id
+        self.fmt = fmt
+        self.batch_size = batch_size
+        self._funders: dict[uuid.UUID, dict[str, str]] = {}
+        self._recipients: dict[uuid.UUID, dict[str, Any] | None] = {}
+        self._prefix = ""
+        self._first: list[Any] = []
+        self._grant_funders: dict[uuid.UUID, list[uuid.UUID]] = {}
+
+    async def open(self) -> AsyncIterator[bytes]:
+        """Check what can fail before the first byte (503, 404), then return the stream."""
+        funder = await self._funder(self.funder_id)
+        self._prefix = funder["prefix"]
+        self._first = await self._read(None)
+        if not self._first and self.fmt == "json":
+            raise NotFound(
+                "There are no awarded grants to publish yet: a 360Giving package holds at least one."
+            )
+        await self._enrich(self._first)
+        return self._stream()
+
+    async def _funder(self, funder_id: uuid.UUID) -> dict[str, str]:
+        if funder_id not in self._funders:
+            funder = await self.partners.get_json(f"/internal/funders/{funder_id}")
+            if funder is None:
+                raise NotFound("There is no funder with this id.")
+            self._funders[funder_id] = {
+                **giving360.funder_org(funder),
+                "prefix": funder["prefix_360giving"],
+            }
+        return self._funders[funder_id]
+
+    async def _read(self, after: Any) -> list[Any]:
+        async with self.db.sessionmaker() as session:
+            rows = await repository.export_batch(
+                session, funder_id=self.funder_id, after=after, limit=self.batch_size
+            )
+            self._grant_funders = await repository.funders_of_grants(session, [r.id for r in rows])
+        return rows
+
+    async def _enrich(self, rows: list[Any]) -> None:
+        if len(self._recipients) > CACHE_LIMIT:
+            self._recipients.clear()
+        missing = sorted({r.partner_id for r in rows} - set(self._recipients), key=str)
+        for start in range(0, len(missing), IDS_PER_LOOKUP):
+            chunk = missing[start : start + IDS_PER_LOOKUP]
+            found = await self.partners.get_json(
+                f"/internal/funders/{self.funder_id}/partners",
+                params={"ids": [str(i) for i in chunk]},
+            )
+            by_id = {uuid.UUID(p["id"]): p for p in found or []}
+            for partner_id in chunk:
+                self._recipients[partner_id] = by_id.get(partner_id)
+        for funder_ids in self._grant_funders.values():
+            for funder_id in funder_ids:
+                await self._funder(funder_id)
+
+    def _parts(self, row: Any) -> tuple[dict[str, str], list[dict[str, str]]]:
+        recipient = giving360.recipient_org(
+            self._recipients.get(row.partner_id),
+            partner_id=str(row.partner_id),
+            prefix=self._prefix,
+        )
+        funder_ids = self._grant_funders.get(row.id) or [self.funder_id]
+        funders = [
+            {"id": self._funders[f]["id"], "name": self._funders[f]["name"]} for f in funder_ids
+        ]
+        return recipient, funders
+
+    def _render(self, rows: list[Any], *, first: bool) -> bytes:
+        if self.fmt == "csv":
+            lines = []
+            for row in rows:
+                recipient, funders = self._parts(row)
+                lines.append(giving360.csv_row(row, recipient=recipient, funders=funders))
+            return giving360.csv_rows(lines)
+        items = []
+        for row in rows:
+            recipient, funders = self._parts(row)
+            items.append(giving360.grant_item(row, recipient=recipient, funders=funders))
+        return giving360.json_chunk(items, first=first)
+
+    async def _stream(self) -> AsyncIterator[bytes]:
+        yield giving360.PACKAGE_START if self.fmt == "json" else giving360.csv_header()
+        rows, first = self._first, True
+        self._first = []
+        while rows:
+            yield self._render(rows, first=first)
+            first = False
+            if len(rows) < self.batch_size:
+                break
+            last = rows[-1]
+            rows = await self._read((last.list_date, last.id))
+            await self._enrich(rows)
+        if self.fmt == "json":
+            yield giving360.PACKAGE_END

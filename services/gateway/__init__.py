@@ -1,0 +1,1 @@
+"""The gateway: the one front door to the Trellis services."""

@@ -1,0 +1,188 @@
+"""The gateway app: proxy for the API, plus its own health, readiness and docs."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.common.auth import TokenVerifier
+from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
+from services.common.logs import AccessLogMiddleware, configure_logging
+from services.common.requestid import RequestIdMiddleware
+from services.gateway import routing
+from services.gateway.config import Settings
+from services.gateway.openapi import OpenAPICache
+from services.gateway.proxy import Proxy, Upstream
+
+CORS_ALLOW_HEADERS = [
+    "Accept",
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    "Range",
+    "X-Request-ID",
+]
+CORS_EXPOSE_HEADERS = ["Content-Range", "ETag", "Location", "X-Request-ID", "X-Next-Cursor"]
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS handling, with refused preflights answered as problem+json."""
+
+    def preflight_response(self, request_headers: Any) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower().startswith("access-control-") or k.lower() == "vary"
+        }
+        problem = BadRequest(
+            f"This cross-origin request is not allowed (its {refused}). Allowed origins are set "
+            "with TRELLIS_GATEWAY_CORS_ORIGINS; allowed headers are "
+            f"{', '.join(CORS_ALLOW_HEADERS)}.",
+            slug="cors-refused",
+            headers=headers,
+        )
+        return problem.to_response("preflight")
+
+
+class GatewayApp(FastAPI):
+    """FastAPI for the gateway's own pages; routed paths skip it entirely.
+
+    A proxied request goes through ``hot_path`` only: request id, access log, CORS
+    and the proxy, all pure ASGI. FastAPI's per-request work (telemetry checks,
+    exception middleware, routing) is kept for ``/healthz``, ``/readyz``,
+    ``/openapi.json`` and ``/docs``. Middleware for proxied requests belongs in
+    ``hot_path`` (see ``create_app``), not in ``add_middleware``.
+    """
+
+    hot_path: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and routing.is_routed(scope["path"]):
+            await self.hot_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def _verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
+    return TokenVerifier(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        keys_file=None if settings.auth_jwks_url else settings.signing_keys_file,
+        jwks_url=settings.auth_jwks_url,
+        http=http,
+    )
+
+
+async def _readiness(upstream: Upstream, limit: float) -> str:
+    try:
+        async with upstream.session.get(
+            upstream.base_url + "/readyz", timeout=aiohttp.ClientTimeout(total=limit)
+        ) as response:
+            await response.read()
+            return "ready" if response.status == 200 else f"not ready ({response.status})"
+    except TimeoutError:
+        return f"no answer within {limit:g} seconds"
+    except aiohttp.ClientError:
+        return "unreachable"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gateway. It talks to the services over HTTP only, at their configured URLs."""
+    settings = settings or Settings()
+    upstreams: dict[str, Upstream] = {}
+    proxy = Proxy(upstreams, verifier=None)
+    openapi = OpenAPICache(
+        upstreams, ttl=settings.openapi_cache_seconds, fetch_timeout=settings.readiness_timeout
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.upstream_timeout))
+        for name in routing.UPSTREAMS:
+            upstreams[name] = Upstream.open(
+                name,
+                settings.service_url(name),
+                connect_timeout=settings.connect_timeout,
+                timeout=settings.upstream_timeout,
+                max_connections=settings.max_connections,
+            )
+        proxy.verifier = _verifier(settings, http)
+        app.state.settings = settings
+        app.state.upstreams = upstreams
+        app.state.verifier = proxy.verifier
+        app.state.openapi = openapi
+        try:
+            yield
+        finally:
+            for upstream in upstreams.values():
+                await upstream.close()
+            upstreams.clear()
+            await http.aclose()
+
+    app = GatewayApp(
+        title="Trellis gateway",
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    cors: dict[str, Any] = {
+        "allow_origins": settings.cors_origins,
+        "allow_methods": CORS_METHODS,
+        "allow_headers": CORS_ALLOW_HEADERS,
+        "expose_headers": CORS_EXPOSE_HEADERS,
+        "max_age": 600,
+    }
+    app.add_middleware(ProblemCORSMiddleware, **cors)
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(proxy, **cors)))
+
+    @app.get("/healthz", tags=["health"], summary="Is the gateway alive?")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Do all the services behind the gateway answer?")
+    async def readyz(request: Request) -> dict[str, Any]:
+        names = list(upstreams)
+        states = await asyncio.gather(
+            *(_readiness(upstreams[n], settings.readiness_timeout) for n in names)
+        )
+        report = dict(zip(names, states, strict=True))
+        down = [name for name, state in report.items() if state != "ready"]
+        if down:
+            listed = ", ".join(f"{name} ({report[name]})" for name in down)
+            raise ServiceUnavailable(
+                f"Not ready: the {' and '.join(down)} service{'s are' if len(down) > 1 else ' is'} "
+                f"not ready: {listed}.",
+                extra={"upstreams": report, "down": down},
+            )
+        return {"status": "ready", "upstreams": report}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json() -> Response:
+        return Response(await openapi.body(), media_type="application/json")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Trellis API")
+
+    return app

@@ -1,0 +1,47 @@
+"""Settings of the gateway (env prefix ``TRELLIS_GATEWAY_``)."""
+
+import json
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from services.common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    """Where the gateway listens, whom it lets in from browsers, and how long it waits.
+
+    The upstream base URLs (``TRELLIS_PARTNERS_URL`` ...) and the total time an
+    upstream has to start answering (``TRELLIS_UPSTREAM_TIMEOUT``) are shared with
+    the services; the rest is the gateway's own.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRELLIS_GATEWAY_", extra="ignore", populate_by_name=True
+    )
+
+    service_name: str = "gateway"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: Annotated[list[str], NoDecode] = []
+    """Front-end origins allowed to call the API from a browser (comma-separated or JSON list)."""
+    connect_timeout: float = 2.0
+    """Seconds to open a connection to an upstream before answering 503."""
+    max_connections: int = 256
+    """Open connections kept at most to each upstream (idle ones are reused)."""
+    openapi_cache_seconds: float = 60.0
+    """How long the merged OpenAPI document is kept once every upstream answered."""
+    readiness_timeout: float = 2.0
+    """Seconds each upstream's ``/readyz`` has to answer during the gateway's ``/readyz``."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept ``https://a.example,https://b.example`` as well as a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
+        return value

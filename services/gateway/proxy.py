@@ -1,0 +1,277 @@
+"""The hot path: a pure ASGI reverse proxy in front of the services.
+
+No framework routing or dependencies run here. For each request the proxy picks
+the upstream by path (``routing``), checks a bearer token if one is sent (the
+verifier caches good tokens until they expire), and forwards the request over
+one long-lived ``aiohttp`` session per upstream (keep-alive connection pool),
+streaming bodies both ways. An upstream that cannot be reached or does not
+answer in time becomes a 503 problem naming it; nothing ever hangs.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from starlette.types import Message, Receive, Scope, Send
+from yarl import URL
+
+from services.common.auth import TokenVerifier, bearer_token
+from services.common.errors import NotFound, Problem, ServiceUnavailable, Unauthorized
+from services.common.requestid import accept_or_make
+from services.gateway import routing
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# Not forwarded upstream: the upstream's own host is used, and the request id is set below.
+_DROP_REQUEST = HOP_BY_HOP | {b"host", b"x-request-id", b"x-forwarded-for", b"x-forwarded-host"}
+# Not passed back: the gateway's server adds its own date and server headers.
+_DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+# aiohttp must not add headers the caller did not send.
+_SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+logger = logging.getLogger("trellis.gateway")
+
+
+@dataclass
+class Upstream:
+    """One service behind the gateway and the pooled HTTP session that reaches it."""
+
+    name: str
+    base_url: str
+    session: aiohttp.ClientSession
+    timeout: float
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        base_url: str,
+        *,
+        connect_timeout: float,
+        timeout: float,
+        max_connections: int,
+    ) -> "Upstream":
+        """A session with a keep-alive pool: ``connect_timeout`` to connect, and
+        ``timeout`` for the upstream to start answering (and between body chunks)."""
+        connector = aiohttp.TCPConnector(
+            limit=max_connections,
+            # Below uvicorn's 5 s keep-alive so we never reuse a socket it is closing.
+            keepalive_timeout=4.0,
+            ttl_dns_cache=300,
+            enable_cleanup_closed=False,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                connect=connect_timeout,
+                sock_connect=connect_timeout,
+                sock_read=timeout,
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=_SKIP_AUTO,
+            raise_for_status=False,
+        )
+        return cls(name=name, base_url=base_url.rstrip("/"), session=session, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    def unavailable(self, why: str) -> ServiceUnavailable:
+        """The 503 problem a caller gets when this upstream fails them."""
+        return ServiceUnavailable(
+            f"The {self.name} service is unavailable: {why}. Try again shortly.",
+            extra={"service": self.name},
+        )
+
+
+def _forward_headers(
+    scope: Scope, request_id: str
+) -> tuple[list[tuple[str, str]], str | None, bool]:
+    """Headers to send upstream, the Authorization value, and whether a body follows."""
+    headers: list[tuple[str, str]] = []
+    authorization = None
+    has_body = False
+    host = None
+    forwarded_for = None
+    connection_tokens: set[bytes] = set()
+    raw = scope["headers"]
+    for name, value in raw:
+        if name == b"connection":
+            connection_tokens.update(t.strip().lower() for t in value.split(b","))
+    for name, value in raw:
+        if name in _DROP_REQUEST or name in connection_tokens:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded_for = value.decode("latin-1")
+            elif name == b"transfer-encoding":
+                has_body = True
+            continue
+        text = value.decode("latin-1")
+        if name == b"authorization":
+            authorization = text
+        elif name == b"content-length":
+            has_body = text.strip() not in ("", "0")
+        headers.append((name.decode("latin-1"), text))
+    headers.append(("x-request-id", request_id))
+    client = scope.get("client")
+    if client:
+        chain = f"{forwarded_for}, {client[0]}" if forwarded_for else client[0]
+        headers.append(("x-forwarded-for", chain))
+    headers.append(("x-forwarded-proto", scope.get("scheme", "http")))
+    if host:
+        headers.append(("x-forwarded-host", host))
+    return headers, authorization, has_body
+
+
+async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+    """The caller's body, chunk by chunk as it arrives."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError("the client went away")
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+class Proxy:
+    """Pure ASGI app that forwards routed paths to their upstream."""
+
+    def __init__(self, upstreams: dict[str, Upstream], verifier: TokenVerifier | None) -> None:
+        self.upstreams = upstreams
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            service = routing.service_for(path)
+            if service is None:
+                raise NotFound(
+                    f"There is no resource called '{routing.resource_of(path)}' in this API. "
+                    "See /docs for the resources there are."
+                )
+            upstream = self.upstreams[service]
+            state = scope.get("state") or {}
+            request_id = state.get("request_id") or accept_or_make(None)
+            headers, authorization, has_body = _forward_headers(scope, request_id)
+            if authorization is not None and path.startswith(routing.API_PREFIX):
+                await self._verify(authorization)
+            response = await self._forward(upstream, scope, receive, headers, has_body)
+        except Problem as problem:
+            await problem.to_response(path)(scope, receive, send)
+            return
+        except Exception:
+            logger.exception("the gateway failed before answering", extra={"path": path})
+            problem = Problem("Something went wrong on our side. It has been logged.")
+            await problem.to_response(path)(scope, receive, send)
+            return
+        try:
+            await _relay(response, send, method)
+        finally:
+            response.release()
+
+    async def _verify(self, authorization: str) -> None:
+        token = bearer_token(authorization)
+        if token is None:
+            return
+        if self.verifier is None:
+            raise Unauthorized("This gateway has no way to check tokens; none are accepted.")
+        await self.verifier.verify(token)
+
+    async def _forward(
+        self,
+        upstream: Upstream,
+        scope: Scope,
+        receive: Receive,
+        headers: list[tuple[str, str]],
+        has_body: bool,
+    ) -> aiohttp.ClientResponse:
+        """Send the request upstream; its response once the status and headers are in."""
+        method: str = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        target = upstream.base_url + raw_path.decode("latin-1")
+        query: bytes = scope.get("query_string", b"")
+        if query:
+            target += "?" + query.decode("latin-1")
+        data = None
+        if has_body or method not in _BODYLESS:
+            data = await _first_body(receive, has_body)
+        try:
+            response = await upstream.session.request(
+                method,
+                URL(target, encoded=True),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+            )
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise upstream.unavailable(
+                f"it did not answer within {upstream.timeout:g} seconds"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise upstream.unavailable("it could not be reached") from exc
+        return response
+
+
+async def _first_body(receive: Receive, has_body: bool) -> bytes | AsyncIterator[bytes] | None:
+    """The body to forward: bytes when it came in one piece, else a stream."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise asyncio.CancelledError("the client went away")
+    chunk: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return chunk if (chunk or has_body) else None
+
+    async def rest() -> AsyncIterator[bytes]:
+        if chunk:
+            yield chunk
+        async for more in _request_body(receive):
+            yield more
+
+    return rest()
+
+
+async def _relay(response: aiohttp.ClientResponse, send: Send, method: str) -> None:
+    """Send the upstream's answer to the caller, streaming the body."""
+    raw = response.raw_headers
+    drop = _DROP_RESPONSE
+    for name, value in raw:
+        if name.lower() == b"connection":
+            drop = drop | {t.strip().lower() for t in value.split(b",")}
+    headers = [(name.lower(), value) for name, value in raw if name.lower() not in drop]
+    start: Message = {"type": "http.response.start", "status": response.status, "headers": headers}
+    await send(start)
+    if method == "HEAD":
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    content = response.content
+    while True:
+        chunk = await content.readany()
+        if not chunk:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        done = content.at_eof()
+        await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+        if done:
+            return

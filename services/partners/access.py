@@ -1,0 +1,115 @@
+"""Who may see which partner's records, and small parsers the relationship domains share.
+
+Used by the interactions, documents, contacts, updates and timeline sub-packages.
+A partner sees only its own records; funder staff see only partners their
+funder has a relationship with; anything else is answered as if it did not exist.
+"""
+
+import re
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Caller
+from services.common.errors import BadRequest, NotFound, Unprocessable
+from services.partners import repository as partners_repository
+
+PARTNER_NOT_FOUND = "There is no partner with this id."
+
+
+async def can_see_partner(session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> bool:
+    """Whether the caller is this partner, or staff of a funder in relationship with it."""
+    if caller.has("partner") and caller.partner_id == partner_id:
+        return True
+    if caller.has("funder_staff") and caller.funder_id is not None:
+        relationship = await partners_repository.get_relationship(
+            session, funder_id=caller.funder_id, partner_id=partner_id
+        )
+        return relationship is not None
+    return False
+
+
+async def check_partner(session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> None:
+    """Raise 404 unless the caller is this partner or staff of a funder in relationship with it."""
+    if not await can_see_partner(session, caller, partner_id):
+        raise NotFound(PARTNER_NOT_FOUND)
+
+
+async def check_partner_field(session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> None:
+    """Like ``check_partner`` for a ``partner_id`` sent in a body: a 422 on that field."""
+    try:
+        await check_partner(session, caller, partner_id)
+    except NotFound as exc:
+        message = "There is no partner with this id among the partners you can see."
+        raise Unprocessable(message, errors={"partner_id": [message]}) from exc
+
+
+def own_partner_id(caller: Caller, given: uuid.UUID | None) -> uuid.UUID:
+    """The partner a partner caller speaks for (a ``partner_id`` it sends must be its own)."""
+    assert caller.partner_id is not None
+    if given is not None and given != caller.partner_id:
+        message = "A partner adds records for its own organisation only; leave partner_id out."
+        raise Unprocessable(message, errors={"partner_id": [message]})
+    return caller.partner_id
+
+
+def actor_name(caller: Caller) -> str:
+    """How a record names the person or system that made it."""
+    return (caller.name or caller.actor)[:200]
+
+
+def is_staff(caller: Caller) -> bool:
+    return caller.has("funder_staff") and caller.funder_id is not None
+
+
+def date_bound(name: str, value: Any, *, upper: bool) -> datetime:
+    """A ``*_gte`` / ``*_lte`` filter value: a date (whole day) or an ISO datetime, as UTC."""
+    text = str(value)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day, time.min, tzinfo=UTC)
+            return moment + timedelta(days=1) - timedelta(microseconds=1) if upper else moment
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(
+            f"The '{name}' filter must be a date (YYYY-MM-DD) or an ISO 8601 datetime.",
+            slug="bad-list-parameter",
+            errors={"filter": [f"{name} must be a date or datetime"]},
+        ) from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime sent without an offset is taken as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def check_web_url(value: str) -> str:
+    """An http(s) link to a document. Trellis stores it and never fetches it."""
+    value = value.strip()
+    if re.search(r"\s", value):
+        raise ValueError("must be a single web address without spaces")
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        shown = f"'{scheme}:' links are" if scheme else "a link without http:// or https:// is"
+        raise ValueError(f"must start with http:// or https://; {shown} not accepted")
+    if not parts.hostname:
+        raise ValueError("must name a host, like https://example.org/annual-report.pdf")
+    if parts.username or parts.password:
+        raise ValueError("must not carry a user name or password")
+    return value
+
+
+def check_boolean_filter(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise BadRequest(
+        f"The '{name}' filter takes true or false.",
+        slug="bad-list-parameter",
+        errors={"filter": [f"{name} must be true or false"]},
+    )

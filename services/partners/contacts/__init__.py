@@ -1,0 +1,1 @@
+"""People at a partner organisation, managed by the partner, erasable on request."""

@@ -1,0 +1,1 @@
+"""Documents a partner already has: links to its annual report, accounts, strategy, policies."""

@@ -1,0 +1,1 @@
+"""Interactions: visits, calls, meetings and events between a funder and a partner."""

@@ -1,0 +1,1 @@
+"""One partner's timeline: interactions, updates, replies, documents and grant events."""
