@@ -201,6 +201,9 @@ def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 60.0) ->
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
+    # One stop is enough: further Ctrl-C or SIGTERM must not cut the orderly shutdown short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -224,6 +227,7 @@ def up(args: argparse.Namespace) -> int:
     urls = {name: f"http://{hosts[name]}:{ports[name]}" for name in ALL}
     sup = Supervisor()
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         for name in (*SERVICES, "gateway"):
             sup.start(name)
