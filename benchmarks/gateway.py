@@ -13,8 +13,10 @@ Then wrk measures each path at 32 connections (throughput) and at one connection
 - ``discovery``: ``GET /.well-known/openid-configuration`` (a cheap upstream answer,
   so the proxy's own cost shows most).
 
-It prints requests/second, median and 99th percentile latency, and the gateway's
-ratio to nginx, and checks the targets of DESIGN.md: at least half of nginx's
+It prints requests/second, median and 99th percentile latency, the gateway's
+ratio to nginx, and the CPU time each proxy spent per request (nginx: master and
+workers; the gateway: its one process), which is the figure least disturbed by
+other load on the machine. It checks the targets of DESIGN.md: at least half of nginx's
 requests/second at 32 connections, at most 1 ms added at the median for one
 client. Every process it starts is stopped when it ends. Needs ``nginx`` and
 ``wrk`` (``apt-get install -y nginx wrk``).
@@ -27,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,6 +82,22 @@ def call(method: str, url: str, token: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (nginx's workers)."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 @dataclass
 class Result:
     scenario: str
@@ -88,6 +107,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float | None
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -109,6 +129,7 @@ def run_wrk(url: str, *, connections: int, duration: int, headers: dict[str, str
         [*cmd, url], capture_output=True, text=True, timeout=duration + 30, check=True
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     errors = 0
@@ -116,7 +137,7 @@ def run_wrk(url: str, *, connections: int, duration: int, headers: dict[str, str
         match = re.search(pattern, out)
         if match:
             errors += int(match.group(1))
-    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors, "raw": out}
+    return {"rps": rps, "requests": requests, "p50": p50, "p99": p99, "errors": errors}
 
 
 class Processes:
@@ -151,6 +172,9 @@ def main() -> int:
     parser.add_argument("--latency-duration", type=int, default=5, help="seconds per 1-client run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
+        "--rounds", type=int, default=2, help="alternating rounds per measurement (median)"
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         help="TRELLIS_LOG_LEVEL for the gateway and the service (INFO logs every request)",
@@ -170,6 +194,13 @@ def main() -> int:
         )
         return 2
 
+    load = os.getloadavg()[0]
+    if load > 1.0:
+        print(
+            f"warning: the machine is busy (load average {load:.1f} on {os.cpu_count()} CPUs); "
+            "latency figures will be noisy",
+            file=sys.stderr,
+        )
     tmp = Path(tempfile.mkdtemp(prefix="trellis-gateway-bench-"))
     procs = Processes()
     try:
@@ -226,7 +257,7 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
     }.items():
         config = config.replace("{{" + key + "}}", value)
     (tmp / "nginx.conf").write_text(config)
-    proc = procs.start(
+    nginx_proc = proc = procs.start(
         "nginx",
         ["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"],
         env,
@@ -234,7 +265,7 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
     )
     wait_ready(f"{nginx}/healthz", "nginx", proc)
 
-    proc = procs.start(
+    gateway_proc = proc = procs.start(
         "gateway",
         [*uvicorn, "--port", str(gateway_port), "services.gateway.app:create_app"],
         env,
@@ -270,6 +301,7 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
         ("discovery", "/.well-known/openid-configuration", {}),
     ]
     targets = [("direct", upstream), ("nginx", nginx), ("gateway", gateway)]
+    proxy_pids = {"nginx": nginx_proc.pid, "gateway": gateway_proc.pid}
     results: list[Result] = []
     for scenario, path, headers in scenarios:
         for _target, base in targets:
@@ -279,25 +311,39 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
             (args.connections, args.duration),
             (1, args.latency_duration),
         ):
-            for target, base in targets:
-                measured = run_wrk(
-                    base + path, connections=connections, duration=duration, headers=headers
-                )
+            runs: dict[str, list[dict]] = {target: [] for target, _ in targets}
+            # Rounds alternate the targets, so load from elsewhere on the machine
+            # falls on all of them alike; the median round is reported.
+            for round_no in range(args.rounds):
+                for target, base in targets:
+                    pid = proxy_pids.get(target)
+                    cpu_before = cpu_seconds(pid) if pid else 0.0
+                    measured = run_wrk(
+                        base + path, connections=connections, duration=duration, headers=headers
+                    )
+                    if pid:
+                        used = cpu_seconds(pid) - cpu_before
+                        measured["cpu_us"] = used * 1e6 / max(measured["requests"], 1)
+                    runs[target].append(measured)
+                    print(
+                        f"  round {round_no + 1}: {scenario:<14} {target:<8} c={connections:<3} "
+                        f"{measured['rps']:>9.0f} req/s  p50 {measured['p50']:.2f} ms",
+                        file=sys.stderr,
+                    )
+            for target, measured in runs.items():
                 results.append(
                     Result(
                         scenario,
                         target,
                         connections,
-                        measured["rps"],
-                        measured["p50"],
-                        measured["p99"],
-                        measured["errors"],
+                        statistics.median(m["rps"] for m in measured),
+                        statistics.median(m["p50"] for m in measured),
+                        statistics.median(m["p99"] for m in measured),
+                        sum(m["errors"] for m in measured),
+                        statistics.median(m["cpu_us"] for m in measured)
+                        if "cpu_us" in measured[0]
+                        else None,
                     )
-                )
-                print(
-                    f"  {scenario:<14} {target:<8} c={connections:<3} "
-                    f"{measured['rps']:>9.0f} req/s  p50 {measured['p50']:.2f} ms",
-                    file=sys.stderr,
                 )
     return report(results, args)
 
@@ -307,9 +353,14 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
     print()
     print(
         f"Gateway vs nginx in front of the partners service "
-        f"({os.cpu_count()} CPUs, log level {args.log_level}, nginx workers {args.nginx_workers})"
+        f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, "
+        f"log level {args.log_level}, nginx workers {args.nginx_workers}, "
+        f"median of {args.rounds} rounds)"
     )
-    header = f"{'scenario':<15}{'target':<9}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs nginx':>10}"
+    header = (
+        f"{'scenario':<15}{'target':<9}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'vs nginx':>10}{'proxy CPU us/req':>18}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
@@ -318,6 +369,7 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
         print(
             f"{r.scenario:<15}{r.target:<9}{r.connections:>6}{r.rps:>10.0f}"
             f"{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}{ratio:>10}"
+            f"{'' if r.cpu_us is None else f'{r.cpu_us:.0f}':>18}"
         )
     print()
     ok = True

@@ -16,7 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.common.auth import TokenVerifier
 from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
 from services.common.logs import AccessLogMiddleware, configure_logging
+from services.common.metrics import MetricsMiddleware, install_metrics
 from services.common.requestid import RequestIdMiddleware
+from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
 from services.gateway.openapi import OpenAPICache
@@ -101,6 +103,18 @@ async def _readiness(upstream: Upstream, limit: float) -> str:
         return "unreachable"
 
 
+def _route_label(scope: Scope) -> str | None:
+    """The metrics label of a proxied request: its resource, never the raw path."""
+    path: str = scope["path"]
+    if path.startswith(routing.API_PREFIX):
+        first, _, tail = path[len(routing.API_PREFIX) :].partition("/")
+        if first in routing.RESOURCES:
+            return routing.API_PREFIX + first
+        second = f"{first}/{tail.partition('/')[0]}"
+        return routing.API_PREFIX + second if second in routing.RESOURCES else None
+    return next((prefix for prefix in routing.PREFIXES if path.startswith(prefix)), None)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The gateway. It talks to the services over HTTP only, at their configured URLs."""
     settings = settings or Settings()
@@ -134,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await upstream.close()
             upstreams.clear()
             await http.aclose()
+            await shutdown_tracing(app)
 
     app = GatewayApp(
         title="Trellis gateway",
@@ -154,7 +169,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProblemCORSMiddleware, **cors)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    metrics = install_metrics(app, settings.service_name)
+    tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
     app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(proxy, **cors)))
+    app.hot_path = trace_asgi(
+        MetricsMiddleware(app.hot_path, metrics=metrics, route=_route_label), tracer_provider
+    )
 
     @app.get("/healthz", tags=["health"], summary="Is the gateway alive?")
     async def healthz() -> dict[str, str]:

@@ -141,17 +141,42 @@ def _forward_headers(
     return headers, authorization, has_body
 
 
-async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
-    """The caller's body, chunk by chunk as it arrives."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError("the client went away")
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+class ClientGone(Exception):
+    """The caller disconnected before its request was forwarded."""
+
+
+class BodyStream:
+    """The caller's body, forwarded piece by piece as it arrives."""
+
+    def __init__(self, receive: Receive, first: bytes) -> None:
+        self.receive = receive
+        self.first = first
+        self.finished = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.first:
+            yield self.first
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                self.finished = True
+                return
+
+
+async def _read_body(receive: Receive, has_body: bool) -> bytes | BodyStream | None:
+    """The body to forward: bytes when it came in one piece, else a stream."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone()
+    chunk: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return chunk if (chunk or has_body) else None
+    return BodyStream(receive, chunk)
 
 
 class Proxy:
@@ -177,7 +202,12 @@ class Proxy:
             headers, authorization, has_body = _forward_headers(scope, request_id)
             if authorization is not None and path.startswith(routing.API_PREFIX):
                 await self._verify(authorization)
-            response = await self._forward(upstream, scope, receive, headers, has_body)
+            data = None
+            if has_body or method not in _BODYLESS:
+                data = await _read_body(receive, has_body)
+            response = await self._forward(upstream, scope, headers, data)
+        except ClientGone:
+            return
         except Problem as problem:
             await problem.to_response(path)(scope, receive, send)
             return
@@ -187,7 +217,13 @@ class Proxy:
             await problem.to_response(path)(scope, receive, send)
             return
         try:
-            await _relay(response, send, method)
+            watch = not isinstance(data, BodyStream) or data.finished
+            await _relay(response, receive if watch else None, send, method)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Too late for a problem: the caller sees the connection close mid-body.
+            logger.warning(
+                "the %s service broke off its answer: %r", upstream.name, exc, extra={"path": path}
+            )
         finally:
             response.release()
 
@@ -203,9 +239,8 @@ class Proxy:
         self,
         upstream: Upstream,
         scope: Scope,
-        receive: Receive,
         headers: list[tuple[str, str]],
-        has_body: bool,
+        data: bytes | BodyStream | None,
     ) -> aiohttp.ClientResponse:
         """Send the request upstream; its response once the status and headers are in."""
         method: str = scope["method"]
@@ -214,9 +249,6 @@ class Proxy:
         query: bytes = scope.get("query_string", b"")
         if query:
             target += "?" + query.decode("latin-1")
-        data = None
-        if has_body or method not in _BODYLESS:
-            data = await _first_body(receive, has_body)
         try:
             response = await upstream.session.request(
                 method,
@@ -234,26 +266,15 @@ class Proxy:
         return response
 
 
-async def _first_body(receive: Receive, has_body: bool) -> bytes | AsyncIterator[bytes] | None:
-    """The body to forward: bytes when it came in one piece, else a stream."""
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise asyncio.CancelledError("the client went away")
-    chunk: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return chunk if (chunk or has_body) else None
+async def _relay(
+    response: aiohttp.ClientResponse, receive: Receive | None, send: Send, method: str
+) -> None:
+    """Send the upstream's answer to the caller, streaming the body.
 
-    async def rest() -> AsyncIterator[bytes]:
-        if chunk:
-            yield chunk
-        async for more in _request_body(receive):
-            yield more
-
-    return rest()
-
-
-async def _relay(response: aiohttp.ClientResponse, send: Send, method: str) -> None:
-    """Send the upstream's answer to the caller, streaming the body."""
+    While a body that comes in more than one piece is relayed, ``receive`` (when
+    the caller's own body has been read) is watched: if the caller goes away, the
+    upstream connection is closed so the upstream stops producing the body.
+    """
     raw = response.raw_headers
     drop = _DROP_RESPONSE
     for name, value in raw:
@@ -266,12 +287,32 @@ async def _relay(response: aiohttp.ClientResponse, send: Send, method: str) -> N
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
     content = response.content
+    chunk = await content.readany()
+    done = not chunk or content.at_eof()
+    await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+    if done:
+        return
+    watcher = asyncio.ensure_future(_close_when_gone(receive, response)) if receive else None
+    try:
+        while True:
+            chunk = await content.readany()
+            done = not chunk or content.at_eof()
+            await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+            if done:
+                return
+    except aiohttp.ClientError:
+        if watcher is not None and watcher.done():
+            return  # the caller went away and we stopped reading
+        raise
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def _close_when_gone(receive: Receive, response: aiohttp.ClientResponse) -> None:
+    """Wait for the caller to disconnect; then drop the upstream connection."""
     while True:
-        chunk = await content.readany()
-        if not chunk:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        done = content.at_eof()
-        await send({"type": "http.response.body", "body": chunk, "more_body": not done})
-        if done:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            response.close()
             return

@@ -77,7 +77,8 @@ class Echo:
     """A stand-in upstream: answers with what reached it, or streams, or sleeps.
 
     ``GET .../stream?chunks=N&size=S`` streams N chunks; the first one, then waits
-    for ``release`` (so a test can prove the gateway passes it on before the end).
+    for ``release`` (so a test can prove the gateway passes it on before the end),
+    and sets ``abandoned`` instead of going on if its caller has gone by then.
     ``POST .../upload`` reads the body as it comes, sets ``first_chunk_seen`` on the
     first piece, and answers its length and SHA-256.
     """
@@ -86,6 +87,7 @@ class Echo:
     delay: float = 0.0
     release: threading.Event = field(default_factory=threading.Event)
     first_chunk_seen: threading.Event = field(default_factory=threading.Event)
+    abandoned: threading.Event = field(default_factory=threading.Event)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -97,7 +99,9 @@ class Echo:
             part.split("=", 1) for part in scope["query_string"].decode().split("&") if "=" in part
         )
         if path.endswith("/stream"):
-            await self._stream(send, int(query.get("chunks", "4")), int(query.get("size", "1024")))
+            await self._stream(
+                receive, send, int(query.get("chunks", "4")), int(query.get("size", "1024"))
+            )
             return
         digest = hashlib.sha256()
         length = 0
@@ -136,7 +140,7 @@ class Echo:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _stream(self, send: Any, chunks: int, size: int) -> None:
+    async def _stream(self, receive: Any, send: Any, chunks: int, size: int) -> None:
         await send(
             {
                 "type": "http.response.start",
@@ -151,6 +155,14 @@ class Echo:
                 loop = asyncio.get_running_loop()
                 released = await loop.run_in_executor(None, self.release.wait, 10)
                 if not released:
+                    return
+                await receive()  # the (empty) request body
+                try:
+                    message = await asyncio.wait_for(receive(), 0.5)
+                except TimeoutError:
+                    message = {}
+                if message.get("type") == "http.disconnect":
+                    self.abandoned.set()
                     return
         await send({"type": "http.response.body", "body": b""})
 

@@ -143,6 +143,22 @@ async def test_responses_stream_before_the_upstream_has_finished(echo_stack: Ech
     assert len(first) + len(rest) == 3 * 65536
 
 
+async def test_an_abandoned_download_stops_the_upstream(echo_stack: EchoStack) -> None:
+    echo = echo_stack.echoes["funding"]
+    echo.release.clear()
+    echo.abandoned.clear()
+    async with (
+        httpx.AsyncClient(base_url=echo_stack.url, timeout=10) as client,
+        client.stream("GET", "/api/v1/exports/big/stream?chunks=100&size=65536") as response,
+    ):
+        await asyncio.wait_for(anext(response.aiter_raw()), 5)
+    # The caller has gone; the gateway drops its upstream connection too.
+    await asyncio.sleep(0.3)
+    echo.release.set()
+    gone = await asyncio.get_running_loop().run_in_executor(None, echo.abandoned.wait, 5)
+    assert gone, "the upstream was kept streaming to nobody"
+
+
 async def test_large_bodies_stream_both_ways(echo_stack: EchoStack) -> None:
     echo = echo_stack.echoes["funding"]
     echo.release.set()

@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy import text
 
-from tests.partners.helpers import find_in_database, interaction, pair, update
+from tests.partners.helpers import find_in_database, interaction, pair
 from tests.support import Stack
 
 
@@ -76,9 +76,15 @@ async def test_erasure_leaves_no_personal_data_anywhere(stack: Stack) -> None:
         participants=["Amina (us)", name],
         kind="call",
     )
-    sent = await update(
-        stack, p, want_you_to_know=f"Write to {email} or ring {phone} while I am away."
+    # The person signs in to the partner portal with their email.
+    response = await stack.partners.post(
+        "/api/v1/updates",
+        headers={**stack.tokens.partner(p.partner_id, sub=email), "Idempotency-Key": tag},
+        json={"want_you_to_know": f"Write to {email} or ring {phone} while I am away."},
     )
+    assert response.status_code == 201
+    sent = response.json()
+    assert sent["sent_by"] == email
     await stack.partners.post(
         f"/api/v1/updates/{sent['id']}/replies",
         headers={**p.staff, "Idempotency-Key": f"reply-{tag}"},

@@ -360,9 +360,22 @@ async def list_named(*, session: AsyncSession, caller: Caller, query: ListQuery)
 
 
 async def named_many(session: AsyncSession, responses: list[Response]) -> list[dict[str, Any]]:
+    """Named responses with their ratings, in two queries whatever the page size."""
+    ratings = await repository.ratings_of(session, [r.id for r in responses])
+    round_ids = list({r.round_id for r in responses})
+    asked = await rounds_repo.commitments_of(session, round_ids)
+    positions = {
+        (round_id, rc.commitment_id): rc.position
+        for round_id, pairs in asked.items()
+        for rc, _ in pairs
+    }
     out = []
     for response in responses:
-        out.append(await _named_with_ratings(session, response))
+        rows = sorted(
+            ({f: getattr(x, f) for f in RATING_FIELDS} for x in ratings[response.id]),
+            key=lambda r: positions.get((response.round_id, r["commitment_id"]), 0),
+        )
+        out.append(_named_out(response, rows))
     return out
 
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.models import Rating, Response, Round, RoundCommitment
@@ -38,19 +38,14 @@ async def response_counts(
     return {r: (int(n), int(a)) for r, n, a in (await session.execute(stmt)).all()}
 
 
-async def aggregates(
-    session: AsyncSession,
+def aggregates_statement(
     round_ids: list[uuid.UUID],
     *,
     commitment_ids: list[uuid.UUID] | None = None,
     anonymous: bool | None = None,
-) -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, int]]:
-    """Per round and commitment: count, rated (not "don't know"), sum, and the distribution.
-
-    One GROUP BY over the ratings; the mean is the exact ratio of the sum to the count.
-    """
-    if not round_ids:
-        return {}
+) -> Select[Any]:
+    """Per round and commitment: count, rated (not "don't know"), sum, and the distribution,
+    in one GROUP BY over the ratings."""
     columns: list[Any] = [
         Rating.round_id,
         Rating.commitment_id,
@@ -58,16 +53,27 @@ async def aggregates(
         func.count(Rating.score).label("rated"),
         func.coalesce(func.sum(Rating.score), 0).label("total"),
     ]
-    columns += [
-        func.coalesce(func.sum(case((Rating.score == i, 1), else_=0)), 0).label(f"s{i}")
-        for i in range(1, 6)
-    ]
+    columns += [func.count().filter(Rating.score == i).label(f"s{i}") for i in range(1, 6)]
     stmt = select(*columns).where(Rating.round_id.in_(round_ids))
     if commitment_ids is not None:
         stmt = stmt.where(Rating.commitment_id.in_(commitment_ids))
     if anonymous is not None:
         stmt = stmt.where(Rating.anonymous.is_(anonymous))
-    stmt = stmt.group_by(Rating.round_id, Rating.commitment_id)
+    return stmt.group_by(Rating.round_id, Rating.commitment_id)
+
+
+async def aggregates(
+    session: AsyncSession,
+    round_ids: list[uuid.UUID],
+    *,
+    commitment_ids: list[uuid.UUID] | None = None,
+    anonymous: bool | None = None,
+) -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, int]]:
+    """The aggregates of ``aggregates_statement`` by (round, commitment); the mean is then
+    the exact ratio of the sum to the count of ratings."""
+    if not round_ids:
+        return {}
+    stmt = aggregates_statement(round_ids, commitment_ids=commitment_ids, anonymous=anonymous)
     found = {}
     for row in (await session.execute(stmt)).mappings():
         found[(row["round_id"], row["commitment_id"])] = {

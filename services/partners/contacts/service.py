@@ -5,8 +5,9 @@ service keeps it: the contact itself; its audit entries, which keep that a
 change happened and which fields it touched but no longer the values; and any
 place their name, email or phone was written about the same partner: the
 partner's description, interactions (summaries, participants), updates and
-replies, document titles, timeline lines, and the audit entries of those
-records, queued event payloads and stored idempotent answers.
+replies, document titles, who recorded or sent them (a person may sign in
+with their email), timeline lines, and the audit entries of those records
+(values and actor), queued event payloads and stored idempotent answers.
 """
 
 import re
@@ -40,10 +41,17 @@ MIN_NEEDLE = 3
 #: Where free text about a partner is kept, by record type.
 TEXT_FIELDS: dict[type, tuple[str, ...]] = {
     Partner: ("description",),
-    Interaction: ("summary", "participants", "private_reason"),
-    Document: ("title",),
-    Update: ("what_changed", "what_we_learned", "what_was_hard", "want_you_to_know", "links"),
-    Reply: ("body",),
+    Interaction: ("summary", "participants", "private_reason", "recorded_by"),
+    Document: ("title", "added_by"),
+    Update: (
+        "what_changed",
+        "what_we_learned",
+        "what_was_hard",
+        "want_you_to_know",
+        "links",
+        "sent_by",
+    ),
+    Reply: ("body", "author"),
     TimelineEntry: ("title", "summary", "data"),
 }
 
@@ -173,6 +181,7 @@ async def erase_contact(
     for entry in own_entries:
         changed = sorted(entry.changes) if isinstance(entry.changes, dict) else []
         entry.changes = {"fields": changed, "erased": True}
+        _scrub_attributes(entry, ("actor",), patterns)
 
     records = [r for r in await repository.partner_records(session, partner_id) if r is not contact]
     for record in records:
@@ -181,12 +190,13 @@ async def erase_contact(
             _scrub_attributes(record, fields, patterns)
     record_ids = sorted({str(partner_id), *(str(r.id) for r in records)})
     for entry in await repository.audit_entries_of(session, entity_type="", entity_ids=record_ids):
-        _scrub_attributes(entry, ("changes",), patterns)
+        _scrub_attributes(entry, ("changes", "actor"), patterns)
     # Stored answers and queued events name the partner, the contact, or an update's thread.
     keys = [str(partner_id), contact_key, *(str(r.id) for r in records if isinstance(r, Update))]
     for message in await repository.outbox_mentioning(session, keys):
         _scrub_attributes(message, ("payload",), patterns)
     for stored in await repository.idempotency_mentioning(session, keys):
+        _scrub_attributes(stored, ("owner",), patterns)
         if stored.body:
             cleaned = _scrub_bytes(stored.body, patterns)
             if cleaned != stored.body:
