@@ -6,7 +6,6 @@ Families (every one labelled with ``service``):
   route *template* (``/api/v1/partners/{partner_id}``, never the raw path, so the
   label set stays small; unmatched paths count as ``route="unmatched"``).
 - ``trellis_http_request_duration_seconds{method,route,status}``: latency histogram.
-- ``trellis_http_requests_in_progress``: requests being handled now.
 - ``trellis_outbox_backlog``: event deliveries still waiting (data services only),
   ``trellis_outbox_dead_letters`` (gave up after the maximum attempts),
   ``trellis_outbox_oldest_pending_seconds`` (age of the oldest waiting delivery),
@@ -24,9 +23,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
@@ -66,13 +66,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.in_progress = Gauge(
-            "trellis_http_requests_in_progress",
-            "HTTP requests being handled now.",
-            ["service"],
-            registry=self.registry,
-        ).labels(service)
         self.refreshers: list[Refresher] = []
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one answered request and its latency (label children are cached: hot path)."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (self.service, method, route, status)
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def register(self, collector: Collector, refresh: Refresher | None = None) -> None:
         """Add a collector; ``refresh`` runs (awaited) before each scrape."""
@@ -107,9 +113,16 @@ def route_template(scope: Scope) -> str | None:
 class MetricsMiddleware:
     """Pure ASGI middleware counting and timing every HTTP request."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        route: Callable[[Scope], str | None] | None = None,
+    ) -> None:
+        """``route`` names requests that bypass routing (the gateway's proxied paths)."""
         self.app = app
         self.metrics = metrics
+        self.route = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,19 +136,16 @@ class MetricsMiddleware:
                 status["code"] = message["status"]
             await send(message)
 
-        self.metrics.in_progress.inc()
         try:
             await self.app(scope, receive, capture)
         finally:
-            self.metrics.in_progress.dec()
-            labels = (
-                self.metrics.service,
+            route = (self.route(scope) if self.route else None) or route_template(scope)
+            self.metrics.observe(
                 scope["method"],
-                route_template(scope) or UNMATCHED,
+                route or UNMATCHED,
                 str(status["code"]),
+                time.perf_counter() - started,
             )
-            self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
 
 
 def install_metrics(

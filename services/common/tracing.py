@@ -115,6 +115,18 @@ def install_tracing(app: FastAPI, service: str, endpoint: str | None) -> TracerP
     return provider
 
 
+def trace_asgi(app: ASGIApp, provider: TracerProvider | None) -> ASGIApp:
+    """``app`` with server spans from ``provider``; ``app`` itself when not tracing.
+
+    For ASGI apps that bypass FastAPI's middleware stack (the gateway's proxy path).
+    """
+    if provider is None:
+        return app
+    return OpenTelemetryMiddleware(
+        app, tracer_provider=provider, excluded_urls=NOT_TRACED, exclude_spans=["receive", "send"]
+    )
+
+
 def instrument_client(app: FastAPI, client: httpx.AsyncClient) -> None:
     """Give ``client``'s calls client spans and ``traceparent`` when ``app`` is traced."""
     provider = getattr(app.state, "tracer_provider", None)

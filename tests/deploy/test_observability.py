@@ -8,9 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from aiohttp import web
+from asgi_lifespan import LifespanManager
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -19,6 +21,8 @@ from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.tracing import traces_url
+from services.gateway.app import create_app as create_gateway
+from services.gateway.config import Settings as GatewaySettings
 from tests.support import running_stack
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"
@@ -259,3 +263,38 @@ def test_traces_url_accepts_a_base_or_a_full_url() -> None:
     assert traces_url("http://otel:4318") == "http://otel:4318/v1/traces"
     assert traces_url("http://otel:4318/") == "http://otel:4318/v1/traces"
     assert traces_url("http://otel:4318/v1/traces") == "http://otel:4318/v1/traces"
+
+
+async def test_gateway_metrics_label_proxied_requests_by_resource(tmp_path: Path) -> None:
+    settings = GatewaySettings(
+        data_dir=tmp_path,
+        partners_url=CLOSED_PORT_URL,
+        funding_url=CLOSED_PORT_URL,
+        feedback_url=CLOSED_PORT_URL,
+        log_level="WARNING",
+    )
+    app = create_gateway(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+        down = await client.get(f"/api/v1/grants/{uuid.uuid4()}")
+        assert down.status_code == 503
+        assert (await client.get("/api/v1/no-such-thing")).status_code == 404
+        assert (await client.get("/healthz")).status_code == 200
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    found = samples(response.text)
+    common = {"service": "gateway", "method": "GET"}
+    assert (
+        value(found, "trellis_http_requests_total", **common, route="/api/v1/grants", status="503")
+        == 1
+    )
+    assert (
+        value(found, "trellis_http_requests_total", **common, route="unmatched", status="404") == 1
+    )
+    assert (
+        value(found, "trellis_http_requests_total", **common, route="/healthz", status="200") == 1
+    )
+    assert "trellis_http_request_duration_seconds_bucket" in found
+    assert app.state.tracer_provider is None
