@@ -54,6 +54,8 @@ def _host(name: str) -> str:
 
 def _check_port_free(name: str, host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As uvicorn binds: connections of an earlier run in TIME_WAIT don't count as "in use".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -199,6 +201,9 @@ def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 60.0) ->
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
+    # One stop is enough: further Ctrl-C or SIGTERM must not cut the orderly shutdown short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -222,6 +227,7 @@ def up(args: argparse.Namespace) -> int:
     urls = {name: f"http://{hosts[name]}:{ports[name]}" for name in ALL}
     sup = Supervisor()
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         for name in (*SERVICES, "gateway"):
             sup.start(name)

@@ -251,3 +251,124 @@ def seed(*, gateway: str, settings: CommonSettings) -> str:
         f"Demo: funder '{FUNDER['slug']}' with {len(partners)} partners. "
         f"Try: uv run trellis token --role funder_staff --funder {FUNDER['slug']}"
     )
+
+
+INTERACTIONS = [
+    (
+        "visit",
+        "Visited the Tuesday session; the young people's panel showed us their plan "
+        "for the summer and asked for help finding a minibus.",
+    ),
+    (
+        "call",
+        "Catch-up call with the director about the new lease; they are worried about the "
+        "service charge and will send the draft.",
+    ),
+    (
+        "meeting",
+        "Met the trustees. They want to move two sessional workers onto contracts "
+        "and asked whether the core grant can cover that: it can.",
+    ),
+    ("event", "Joined their open day; about sixty neighbours came, many for the first time."),
+]
+
+UPDATES = [
+    {
+        "what_changed": "We lost our venue in March and now run from the church hall two "
+        "streets away. Numbers dipped for a month and have come back.",
+        "what_we_learned": "Young people followed the youth workers, not the building.",
+        "what_was_hard": "Two volunteers left over the move, and our evening session had to "
+        "stop for six weeks. We should have asked for help sooner.",
+        "want_you_to_know": "The grant let us pay the deposit without asking anyone's "
+        "permission. That mattered more than we can say.",
+    },
+    {
+        "what_changed": "Our board now has two members who use our services.",
+        "what_was_hard": "Recruiting a finance trustee took a year and we are still not there.",
+    },
+    {
+        "what_we_learned": "Paying people for their time on the advisory group doubled who "
+        "came, and changed what they told us.",
+        "want_you_to_know": "We are thinking about merging with a neighbouring group and "
+        "would value a conversation, not a decision.",
+    },
+]
+
+REPLIES = [
+    "Thank you for telling us about the venue so plainly. Could we visit the new hall next month?",
+    "That is good news about the board. Would an introduction to a finance trustee network help?",
+    "Thank you. We would be glad to talk about the merger whenever suits you, no paperwork.",
+]
+
+
+def _partner_headers(issuer: TokenIssuer, partner: dict[str, Any]) -> dict[str, str]:
+    token = issuer.mint(
+        sub=f"director@{partner['id']}",
+        roles=["partner"],
+        client_id="partner-portal",
+        partner_id=partner["id"],
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _seed_relationship_records(
+    client: httpx.Client,
+    issuer: TokenIssuer,
+    staff: dict[str, str],
+    partners: list[dict[str, Any]],
+    rng: random.Random,
+) -> None:
+    """Visits and calls, the partners' own documents and contacts, and a few updates with replies."""
+    today = date.today()
+    for index, partner in enumerate(partners):
+        own = _partner_headers(issuer, partner)
+        for offset, (kind, summary) in enumerate(INTERACTIONS[: 2 + index % 3]):
+            when = today - timedelta(days=30 * (offset + 1) + rng.randint(0, 20))
+            body: dict[str, Any] = {
+                "partner_id": partner["id"],
+                "kind": kind,
+                "occurred_at": f"{when.isoformat()}T10:30:00Z",
+                "summary": summary,
+                "participants": ["Amina Hussain", "the director"],
+            }
+            if kind == "call" and index % 4 == 0:
+                body |= {
+                    "private": True,
+                    "private_reason": "Notes on a staff member's health, kept private.",
+                }
+            client.post("/api/v1/interactions", json=body, headers=staff).raise_for_status()
+        for kind, title in (("annual_report", "Annual report"), ("accounts", "Accounts")):
+            slug = partner["name"].lower().replace(" ", "-").replace("'", "")
+            client.post(
+                "/api/v1/documents",
+                headers=own,
+                json={
+                    "title": f"{title} {today.year - 1}",
+                    "kind": kind,
+                    "year": today.year - 1,
+                    "url": f"https://{slug[:30]}.org.uk/files/{kind}-{today.year - 1}.pdf",
+                },
+            ).raise_for_status()
+        client.post(
+            "/api/v1/contacts",
+            headers=own,
+            json={
+                "name": "Jo Baker",
+                "role": "Director",
+                "email": f"jo@{partner['id'][:8]}.example.org",
+                "phone": "+44 191 496 0000",
+            },
+        ).raise_for_status()
+        if index < len(UPDATES):
+            sent = client.post("/api/v1/updates", headers=own, json=UPDATES[index])
+            sent.raise_for_status()
+            update_id = sent.json()["id"]
+            client.post(
+                f"/api/v1/updates/{update_id}/replies", headers=staff, json={"body": REPLIES[index]}
+            ).raise_for_status()
+            if index == 0:
+                client.post(
+                    f"/api/v1/updates/{update_id}/replies",
+                    headers=own,
+                    json={"body": "Yes please: Tuesdays from 6pm are best."},
+                ).raise_for_status()

@@ -1,0 +1,189 @@
+"""End to end: `trellis up --demo` starts the real processes; a real token; calls through the gateway."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("gateway", "partners", "funding", "feedback")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def environment(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env["TRELLIS_DATA_DIR"] = str(data_dir)
+    env["TRELLIS_AUTH_ISSUER"] = f"http://127.0.0.1:{ports['gateway']}"
+    for name, port in ports.items():
+        env[f"TRELLIS_{name.upper()}_PORT"] = str(port)
+        if name != "gateway":
+            env[f"TRELLIS_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+def trellis(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *args], env=env, cwd=ROOT, text=True, **kwargs
+    )
+
+
+def processes_using(data_dir: Path) -> list[int]:
+    """Pids whose environment names this test's data directory (the up process and its children)."""
+    marker = f"TRELLIS_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def running(
+    tmp_path: Path,
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], dict[str, int], str]]:
+    ports = dict(zip(SERVICES, free_ports(4), strict=True))
+    env = environment(tmp_path / "data", ports)
+    proc = trellis("up", "--demo", env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    banner: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        banner.append(line)
+        if "Ctrl-C stops everything" in line:
+            break
+    text = "".join(banner)
+    try:
+        assert "Ctrl-C stops everything" in text, text
+        yield proc, env, ports, text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in processes_using(tmp_path / "data"):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_up_demo_token_and_a_call_through_the_gateway(running, tmp_path: Path) -> None:
+    proc, env, ports, banner = running
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    assert gateway in banner and "trellis token" in banner
+
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "token",
+            "--role",
+            "funder_staff",
+            "--funder",
+            "northern-lights",
+        ],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        response = client.get(
+            "/api/v1/partners",
+            params={"range": "[0,9]", "sort": '["name","ASC"]'},
+            headers={"Authorization": f"Bearer {token}", "X-Request-ID": "e2e-1"},
+        )
+        assert response.status_code == 200, response.text
+        partners = response.json()
+        assert len(partners) == 10
+        assert response.headers["content-range"] == "partners 0-9/30"
+        assert response.headers["x-request-id"] == "e2e-1"
+        assert partners[0]["relationship"]["status"] in {"exploring", "active", "paused", "ended"}
+
+        refused = client.get("/api/v1/partners", headers={"Authorization": "Bearer nonsense"})
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+
+        spec = client.get("/openapi.json").json()
+        assert any(path.startswith("/api/v1/partners") for path in spec["paths"])
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.5)
+    assert processes_using(tmp_path / "data") == []  # no orphans
+    for port in ports.values():
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    ports = dict(zip(SERVICES, free_ports(4), strict=True))
+    env = environment(tmp_path / "data", ports)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", ports["funding"]))
+        blocker.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up"],
+            env=env,
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"port {ports['funding']} (funding)" in lines[0] and "in use" in lines[0]
+    assert processes_using(tmp_path / "data") == []
+
+
+def test_token_for_an_unknown_funder_says_so(tmp_path: Path) -> None:
+    env = environment(tmp_path / "data", dict(zip(SERVICES, free_ports(4), strict=True)))
+    subprocess.run(
+        [sys.executable, "-m", "services.cli", "migrate"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "token",
+            "--role",
+            "funder_staff",
+            "--funder",
+            "nope",
+        ],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+    )
+    assert result.returncode == 2
+    assert "no funder with the slug 'nope'" in result.stderr
