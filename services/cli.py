@@ -266,7 +266,7 @@ def _banner(urls: dict[str, str], data_dir: Path, seeded: str) -> None:
         "  uv run trellis token --role platform_admin",
         "  uv run trellis token --role funder_staff --funder <funder slug>",
         "Then:",
-        f'  curl -H "Authorization: Bearer $TOKEN" "{gw}/api/v1/partners?range=[0,9]"',
+        f'  curl -g -H "Authorization: Bearer $TOKEN" "{gw}/api/v1/partners?range=[0,9]"',
         "",
         "Ctrl-C stops everything.",
     ]

@@ -247,8 +247,12 @@ def seed(*, gateway: str, settings: CommonSettings) -> str:
             response = client.post("/api/v1/partners", json=body, headers=staff)
             response.raise_for_status()
             partners.append(response.json())
+        active = [p for p in partners if p["relationship"]["status"] == "active"]
+        _seed_relationship_records(client, issuer, staff, active[:8], rng)
+        _seed_grants(client, staff, active[:14], rng)
     return (
-        f"Demo: funder '{FUNDER['slug']}' with {len(partners)} partners. "
+        f"Demo: funder '{FUNDER['slug']}' with {len(partners)} partners, their visits, documents "
+        "and reflective updates, and core grants with their payments.\n"
         f"Try: uv run trellis token --role funder_staff --funder {FUNDER['slug']}"
     )
 
@@ -372,3 +376,69 @@ def _seed_relationship_records(
                     headers=own,
                     json={"body": "Yes please: Tuesdays from 6pm are best."},
                 ).raise_for_status()
+
+
+def _seed_grants(
+    client: httpx.Client,
+    staff: dict[str, str],
+    partners: list[dict[str, Any]],
+    rng: random.Random,
+) -> None:
+    """Multi-year core grants, approved by the trustees, paid on time (mostly), published."""
+    today = date.today()
+    for index, partner in enumerate(partners):
+        years = (3, 4, 5)[index % 3]
+        start = date(today.year - 1 - index % 3, (1, 4, 7, 10)[index % 4], 1)
+        amount = rng.randrange(30_000, 160_000) * 100 + rng.choice((0, 0, 1, 50))
+        grant = client.post(
+            "/api/v1/grants",
+            headers=staff,
+            json={
+                "partner_id": partner["id"],
+                "title": f"Core funding for {partner['name']}",
+                "description": f"Unrestricted core funding for {years} years: "
+                f"{partner['description'] or partner['name']}",
+                "amount_awarded": amount,
+                "planned_start_date": start.isoformat(),
+                "planned_end_date": date(start.year + years, start.month, 1).isoformat(),
+                "payment_frequency": "quarterly" if index % 4 == 0 else "annual",
+                "reference": f"NLCT-{start.year}-{index + 1:03d}",
+            },
+        )
+        grant.raise_for_status()
+        grant_id = grant.json()["id"]
+        decided = start - timedelta(days=45)
+        client.post(
+            f"/api/v1/grants/{grant_id}/approve",
+            headers=staff,
+            json={
+                "decided_on": decided.isoformat(),
+                "decided_by": "Board of trustees",
+                "reference": f"TM-{decided.year}-{decided.month:02d} item {index % 6 + 2}",
+            },
+        ).raise_for_status()
+        schedule = client.get(f"/api/v1/grants/{grant_id}/schedule", headers=staff)
+        schedule.raise_for_status()
+        for number, instalment in enumerate(schedule.json()["instalments"]):
+            due = date.fromisoformat(instalment["due_date"])
+            if due > today or (index == 5 and number == len(schedule.json()["instalments"]) - 1):
+                continue
+            # One payment in nine goes out late: the funder's own record shows it.
+            late = rng.random() < 0.11
+            paid_on = min(today, due + timedelta(days=rng.randint(3, 20) if late else 0))
+            client.post(
+                "/api/v1/payments",
+                headers={**staff, "Idempotency-Key": instalment["id"]},
+                json={
+                    "instalment_id": instalment["id"],
+                    "paid_on": paid_on.isoformat(),
+                    "reference": f"BACS {instalment['id'][:8].upper()}",
+                },
+            ).raise_for_status()
+    settings = client.get("/api/v1/funder-settings", headers=staff)
+    settings.raise_for_status()
+    client.put(
+        "/api/v1/funder-settings",
+        json={"publish_360giving": True},
+        headers={**staff, "If-Match": settings.headers["etag"]},
+    ).raise_for_status()
