@@ -1,6 +1,7 @@
 """The funder's own behaviour, measured from funding's and partners' events: idempotent,
 and right whatever order the events arrive in."""
 
+import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -122,3 +123,18 @@ async def test_a_commitment_linked_to_a_measure_shows_both_on_the_scorecard(stac
     assert shown["id"] == c["id"]
     assert shown["measure"]["id"] == "instalments_paid_on_time"
     assert shown["measure"]["value"] == "100.0"
+
+
+async def test_events_about_one_instalment_handled_at_once_merge(stack: Stack) -> None:
+    f = await new_funder(stack)
+    due = date(2026, 6, 1)
+    data = _instalment(f.id, due, paid_on=(due + timedelta(days=3)).isoformat())
+    overdue = {k: v for k, v in data.items() if k != "paid_on"}
+    await asyncio.gather(
+        _send(stack, "instalment.overdue", overdue),
+        _send(stack, "instalment.paid", data),
+        _send(stack, "instalment.overdue", overdue),
+    )
+    m = (await _measures(stack, f.staff))["instalments_paid_on_time"]
+    assert m["based_on"] == 1 and m["details"]["paid_late"] == 1
+    assert m["details"]["overdue_unpaid"] == 0
