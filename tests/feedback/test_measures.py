@@ -138,3 +138,22 @@ async def test_events_about_one_instalment_handled_at_once_merge(stack: Stack) -
     m = (await _measures(stack, f.staff))["instalments_paid_on_time"]
     assert m["based_on"] == 1 and m["details"]["paid_late"] == 1
     assert m["details"]["overdue_unpaid"] == 0
+
+
+async def test_a_reply_in_the_partners_service_reaches_the_measure(stack: Stack) -> None:
+    """End to end: a partner's reflective update and the funder's reply, in the partners
+    service, arrive here as ``update.replied`` through its outbox."""
+    f = await new_funder(stack, partners=1)
+    r = await stack.partners.post(
+        f"{API}/updates",
+        headers=f.partner(0),
+        json={"what_changed": "We moved the evening club to Thursdays."},
+    )
+    assert r.status_code == 201, r.text
+    r = await stack.partners.post(
+        f"{API}/updates/{r.json()['id']}/replies", headers=f.staff, json={"body": "Thank you!"}
+    )
+    assert r.status_code == 201, r.text
+    await stack.deliver_events()
+    m = (await _measures(stack, f.staff))["days_to_first_reply"]
+    assert m["based_on"] == 1 and m["value"] == "0.0"
