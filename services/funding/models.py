@@ -13,6 +13,13 @@ from services.funding.grants.models import (
     Variation,
 )
 from services.funding.opendata.models import FunderSetting
+from services.funding.pools.models import (
+    Pool,
+    PoolLedgerEntry,
+    PoolMember,
+    PoolProposal,
+    PoolVote,
+)
 
 __all__ = [
     "Base",
@@ -21,5 +28,10 @@ __all__ = [
     "GrantFundingOrganisation",
     "Instalment",
     "Payment",
+    "Pool",
+    "PoolLedgerEntry",
+    "PoolMember",
+    "PoolProposal",
+    "PoolVote",
     "Variation",
 ]

@@ -4,7 +4,9 @@ from fastapi import APIRouter
 
 from services.funding.grants.routes import router as grants_router
 from services.funding.opendata.routes import router as opendata_router
+from services.funding.pools.routes import router as pools_router
 
 router = APIRouter()
 router.include_router(grants_router)
 router.include_router(opendata_router)
+router.include_router(pools_router)

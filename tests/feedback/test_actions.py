@@ -64,3 +64,18 @@ async def test_actions_reach_partners_and_the_public_only_when_published(stack: 
         f"{API}/actions", headers=g.staff, json={"title": "x", "commitment_id": c["id"]}
     )
     assert r.status_code == 422
+
+
+async def test_an_action_recorded_by_mistake_is_deleted(stack: Stack) -> None:
+    f = await new_funder(stack)
+    r = await stack.feedback.post(f"{API}/actions", headers=f.staff, json={"title": "Oops"})
+    action = r.json()
+    g = await new_funder(stack)
+    assert (
+        await stack.feedback.delete(f"{API}/actions/{action['id']}", headers=g.staff)
+    ).status_code == 404
+    r = await stack.feedback.delete(f"{API}/actions/{action['id']}", headers=f.staff)
+    assert r.status_code == 200 and r.json()["title"] == "Oops"
+    assert (
+        await stack.feedback.get(f"{API}/actions/{action['id']}", headers=f.staff)
+    ).status_code == 404

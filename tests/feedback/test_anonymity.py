@@ -1,6 +1,7 @@
 """Anonymity by construction: an attacker who reads every table and every log line cannot
 link an anonymous answer to the partner who gave it."""
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -156,3 +157,17 @@ async def test_an_attacker_with_every_table_and_log_line_cannot_link_an_anonymou
     # 8. Nothing of it is kept for idempotent replays, and no event went out.
     assert not [m for m in markers if m in _strings(tables["idempotency_keys"])]
     assert tables["outbox"] == []
+
+
+async def test_anonymous_answers_given_at_once_are_all_kept(stack: Stack, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("SQLite serialises writers itself")
+    record = await stack.new_funder()
+    partners = [await stack.new_partner(record["id"]) for _ in range(6)]
+    f = Funder(stack, record, partners)
+    await f.commitment("We pay on time")
+    round_ = await f.round()
+    await asyncio.gather(*(f.answer(round_, i, [i % 5 + 1], anonymous=True) for i in range(6)))
+    await f.close(round_)
+    r = await stack.feedback.get(f"{API}/rounds/{round_['id']}/results", headers=f.staff)
+    assert r.json()[0]["responses"] == 6

@@ -92,3 +92,19 @@ async def test_commitments_are_isolated_per_funder(stack: Stack) -> None:
     )
     assert [x["id"] for x in r.json()] == [c["id"]]
     assert r.headers["content-range"] == "commitments 0-0/1"
+
+
+async def test_ratings_stay_with_the_version_that_was_rated(stack: Stack) -> None:
+    f = await new_funder(stack, partners=1)
+    c = await f.commitment("We reply within a month")
+    round_ = await f.round()
+    v1 = round_["commitments"][0]["commitment_version_id"]
+    # New words while the round is open: the round still asks about version 1.
+    r = await stack.feedback.put(
+        f"{API}/commitments/{c['id']}", headers=f.staff, json={"title": "We reply within two weeks"}
+    )
+    assert r.json()["current_version"] == 2
+    out = await f.answer(round_, 0, [4])
+    assert out["ratings"][0]["commitment_version_id"] == v1
+    r = await stack.feedback.get(f"{API}/rounds/{round_['id']}", headers=f.partner(0))
+    assert r.json()["commitments"][0]["title"] == "We reply within a month"

@@ -1,6 +1,7 @@
 """The funder's own behaviour, measured from funding's and partners' events: idempotent,
 and right whatever order the events arrive in."""
 
+import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -122,3 +123,37 @@ async def test_a_commitment_linked_to_a_measure_shows_both_on_the_scorecard(stac
     assert shown["id"] == c["id"]
     assert shown["measure"]["id"] == "instalments_paid_on_time"
     assert shown["measure"]["value"] == "100.0"
+
+
+async def test_events_about_one_instalment_handled_at_once_merge(stack: Stack) -> None:
+    f = await new_funder(stack)
+    due = date(2026, 6, 1)
+    data = _instalment(f.id, due, paid_on=(due + timedelta(days=3)).isoformat())
+    overdue = {k: v for k, v in data.items() if k != "paid_on"}
+    await asyncio.gather(
+        _send(stack, "instalment.overdue", overdue),
+        _send(stack, "instalment.paid", data),
+        _send(stack, "instalment.overdue", overdue),
+    )
+    m = (await _measures(stack, f.staff))["instalments_paid_on_time"]
+    assert m["based_on"] == 1 and m["details"]["paid_late"] == 1
+    assert m["details"]["overdue_unpaid"] == 0
+
+
+async def test_a_reply_in_the_partners_service_reaches_the_measure(stack: Stack) -> None:
+    """End to end: a partner's reflective update and the funder's reply, in the partners
+    service, arrive here as ``update.replied`` through its outbox."""
+    f = await new_funder(stack, partners=1)
+    r = await stack.partners.post(
+        f"{API}/updates",
+        headers=f.partner(0),
+        json={"what_changed": "We moved the evening club to Thursdays."},
+    )
+    assert r.status_code == 201, r.text
+    r = await stack.partners.post(
+        f"{API}/updates/{r.json()['id']}/replies", headers=f.staff, json={"body": "Thank you!"}
+    )
+    assert r.status_code == 201, r.text
+    await stack.deliver_events()
+    m = (await _measures(stack, f.staff))["days_to_first_reply"]
+    assert m["based_on"] == 1 and m["value"] == "0.0"

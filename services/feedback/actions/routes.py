@@ -99,7 +99,6 @@ async def update_action(
 async def delete_action(action_id: uuid.UUID, session: SessionDep, caller: StaffDep) -> Action:
     """Delete an action recorded by mistake."""
     out = Action.model_validate(
-        await service.get(session=session, caller=caller, partners=None, action_id=action_id)  # type: ignore[arg-type]
+        await service.delete(session=session, caller=caller, action_id=action_id)
     )
-    await service.delete(session=session, caller=caller, action_id=action_id)
     return out

@@ -142,6 +142,7 @@ async def list_(
 
 
 async def delete(*, session: AsyncSession, caller: Caller, action_id: uuid.UUID) -> Action:
+    """Delete an action recorded by mistake; returns it as it was."""
     action = await _own(session, caller, action_id)
     await session.delete(action)
     await session.flush()

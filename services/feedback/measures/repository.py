@@ -11,17 +11,43 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.models import InstalmentFact, ReplyFact
 
 
-async def instalment(session: AsyncSession, instalment_id: uuid.UUID) -> InstalmentFact | None:
-    return await session.get(InstalmentFact, instalment_id)
+def _insert_new(session: AsyncSession, model: Any, values: dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, in the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    make = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return make(model).values(**values).on_conflict_do_nothing()
 
 
-async def reply(session: AsyncSession, update_id: uuid.UUID) -> ReplyFact | None:
-    return await session.get(ReplyFact, update_id)
+async def claim_instalment(session: AsyncSession, values: dict[str, Any]) -> InstalmentFact:
+    """The instalment's fact, made from ``values`` if it is new, locked for this
+    transaction: two events about one instalment handled at once merge, never collide."""
+    await session.execute(_insert_new(session, InstalmentFact, values))
+    stmt = (
+        select(InstalmentFact)
+        .where(InstalmentFact.instalment_id == values["instalment_id"])
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def claim_reply(session: AsyncSession, values: dict[str, Any]) -> tuple[ReplyFact, bool]:
+    """The update's reply fact, made from ``values`` if new (then ``True``), locked."""
+    made = await session.execute(_insert_new(session, ReplyFact, values))
+    stmt = (
+        select(ReplyFact)
+        .where(ReplyFact.update_id == values["update_id"])
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one(), bool(made.rowcount)
 
 
 async def median(

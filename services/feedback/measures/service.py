@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.db import utcnow
 from services.common.events import Event
 from services.feedback.measures import repository
-from services.feedback.models import InstalmentFact, ReplyFact
 
 MEASURE_NAMES = {
     "instalments_paid_on_time": "Instalments paid by their due date",
@@ -34,20 +33,23 @@ def _datetime(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _new_instalment(data: dict[str, Any], *, overdue: bool) -> dict[str, Any]:
+    return {
+        "instalment_id": uuid.UUID(str(data["instalment_id"])),
+        "funder_id": uuid.UUID(str(data["funder_id"])),
+        "grant_id": uuid.UUID(str(data["grant_id"])) if data.get("grant_id") else None,
+        "due_date": _date(data["due_date"]),
+        "paid_on": None,
+        "days_late": None,
+        "overdue_reported": overdue,
+        "updated_at": utcnow(),
+    }
+
+
 async def on_instalment_paid(*, session: AsyncSession, event: Event) -> None:
     data = event.data
-    instalment_id = uuid.UUID(str(data["instalment_id"]))
     due, paid = _date(data["due_date"]), _date(data["paid_on"])
-    fact = await repository.instalment(session, instalment_id)
-    if fact is None:
-        fact = InstalmentFact(
-            instalment_id=instalment_id,
-            funder_id=uuid.UUID(str(data["funder_id"])),
-            grant_id=uuid.UUID(str(data["grant_id"])) if data.get("grant_id") else None,
-            due_date=due,
-            overdue_reported=False,
-        )
-        session.add(fact)
+    fact = await repository.claim_instalment(session, _new_instalment(data, overdue=False))
     fact.due_date = due
     fact.paid_on = paid
     fact.days_late = max(0, (paid - due).days)
@@ -56,24 +58,9 @@ async def on_instalment_paid(*, session: AsyncSession, event: Event) -> None:
 
 
 async def on_instalment_overdue(*, session: AsyncSession, event: Event) -> None:
-    data = event.data
-    instalment_id = uuid.UUID(str(data["instalment_id"]))
-    fact = await repository.instalment(session, instalment_id)
-    if fact is None:
-        session.add(
-            InstalmentFact(
-                instalment_id=instalment_id,
-                funder_id=uuid.UUID(str(data["funder_id"])),
-                grant_id=uuid.UUID(str(data["grant_id"])) if data.get("grant_id") else None,
-                due_date=_date(data["due_date"]),
-                paid_on=None,
-                days_late=None,
-                overdue_reported=True,
-                updated_at=utcnow(),
-            )
-        )
-    else:
-        # A payment already heard of is final; the overdue notice only adds that it was late.
+    # A payment already heard of is final; the overdue notice only adds that it was late.
+    fact = await repository.claim_instalment(session, _new_instalment(event.data, overdue=True))
+    if not fact.overdue_reported:
         fact.overdue_reported = True
         fact.updated_at = utcnow()
     await session.flush()
@@ -81,25 +68,23 @@ async def on_instalment_overdue(*, session: AsyncSession, event: Event) -> None:
 
 async def on_update_replied(*, session: AsyncSession, event: Event) -> None:
     data = event.data
-    update_id = uuid.UUID(str(data["update_id"]))
     received = _datetime(data["received_at"])
     first_reply = _datetime(data["first_reply_at"])
-    seconds = int(data.get("reply_seconds") or (first_reply - received).total_seconds())
-    fact = await repository.reply(session, update_id)
-    if fact is None:
-        session.add(
-            ReplyFact(
-                update_id=update_id,
-                funder_id=uuid.UUID(str(data["funder_id"])),
-                received_at=received,
-                first_reply_at=first_reply,
-                reply_seconds=max(0, seconds),
-            )
-        )
-    elif first_reply < fact.first_reply_at:
+    seconds = max(0, int(data.get("reply_seconds") or (first_reply - received).total_seconds()))
+    fact, made = await repository.claim_reply(
+        session,
+        {
+            "update_id": uuid.UUID(str(data["update_id"])),
+            "funder_id": uuid.UUID(str(data["funder_id"])),
+            "received_at": received,
+            "first_reply_at": first_reply,
+            "reply_seconds": seconds,
+        },
+    )
+    if not made and first_reply < fact.first_reply_at:
         fact.first_reply_at = first_reply
         fact.received_at = received
-        fact.reply_seconds = max(0, seconds)
+        fact.reply_seconds = seconds
     await session.flush()
 
 

@@ -56,10 +56,10 @@ def rating_out(
 
 
 async def _invited_round(
-    session: AsyncSession, caller: Caller, round_id: uuid.UUID
+    session: AsyncSession, caller: Caller, round_id: uuid.UUID, *, for_write: bool = False
 ) -> tuple[Round, RoundInvitation]:
     assert caller.partner_id is not None
-    round_ = await rounds_repo.get_any(session, round_id)
+    round_ = await (rounds_repo.lock if for_write else rounds_repo.get_any)(session, round_id)
     invitation = (
         await rounds_repo.invitation(session, round_id=round_id, partner_id=caller.partner_id)
         if round_ is not None
@@ -189,7 +189,7 @@ async def submit(
     comment: str | None,
 ) -> dict[str, Any]:
     """Answer a round, once. Returns the response (with its receipt when anonymous)."""
-    round_, invitation = await _invited_round(session, caller, round_id)
+    round_, invitation = await _invited_round(session, caller, round_id, for_write=True)
     _check_open(round_)
     if invitation.answered:
         raise Conflict(
@@ -336,7 +336,7 @@ async def change_anonymous(
     comment: str | None,
 ) -> dict[str, Any]:
     """Change an anonymous response while the round is open, with its receipt."""
-    round_, _ = await _invited_round(session, caller, round_id)
+    round_, _ = await _invited_round(session, caller, round_id, for_write=True)
     answers, answer = await _by_receipt(session, round_id, receipt)
     _check_open(round_)
     rows = await _ratings(session, round_, ratings)

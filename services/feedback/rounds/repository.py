@@ -139,3 +139,15 @@ async def published_of_funder(session: AsyncSession, funder_id: uuid.UUID) -> li
 def round_ids_of_funder(funder_id: uuid.UUID) -> Any:
     """A subquery of a funder's round ids."""
     return select(Round.id).where(Round.funder_id == funder_id)
+
+
+async def lock(session: AsyncSession, round_id: uuid.UUID) -> Round | None:
+    """The round, locked until the transaction ends (PostgreSQL), so that answers to one
+    round are written one at a time: the anonymous set is rewritten whole each time."""
+    stmt = (
+        select(Round)
+        .where(Round.id == round_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -18,11 +18,17 @@ from services.common import audit, outbox
 from services.common.auth import Caller
 from services.common.concurrency import check_if_match
 from services.common.db import utcnow
-from services.common.errors import Conflict, NotFound, Unprocessable
+from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
 from services.funding.grants import repository
-from services.funding.grants.models import Grant, Instalment, Payment, Variation
+from services.funding.grants.models import (
+    Grant,
+    GrantFundingOrganisation,
+    Instalment,
+    Payment,
+    Variation,
+)
 from services.funding.grants.schedule import (
     default_schedule,
     describe,
@@ -41,6 +47,7 @@ from services.funding.grants.schemas import (
     VariationCreate,
     Withdrawal,
 )
+from services.funding.pools import ledger
 
 LIVE = ("approved", "active")
 ALLOWED = {
@@ -87,6 +94,11 @@ def _check_term(start: date, end: date) -> None:
         )
 
 
+def check_term(start: date, end: date) -> None:
+    """A core grant runs for 1 to 10 years (422 otherwise); pooled proposals use it too."""
+    _check_term(start, end)
+
+
 def _visible(caller: Caller, grant: Grant) -> bool:
     if caller.has("funder_staff") and caller.funder_id is not None:
         return grant.funder_id == caller.funder_id or any(
@@ -107,10 +119,21 @@ async def get_grant(
     return grant
 
 
+def _check_pool_host(caller: Caller, grant: Grant) -> None:
+    """A pooled grant is administered (paid, varied, withdrawn) by the pool's host."""
+    if grant.pool_id is not None and caller.funder_id != grant.funder_id:
+        raise Forbidden(
+            "This is a pooled grant: its host funder records its payments, schedule changes, "
+            "variations and withdrawal. Members read it here and in the pool's books.",
+            slug="pool-host-only",
+        )
+
+
 async def _staff_grant(
     session: AsyncSession, caller: Caller, grant_id: uuid.UUID, if_match: str | None = None
 ) -> Grant:
     grant = await get_grant(session=session, caller=caller, grant_id=grant_id, for_update=True)
+    _check_pool_host(caller, grant)
     check_if_match(if_match, grant)
     return grant
 
@@ -269,13 +292,37 @@ async def approve_grant(
     funder = await partners.get_json(f"/internal/funders/{grant.funder_id}")
     if funder is None:
         raise NotFound("Your funder is not known to the partners service.")
-    grant.status = "approved"
-    grant.approved_on = data.decided_on
-    grant.approved_by = data.decided_by
-    grant.decision_reference = data.reference
-    grant.list_date = data.decided_on
     grant.payment_frequency = data.payment_frequency or grant.payment_frequency
-    grant.grant_360_id = f"{funder['prefix_360giving']}-{grant.reference}".replace(" ", "_")
+    return await _award(
+        session,
+        caller=caller,
+        grant=grant,
+        prefix=funder["prefix_360giving"],
+        decided_on=data.decided_on,
+        decided_by=data.decided_by,
+        reference=data.reference,
+        changes=data.model_dump(mode="json"),
+    )
+
+
+async def _award(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    grant: Grant,
+    prefix: str,
+    decided_on: date,
+    decided_by: str,
+    reference: str,
+    changes: dict[str, Any],
+) -> Grant:
+    """Award a grant: its decision, 360Giving id, default schedule, audit and grant.approved."""
+    grant.status = "approved"
+    grant.approved_on = decided_on
+    grant.approved_by = decided_by
+    grant.decision_reference = reference
+    grant.list_date = decided_on
+    grant.grant_360_id = f"{prefix}-{grant.reference}".replace(" ", "_")
     grant.original_amount = grant.amount_awarded
     grant.original_start_date = grant.planned_start_date
     grant.original_end_date = grant.planned_end_date
@@ -301,7 +348,7 @@ async def approve_grant(
         entity_type="grant",
         entity_id=grant.id,
         changes={
-            **data.model_dump(mode="json"),
+            **changes,
             "grant_360_id": grant.grant_360_id,
             "schedule": [[d.isoformat(), a] for d, a in lines],
         },
@@ -317,11 +364,86 @@ async def approve_grant(
             "title": grant.title,
             "amount_awarded": grant.amount_awarded,
             "currency": grant.currency,
-            "approved_on": data.decided_on.isoformat(),
+            "approved_on": decided_on.isoformat(),
             "grant_360_id": grant.grant_360_id,
         },
     )
     return grant
+
+
+async def create_pooled_grant(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    pool_id: uuid.UUID,
+    host_funder_id: uuid.UUID,
+    prefix: str,
+    partner_id: uuid.UUID,
+    title: str,
+    description: str,
+    amount: int,
+    currency: str,
+    planned_start_date: date,
+    planned_end_date: date,
+    payment_frequency: str,
+    reference: str | None,
+    decided_on: date,
+    decided_by: str,
+    decision_reference: str,
+    shares: list[tuple[uuid.UUID, int]],
+) -> Grant:
+    """A pool's decision made a core grant: awarded at once (same lifecycle, schedule,
+    payments and events as any grant), with the host as deciding funder and every member
+    funder as a funding organisation with its share (host first, then by share)."""
+    _check_term(planned_start_date, planned_end_date)
+    grant_id = uuid.uuid4()
+    ref = (reference or f"{today().year}-{grant_id.hex[:10].upper()}").replace(" ", "_")
+    if await repository.reference_taken(session, funder_id=host_funder_id, reference=ref):
+        raise Conflict(
+            f"The pool's host already has a grant with the reference '{ref}'; choose another.",
+            errors={"reference": ["is already used"]},
+        )
+    grant = Grant(
+        id=grant_id,
+        funder_id=host_funder_id,
+        pool_id=pool_id,
+        partner_id=partner_id,
+        title=title,
+        description=description,
+        amount_awarded=amount,
+        currency=currency,
+        planned_start_date=planned_start_date,
+        planned_end_date=planned_end_date,
+        payment_frequency=payment_frequency,
+        reference=ref,
+        status="proposed",
+        list_date=decided_on,
+        version=1,
+        funding_organisations=[
+            GrantFundingOrganisation(
+                grant_id=grant_id, funder_id=funder_id, position=position, share_amount=share
+            )
+            for position, (funder_id, share) in enumerate(
+                sorted(shares, key=lambda s: (s[0] != host_funder_id, -s[1], str(s[0])))
+            )
+        ],
+    )
+    session.add(grant)
+    await session.flush()
+    return await _award(
+        session,
+        caller=caller,
+        grant=grant,
+        prefix=prefix,
+        decided_on=decided_on,
+        decided_by=decided_by,
+        reference=decision_reference,
+        changes={
+            "pool_id": str(pool_id),
+            "amount_awarded": amount,
+            "shares": {str(f): a for f, a in shares},
+        },
+    )
 
 
 def _instalment(grant: Grant, sequence: int, due: date, amount: int) -> Instalment:
@@ -425,6 +547,15 @@ async def withdraw_grant(
     grant.withdrawn_on = on
     grant.withdrawal_reason = data.reason
     await session.flush()
+    if grant.pool_id is not None:
+        await ledger.release(
+            session,
+            grant=grant,
+            amount=None,
+            on=on,
+            recorded_by=caller.actor,
+            memo=f"Grant {grant.reference} withdrawn: unpaid commitment returned to the pool",
+        )
     audit.record(
         session,
         caller=caller,
@@ -583,6 +714,7 @@ async def update_instalment(
     instalment, grant = await get_instalment(
         session=session, caller=caller, instalment_id=instalment_id, for_update=True
     )
+    _check_pool_host(caller, grant)
     check_if_match(if_match, instalment)
     if instalment.status != "scheduled":
         raise Conflict(
@@ -633,6 +765,7 @@ async def record_payment(*, session: AsyncSession, caller: Caller, data: Payment
     instalment, grant = await get_instalment(
         session=session, caller=caller, instalment_id=data.instalment_id, for_update=True
     )
+    _check_pool_host(caller, grant)
     if instalment.status == "paid":
         paid = await repository.payment_of(session, instalment.id)
         when = f" on {paid.paid_on.isoformat()}" if paid else ""
@@ -695,6 +828,15 @@ async def record_payment(*, session: AsyncSession, caller: Caller, data: Payment
             "This instalment was paid by another request just now; it cannot be paid twice.",
             slug="already-paid",
         ) from exc
+    if grant.pool_id is not None:
+        await ledger.pay(
+            session,
+            grant=grant,
+            amount=amount,
+            paid_on=data.paid_on,
+            payment_id=payment.id,
+            recorded_by=caller.actor,
+        )
     audit.record(
         session,
         caller=caller,
@@ -826,6 +968,28 @@ async def create_variation(
         lines = [(i.due_date, i.amount) for i in unpaid]
     _reconcile(grant, target=amount_after, paid=paid, lines=lines)
     before = _snapshot(instalments)
+    if grant.pool_id is not None and amount_after != amount_before:
+        memo = f"{kind.capitalize()} of grant {grant.reference} ({data.reference})"
+        if amount_after > amount_before:
+            parts = await ledger.commit_more(
+                session,
+                grant=grant,
+                amount=amount_after - amount_before,
+                on=data.decided_on,
+                recorded_by=caller.actor,
+                memo=memo,
+            )
+            ledger.change_shares(grant, parts, sign=1)
+        else:
+            parts = await ledger.release(
+                session,
+                grant=grant,
+                amount=amount_before - amount_after,
+                on=data.decided_on,
+                recorded_by=caller.actor,
+                memo=memo,
+            )
+            ledger.change_shares(grant, parts, sign=-1)
     grant.amount_awarded = amount_after
     grant.planned_end_date = end_after
     await _replace_unpaid(session, grant, lines, on=data.decided_on)

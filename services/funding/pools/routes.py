@@ -1,0 +1,567 @@
+"""HTTP routes of pooled listening funds. Thin handlers; the rules live in ``service``.
+
+Only the staff of member funders see a pool: anyone else gets 404. The ledger
+has no update or delete route at all (PUT, PATCH and DELETE answer 405): a
+mistaken pledge or contribution is corrected by a reversing entry.
+"""
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from services.common.auth import StaffDep
+from services.common.concurrency import etag
+from services.common.db import SessionDep
+from services.common.idempotency import IdempotencyDep
+from services.common.lists import ListQuery, list_query
+from services.common.service_app import problem_responses
+from services.funding.grants.routes import PartnersDep, grant_out
+from services.funding.grants.schemas import Grant
+from services.funding.pools import service
+from services.funding.pools.models import Pool as PoolRow
+from services.funding.pools.models import PoolLedgerEntry as EntryRow
+from services.funding.pools.models import PoolMember as MemberRow
+from services.funding.pools.models import PoolProposal as ProposalRow
+from services.funding.pools.models import PoolVote as VoteRow
+from services.funding.pools.schemas import (
+    ContributionCreate,
+    Invitation,
+    LedgerEntry,
+    Member,
+    MemberStatementLine,
+    PledgeCreate,
+    Pool,
+    PoolCreate,
+    Proposal,
+    ProposalCreate,
+    Reversal,
+    Share,
+    Statement,
+    StatementLine,
+    Tally,
+    Vote,
+    VoteCreate,
+)
+
+router = APIRouter(tags=["pools"])
+
+PoolListQuery = Annotated[
+    ListQuery,
+    Depends(list_query("pools", sortable=["created_at", "name"], filterable=["q"])),
+]
+ProposalListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "proposals", sortable=["created_at", "amount"], filterable=["status", "partner_id"]
+        )
+    ),
+]
+LedgerListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "ledger",
+            sortable=["sequence", "posted_on"],
+            filterable=["kind", "funder_id", "grant_id"],
+            default_sort=("sequence", "ASC"),
+            max_page_size=500,
+        )
+    ),
+]
+PoolGrantListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "grants",
+            sortable=["awarded_on", "amount_awarded", "created_at"],
+            filterable=["partner_id"],
+            default_sort=("awarded_on", "DESC"),
+        )
+    ),
+]
+ShareListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "shares",
+            sortable=["approved_on", "share_amount"],
+            filterable=["pool_id", "grant_id", "funder_id"],
+            default_sort=("approved_on", "DESC"),
+        )
+    ),
+]
+
+
+def pool_out(row: PoolRow, my_status: str | None) -> Pool:
+    return Pool(
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+        name=row.name,
+        purpose=row.purpose,
+        currency=row.currency,
+        host_funder_id=row.host_funder_id,
+        decision_rule=row.decision_rule,  # type: ignore[arg-type]
+        quorum=row.quorum,
+        rule_in_words=service.rule_in_words(row),
+        my_status=my_status,  # type: ignore[arg-type]
+    )
+
+
+def member_out(row: MemberRow, pool: PoolRow) -> Member:
+    return Member(
+        id=row.id,
+        pool_id=row.pool_id,
+        funder_id=row.funder_id,
+        status=row.status,  # type: ignore[arg-type]
+        is_host=row.funder_id == pool.host_funder_id,
+        invited_by=row.invited_by,
+        invited_at=row.invited_at,
+        joined_at=row.joined_at,
+        left_at=row.left_at,
+    )
+
+
+def entry_out(row: EntryRow, reversed_: bool = False) -> LedgerEntry:
+    return LedgerEntry.model_validate(
+        {
+            **{k: getattr(row, k) for k in LedgerEntry.model_fields if k != "reversed"},
+            "reversed": reversed_,
+        }
+    )
+
+
+def proposal_out(row: ProposalRow, votes: list[VoteRow], members: int) -> Proposal:
+    counts = row.tally or service.tally(votes, None, members)
+    return Proposal.model_validate(
+        {
+            **{k: getattr(row, k) for k in Proposal.model_fields if k not in ("tally", "votes")},
+            "tally": Tally(**counts),
+            "votes": [Vote.model_validate(v) for v in votes],
+        }
+    )
+
+
+def share_out(row: Any) -> Share:
+    org, grant = row
+    return Share(
+        pool_id=grant.pool_id,
+        grant_id=grant.id,
+        grant_360_id=grant.grant_360_id,
+        title=grant.title,
+        partner_id=grant.partner_id,
+        funder_id=org.funder_id,
+        amount_awarded=grant.amount_awarded,
+        share_amount=org.share_amount or 0,
+        currency=grant.currency,
+        approved_on=grant.approved_on,
+        status=grant.status,
+    )
+
+
+def _line(row: Any) -> dict[str, int]:
+    return {k: int(getattr(row, k)) for k in StatementLine.model_fields}
+
+
+def _location(pool_id: uuid.UUID, rest: str = "") -> dict[str, str]:
+    return {"Location": f"/api/v1/pools/{pool_id}{rest}"}
+
+
+# Pools --------------------------------------------------------------------------------------
+
+
+@router.post("/pools", status_code=201, response_model=Pool, responses=problem_responses(422))
+async def create_pool(
+    body: PoolCreate, session: SessionDep, caller: StaffDep, idem: IdempotencyDep
+) -> Response:
+    """Make a pooled listening fund hosted by your funder (its first member).
+
+    The decision rule is chosen now: ``unanimous`` (every member votes; any objection
+    stops a proposal), ``majority`` (more than half of the members approve; a tie does
+    not pass) or ``quorum`` (``quorum`` approvals pass a proposal).
+    """
+    pool = await service.create_pool(session=session, caller=caller, data=body)
+    return await idem.respond(session, pool_out(pool, "active"), headers=_location(pool.id))
+
+
+@router.get("/pools/shares", response_model=list[Share])
+async def my_shares(
+    session: SessionDep, caller: StaffDep, query: ShareListQuery, response: Response
+) -> list[Share]:
+    """Your funder's share of every pooled grant it funds, in every pool (filter ``pool_id``).
+
+    Shares are in exact minor units: each grant is attributed to the members in
+    proportion to their contributions when it was committed (largest remainder).
+    """
+    page = await service.my_shares(session=session, caller=caller, query=query)
+    page.apply(response, "shares")
+    return [share_out(r) for r in page.items]
+
+
+@router.get("/pools", response_model=list[Pool])
+async def list_pools(
+    session: SessionDep, caller: StaffDep, query: PoolListQuery, response: Response
+) -> list[Pool]:
+    """Pools your funder is in, is invited to, or has left (``my_status`` says which)."""
+    page, statuses = await service.list_pools(session=session, caller=caller, query=query)
+    page.apply(response, "pools")
+    return [pool_out(p, statuses.get(p.id)) for p in page.items]
+
+
+@router.get("/pools/{pool_id}", response_model=Pool, responses=problem_responses(404))
+async def get_pool(
+    pool_id: uuid.UUID, session: SessionDep, caller: StaffDep, response: Response
+) -> Pool:
+    """One pool (404 unless your funder is a member, invited, or a former member)."""
+    pool, member = await service.access(
+        session=session, caller=caller, pool_id=pool_id, need=service.SEE
+    )
+    response.headers["ETag"] = etag(pool)
+    return pool_out(pool, member.status)
+
+
+@router.get("/pools/{pool_id}/members", response_model=list[Member])
+async def list_members(
+    pool_id: uuid.UUID, session: SessionDep, caller: StaffDep, response: Response
+) -> list[Member]:
+    """Everyone invited to, in, or gone from the pool."""
+    pool, rows = await service.members(session=session, caller=caller, pool_id=pool_id)
+    response.headers["Content-Range"] = (
+        f"members 0-{len(rows) - 1}/{len(rows)}" if rows else "members */0"
+    )
+    return [member_out(m, pool) for m in rows]
+
+
+@router.post(
+    "/pools/{pool_id}/invitations",
+    status_code=201,
+    response_model=Member,
+    responses=problem_responses(403, 404, 409, 503),
+)
+async def invite(
+    pool_id: uuid.UUID,
+    body: Invitation,
+    session: SessionDep,
+    caller: StaffDep,
+    idem: IdempotencyDep,
+    partners: PartnersDep,
+) -> Response:
+    """The host invites a funder to join; its staff accept with ``POST /pools/{id}/accept``."""
+    member = await service.invite(
+        session=session, caller=caller, partners=partners, pool_id=pool_id, data=body
+    )
+    pool, _ = await service.access(session=session, caller=caller, pool_id=pool_id)
+    return await idem.respond(
+        session, member_out(member, pool), headers=_location(pool_id, "/members")
+    )
+
+
+@router.post("/pools/{pool_id}/accept", response_model=Member, responses=problem_responses(409))
+async def accept(pool_id: uuid.UUID, session: SessionDep, caller: StaffDep) -> Member:
+    """Accept your funder's invitation: it becomes a member, votes and sees the books."""
+    member = await service.accept(session=session, caller=caller, pool_id=pool_id)
+    pool, _ = await service.access(session=session, caller=caller, pool_id=pool_id)
+    return member_out(member, pool)
+
+
+@router.post("/pools/{pool_id}/leave", response_model=Member, responses=problem_responses(409))
+async def leave(pool_id: uuid.UUID, session: SessionDep, caller: StaffDep) -> Member:
+    """Leave the pool. What your funder contributed and committed stands; it can still
+    read the books and its shares, but no longer propose, vote or contribute."""
+    member = await service.leave(session=session, caller=caller, pool_id=pool_id)
+    pool, _ = await service.access(session=session, caller=caller, pool_id=pool_id)
+    return member_out(member, pool)
+
+
+# Money --------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/pools/{pool_id}/pledges",
+    status_code=201,
+    response_model=LedgerEntry,
+    responses=problem_responses(403, 404),
+)
+async def pledge(
+    pool_id: uuid.UUID,
+    body: PledgeCreate,
+    session: SessionDep,
+    caller: StaffDep,
+    idem: IdempotencyDep,
+) -> Response:
+    """Pledge money to the pool (optionally by a date): a ``pledge`` ledger entry."""
+    entry = await service.pledge(session=session, caller=caller, pool_id=pool_id, data=body)
+    return await idem.respond(
+        session, entry_out(entry), headers=_location(pool_id, f"/ledger/{entry.id}")
+    )
+
+
+@router.post(
+    "/pools/{pool_id}/contributions",
+    status_code=201,
+    response_model=LedgerEntry,
+    responses=problem_responses(403, 404, 422),
+)
+async def contribute(
+    pool_id: uuid.UUID,
+    body: ContributionCreate,
+    session: SessionDep,
+    caller: StaffDep,
+    idem: IdempotencyDep,
+) -> Response:
+    """Record money the pool received from a member (against its pledge or not): a
+    ``contribution`` ledger entry. Send an ``Idempotency-Key``."""
+    entry = await service.contribute(session=session, caller=caller, pool_id=pool_id, data=body)
+    return await idem.respond(
+        session, entry_out(entry), headers=_location(pool_id, f"/ledger/{entry.id}")
+    )
+
+
+@router.get("/pools/{pool_id}/ledger", response_model=list[LedgerEntry])
+async def list_ledger(
+    pool_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffDep,
+    query: LedgerListQuery,
+    response: Response,
+) -> list[LedgerEntry]:
+    """The pool's append-only ledger, entry by entry (oldest first by default).
+
+    Kinds: ``pledge``, ``contribution``, ``commitment`` (a member's share of a grant),
+    ``payment`` (a member's share of a payment to a partner). Filters: ``kind``,
+    ``funder_id``, ``grant_id``, ``id``.
+    """
+    page, reversed_ids = await service.list_entries(
+        session=session, caller=caller, pool_id=pool_id, query=query
+    )
+    page.apply(response, "ledger")
+    return [entry_out(e, e.id in reversed_ids) for e in page.items]
+
+
+@router.get("/pools/{pool_id}/ledger/{entry_id}", response_model=LedgerEntry)
+async def get_ledger_entry(
+    pool_id: uuid.UUID, entry_id: uuid.UUID, session: SessionDep, caller: StaffDep
+) -> LedgerEntry:
+    """One ledger entry. It can never be changed or deleted; reverse it instead."""
+    entry, reversed_ = await service.get_entry(
+        session=session, caller=caller, pool_id=pool_id, entry_id=entry_id
+    )
+    return entry_out(entry, reversed_)
+
+
+@router.post(
+    "/pools/{pool_id}/ledger/{entry_id}/reverse",
+    status_code=201,
+    response_model=LedgerEntry,
+    responses=problem_responses(403, 404, 409),
+)
+async def reverse_entry(
+    pool_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    body: Reversal,
+    session: SessionDep,
+    caller: StaffDep,
+    idem: IdempotencyDep,
+) -> Response:
+    """Correct a mistaken pledge or contribution with a reversing entry of the opposite
+    amount (by its member or the host). Commitments and payments follow their grant:
+    withdraw or vary the grant instead. A contribution cannot be reversed if that would
+    leave the pool overcommitted."""
+    entry = await service.reverse(
+        session=session, caller=caller, pool_id=pool_id, entry_id=entry_id, data=body
+    )
+    return await idem.respond(
+        session, entry_out(entry), headers=_location(pool_id, f"/ledger/{entry.id}")
+    )
+
+
+@router.get("/pools/{pool_id}/statement", response_model=Statement)
+async def get_statement(
+    pool_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffDep,
+    start: Annotated[date | None, Query(alias="from", description="First day (inclusive)")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (inclusive)")] = None,
+) -> Statement:
+    """The pool's open books for a period (all time if omitted), identical for every
+    member: pledges, contributions in, commitments, payments out, and the available
+    balance (received less committed) before and after, per member and in total.
+    Summed in the database from the ledger, so it always reconciles with it."""
+    pool, total, per_member, members = await service.statement(
+        session=session, caller=caller, pool_id=pool_id, start=start, end=end
+    )
+    lines = {
+        row.funder_id: MemberStatementLine(funder_id=row.funder_id, **_line(row))
+        for row in per_member
+    }
+    for funder_id in members:
+        lines.setdefault(
+            funder_id,
+            MemberStatementLine(
+                funder_id=funder_id, **dict.fromkeys(StatementLine.model_fields, 0)
+            ),
+        )
+    return Statement(
+        pool_id=pool.id,
+        currency=pool.currency,
+        start=start,
+        end=end,
+        total=StatementLine(**_line(total)),
+        members=sorted(lines.values(), key=lambda line: str(line.funder_id)),
+    )
+
+
+# Proposals and votes ------------------------------------------------------------------------
+
+
+@router.post(
+    "/pools/{pool_id}/proposals",
+    status_code=201,
+    response_model=Proposal,
+    responses=problem_responses(403, 404, 422, 503),
+)
+async def propose(
+    pool_id: uuid.UUID,
+    body: ProposalCreate,
+    session: SessionDep,
+    caller: StaffDep,
+    idem: IdempotencyDep,
+    partners: PartnersDep,
+) -> Response:
+    """Propose a core grant from the pool to a partner of your funder or of the host
+    (checked with the partners service: 503 and nothing written if it cannot be reached).
+    No KPIs, targets or restrictions, as for every core grant. Members then vote."""
+    proposal = await service.propose(
+        session=session, caller=caller, partners=partners, pool_id=pool_id, data=body
+    )
+    _, votes, members = await service.get_proposal(
+        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
+    )
+    return await idem.respond(
+        session,
+        proposal_out(proposal, votes, members),
+        headers=_location(pool_id, f"/proposals/{proposal.id}"),
+    )
+
+
+@router.get("/pools/{pool_id}/proposals", response_model=list[Proposal])
+async def list_proposals(
+    pool_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffDep,
+    query: ProposalListQuery,
+    response: Response,
+) -> list[Proposal]:
+    """The pool's proposals with their votes. Filters: ``status``, ``partner_id``, ``id``."""
+    page, votes, members = await service.list_proposals(
+        session=session, caller=caller, pool_id=pool_id, query=query
+    )
+    page.apply(response, "proposals")
+    return [proposal_out(p, votes[p.id], members) for p in page.items]
+
+
+@router.get("/pools/{pool_id}/proposals/{proposal_id}", response_model=Proposal)
+async def get_proposal(
+    pool_id: uuid.UUID, proposal_id: uuid.UUID, session: SessionDep, caller: StaffDep
+) -> Proposal:
+    """One proposal: its votes with comments, the tally, and the rule's reasoning."""
+    proposal, votes, members = await service.get_proposal(
+        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal_id
+    )
+    return proposal_out(proposal, votes, members)
+
+
+@router.post(
+    "/pools/{pool_id}/proposals/{proposal_id}/votes",
+    status_code=201,
+    response_model=Proposal,
+    responses=problem_responses(403, 404, 409, 503),
+)
+async def vote(
+    pool_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    body: VoteCreate,
+    session: SessionDep,
+    caller: StaffDep,
+    idem: IdempotencyDep,
+    partners: PartnersDep,
+) -> Response:
+    """Vote ``approve``, ``object`` or ``abstain`` with a comment (a second vote by your
+    funder replaces its first while the proposal is open). The pool's rule then decides:
+    the answer is the proposal with its status and the reasoning in words. Approval
+    commits the money (only if the pool's available balance covers it; otherwise the
+    proposal is ``awaiting_funds``) and makes the core grant."""
+    proposal = await service.vote(
+        session=session,
+        caller=caller,
+        partners=partners,
+        pool_id=pool_id,
+        proposal_id=proposal_id,
+        data=body,
+    )
+    _, votes, members = await service.get_proposal(
+        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
+    )
+    return await idem.respond(
+        session,
+        proposal_out(proposal, votes, members),
+        headers=_location(pool_id, f"/proposals/{proposal.id}"),
+    )
+
+
+@router.post(
+    "/pools/{pool_id}/proposals/{proposal_id}/decide",
+    response_model=Proposal,
+    responses=problem_responses(403, 404, 409, 503),
+)
+async def decide(
+    pool_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffDep,
+    partners: PartnersDep,
+) -> Proposal:
+    """Apply the pool's rule again, e.g. to a proposal awaiting funds once more is received."""
+    proposal = await service.decide(
+        session=session, caller=caller, partners=partners, pool_id=pool_id, proposal_id=proposal_id
+    )
+    _, votes, members = await service.get_proposal(
+        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
+    )
+    return proposal_out(proposal, votes, members)
+
+
+# Grants and shares --------------------------------------------------------------------------
+
+
+@router.get("/pools/{pool_id}/grants", response_model=list[Grant])
+async def pool_grants(
+    pool_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffDep,
+    query: PoolGrantListQuery,
+    response: Response,
+) -> list[Grant]:
+    """The core grants the pool has made (each also at ``/api/v1/grants/{id}``; the host
+    records their payments, which are paid out of the pool)."""
+    page = await service.pool_grants(session=session, caller=caller, pool_id=pool_id, query=query)
+    page.apply(response, "grants")
+    return [grant_out(g) for g in page.items]
+
+
+@router.get("/pools/{pool_id}/shares", response_model=list[Share])
+async def pool_shares(
+    pool_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffDep,
+    query: ShareListQuery,
+    response: Response,
+) -> list[Share]:
+    """Every member's share of every grant of the pool (filter ``funder_id``, ``grant_id``)."""
+    page = await service.pool_shares(session=session, caller=caller, pool_id=pool_id, query=query)
+    page.apply(response, "shares")
+    return [share_out(r) for r in page.items]
