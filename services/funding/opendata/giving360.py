@@ -28,6 +28,12 @@ CSV_COLUMNS = (
     "Last Modified",
 )
 
+#: An additional field (360Giving allows them) on a pooled grant in a member's own export: that
+#: member's share of ``amountAwarded``, in major units. ``amountAwarded`` stays the whole grant.
+SHARE_FIELD = "publisherShareOfAmountAwarded"
+SHARE_COLUMN = "Publisher Share Of Amount Awarded"
+POOLED_COLUMNS = ("Grant Programme:Code", "Grant Programme:Title", SHARE_COLUMN)
+
 PACKAGE_START = b'{"grants":['
 PACKAGE_END = b"]}"
 
@@ -66,10 +72,19 @@ def date_time(day: date) -> str:
 
 
 def grant_item(
-    row: Any, *, recipient: dict[str, str], funders: list[dict[str, str]]
+    row: Any,
+    *,
+    recipient: dict[str, str],
+    funders: list[dict[str, str]],
+    programme: dict[str, str] | None = None,
+    share: int | None = None,
 ) -> dict[str, Any]:
-    """One grant of a 360Giving package. ``amountAwarded`` is in major units, exactly."""
-    return {
+    """One grant of a 360Giving package. ``amountAwarded`` is in major units, exactly.
+
+    A pooled grant lists every member funder as a funding organisation, names the pool
+    as its grant programme, and carries the publishing member's share (``SHARE_FIELD``).
+    """
+    item = {
         "id": row.grant_360_id,
         "title": row.title,
         "description": row.description,
@@ -87,6 +102,11 @@ def grant_item(
         "fundingOrganization": funders,
         "dateModified": row.updated_at.isoformat(),
     }
+    if programme is not None:
+        item["grantProgramme"] = [programme]
+    if share is not None:
+        item[SHARE_FIELD] = float(major_units_text(share, row.currency))
+    return item
 
 
 def json_chunk(items: list[dict[str, Any]], *, first: bool) -> bytes:
@@ -95,12 +115,48 @@ def json_chunk(items: list[dict[str, Any]], *, first: bool) -> bytes:
     return body if first else b"," + body
 
 
-def csv_header() -> bytes:
-    return csv_rows([list(CSV_COLUMNS)])
+def csv_columns(funding_orgs: int = 1) -> list[str]:
+    """The CSV header. With pooled grants (``funding_orgs`` > 1) the funding organisations get
+    numbered columns (``Funding Org:0:Identifier``, ``Funding Org:1:Identifier``...), as the
+    360Giving flattened format numbers repeated sets from 0, then the pool's columns follow."""
+    if funding_orgs <= 1:
+        return list(CSV_COLUMNS)
+    at = CSV_COLUMNS.index("Funding Org:Identifier")
+    numbered = [
+        f"Funding Org:{i}:{part}" for i in range(funding_orgs) for part in ("Identifier", "Name")
+    ]
+    return [*CSV_COLUMNS[:at], *numbered, *CSV_COLUMNS[at + 2 :], *POOLED_COLUMNS]
 
 
-def csv_row(row: Any, *, recipient: dict[str, str], funders: list[dict[str, str]]) -> list[str]:
+def csv_header(funding_orgs: int = 1) -> bytes:
+    return csv_rows([csv_columns(funding_orgs)])
+
+
+def csv_row(
+    row: Any,
+    *,
+    recipient: dict[str, str],
+    funders: list[dict[str, str]],
+    funding_orgs: int = 1,
+    programme: dict[str, str] | None = None,
+    share: int | None = None,
+) -> list[str]:
+    """One grant as a CSV row for a header of ``csv_columns(funding_orgs)``."""
+    if funding_orgs > 1:
+        cells = [c for f in funders for c in (f["id"], f["name"])]
+        cells += [""] * (2 * funding_orgs - len(cells))
+        row_cells = _csv_cells(row, recipient, cells)
+        return [
+            *row_cells,
+            (programme or {}).get("code", ""),
+            (programme or {}).get("title", ""),
+            major_units_text(share, row.currency) if share is not None else "",
+        ]
     funder = funders[0] if funders else {"id": "", "name": ""}
+    return _csv_cells(row, recipient, [funder["id"], funder["name"]])
+
+
+def _csv_cells(row: Any, recipient: dict[str, str], funder_cells: list[str]) -> list[str]:
     return [
         row.grant_360_id,
         row.title,
@@ -115,8 +171,7 @@ def csv_row(row: Any, *, recipient: dict[str, str], funders: list[dict[str, str]
         recipient["name"],
         recipient.get("charityNumber", ""),
         recipient.get("companyNumber", ""),
-        funder["id"],
-        funder["name"],
+        *funder_cells,
         row.updated_at.isoformat(),
     ]
 

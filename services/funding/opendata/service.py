@@ -101,12 +101,16 @@ class Export:
         self._recipients: dict[uuid.UUID, dict[str, Any] | None] = {}
         self._prefix = ""
         self._first: list[Any] = []
-        self._grant_funders: dict[uuid.UUID, list[uuid.UUID]] = {}
+        self._grant_funders: dict[uuid.UUID, list[tuple[uuid.UUID, int | None]]] = {}
+        self._pools: dict[uuid.UUID, str] = {}
+        self._funding_orgs = 1
 
     async def open(self) -> AsyncIterator[bytes]:
         """Check what can fail before the first byte (503, 404), then return the stream."""
         funder = await self._funder(self.funder_id)
         self._prefix = funder["prefix"]
+        async with self.db.sessionmaker() as session:
+            self._funding_orgs = max(1, await repository.pooled_shape(session, self.funder_id))
         self._first = await self._read(None)
         if not self._first and self.fmt == "json":
             raise NotFound(
@@ -132,6 +136,10 @@ class Export:
                 session, funder_id=self.funder_id, after=after, limit=self.batch_size
             )
             self._grant_funders = await repository.funders_of_grants(session, [r.id for r in rows])
+            missing = {r.pool_id for r in rows if r.pool_id is not None} - set(self._pools)
+            if len(self._pools) > CACHE_LIMIT:
+                self._pools.clear()
+            self._pools.update(await repository.pool_names(session, sorted(missing, key=str)))
         return rows
 
     async def _enrich(self, rows: list[Any]) -> None:
@@ -147,37 +155,64 @@ class Export:
             by_id = {uuid.UUID(p["id"]): p for p in found or []}
             for partner_id in chunk:
                 self._recipients[partner_id] = by_id.get(partner_id)
-        for funder_ids in self._grant_funders.values():
-            for funder_id in funder_ids:
+        # A pooled grant's partner may be in relationship with another member, not this funder.
+        unknown: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for row in rows:
+            if row.pool_id is not None and self._recipients.get(row.partner_id) is None:
+                for funder_id, _ in self._grant_funders.get(row.id, []):
+                    if funder_id != self.funder_id:
+                        unknown.setdefault(funder_id, set()).add(row.partner_id)
+        for funder_id, partner_ids in sorted(unknown.items(), key=lambda kv: str(kv[0])):
+            wanted = sorted(p for p in partner_ids if self._recipients.get(p) is None)
+            for start in range(0, len(wanted), IDS_PER_LOOKUP):
+                found = await self.partners.get_json(
+                    f"/internal/funders/{funder_id}/partners",
+                    params={"ids": [str(i) for i in wanted[start : start + IDS_PER_LOOKUP]]},
+                )
+                for partner in found or []:
+                    self._recipients[uuid.UUID(partner["id"])] = partner
+        for funders in self._grant_funders.values():
+            for funder_id, _ in funders:
                 await self._funder(funder_id)
 
-    def _parts(self, row: Any) -> tuple[dict[str, str], list[dict[str, str]]]:
+    def _parts(self, row: Any) -> dict[str, Any]:
+        """The recipient, funding organisations and, for a pooled grant, the pool as grant
+        programme and this funder's share."""
+        prefix = self._funders[row.funder_id]["prefix"] if row.funder_id in self._funders else ""
         recipient = giving360.recipient_org(
             self._recipients.get(row.partner_id),
             partner_id=str(row.partner_id),
-            prefix=self._prefix,
+            prefix=prefix or self._prefix,
         )
-        funder_ids = self._grant_funders.get(row.id) or [self.funder_id]
+        shares = self._grant_funders.get(row.id) or [(self.funder_id, None)]
         funders = [
-            {"id": self._funders[f]["id"], "name": self._funders[f]["name"]} for f in funder_ids
+            {"id": self._funders[f]["id"], "name": self._funders[f]["name"]} for f, _ in shares
         ]
-        return recipient, funders
+        parts: dict[str, Any] = {"recipient": recipient, "funders": funders}
+        if row.pool_id is not None:
+            parts["programme"] = {
+                "code": str(row.pool_id),
+                "title": self._pools.get(row.pool_id, "Pooled fund"),
+            }
+            parts["share"] = next((s for f, s in shares if f == self.funder_id), None)
+        return parts
 
     def _render(self, rows: list[Any], *, first: bool) -> bytes:
         if self.fmt == "csv":
-            lines = []
-            for row in rows:
-                recipient, funders = self._parts(row)
-                lines.append(giving360.csv_row(row, recipient=recipient, funders=funders))
+            lines = [
+                giving360.csv_row(row, funding_orgs=self._funding_orgs, **self._parts(row))
+                for row in rows
+            ]
             return giving360.csv_rows(lines)
-        items = []
-        for row in rows:
-            recipient, funders = self._parts(row)
-            items.append(giving360.grant_item(row, recipient=recipient, funders=funders))
+        items = [giving360.grant_item(row, **self._parts(row)) for row in rows]
         return giving360.json_chunk(items, first=first)
 
     async def _stream(self) -> AsyncIterator[bytes]:
-        yield giving360.PACKAGE_START if self.fmt == "json" else giving360.csv_header()
+        yield (
+            giving360.PACKAGE_START
+            if self.fmt == "json"
+            else giving360.csv_header(self._funding_orgs)
+        )
         rows, first = self._first, True
         self._first = []
         while rows:
