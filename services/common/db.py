@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, MetaData, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -182,6 +184,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def insert_or_ignore(session: AsyncSession, model: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect (SQLite or PostgreSQL).
+
+    For consumers that may see the same fact twice at once: the second insert is a
+    no-op instead of a unique-key error that fails the whole transaction.
+    """
+    make = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return make(model).on_conflict_do_nothing()
 
 
 def after_commit(session: AsyncSession, hook: Any) -> None:

@@ -11,18 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import insert_or_ignore
 from services.feedback.models import InstalmentFact, ReplyFact
 
 
 def _insert_new(session: AsyncSession, model: Any, values: dict[str, Any]) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING, in the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return make(model).values(**values).on_conflict_do_nothing()
+    return insert_or_ignore(session, model).values(**values)
 
 
 async def claim_instalment(session: AsyncSession, values: dict[str, Any]) -> InstalmentFact:

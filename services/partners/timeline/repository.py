@@ -6,21 +6,13 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import insert_or_ignore
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.partners.access import date_bound
 from services.partners.timeline.models import ENTRY_KINDS, GrantFunder, TimelineEntry
 
 GRANT_KINDS = ("grant.approved", "grant.varied", "instalment.paid", "grant.withdrawn")
 SORTS = {"occurred_at": TimelineEntry.occurred_at}
-
-
-async def get_entry(
-    session: AsyncSession, *, kind: str, source_id: uuid.UUID
-) -> TimelineEntry | None:
-    stmt = select(TimelineEntry).where(
-        TimelineEntry.kind == kind, TimelineEntry.source_id == source_id
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def delete_entries(session: AsyncSession, *, kind: str, source_ids: list[uuid.UUID]) -> None:
@@ -35,10 +27,29 @@ async def delete_entries(session: AsyncSession, *, kind: str, source_ids: list[u
 async def add_grant_funders(
     session: AsyncSession, *, grant_id: uuid.UUID, funder_ids: set[uuid.UUID]
 ) -> None:
-    stmt = select(GrantFunder.funder_id).where(GrantFunder.grant_id == grant_id)
-    known = set((await session.execute(stmt)).scalars())
-    for funder_id in sorted(funder_ids - known):
-        session.add(GrantFunder(grant_id=grant_id, funder_id=funder_id))
+    """Remember who funds a grant; events about one grant may be handled at the same time."""
+    for funder_id in sorted(funder_ids):
+        await session.execute(
+            insert_or_ignore(session, GrantFunder).values(grant_id=grant_id, funder_id=funder_id)
+        )
+
+
+async def claim_entry(
+    session: AsyncSession, *, kind: str, source_id: uuid.UUID, values: dict[str, Any]
+) -> TimelineEntry:
+    """The entry of one record, made from ``values`` if new, locked for this transaction."""
+    await session.execute(
+        insert_or_ignore(session, TimelineEntry).values(
+            id=uuid.uuid4(), kind=kind, source_id=source_id, **values
+        )
+    )
+    stmt = (
+        select(TimelineEntry)
+        .where(TimelineEntry.kind == kind, TimelineEntry.source_id == source_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one()
 
 
 async def entries_of_partner(

@@ -57,18 +57,19 @@ async def record(
     grant_id: uuid.UUID | None = None,
 ) -> TimelineEntry:
     """Add or refresh the entry for one record (idempotent by kind and source)."""
-    entry = await repository.get_entry(session, kind=kind, source_id=source_id)
-    if entry is None:
-        entry = TimelineEntry(kind=kind, source_id=source_id)
-        session.add(entry)
-    entry.partner_id = partner_id
-    entry.funder_id = funder_id
-    entry.grant_id = grant_id
-    entry.occurred_at = occurred_at
-    entry.title = title[:300]
-    entry.summary = excerpt(summary)
-    entry.data = data or {}
-    entry.visible_to_partner = visible_to_partner
+    values: dict[str, Any] = {
+        "partner_id": partner_id,
+        "funder_id": funder_id,
+        "grant_id": grant_id,
+        "occurred_at": occurred_at,
+        "title": title[:300],
+        "summary": excerpt(summary),
+        "data": data or {},
+        "visible_to_partner": visible_to_partner,
+    }
+    entry = await repository.claim_entry(session, kind=kind, source_id=source_id, values=values)
+    for field, value in values.items():
+        setattr(entry, field, value)
     await session.flush()
     return entry
 
