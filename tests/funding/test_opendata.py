@@ -183,3 +183,11 @@ async def test_export_streams_in_batches(stack: Stack, validator: Validator) -> 
     package = json.loads(b"".join(chunks))
     assert not list(validator.iter_errors(package))
     assert sorted(g["id"] for g in package["grants"]) == sorted(g["grant_360_id"] for g in made)
+
+
+async def test_amounts_are_written_digit_for_digit(stack: Stack) -> None:
+    """Money never goes through a float: £90,071,992,547,409.93 as a float would read .94."""
+    f = await new_funder(stack)
+    await f.awarded(amount_awarded=9007199254740993)
+    response = await stack.funding.get("/api/v1/exports/360giving", headers=f.staff)
+    assert b'"amountAwarded":90071992547409.93,' in response.content

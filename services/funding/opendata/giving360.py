@@ -60,6 +60,11 @@ def recipient_org(
     return org
 
 
+def exact_number(amount: int, currency: str) -> orjson.Fragment:
+    """Pence as a JSON number in major units, written digit for digit (never via a float)."""
+    return orjson.Fragment(major_units_text(amount, currency).encode())
+
+
 def date_time(day: date) -> str:
     """A date as the start of that day in UTC.
 
@@ -89,7 +94,7 @@ def grant_item(
         "title": row.title,
         "description": row.description,
         "currency": row.currency,
-        "amountAwarded": float(major_units_text(row.amount_awarded, row.currency)),
+        "amountAwarded": exact_number(row.amount_awarded, row.currency),
         "awardDate": date_time(row.approved_on),
         "plannedDates": [
             {
@@ -105,7 +110,7 @@ def grant_item(
     if programme is not None:
         item["grantProgramme"] = [programme]
     if share is not None:
-        item[SHARE_FIELD] = float(major_units_text(share, row.currency))
+        item[SHARE_FIELD] = exact_number(share, row.currency)
     return item
 
 
