@@ -1,6 +1,6 @@
 """``create_service_app``: what every data service is made of, wired once."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -51,7 +51,6 @@ def create_service_app(
     routers: Sequence[APIRouter],
     event_handlers: dict[str, EventHandler] | None = None,
     transports: dict[str, httpx.AsyncBaseTransport] | None = None,
-    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """A FastAPI app with the kit wired in: database, auth, errors, outbox, health, logs.
@@ -101,8 +100,9 @@ def create_service_app(
             for name in SERVICES
             if name != settings.service_name
         }
-        if on_startup is not None:
-            await on_startup(app)
+        # Built once now rather than on the first request, which the gateway makes with a
+        # short timeout when it merges every service's document.
+        app.openapi()
         if settings.outbox_autostart:
             dispatcher.start()
         try:

@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     upstreams: dict[str, Upstream] = {}
     proxy = Proxy(upstreams, verifier=None)
     openapi = OpenAPICache(
-        upstreams, ttl=settings.openapi_cache_seconds, fetch_timeout=settings.readiness_timeout
+        upstreams, ttl=settings.openapi_cache_seconds, fetch_timeout=settings.upstream_timeout
     )
 
     @asynccontextmanager

@@ -15,11 +15,6 @@ from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_
 from services.partners.updates.routes import router as updates_router
 
 
-async def _build_openapi(app: FastAPI) -> None:
-    """Build the OpenAPI document once at startup: the gateway fetches it with a short timeout."""
-    app.openapi()
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -40,6 +35,5 @@ def create_app(
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
         extra_routers=[identity_router, internal],
-        on_startup=_build_openapi,
         transports=transports,
     )
