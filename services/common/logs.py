@@ -5,7 +5,7 @@ import sys
 import time
 from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.requestid import current_request_id
@@ -30,7 +30,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every log record to stderr as JSON with service, request id and trace id."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter(
+        OrjsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(trace_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             timestamp=False,
