@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.common.auth import Caller, get_signed_in_caller
-from services.common.db import Database, utcnow
+from services.common.db import Database, SessionDep, utcnow
 from services.common.errors import BadRequest, Conflict, Problem, Unprocessable
 from services.common.models import IdempotencyRecord
 
@@ -132,18 +132,26 @@ async def _claim(db: Database, owner: str, key: str, fingerprint: str) -> uuid.U
         return existing.id
 
 
-async def _release(db: Database, record_id: uuid.UUID) -> None:
-    async with db.sessionmaker() as session:
-        await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.id == record_id, IdempotencyRecord.completed_at.is_(None)
-            )
+async def _release(session: AsyncSession, record_id: uuid.UUID) -> None:
+    """Free a key whose request failed, on the request's own connection.
+
+    The failed write is rolled back first (the session dependency would do it next
+    anyway); reusing the connection matters under load: a second checkout while
+    holding the first can exhaust the pool when many requests fail at once.
+    """
+    await session.rollback()
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.id == record_id, IdempotencyRecord.completed_at.is_(None)
         )
-        await session.commit()
+    )
+    await session.commit()
 
 
 async def idempotency(
-    request: Request, caller: Annotated[Caller, Depends(get_signed_in_caller)]
+    request: Request,
+    caller: Annotated[Caller, Depends(get_signed_in_caller)],
+    session: SessionDep,
 ) -> AsyncIterator[Idempotency]:
     key = request.headers.get(HEADER)
     if key is None:
@@ -161,7 +169,7 @@ async def idempotency(
         yield Idempotency(record_id)
     except BaseException:
         # The write failed and was rolled back: free the key so a corrected retry can run.
-        await _release(db, record_id)
+        await _release(session, record_id)
         raise
 
 
