@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,13 +91,14 @@ def list_query(
     sortable: Sequence[str],
     filterable: Sequence[str],
     default_sort: tuple[str, str] = ("created_at", "DESC"),
-    max_page_size: int = 100,
+    max_page_size: int | None = None,
 ) -> Callable[..., ListQuery]:
     """A FastAPI dependency that parses and checks the list parameters of ``resource``."""
     sortable_set = set(sortable)
     filterable_set = {*filterable, "id"}
 
     def parse(
+        request: Request,
         sort: str | None = Query(
             None,
             description='Sort as a JSON pair: ["field","ASC"|"DESC"].',
@@ -163,7 +164,9 @@ def list_query(
                     errors={"range": ["must be [start,end] with 0 <= start <= end"]},
                 )
             start, end = value
-        end = min(end, start + max_page_size - 1)
+        # The route's own cap, else the service's (TRELLIS_<SERVICE>_MAX_PAGE_SIZE).
+        cap = max_page_size or getattr(request.app.state.settings, "max_page_size", 100)
+        end = min(end, start + cap - 1)
         filters: dict[str, Any] = {}
         if filter_ is not None:
             value = _json_param("filter", filter_, '{"id":["..."]}')

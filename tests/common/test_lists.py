@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.support import Stack
+from tests.support import Stack, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,15 @@ async def test_cursor_continues_where_the_page_ended(stack: Stack, listed) -> No
         params={**q(sort=["name", "DESC"]), "cursor": cursor or "x"},
     )
     assert response.status_code == 400
+
+
+async def test_the_services_page_size_cap_is_configurable(backend: str, tmp_path) -> None:
+    async with running_stack(backend, tmp_path, services=("partners",), max_page_size=3) as small:
+        funder = await small.new_funder()
+        for _ in range(5):
+            await small.new_partner(funder["id"])
+        response = await small.partners.get(
+            "/api/v1/partners", headers=small.tokens.staff(funder["id"]), params=q(range=[0, 99])
+        )
+        assert len(response.json()) == 3
+        assert response.headers["content-range"] == "partners 0-2/5"
