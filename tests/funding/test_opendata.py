@@ -20,7 +20,7 @@ from services.funding.opendata.service import Export
 from tests.funding.helpers import new_funder
 from tests.support import Stack
 
-SCHEMAS = Path("/work/shared/360giving")
+SCHEMAS = Path(__file__).parent / "360giving"
 
 
 class Validator:
