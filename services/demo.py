@@ -250,9 +250,11 @@ def seed(*, gateway: str, settings: CommonSettings) -> str:
         active = [p for p in partners if p["relationship"]["status"] == "active"]
         _seed_relationship_records(client, issuer, staff, active[:8], rng)
         _seed_grants(client, staff, active[:14], rng)
+        _seed_commitments(client, staff)
     return (
         f"Demo: funder '{FUNDER['slug']}' with {len(partners)} partners, their visits, documents "
-        "and reflective updates, and core grants with their payments.\n"
+        "and reflective updates, core grants with their payments, and its published "
+        "commitments.\n"
         f"Try: uv run trellis token --role funder_staff --funder {FUNDER['slug']}"
     )
 
@@ -440,5 +442,52 @@ def _seed_grants(
     client.put(
         "/api/v1/funder-settings",
         json={"publish_360giving": True},
+        headers={**staff, "If-Match": settings.headers["etag"]},
+    ).raise_for_status()
+
+
+COMMITMENTS = [
+    (
+        "We will pay on the date we promised.",
+        "Every instalment reaches you on or before its due date.",
+        "instalments_paid_on_time",
+    ),
+    (
+        "We will reply to every update within two weeks.",
+        "A person who knows your work reads it and answers.",
+        "days_to_first_reply",
+    ),
+    (
+        "We will not ask for anything we won't use.",
+        "No forms, targets or reports beyond what you choose to tell us.",
+        None,
+    ),
+    (
+        "We will tell you early if our funding is going to change.",
+        "At least a year's notice of any change to a core grant.",
+        None,
+    ),
+]
+
+
+def _seed_commitments(client: httpx.Client, staff: dict[str, str]) -> None:
+    """The funder's published charter and a public scorecard, with its measured behaviour."""
+    for position, (title, description, measure) in enumerate(COMMITMENTS):
+        client.post(
+            "/api/v1/commitments",
+            headers=staff,
+            json={
+                "title": title,
+                "description": description,
+                "position": position,
+                "measure": measure,
+                "status": "published",
+            },
+        ).raise_for_status()
+    settings = client.get("/api/v1/scorecards/settings", headers=staff)
+    settings.raise_for_status()
+    client.put(
+        "/api/v1/scorecards/settings",
+        json={"scorecard_published": True},
         headers={**staff, "If-Match": settings.headers["etag"]},
     ).raise_for_status()

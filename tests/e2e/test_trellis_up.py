@@ -127,6 +127,16 @@ def test_up_demo_token_and_a_call_through_the_gateway(running, tmp_path: Path) -
         assert refused.status_code == 401
         assert refused.headers["content-type"] == "application/problem+json"
 
+        # What the demo funder publishes is public, through the same front door.
+        scorecard = client.get("/api/v1/public/feedback/northern-lights/scorecard")
+        assert scorecard.status_code == 200, scorecard.text
+        assert len(scorecard.json()["commitments"]) == 4
+        grants = client.get("/api/v1/public/funding/northern-lights/360giving")
+        assert grants.status_code == 200, grants.text
+        assert len(grants.json()["grants"]) == 14
+        updates = client.get("/api/v1/updates", headers={"Authorization": f"Bearer {token}"})
+        assert updates.headers["content-range"].endswith("/3")
+
         spec = client.get("/openapi.json").json()
         assert any(path.startswith("/api/v1/partners") for path in spec["paths"])
 
