@@ -108,26 +108,14 @@ class PreconditionFailed(Problem):
     status, slug = 412, "precondition-failed"
 
 
-class PreconditionRequired(Problem):
-    status, slug = 428, "precondition-required"
-
-
 class Unprocessable(Problem):
     """A request that is well formed but breaks a rule of the domain."""
 
     status, slug = 422, "unprocessable"
 
 
-class TooManyRequests(Problem):
-    status, slug = 429, "too-many-requests"
-
-
 class ServiceUnavailable(Problem):
     status, slug = 503, "service-unavailable"
-
-
-def problem_response(problem: Problem, instance: str) -> Response:
-    return problem.to_response(instance)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -169,11 +157,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
-        return problem_response(exc, request.url.path)
+        return exc.to_response(request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(validation_problem(exc), request.url.path)
+        return validation_problem(exc).to_response(request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -188,31 +176,22 @@ def install_problem_handlers(app: FastAPI) -> None:
             slug=HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-"),
             headers=dict(exc.headers or {}),
         )
-        return problem_response(problem, request.url.path)
+        return problem.to_response(request.url.path)
 
     async def on_stale(request: Request, exc: Exception) -> Response:
         problem = PreconditionFailed(
             "The record was changed by someone else while you were changing it. "
             "Read it again and re-apply your change."
         )
-        return problem_response(problem, request.url.path)
+        return problem.to_response(request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", extra={"path": request.url.path})
         problem = Problem("Something went wrong on our side. It has been logged.")
-        return problem_response(problem, request.url.path)
+        return problem.to_response(request.url.path)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StaleDataError, on_stale)
     app.add_exception_handler(Exception, on_unexpected)
-
-
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "description": HTTPStatus(status).phrase,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
-    for status in (400, 401, 403, 404, 409, 412, 422, 503)
-}

@@ -36,10 +36,6 @@ def upgrade(service: str, database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, database_url), revision)
 
 
-def downgrade(service: str, database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(service, database_url), revision)
-
-
 def run_env(context: object, service: str, metadata: list[MetaData]) -> None:
     """Body of each lineage's ``env.py``: migrate online with the configured URL."""
     config = context.config  # type: ignore[attr-defined]

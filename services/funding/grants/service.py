@@ -73,9 +73,12 @@ def _s(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _refuse_transition(grant: Grant, action: str) -> Conflict:
+def _check_transition(grant: Grant, action: str) -> None:
+    """Refuse, naming the current state, a transition the grant's status does not allow."""
+    if grant.status in ALLOWED[action]:
+        return
     allowed = " or ".join(ALLOWED[action])
-    return Conflict(
+    raise Conflict(
         f"This grant is {grant.status}, so it cannot be {VERB[action]}: "
         f"only a {allowed} grant can.",
         slug="illegal-transition",
@@ -287,8 +290,7 @@ async def approve_grant(
 ) -> Grant:
     """Record the award decision, give the grant its 360Giving id and its payment schedule."""
     grant = await _staff_grant(session, caller, grant_id, if_match)
-    if grant.status not in ALLOWED["approve"]:
-        raise _refuse_transition(grant, "approve")
+    _check_transition(grant, "approve")
     funder = await partners.get_json(f"/internal/funders/{grant.funder_id}")
     if funder is None:
         raise NotFound("Your funder is not known to the partners service.")
@@ -470,8 +472,7 @@ async def activate_grant(
 ) -> Grant:
     """An approved grant starts: it becomes active (paying its first instalment does this too)."""
     grant = await _staff_grant(session, caller, grant_id, if_match)
-    if grant.status not in ALLOWED["activate"]:
-        raise _refuse_transition(grant, "activate")
+    _check_transition(grant, "activate")
     grant.status = "active"
     grant.activated_on = data.on or today()
     await session.flush()
@@ -496,8 +497,7 @@ async def complete_grant(
 ) -> Grant:
     """An active grant whose instalments are all paid is completed."""
     grant = await _staff_grant(session, caller, grant_id, if_match)
-    if grant.status not in ALLOWED["complete"]:
-        raise _refuse_transition(grant, "complete")
+    _check_transition(grant, "complete")
     unpaid = [
         i for i in await repository.instalments_of(session, grant.id) if i.status == "scheduled"
     ]
@@ -534,8 +534,7 @@ async def withdraw_grant(
 ) -> Grant:
     """Withdraw a grant before completion; its unpaid instalments are cancelled."""
     grant = await _staff_grant(session, caller, grant_id, if_match)
-    if grant.status not in ALLOWED["withdraw"]:
-        raise _refuse_transition(grant, "withdraw")
+    _check_transition(grant, "withdraw")
     on = data.on or today()
     cancelled = []
     for instalment in await repository.instalments_of(session, grant.id):
