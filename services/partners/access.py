@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Caller
 from services.common.errors import BadRequest, NotFound, Unprocessable
-from services.partners import repository as partners_repository
+from services.partners.relationships import repository as relationships_repository
 
 PARTNER_NOT_FOUND = "There is no partner with this id."
 
@@ -25,7 +25,7 @@ async def can_see_partner(session: AsyncSession, caller: Caller, partner_id: uui
     if caller.has("partner") and caller.partner_id == partner_id:
         return True
     if caller.has("funder_staff") and caller.funder_id is not None:
-        relationship = await partners_repository.get_relationship(
+        relationship = await relationships_repository.get_relationship(
             session, funder_id=caller.funder_id, partner_id=partner_id
         )
         return relationship is not None
@@ -59,6 +59,14 @@ def own_partner_id(caller: Caller, given: uuid.UUID | None) -> uuid.UUID:
 def actor_name(caller: Caller) -> str:
     """How a record names the person or system that made it."""
     return (caller.name or caller.actor)[:200]
+
+
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Changes as an audit entry keeps them: ids, dates and URLs as strings."""
+    return {
+        k: (str(v) if v is not None and not isinstance(v, bool | int | str) else v)
+        for k, v in values.items()
+    }
 
 
 def is_staff(caller: Caller) -> bool:

@@ -4,12 +4,16 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.service_app import create_service_app
+from services.partners.clients.routes import router as clients_router
 from services.partners.config import Settings
 from services.partners.contacts.routes import router as contacts_router
 from services.partners.documents.routes import router as documents_router
-from services.partners.identity import router as identity_router
+from services.partners.funders.routes import router as funders_router
+from services.partners.identity.routes import router as identity_router
 from services.partners.interactions.routes import router as interactions_router
-from services.partners.routes import internal, router
+from services.partners.internal.routes import router as internal_router
+from services.partners.organisations.routes import router as organisations_router
+from services.partners.relationships.routes import router as relationships_router
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
 from services.partners.updates.routes import router as updates_router
@@ -26,7 +30,10 @@ def create_app(
         title="Trellis partners",
         description="Funders, partner organisations and each funder's relationship with them.",
         routers=[
-            router,
+            funders_router,
+            organisations_router,
+            relationships_router,
+            clients_router,
             interactions_router,
             documents_router,
             contacts_router,
@@ -34,6 +41,6 @@ def create_app(
             timeline_router,
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
-        extra_routers=[identity_router, internal],
+        extra_routers=[identity_router, internal_router],
         transports=transports,
     )

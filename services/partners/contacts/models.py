@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import IdMixin, TimestampMixin, VersionedMixin
-from services.partners.models import Base
+from services.partners.db import Base
 
 
 class Contact(IdMixin, TimestampMixin, VersionedMixin, Base):

@@ -11,7 +11,8 @@ from services.common.models import AuditEntry, IdempotencyRecord, OutboxMessage
 from services.partners.contacts.models import Contact
 from services.partners.documents.models import Document
 from services.partners.interactions.models import Interaction
-from services.partners.models import Partner, Relationship
+from services.partners.organisations.models import Partner
+from services.partners.relationships.models import Relationship
 from services.partners.timeline.models import TimelineEntry
 from services.partners.updates.models import Reply, Update
 

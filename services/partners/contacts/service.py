@@ -30,7 +30,7 @@ from services.partners.contacts.models import Contact
 from services.partners.contacts.schemas import ContactCreate, ContactUpdate
 from services.partners.documents.models import Document
 from services.partners.interactions.models import Interaction
-from services.partners.models import Partner
+from services.partners.organisations.models import Partner
 from services.partners.timeline.models import TimelineEntry
 from services.partners.updates.models import Reply, Update
 

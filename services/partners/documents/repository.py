@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.partners.access import check_boolean_filter, date_bound
 from services.partners.documents.models import DOCUMENT_KINDS, Document
-from services.partners.models import Relationship
+from services.partners.relationships.models import Relationship
 
 SORTS: dict[str, ColumnElement[Any]] = {
     "created_at": Document.created_at,

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import IdMixin, TimestampMixin, UTCDateTime, VersionedMixin
-from services.partners.models import Base
+from services.partners.db import Base
 
 INTERACTION_KINDS = ("visit", "call", "meeting", "event", "other")
 

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import IdMixin, UTCDateTime, utcnow
-from services.partners.models import Base
+from services.partners.db import Base
 
 ENTRY_KINDS = (
     "interaction",

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import IdMixin, UTCDateTime, utcnow
-from services.partners.models import Base
+from services.partners.db import Base
 
 PROMPTS = ("what_changed", "what_we_learned", "what_was_hard", "want_you_to_know")
 

@@ -16,9 +16,9 @@ from services.common.auth import Caller
 from services.common.db import utcnow
 from services.common.errors import NotFound, Unprocessable
 from services.common.lists import ListQuery, Page
-from services.partners import repository as partners_repository
 from services.partners.access import actor_name, is_staff
 from services.partners.documents import repository as documents_repository
+from services.partners.funders import repository as funders_repository
 from services.partners.timeline import service as timeline_service
 from services.partners.updates import repository
 from services.partners.updates.models import PROMPTS, Reply, Update
@@ -33,7 +33,7 @@ async def _recipients(
 ) -> list[uuid.UUID]:
     """The funders to share with: each must work with this partner (nothing else is revealed)."""
     known = [
-        f.id for f in await partners_repository.funders_of_partner(session, partner_id=partner_id)
+        f.id for f in await funders_repository.funders_of_partner(session, partner_id=partner_id)
     ]
     if wanted is None:
         if len(known) == 1:

@@ -16,8 +16,8 @@ from starlette.responses import Response
 from services.common.auth import KeyStore, TokenIssuer
 from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, Unauthorized
-from services.partners import service
-from services.partners.schemas import TokenResponse
+from services.partners.clients import service
+from services.partners.clients.schemas import TokenResponse
 
 router = APIRouter(tags=["identity"])
 

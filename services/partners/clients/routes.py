@@ -1,0 +1,51 @@
+"""HTTP routes for partner systems' API clients. Thin: parse, call the service, shape the answer."""
+
+import uuid
+
+from fastapi import APIRouter
+
+from services.common.auth import StaffOrPartnerDep
+from services.common.db import SessionDep
+from services.partners.clients import service
+from services.partners.clients.schemas import ApiClient, ApiClientCreate, ApiClientWithSecret
+
+router = APIRouter(tags=["api clients"])
+
+
+@router.post("/partners/{partner_id}/clients", status_code=201, response_model=ApiClientWithSecret)
+async def create_client(
+    partner_id: uuid.UUID, body: ApiClientCreate, session: SessionDep, caller: StaffOrPartnerDep
+) -> ApiClientWithSecret:
+    """Register a partner's system for the client-credentials grant at ``/oauth/token``.
+
+    The secret is in this answer only; Trellis keeps just a hash of it.
+    """
+    client, secret = await service.create_client(
+        session=session, caller=caller, partner_id=partner_id, name=body.name
+    )
+    return ApiClientWithSecret(
+        **ApiClient.model_validate(client).model_dump(), client_secret=secret
+    )
+
+
+@router.get("/partners/{partner_id}/clients", response_model=list[ApiClient])
+async def list_clients(
+    partner_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+) -> list[ApiClient]:
+    """A partner's registered systems."""
+    clients = await service.list_clients(session=session, caller=caller, partner_id=partner_id)
+    return [ApiClient.model_validate(c) for c in clients]
+
+
+@router.delete("/partners/{partner_id}/clients/{client_record_id}", response_model=ApiClient)
+async def revoke_client(
+    partner_id: uuid.UUID,
+    client_record_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffOrPartnerDep,
+) -> ApiClient:
+    """Revoke a partner system's credentials; tokens it gets from now on are refused."""
+    client = await service.revoke_client(
+        session=session, caller=caller, partner_id=partner_id, client_record_id=client_record_id
+    )
+    return ApiClient.model_validate(client)

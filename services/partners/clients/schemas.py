@@ -1,0 +1,35 @@
+"""Request and response bodies for partner systems' API clients and their tokens."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from services.common.schemas import InputModel, Record
+
+
+class ApiClientCreate(InputModel):
+    name: str = Field(
+        min_length=1, max_length=200, description="What the system is, e.g. 'Our CRM'"
+    )
+
+
+class ApiClient(Record):
+    client_id: str
+    partner_id: uuid.UUID
+    name: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiClientWithSecret(ApiClient):
+    client_secret: str = Field(description="Shown once. Keep it in the partner system's secrets.")
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    scope: str

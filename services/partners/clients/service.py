@@ -1,0 +1,98 @@
+"""The rules about partner systems' API clients and the client-credentials grant.
+
+Keyword-only functions; they flush, never commit.
+"""
+
+import secrets
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import audit
+from services.common.auth import Caller, TokenIssuer, hash_secret, new_client_secret
+from services.common.db import utcnow
+from services.common.errors import NotFound, Unauthorized
+from services.partners.clients import repository
+from services.partners.clients.models import ApiClient
+from services.partners.organisations.service import visible_partner
+
+
+async def create_client(
+    *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID, name: str
+) -> tuple[ApiClient, str]:
+    """Register a partner system; its secret is returned once and stored only as a hash."""
+    await visible_partner(session, caller, partner_id)
+    secret = new_client_secret()
+    client = ApiClient(
+        client_id="tpc_" + secrets.token_hex(12),
+        secret_hash=hash_secret(secret),
+        partner_id=partner_id,
+        name=name,
+        created_by=caller.actor,
+        created_at=utcnow(),
+    )
+    session.add(client)
+    await session.flush()
+    audit.record(
+        session,
+        caller=caller,
+        action="create",
+        entity_type="api_client",
+        entity_id=client.id,
+        changes={"client_id": client.client_id, "name": name},
+    )
+    return client, secret
+
+
+async def list_clients(
+    *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID
+) -> list[ApiClient]:
+    await visible_partner(session, caller, partner_id)
+    return await repository.clients_of_partner(session, partner_id=partner_id)
+
+
+async def revoke_client(
+    *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID, client_record_id: uuid.UUID
+) -> ApiClient:
+    await visible_partner(session, caller, partner_id)
+    client = await repository.get_client_of_partner(
+        session, partner_id=partner_id, client_record_id=client_record_id
+    )
+    if client is None:
+        raise NotFound("There is no API client with this id.")
+    if client.revoked_at is None:
+        client.revoked_at = utcnow()
+        await session.flush()
+        audit.record(
+            session,
+            caller=caller,
+            action="revoke",
+            entity_type="api_client",
+            entity_id=client.id,
+            changes={"client_id": client.client_id},
+        )
+    return client
+
+
+async def issue_client_token(
+    *, session: AsyncSession, issuer: TokenIssuer, client_id: str, client_secret: str, ttl: int
+) -> tuple[str, str]:
+    """The client-credentials grant (RFC 6749 section 4.4) for a registered partner system."""
+    client = await repository.get_client(session, client_id)
+    if (
+        client is None
+        or client.revoked_at is not None
+        or not secrets.compare_digest(client.secret_hash, hash_secret(client_secret))
+    ):
+        raise Unauthorized("The client id or secret is not right, or the client was revoked.")
+    scope = "partner"
+    token = issuer.mint(
+        sub=f"client:{client.client_id}",
+        roles=["partner"],
+        client_id=client.client_id,
+        partner_id=client.partner_id,
+        name=client.name,
+        scope=scope,
+        ttl=ttl,
+    )
+    return token, scope

@@ -1,0 +1,92 @@
+"""All SQL about partner organisations."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
+
+from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
+from services.partners.organisations.models import Partner
+from services.partners.relationships.models import RELATIONSHIP_STATUSES, Relationship
+
+PARTNER_SORTS: dict[str, ColumnElement[Any]] = {
+    "name": Partner.name,
+    "created_at": Partner.created_at,
+    "updated_at": Partner.updated_at,
+    "region": Partner.region,
+    "status": Relationship.status,
+    "since": Relationship.since,
+}
+
+
+async def get_partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner | None:
+    return await session.get(Partner, partner_id)
+
+
+async def get_partner_by_org_id(session: AsyncSession, org_id: str) -> Partner | None:
+    stmt = select(Partner).where(Partner.org_id == org_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _partner_filters(stmt: Select[Any], filters: dict[str, Any]) -> Select[Any]:
+    if "id" in filters:
+        stmt = stmt.where(Partner.id.in_(parse_uuid_list("id", filters["id"])))
+    if "status" in filters:
+        stmt = stmt.where(
+            Relationship.status.in_(
+                filter_values("status", filters["status"], RELATIONSHIP_STATUSES)
+            )
+        )
+    if "region" in filters:
+        stmt = stmt.where(Partner.region == str(filters["region"]))
+    if "org_id" in filters:
+        stmt = stmt.where(Partner.org_id == str(filters["org_id"]))
+    if "steward" in filters:
+        stmt = stmt.where(Relationship.steward == str(filters["steward"]))
+    if filters.get("q"):
+        needle = f"%{str(filters['q']).lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Partner.name).like(needle), func.lower(Partner.org_id).like(needle))
+        )
+    return stmt
+
+
+def _row_value(row: Relationship, field: str) -> Any:
+    if field in {"status", "since"}:
+        return getattr(row, field)
+    return getattr(row.partner, field)
+
+
+async def list_partners_of_funder(
+    session: AsyncSession, query: ListQuery, *, funder_id: uuid.UUID
+) -> Page:
+    """Relationships of one funder, each with its partner loaded."""
+    stmt = (
+        select(Relationship)
+        .join(Relationship.partner)
+        .options(contains_eager(Relationship.partner))
+        .where(Relationship.funder_id == funder_id)
+    )
+    stmt = _partner_filters(stmt, query.filters)
+    return await fetch_page(
+        session,
+        stmt,
+        query,
+        sort_columns=PARTNER_SORTS,
+        id_column=Relationship.partner_id,
+        row_key=lambda row, field: (_row_value(row, field), row.partner_id),
+    )
+
+
+async def list_own_partner(
+    session: AsyncSession, query: ListQuery, *, partner_id: uuid.UUID
+) -> Page:
+    stmt = select(Partner).where(Partner.id == partner_id)
+    if "id" in query.filters:
+        stmt = stmt.where(Partner.id.in_(parse_uuid_list("id", query.filters["id"])))
+    sorts = {k: v for k, v in PARTNER_SORTS.items() if k not in {"status", "since"}}
+    if query.sort not in sorts:
+        query = ListQuery(query.resource, "name", False, query.start, query.end, query.filters)
+    return await fetch_page(session, stmt, query, sort_columns=sorts, id_column=Partner.id)

@@ -1,0 +1,79 @@
+"""All SQL about relationships between funders and partners."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
+
+from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
+from services.partners.organisations.models import Partner
+from services.partners.relationships.models import RELATIONSHIP_STATUSES, Relationship
+
+RELATIONSHIP_SORTS: dict[str, ColumnElement[Any]] = {
+    "since": Relationship.since,
+    "status": Relationship.status,
+    "created_at": Relationship.created_at,
+    "updated_at": Relationship.updated_at,
+}
+
+
+async def get_relationship(
+    session: AsyncSession, *, funder_id: uuid.UUID, partner_id: uuid.UUID
+) -> Relationship | None:
+    stmt = select(Relationship).where(
+        Relationship.funder_id == funder_id, Relationship.partner_id == partner_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_relationship_by_id(
+    session: AsyncSession, *, relationship_id: uuid.UUID, funder_id: uuid.UUID
+) -> Relationship | None:
+    stmt = select(Relationship).where(
+        Relationship.id == relationship_id, Relationship.funder_id == funder_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_relationships(
+    session: AsyncSession, query: ListQuery, *, funder_id: uuid.UUID
+) -> Page:
+    stmt = select(Relationship).where(Relationship.funder_id == funder_id)
+    if "id" in query.filters:
+        stmt = stmt.where(Relationship.id.in_(parse_uuid_list("id", query.filters["id"])))
+    if "partner_id" in query.filters:
+        stmt = stmt.where(
+            Relationship.partner_id.in_(parse_uuid_list("partner_id", query.filters["partner_id"]))
+        )
+    if "status" in query.filters:
+        stmt = stmt.where(
+            Relationship.status.in_(
+                filter_values("status", query.filters["status"], RELATIONSHIP_STATUSES)
+            )
+        )
+    return await fetch_page(
+        session, stmt, query, sort_columns=RELATIONSHIP_SORTS, id_column=Relationship.id
+    )
+
+
+async def relationships_of_funder(
+    session: AsyncSession,
+    *,
+    funder_id: uuid.UUID,
+    statuses: list[str] | None = None,
+    partner_ids: list[uuid.UUID] | None = None,
+) -> list[Relationship]:
+    stmt = (
+        select(Relationship)
+        .join(Relationship.partner)
+        .options(contains_eager(Relationship.partner))
+        .where(Relationship.funder_id == funder_id)
+        .order_by(Partner.name, Partner.id)
+    )
+    if statuses:
+        stmt = stmt.where(Relationship.status.in_(statuses))
+    if partner_ids is not None:
+        stmt = stmt.where(Relationship.partner_id.in_(partner_ids))
+    return list((await session.execute(stmt)).scalars())
