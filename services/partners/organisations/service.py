@@ -18,7 +18,7 @@ from services.partners.organisations.models import Partner
 from services.partners.organisations.schemas import DESCRIPTIVE_FIELDS, PartnerCreate, PartnerUpdate
 from services.partners.relationships import repository as relationships_repository
 from services.partners.relationships.models import Relationship
-from services.partners.relationships.service import emit_relationship_changed
+from services.partners.relationships.service import relationship_changed
 
 
 async def visible_partner(
@@ -108,7 +108,7 @@ async def create_partner(
                 "funder_id": str(caller.funder_id),
             },
         )
-    emit_relationship_changed(session, relationship, previous_status=None)
+    await relationship_changed(session, relationship, previous_status=None, caller=caller)
     return partner, relationship
 
 
