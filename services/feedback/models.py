@@ -60,6 +60,9 @@ class Commitment(IdMixin, TimestampMixin, VersionedMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     measure: Mapped[str | None] = mapped_column(String(40))
+    # The number of days the funder promises where its words do (e.g. "we reply to every
+    # update within 14 days"): the funder's own promise, used for its reminders and views.
+    promised_days: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

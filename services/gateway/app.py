@@ -23,6 +23,7 @@ from services.gateway import routing
 from services.gateway.config import Settings
 from services.gateway.openapi import OpenAPICache
 from services.gateway.proxy import Proxy, Upstream
+from services.gateway.views.routes import router as views_router
 
 CORS_ALLOW_HEADERS = [
     "Accept",
@@ -121,7 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     upstreams: dict[str, Upstream] = {}
     proxy = Proxy(upstreams, verifier=None)
     openapi = OpenAPICache(
-        upstreams, ttl=settings.openapi_cache_seconds, fetch_timeout=settings.upstream_timeout
+        upstreams,
+        ttl=settings.openapi_cache_seconds,
+        fetch_timeout=settings.upstream_timeout,
+        own=lambda: app.openapi(),
     )
 
     @asynccontextmanager
@@ -175,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.hot_path = trace_asgi(
         MetricsMiddleware(app.hot_path, metrics=metrics, route=_route_label), tracer_provider
     )
+
+    app.include_router(views_router)
 
     @app.get("/healthz", tags=["health"], summary="Is the gateway alive?")
     async def healthz() -> dict[str, str]:

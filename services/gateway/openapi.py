@@ -10,6 +10,7 @@ not answer is left out and named in the document's description.
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -49,7 +50,8 @@ def _routed_paths(service: str, doc: dict[str, Any]) -> dict[str, Any]:
     return {
         path: item
         for path, item in (doc.get("paths") or {}).items()
-        if routing.is_routed(path) and routing.service_for(path) == service
+        if (routing.is_routed(path) or routing.is_view(path))
+        and routing.service_for(path) == service
     }
 
 
@@ -153,8 +155,17 @@ class OpenAPICache:
     service that comes back appears soon.
     """
 
-    def __init__(self, upstreams: dict[str, Upstream], *, ttl: float, fetch_timeout: float):
+    def __init__(
+        self,
+        upstreams: dict[str, Upstream],
+        *,
+        ttl: float,
+        fetch_timeout: float,
+        own: Callable[[], dict[str, Any]] | None = None,
+    ):
         self.upstreams = upstreams
+        self.own = own
+        """The gateway's own document (its composite views), merged as the service "gateway"."""
         self.ttl = ttl
         self.fetch_timeout = fetch_timeout
         self._body: bytes | None = None
@@ -186,7 +197,10 @@ class OpenAPICache:
                 return self._body
             names = list(self.upstreams)
             fetched = await asyncio.gather(*(self._fetch(self.upstreams[n]) for n in names))
-            merged = merge_documents(dict(zip(names, fetched, strict=True)))
+            docs = dict(zip(names, fetched, strict=True))
+            if self.own is not None:
+                docs["gateway"] = self.own()
+            merged = merge_documents(docs)
             self._body = orjson.dumps(merged)
             ttl = self.ttl if not merged["x-trellis-missing"] else min(self.ttl, 5.0)
             self._expires = time.monotonic() + ttl

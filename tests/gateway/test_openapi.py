@@ -44,7 +44,8 @@ async def test_merged_document_has_every_services_paths(gateway: str, services: 
     assert "/api/v1/partners" in merged["paths"]
     assert "/oauth/token" in merged["paths"]
     assert not [p for p in merged["paths"] if p.startswith(("/internal", "/healthz", "/readyz"))]
-    assert merged["x-trellis-services"] == ["partners", "funding", "feedback"]
+    assert merged["x-trellis-services"] == ["partners", "funding", "feedback", "gateway"]
+    assert "/api/v1/overview" in merged["paths"]  # the gateway's own views
     assert merged["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     unresolved = [ref for ref in _refs(merged) if not _resolves(merged, ref)]
     assert unresolved == []

@@ -52,6 +52,10 @@ def _filters(stmt: Any, filters: dict[str, Any]) -> Any:
         )
     if "funder_id" in filters:
         stmt = stmt.where(Round.funder_id.in_(parse_uuid_list("funder_id", filters["funder_id"])))
+    if "invited_partner_id" in filters:
+        partners = parse_uuid_list("invited_partner_id", filters["invited_partner_id"])
+        invited = select(RoundInvitation.round_id).where(RoundInvitation.partner_id.in_(partners))
+        stmt = stmt.where(Round.id.in_(invited))
     return stmt
 
 

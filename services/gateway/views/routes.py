@@ -1,0 +1,63 @@
+"""The composite views' routes, served by the gateway itself (not proxied)."""
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from services.common.auth import CallerDep, StaffDep, StaffOrPartnerDep
+from services.common.errors import NotFound
+from services.common.requestid import current_request_id
+from services.gateway.views import funder, partner
+from services.gateway.views.compose import Calls
+from services.gateway.views.schemas import FunderOverview, PartnerOverview
+
+router = APIRouter(prefix="/api/v1", tags=["overviews"])
+
+
+def _calls(request: Request, caller: CallerDep) -> Calls:
+    settings = request.app.state.settings
+    return Calls(
+        request.app.state.upstreams,
+        authorization=request.headers["authorization"],
+        request_id=current_request_id() or "",
+        timeout=settings.upstream_timeout,
+    )
+
+
+@router.get(
+    "/partners/{partner_id}/overview",
+    response_model=PartnerOverview,
+    response_model_exclude_unset=True,
+)
+async def partner_overview(
+    partner_id: uuid.UUID, request: Request, caller: StaffOrPartnerDep
+) -> PartnerOverview:
+    """One partner, whole: the organisation, your relationship and its history, grants with
+    totals awarded and paid and the next instalment due, the latest updates and those
+    awaiting a reply, recent threads, the last interaction, and the feedback rounds the
+    partner was invited to (never its answers).
+
+    Every section is read from its service with your own token, at once; a section whose
+    service is down says so and the rest still answer.
+    """
+    built = await partner.build(_calls(request, caller), caller, str(partner_id))
+    organisation = built["organisation"]
+    if organisation["status"] == "not_permitted" and organisation.get("service_status") == 404:
+        raise NotFound("There is no partner with this id.")
+    return PartnerOverview(partner_id=str(partner_id), **built)
+
+
+@router.get("/overview", response_model=FunderOverview, response_model_exclude_unset=True)
+async def funder_overview(request: Request, caller: StaffDep) -> FunderOverview:
+    """Your funder's home page: what needs attention now.
+
+    Updates waiting for a reply (and those past the reply time your funder promised),
+    instalments due this month and overdue, feedback rounds open, and pool proposals
+    awaiting your funder's vote. Every section is read with your own token.
+    """
+    built = await funder.build(
+        _calls(request, caller),
+        caller,
+        reply_within_days=request.app.state.settings.reply_within_days,
+    )
+    return FunderOverview(funder_id=str(caller.funder_id), **built)
