@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,8 @@ from services.gateway import routing
 from services.gateway.config import Settings
 from services.gateway.openapi import OpenAPICache
 from services.gateway.proxy import Proxy, Upstream
+from services.gateway.takeout.jobs import TakeoutStore
+from services.gateway.takeout.routes import router as takeout_router
 from services.gateway.views.routes import router as views_router
 
 CORS_ALLOW_HEADERS = [
@@ -120,6 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The gateway. It talks to the services over HTTP only, at their configured URLs."""
     settings = settings or Settings()
     upstreams: dict[str, Upstream] = {}
+    takeouts = TakeoutStore(
+        settings.data_dir / "takeouts", keep=timedelta(hours=settings.takeout_keep_hours)
+    )
     proxy = Proxy(upstreams, verifier=None)
     openapi = OpenAPICache(
         upstreams,
@@ -145,9 +151,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.upstreams = upstreams
         app.state.verifier = proxy.verifier
         app.state.openapi = openapi
+        app.state.takeouts = takeouts
         try:
             yield
         finally:
+            await takeouts.close()
             for upstream in upstreams.values():
                 await upstream.close()
             upstreams.clear()
@@ -181,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     app.include_router(views_router)
+    app.include_router(takeout_router)
 
     @app.get("/healthz", tags=["health"], summary="Is the gateway alive?")
     async def healthz() -> dict[str, str]:

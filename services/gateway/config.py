@@ -34,6 +34,8 @@ class Settings(CommonSettings):
     """How long the merged OpenAPI document is kept once every upstream answered."""
     readiness_timeout: float = 2.0
     """Seconds each upstream's ``/readyz`` has to answer during the gateway's ``/readyz``."""
+    takeout_keep_hours: float = 24.0
+    """How long a finished takeout's zip is kept in the data directory."""
     reply_within_days: int = 14
     """The reply time the funder's home page holds updates to when the funder has published
     no commitment measured by days to first reply with its own ``promised_days``."""

@@ -8,7 +8,8 @@ import pytest
 
 from services.gateway.app import create_app
 from services.gateway.openapi import merge_documents
-from tests.gateway.conftest import Keys, Served, Services, closed_port_url, gateway_settings
+from tests.gateway.conftest import Keys, Served, Services, gateway_settings
+from tests.gateway.served import closed_port_url
 
 
 def _refs(node: Any) -> set[str]:

@@ -49,6 +49,7 @@ class Answer:
 
     body: Any
     content_range: str | None
+    next_cursor: str | None = None
 
     @property
     def total(self) -> int | None:
@@ -84,10 +85,14 @@ class Calls:
     async def get(self, service: str, path: str, **params: Any) -> Answer:
         """``GET /api/v1/<path>`` at ``service``; list parameters may be given as Python values
         (``filter={"partner_id": ...}``, ``range=[0, 9]``, ``sort=["due_date", "ASC"]``)."""
+        return await self.get_url(service, f"/api/v1/{path}", **params)
+
+    async def get_url(self, service: str, path: str, **params: Any) -> Answer:
+        """``GET <path>`` (a full API path) at ``service``, as the caller."""
         upstream = self.upstreams.get(service)
         if upstream is None:
             raise Unavailable(service, "it is not configured")
-        url = f"{upstream.base_url}/api/v1/{path}"
+        url = upstream.base_url + path
         try:
             async with upstream.session.get(
                 url, params=_json_params(params), headers=self.headers, timeout=self.timeout
@@ -95,6 +100,7 @@ class Calls:
                 raw = await response.read()
                 status = response.status
                 content_range = response.headers.get("Content-Range")
+                next_cursor = response.headers.get("X-Next-Cursor")
         except TimeoutError as exc:
             raise Unavailable(service, "it did not answer in time") from exc
         except aiohttp.ClientError as exc:
@@ -110,7 +116,7 @@ class Calls:
             raise Unavailable(service, why or f"it answered {status}")
         if status >= 400:
             raise Refused(service, status, body)
-        return Answer(body, content_range)
+        return Answer(body, content_range, next_cursor)
 
     async def get_all(self, service: str, path: str, **params: Any) -> tuple[list[Any], bool]:
         """Every row of a list (up to ``MAX_ROWS``) and whether that was all of them."""

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from services.common.auth import CallerDep, StaffDep, StaffOrPartnerDep
+from services.common.auth import StaffDep, StaffOrPartnerDep
 from services.common.errors import NotFound
 from services.common.requestid import current_request_id
 from services.gateway.views import funder, partner
@@ -14,7 +14,8 @@ from services.gateway.views.schemas import FunderOverview, PartnerOverview
 router = APIRouter(prefix="/api/v1", tags=["overviews"])
 
 
-def _calls(request: Request, caller: CallerDep) -> Calls:
+def calls_for(request: Request) -> Calls:
+    """The services as the caller of ``request`` sees them (its own token, its request id)."""
     settings = request.app.state.settings
     return Calls(
         request.app.state.upstreams,
@@ -40,7 +41,7 @@ async def partner_overview(
     Every section is read from its service with your own token, at once; a section whose
     service is down says so and the rest still answer.
     """
-    built = await partner.build(_calls(request, caller), caller, str(partner_id))
+    built = await partner.build(calls_for(request), caller, str(partner_id))
     organisation = built["organisation"]
     if organisation["status"] == "not_permitted" and organisation.get("service_status") == 404:
         raise NotFound("There is no partner with this id.")
@@ -56,7 +57,7 @@ async def funder_overview(request: Request, caller: StaffDep) -> FunderOverview:
     awaiting your funder's vote. Every section is read with your own token.
     """
     built = await funder.build(
-        _calls(request, caller),
+        calls_for(request),
         caller,
         reply_within_days=request.app.state.settings.reply_within_days,
     )
