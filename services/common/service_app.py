@@ -8,6 +8,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
+from services.common import audit
 from services.common.auth import TokenVerifier
 from services.common.db import Database
 from services.common.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
@@ -130,6 +131,7 @@ def create_service_app(
     app.include_router(health_router)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(audit.router(settings.service_name), prefix=API_PREFIX)
     for router in extra_routers:
         app.include_router(router)
     app.include_router(events_router(event_handlers or {}))

@@ -45,6 +45,7 @@ PREFIXES: dict[str, str] = {
 #: The gateway's own composite views (``views/``): under the API prefix, but not proxied.
 FUNDER_OVERVIEW = "/api/v1/overview"
 TAKEOUT = "/api/v1/exports/takeout"
+AUDIT = "/api/v1/audit"
 PARTNER_OVERVIEW_SUFFIX = "/overview"
 
 UPSTREAMS: tuple[str, ...] = tuple(dict.fromkeys([*RESOURCES.values(), *PREFIXES.values()]))
@@ -52,7 +53,7 @@ UPSTREAMS: tuple[str, ...] = tuple(dict.fromkeys([*RESOURCES.values(), *PREFIXES
 
 def is_view(path: str) -> bool:
     """Whether ``path`` is one of the gateway's own composite views."""
-    if path == FUNDER_OVERVIEW or path.startswith(TAKEOUT):
+    if path in (FUNDER_OVERVIEW, AUDIT) or path.startswith(TAKEOUT):
         return True
     # /api/v1/partners/<id>/overview
     return (

@@ -166,3 +166,43 @@ async def test_the_views_are_in_the_merged_openapi(views: Views) -> None:
     assert "/api/v1/overview" in document["paths"]
     assert "/api/v1/partners/{partner_id}/overview" in document["paths"]
     assert "/healthz" not in document["paths"]
+
+
+async def test_the_merged_audit_trail_is_the_three_services_newest_first(
+    stack: Stack, views: Views
+) -> None:
+    story = await new_story(stack)
+    f = story.funder
+    response = await views.gateway.get("/api/v1/audit", headers=f.staff, params={"range": "[0,99]"})
+    assert response.status_code == 200, response.text
+    merged = response.json()
+    parts = []
+    for client in (stack.partners, stack.funding, stack.feedback):
+        parts += await list_all(client, "audit", f.staff)
+    assert sorted(e["id"] for e in merged) == sorted(e["id"] for e in parts)
+    assert {e["service"] for e in merged} == {"partners", "funding", "feedback"}
+    times = [e["occurred_at"] for e in merged]
+    assert times == sorted(times, reverse=True)
+    assert response.headers["content-range"] == f"audit 0-{len(merged) - 1}/{len(parts)}"
+
+    window = await views.gateway.get(
+        "/api/v1/audit",
+        headers=f.staff,
+        params={"range": "[2,4]", "sort": '["occurred_at","ASC"]'},
+    )
+    oldest_first = sorted(parts, key=lambda e: (e["occurred_at"], e["id"]))
+    assert [e["id"] for e in window.json()] == [e["id"] for e in oldest_first[2:5]]
+    assert window.headers["content-range"] == f"audit 2-4/{len(parts)}"
+
+    grants_only = await views.gateway.get(
+        "/api/v1/audit", headers=f.staff, params={"filter": '{"entity_type":"grant"}'}
+    )
+    assert {e["service"] for e in grants_only.json()} == {"funding"}
+
+    down = await views.without_funding.get("/api/v1/audit", headers=f.staff)
+    assert down.status_code == 503
+    assert "funding" in down.json()["detail"]
+    deep = await views.gateway.get(
+        "/api/v1/audit", headers=f.staff, params={"range": "[10000,10010]"}
+    )
+    assert deep.status_code == 400

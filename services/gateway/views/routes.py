@@ -2,13 +2,15 @@
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request, Response
 
+from services.common.audit import AuditEntryOut
 from services.common.auth import StaffDep, StaffOrPartnerDep
-from services.common.errors import NotFound
+from services.common.errors import Forbidden, NotFound
 from services.common.requestid import current_request_id
-from services.gateway.views import funder, partner
-from services.gateway.views.compose import Calls
+from services.common.service_app import problem_responses
+from services.gateway.views import audit, funder, partner
+from services.gateway.views.compose import Calls, Refused
 from services.gateway.views.schemas import FunderOverview, PartnerOverview
 
 router = APIRouter(prefix="/api/v1", tags=["overviews"])
@@ -62,3 +64,44 @@ async def funder_overview(request: Request, caller: StaffDep) -> FunderOverview:
         reply_within_days=request.app.state.settings.reply_within_days,
     )
     return FunderOverview(funder_id=str(caller.funder_id), **built)
+
+
+@router.get(
+    "/audit",
+    response_model=list[AuditEntryOut],
+    tags=["audit"],
+    responses=problem_responses(400, 401, 403, 503),
+)
+async def list_audit(
+    request: Request,
+    caller: StaffOrPartnerDep,
+    response: Response,
+    sort: str | None = Query(None, examples=['["occurred_at","DESC"]']),
+    range_: str | None = Query(None, alias="range", examples=["[0,24]"]),
+    filter_: str | None = Query(None, alias="filter", examples=['{"entity_type":"grant"}']),
+) -> list[dict[str, object]]:
+    """Every change to your records across the whole API, newest first: who made it, with
+    which roles, when, what changed, in which request, and in which service.
+
+    Funder staff read their funder's records; an organisation's people read their
+    organisation's own. Filters (passed to each service): ``entity_type``, ``entity_id``,
+    ``actor``, ``action``, ``request_id``, ``occurred_at_gte``, ``occurred_at_lte``, ``id``.
+    """
+    field, descending, start, end = audit.window(sort, range_)
+    try:
+        rows, total = await audit.merged(
+            calls_for(request),
+            field=field,
+            descending=descending,
+            start=start,
+            end=end,
+            raw_filter=filter_,
+        )
+    except Refused as exc:
+        raise Forbidden(
+            "The audit trail is read by a funder's staff or an organisation's people."
+        ) from exc
+    response.headers["Content-Range"] = (
+        f"audit {start}-{start + len(rows) - 1}/{total}" if rows else f"audit */{total}"
+    )
+    return rows

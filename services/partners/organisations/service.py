@@ -62,6 +62,7 @@ async def create_partner(
             action="create",
             entity_type="partner",
             entity_id=partner.id,
+            partner_id=partner.id,
             changes=jsonable(fields),
         )
     elif await relationships_repository.get_relationship(
@@ -165,6 +166,7 @@ async def update_partner(
         action="update",
         entity_type="partner",
         entity_id=partner.id,
+        partner_id=partner.id,
         changes=jsonable(changes),
     )
     return partner, relationship
