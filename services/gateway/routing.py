@@ -16,6 +16,7 @@ RESOURCES: dict[str, str] = {
     "documents": "partners",
     "contacts": "partners",
     "updates": "partners",
+    "imports/partners": "partners",
     # funding
     "grants": "funding",
     "instalments": "funding",
@@ -24,6 +25,7 @@ RESOURCES: dict[str, str] = {
     "exports": "funding",
     "pools": "funding",
     "funder-settings": "funding",
+    "imports/360giving": "funding",
     "public/funding": "funding",
     # feedback
     "commitments": "feedback",
