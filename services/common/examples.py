@@ -43,6 +43,16 @@ _NAMED_STRINGS: dict[str, str] = {
     "question": "How well did we listen?",
     "kind": "visit",
     "status": "active",
+    "url": "https://riverside.example.org/annual-report-2025.pdf",
+    "website": "https://riverside.example.org/",
+    "link": "https://riverside.example.org/",
+    "charity_number": "1000001",
+    "company_number": "01234567",
+    "region": "North West",
+    "decided_by": "Board of trustees",
+    "client_secret": "s3cr3t-shown-once",
+    "email": "sam@riverside.example.org",
+    "steward": "Sam Okafor",
 }
 _FORMATS: dict[str, str] = {
     "date": "2026-04-01",
@@ -58,7 +68,9 @@ _FORMATS: dict[str, str] = {
     "binary": "",
     "password": "correct horse battery staple",
 }
-_END_WORDS = ("end", "until", "due", "to_date", "expires")
+_END_WORDS = ("end", "until", "due", "to_date", "expires", "close")
+# An object whose properties are all optional (an update) shows this many of them.
+_OPTIONAL_SHOWN = 3
 
 
 def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -190,11 +202,19 @@ def example_for(
     if kind == "object" or "properties" in schema:
         out: dict[str, Any] = {}
         required = set(schema.get("required") or [])
-        for prop, prop_schema in (schema.get("properties") or {}).items():
+        properties = schema.get("properties") or {}
+        for prop, prop_schema in properties.items():
             optional_null = prop not in required and _nullable(prop_schema, components)
             if optional_null and "examples" not in prop_schema:
                 continue
             out[prop] = example_for(prop_schema, components, name=prop, depth=depth + 1, seen=seen)
+        if not required:
+            # All optional (an update, a form): show a few fields rather than nothing.
+            for prop, prop_schema in list(properties.items())[:_OPTIONAL_SHOWN]:
+                if prop not in out:
+                    out[prop] = example_for(
+                        prop_schema, components, name=prop, depth=depth + 1, seen=seen
+                    )
         extra = schema.get("additionalProperties")
         if not out and isinstance(extra, dict):
             key = "field" if name != "errors" else "amount_awarded"
