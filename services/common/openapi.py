@@ -19,7 +19,8 @@ anyone editing a route, what a client generator needs to type the rest:
 - security per operation: ``bearerAuth`` where a token is required, none where the
   operation is public, either where a token is optional (it shows more);
 - an example on every JSON request body and on every component schema
-  (``services.common.examples``).
+  (``services.common.examples``);
+- enums of mixed types split into one typed enum per type, which generators handle.
 """
 
 import inspect
@@ -306,6 +307,38 @@ def _readable_paths(doc: dict[str, Any]) -> set[str]:
     return {path for path, item in (doc.get("paths") or {}).items() if "get" in item}
 
 
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+)
+
+
+def _json_type(value: Any) -> str:
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "null")
+
+
+def split_mixed_enums(node: Any) -> Any:
+    """Rewrite an ``enum`` of mixed JSON types (``1..5`` or ``"dont_know"``) as an
+    ``anyOf`` of one typed ``enum`` per type: the same values, but a shape client
+    generators (openapi-python-client among them) can turn into types."""
+    if isinstance(node, list):
+        return [split_mixed_enums(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: split_mixed_enums(value) for key, value in node.items()}
+    enum = out.get("enum")
+    if isinstance(enum, list) and "type" not in out:
+        by_type: dict[str, list[Any]] = {}
+        for value in enum:
+            by_type.setdefault(_json_type(value), []).append(value)
+        if len(by_type) > 1:
+            del out["enum"]
+            out["anyOf"] = [{"type": kind, "enum": values} for kind, values in by_type.items()]
+    return out
+
+
 def _problem_schema() -> dict[str, Any]:
     schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
     schema["title"] = "Problem"
@@ -362,6 +395,8 @@ def document_contract(
                     media["example"] = example_for(media["schema"], schemas)
     for name in ("HTTPValidationError", "ValidationError", "ProblemDetails"):
         schemas.pop(name, None)
+    for name in list(schemas):
+        schemas[name] = split_mixed_enums(schemas[name])
     for name, schema in schemas.items():
         if "examples" not in schema and "example" not in schema:
             value = example_for({"$ref": f"#/components/schemas/{name}"}, schemas)

@@ -114,6 +114,27 @@ def test_operation_ids_are_readable_unique_and_named_by_resource(merged: dict[st
     assert all(operation.get("tags") for _, _, operation in operations(merged))
 
 
+def _enums(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("enum"), list):
+            yield node
+        for value in node.values():
+            yield from _enums(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _enums(item)
+
+
+def test_enums_have_one_type_each(merged: dict[str, Any]) -> None:
+    """Mixed-type enums (1..5 or "dont_know") break Python client generators."""
+    mixed = [
+        node["enum"]
+        for node in _enums(merged["components"])
+        if len({type(value) for value in node["enum"]}) > 1
+    ]
+    assert mixed == []
+
+
 def test_security_is_declared_per_operation(merged: dict[str, Any]) -> None:
     assert "security" not in merged  # no global "token optional" for everything
     assert merged["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
