@@ -35,7 +35,14 @@ CORS_ALLOW_HEADERS = [
     "Range",
     "X-Request-ID",
 ]
-CORS_EXPOSE_HEADERS = ["Content-Range", "ETag", "Location", "X-Request-ID", "X-Next-Cursor"]
+CORS_EXPOSE_HEADERS = [
+    "Content-Range",
+    "ETag",
+    "Location",
+    "X-Request-ID",
+    "X-Next-Cursor",
+    "Idempotent-Replayed",
+]
 CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
