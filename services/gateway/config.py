@@ -1,6 +1,7 @@
 """Settings of the gateway (env prefix ``TRELLIS_GATEWAY_``)."""
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import field_validator
@@ -39,6 +40,8 @@ class Settings(CommonSettings):
     reply_within_days: int = 14
     """The reply time the funder's home page holds updates to when the funder has published
     no commitment measured by days to first reply with its own ``promised_days``."""
+    console_dir: Path | None = None
+    """The console's built bundle; served at ``/`` when it holds an ``index.html``."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -228,6 +228,8 @@ NOT_NEEDED_IN_KUBERNETES = {
     "TRELLIS_GATEWAY_READINESS_TIMEOUT",
     "TRELLIS_GATEWAY_TAKEOUT_KEEP_HOURS",
     "TRELLIS_GATEWAY_REPLY_WITHIN_DAYS",
+    # Unset, / is a page of links; the console's image build sets it when it ships.
+    "TRELLIS_GATEWAY_CONSOLE_DIR",
 }
 
 
