@@ -18,6 +18,7 @@ from services.common.docs import install_docs
 from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import MetricsMiddleware, install_metrics
+from services.common.openapi import install_contract, operation_id
 from services.common.requestid import RequestIdMiddleware
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
@@ -177,8 +178,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_problem_handlers(app)
+    # The gateway's own operations (composite views, audit, takeout) are documented as
+    # every service's are, and merged into /openapi.json as the service "gateway".
+    install_contract(app)
     cors: dict[str, Any] = {
         "allow_origins": settings.cors_origins,
         "allow_methods": CORS_METHODS,

@@ -28,7 +28,17 @@ class ImportedGrant(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class GrantImportCounts(BaseModel):
+    """How many grants each action takes."""
+
+    create: int = 0
+    exists: int = 0
+    refuse: int = 0
+
+
 class GrantImportReport(BaseModel):
+    """What an import did (or, in a dry run, would do)."""
+
     dry_run: bool
     grants: list[ImportedGrant]
-    counts: dict[Action, int]
+    counts: GrantImportCounts

@@ -25,7 +25,7 @@ from services.common.http import ServiceClient
 from services.funding.grants.models import Grant, GrantFundingOrganisation
 from services.funding.grants.service import today
 from services.funding.imports import parse, repository
-from services.funding.imports.schemas import GrantImportReport, ImportedGrant
+from services.funding.imports.schemas import GrantImportCounts, GrantImportReport, ImportedGrant
 
 IMPORTED_BY = "Imported from 360Giving"
 
@@ -244,7 +244,7 @@ def _add_grant(
 
 
 def _summary(lines: list[ImportedGrant], *, dry_run: bool) -> GrantImportReport:
-    counts: dict[Any, int] = {"create": 0, "exists": 0, "refuse": 0}
+    counts = GrantImportCounts()
     for line in lines:
-        counts[line.action] += 1
+        setattr(counts, line.action, getattr(counts, line.action) + 1)
     return GrantImportReport(dry_run=dry_run, grants=lines, counts=counts)

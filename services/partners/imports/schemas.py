@@ -25,12 +25,21 @@ class ImportRow(BaseModel):
     reasons: list[str] = Field(default_factory=list, description="Why a row is refused")
 
 
+class ImportCounts(BaseModel):
+    """How many rows each action takes."""
+
+    create: int = 0
+    link: int = 0
+    exists: int = 0
+    refuse: int = 0
+
+
 class ImportReport(BaseModel):
     """What an import did (or, in a dry run, would do)."""
 
     dry_run: bool
     rows: list[ImportRow]
-    counts: dict[Action, int]
+    counts: ImportCounts
 
 
 class Recipient(InputModel):

@@ -10,7 +10,6 @@ funder's partners.
 import csv
 import io
 import uuid
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Caller
 from services.common.errors import BadRequest, Unprocessable
 from services.partners.imports import repository
-from services.partners.imports.schemas import Action, Ensured, ImportReport, ImportRow, Recipient
+from services.partners.imports.schemas import (
+    Action,
+    Ensured,
+    ImportCounts,
+    ImportReport,
+    ImportRow,
+    Recipient,
+)
 from services.partners.organisations import repository as organisations_repository
 from services.partners.organisations import service as organisations_service
 from services.partners.organisations.schemas import PartnerCreate
@@ -153,9 +159,9 @@ async def import_partners(
 
 
 def _summary(rows: list[ImportRow], *, dry_run: bool) -> ImportReport:
-    counts: dict[Any, int] = {action: 0 for action in ("create", "link", "exists", "refuse")}
+    counts = ImportCounts()
     for row in rows:
-        counts[row.action] += 1
+        setattr(counts, row.action, getattr(counts, row.action) + 1)
     return ImportReport(dry_run=dry_run, rows=rows, counts=counts)
 
 
