@@ -156,8 +156,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for SQLite (WAL, foreign keys on) or PostgreSQL."""
+    """An async engine for SQLite (WAL, foreign keys on) or PostgreSQL. Statement parameters
+    (the data) never appear in logs or error messages."""
     url = async_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         secure_sqlite_file(url)
         engine = create_async_engine(url, **kwargs)

@@ -1,10 +1,12 @@
 """Anonymous answers with RFC 9474 blind-signed ballots: taken signed in, cast without a
 token, once per partner, checked against the round's one key."""
 
+import asyncio
 import base64
 import secrets
 
 import httpx
+import pytest
 
 from tests.feedback.support import API, new_funder
 from tests.support import Stack
@@ -206,3 +208,24 @@ async def test_anonymous_requests_carry_no_correlation_the_client_sent(stack: St
         f"{API}/rounds/{round_['id']}", headers={**f.staff, "X-Request-ID": "kept-1"}
     )
     assert r.headers["x-request-id"] == "kept-1"
+
+
+async def test_anonymous_answers_cast_at_once_are_all_kept(stack: Stack, backend: str) -> None:
+    """Every cast rewrites the round's anonymous answers whole, under the round's lock."""
+    if backend != "postgres":
+        pytest.skip("SQLite serialises writers itself")
+    f = await new_funder(stack, partners=6)
+    await f.commitment("We pay on time")
+    round_ = await f.round()
+    ballots = [
+        await take_ballot(stack.feedback, round_["id"], token=f.partner_token(i)) for i in range(6)
+    ]
+    await asyncio.gather(
+        *(
+            cast(stack.feedback, b, ratings=_ratings(round_, i % 5 + 1))
+            for i, b in enumerate(ballots)
+        )
+    )
+    await f.close(round_)
+    r = await stack.feedback.get(f"{API}/rounds/{round_['id']}/results", headers=f.staff)
+    assert r.json()[0]["responses"] == 6
