@@ -310,6 +310,11 @@ async def test_an_attacker_with_every_copy_log_line_and_api_links_no_anonymous_a
                 has_answer = any(m in tx for m in marker_bytes)
                 assert not (has_partner and has_answer), "a WAL transaction links them"
         assert seen > 10
+        # And once an anonymous answer is written, the WAL is emptied into the database
+        # file: a copy taken afterwards holds no order of writes at all.
+        for copy, (_, wal) in zip(attacker.copies, attacker.files, strict=True):
+            if "anonymous answer" in copy["event"]:
+                assert _wal_transactions(wal) == [], copy["event"]
     else:
         for versions in attacker.tuples:
             identity_xids = {

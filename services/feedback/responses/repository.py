@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.lists import ListQuery, Page, fetch_page, parse_uuid_list
 from services.feedback.models import AnonymousRating, AnonymousResponse, Rating, Response
@@ -163,3 +163,13 @@ async def list_named(session: AsyncSession, query: ListQuery, *, round_ids: Any)
             Response.partner_id.in_(parse_uuid_list("partner_id", filters["partner_id"]))
         )
     return await fetch_page(session, stmt, query, sort_columns=SORTS, id_column=Response.id)
+
+
+async def empty_sqlite_wal(engine: AsyncEngine) -> None:
+    """SQLite: copy the WAL into the database file and truncate it, so that no copy taken
+    later holds the order in which transactions (a ballot taken, an answer cast) were
+    written. Nothing to do on PostgreSQL (its WAL is the server's own)."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

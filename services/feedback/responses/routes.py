@@ -7,7 +7,7 @@ and nothing in the request names the partner.
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Response
 
 from services.common.auth import PartnerDep, StaffDep
 from services.common.db import SessionDep
@@ -102,7 +102,9 @@ async def cast_anonymous_response(
     round_id: uuid.UUID,
     body: ResponseChange,
     session: SessionDep,
+    request: Request,
     response: Response,
+    background: BackgroundTasks,
     ballot: BallotHeader = None,
     authorization: AuthorizationHeader = None,
 ) -> AnonymousResponse:
@@ -118,6 +120,8 @@ async def cast_anonymous_response(
         ratings=body.ratings,
         comment=body.comment,
     )
+    # Once committed and answered: no copy of the SQLite WAL keeps the order of writes.
+    background.add_task(service.forget_write_order, request.app.state.db.engine)
     response.headers.update(NO_STORE)
     return AnonymousResponse.model_validate(out)
 
@@ -179,7 +183,9 @@ async def change_anonymous_response(
     round_id: uuid.UUID,
     body: ResponseChange,
     session: SessionDep,
+    request: Request,
     response: Response,
+    background: BackgroundTasks,
     ballot: BallotHeader = None,
     receipt: ReceiptHeader = None,
     authorization: AuthorizationHeader = None,
@@ -195,6 +201,8 @@ async def change_anonymous_response(
         ratings=body.ratings,
         comment=body.comment,
     )
+    # Once committed and answered: no copy of the SQLite WAL keeps the order of writes.
+    background.add_task(service.forget_write_order, request.app.state.db.engine)
     response.headers.update(NO_STORE)
     return AnonymousResponse.model_validate(out)
 

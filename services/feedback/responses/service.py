@@ -23,7 +23,7 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common import audit
 from services.common.auth import Caller
@@ -378,6 +378,11 @@ async def change_anonymous(
     await repository.rewrite_anonymous(session, round_id, answers)
     positions = await _positions(session, round_id)
     return _anonymous_out(round_id, answer.comment, _order(positions, rows), None)
+
+
+async def forget_write_order(engine: AsyncEngine) -> None:
+    """After an anonymous answer is written (and committed): on SQLite, empty the WAL."""
+    await repository.empty_sqlite_wal(engine)
 
 
 def refuse_identity(authorization: str | None) -> None:
