@@ -9,7 +9,7 @@ from services.feedback.ballots import repository
 from trellis_ballot import rsabssa
 
 
-async def create_key(session: AsyncSession, round_id: uuid.UUID) -> None:
+async def create_key(*, session: AsyncSession, round_id: uuid.UUID) -> None:
     """Make the round's ballot key (when it opens); generation runs off the event loop."""
     private = await asyncio.to_thread(rsabssa.generate_key)
     public = private.public_key()
@@ -22,6 +22,6 @@ async def create_key(session: AsyncSession, round_id: uuid.UUID) -> None:
     )
 
 
-async def erase_key(session: AsyncSession, round_id: uuid.UUID) -> None:
+async def erase_key(*, session: AsyncSession, round_id: uuid.UUID) -> None:
     """Forget the private half when the round closes: no ballot can be signed after."""
     await repository.erase_private_key(session, round_id)

@@ -103,7 +103,7 @@ async def issue(
     return {"round_id": round_id, "key_id": key.key_id, "blind_signature": b64encode(signature)}
 
 
-async def ballot_hash(session: AsyncSession, round_: Round, ballot: str | None) -> str:
+async def ballot_hash(*, session: AsyncSession, round_: Round, ballot: str | None) -> str:
     """The hash an anonymous answer is kept under, for a ballot signed with the round's
     key; 403 for anything else."""
     if not ballot:

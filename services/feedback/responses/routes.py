@@ -121,7 +121,7 @@ async def cast_anonymous_response(
         comment=body.comment,
     )
     # Once committed and answered: no copy of the SQLite WAL keeps the order of writes.
-    background.add_task(service.forget_write_order, request.app.state.db.engine)
+    background.add_task(service.forget_write_order, engine=request.app.state.db.engine)
     response.headers.update(NO_STORE)
     return AnonymousResponse.model_validate(out)
 
@@ -202,7 +202,7 @@ async def change_anonymous_response(
         comment=body.comment,
     )
     # Once committed and answered: no copy of the SQLite WAL keeps the order of writes.
-    background.add_task(service.forget_write_order, request.app.state.db.engine)
+    background.add_task(service.forget_write_order, engine=request.app.state.db.engine)
     response.headers.update(NO_STORE)
     return AnonymousResponse.model_validate(out)
 

@@ -298,7 +298,7 @@ async def _key(
     """The hash an anonymous answer is kept under: of a ballot's message, or of a receipt
     given before ballots existed."""
     if ballot or not receipt:
-        return await ballots.ballot_hash(session, round_, ballot)
+        return await ballots.ballot_hash(session=session, round_=round_, ballot=ballot)
     return hash_receipt(receipt)
 
 
@@ -322,7 +322,7 @@ async def cast(
 ) -> dict[str, Any]:
     """Cast an anonymous answer with a ballot signed for the round, once per ballot."""
     round_ = await _anonymous_round(session, round_id, for_write=True)
-    digest = await ballots.ballot_hash(session, round_, ballot)
+    digest = await ballots.ballot_hash(session=session, round_=round_, ballot=ballot)
     _check_open(round_)
     answers, found = await _find(session, round_id, digest)
     if found is not None:
@@ -380,7 +380,7 @@ async def change_anonymous(
     return _anonymous_out(round_id, answer.comment, _order(positions, rows), None)
 
 
-async def forget_write_order(engine: AsyncEngine) -> None:
+async def forget_write_order(*, engine: AsyncEngine) -> None:
     """After an anonymous answer is written (and committed): on SQLite, empty the WAL."""
     await repository.empty_sqlite_wal(engine)
 

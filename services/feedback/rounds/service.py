@@ -224,7 +224,7 @@ async def open_(
     round_.k_threshold = await k_of(session, round_.funder_id)
     round_.opened_at = utcnow()
     round_.updated_at = round_.opened_at
-    await ballot_keys.create_key(session, round_.id)
+    await ballot_keys.create_key(session=session, round_id=round_.id)
     await session.flush()
     audit.record(
         session,
@@ -252,7 +252,7 @@ async def close(
     round_.status = "closed"
     round_.closed_at = utcnow()
     round_.updated_at = round_.closed_at
-    await ballot_keys.erase_key(session, round_.id)
+    await ballot_keys.erase_key(session=session, round_id=round_.id)
     await session.flush()
     audit.record(session, caller=caller, action="close", entity_type="round", entity_id=round_.id)
     return round_
