@@ -1,7 +1,7 @@
 """commitments: the days a funder promises (e.g. replies within 14 days)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_promised_days
+Revises: 0003_anonymous_ballots
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004_promised_days"
+down_revision: str | None = "0003_anonymous_ballots"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
