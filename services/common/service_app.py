@@ -120,6 +120,7 @@ def create_service_app(
         lifespan=lifespan,
         responses=problem_responses(400, 401, 403, 404, 422),
     )
+    mark_operation_security(app)
     install_problem_handlers(app)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
@@ -134,3 +135,30 @@ def create_service_app(
         app.include_router(router)
     app.include_router(events_router(event_handlers or {}))
     return app
+
+
+def mark_operation_security(app: FastAPI) -> None:
+    """Say in the OpenAPI document which operations are public.
+
+    Operations that need a signed-in caller carry ``security: [{bearerAuth: []}]``
+    (from the kit's ``get_signed_in_caller``); every other one gets ``security: []``
+    (public: open data, published commitments and scorecards, discovery). Tests
+    built from the document (the authorization matrix) tell public operations by
+    this, not by their names.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for item in schema.get("paths", {}).values():
+            for method, operation in item.items():
+                if method in HTTP_METHODS and isinstance(operation, dict):
+                    operation.setdefault("security", [])
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
