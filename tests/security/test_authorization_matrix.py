@@ -47,6 +47,9 @@ class Victim:
     path_ids: dict[str, str] = field(default_factory=dict)
     needles: set[str] = field(default_factory=set)
     slug: str = ""
+    org_id: str = ""
+    #: What a funder that links the organisation by org-id may see before it is accepted.
+    public_of_partner: set[str] = field(default_factory=set)
 
     def add(self, name: str, value: str, *, secret: bool = True) -> str:
         self.path_ids[name] = value
@@ -82,8 +85,10 @@ async def build_victim(stack: Stack) -> Victim:
         region=f"Region {tag}",
         description=f"What victim {tag} does",
     )
-    victim.needles |= {a["name"], f"What victim {tag} does"}
+    victim.needles |= {a["name"], f"What victim {tag} does", f"Region {tag}"}
     victim.add("partner_id", a["id"])
+    victim.org_id = org
+    victim.public_of_partner = {a["id"], a["name"], org}
     victim.add("relationship_id", a["relationship"]["id"])
     as_a = stack.tokens.partner(a["id"], sub=f"victim-person-{tag}@partner.test")
     victim.needles.add(f"victim-person-{tag}@partner.test")
@@ -326,8 +331,20 @@ async def build_victim(stack: Stack) -> Victim:
     return victim
 
 
-async def build_identities(stack: Stack, victim: Victim) -> dict[str, dict[str, str]]:
-    """Callers with no business with the victim, by name."""
+@dataclass
+class Identity:
+    """A caller, and what of the victim it may name and see."""
+
+    headers: dict[str, str]
+    #: Victim path ids it may name in a read (a linked funder reads the partner's record).
+    may_name: frozenset[str] = frozenset()
+    #: Victim needles it may see.
+    may_see: frozenset[str] = frozenset()
+
+
+async def build_identities(stack: Stack, victim: Victim) -> dict[str, Identity]:
+    """Callers with no business with the victim, by name; and one funder that linked the
+    victim partner by its org-id, which the partner has not accepted."""
     tokens = stack.tokens
     o = await stack.new_funder()
     o2 = await stack.new_funder()
@@ -392,8 +409,18 @@ async def build_identities(stack: Stack, victim: Victim) -> dict[str, dict[str, 
         )
     )
 
+    # W links the victim partner by its org-id; the partner has not accepted W.
+    w = await stack.new_funder()
+    linked = await stack.partners.post(
+        f"{API}/partners",
+        headers=tokens.staff(w["id"]),
+        json={"name": "As W knows it", "org_id": victim.org_id},
+    )
+    assert linked.status_code == 201, linked.text
+    assert linked.json()["relationship"]["sharing"] == "pending"
+
     issuer = tokens.issuer
-    return {
+    plain = {
         "staff of another funder": tokens.staff(o["id"]),
         "a partner": tokens.partner(c["id"]),
         "a partner shared by two funders": tokens.partner(d["id"]),
@@ -422,6 +449,13 @@ async def build_identities(stack: Stack, victim: Victim) -> dict[str, dict[str, 
         ),
         "no token": {},
     }
+    identities = {who: Identity(headers) for who, headers in plain.items()}
+    identities["staff of a funder linked by org-id, not accepted"] = Identity(
+        tokens.staff(w["id"]),
+        may_name=frozenset({"partner_id"}),
+        may_see=frozenset(victim.public_of_partner),
+    )
+    return identities
 
 
 # Requests from the document ------------------------------------------------------------------
@@ -555,7 +589,18 @@ class Call:
     public: bool
     params: dict[str, str]
     body: dict[str, Any] | None
-    names_victim: bool
+    #: The victim's records the request names (keys of ``Victim.path_ids``).
+    names: frozenset[str]
+
+    def may_succeed(self, who: Identity) -> bool:
+        """Whether a 2xx is right for ``who``: it names nothing of the victim's, or only what
+        ``who`` may name, and it is not a write to the organisation's own record (a path
+        under ``/partners/{partner_id}``), which is the organisation's alone."""
+        if not self.names:
+            return True
+        if not self.names <= who.may_name:
+            return False
+        return not (self.method != "get" and "{partner_id}" in self.path)
 
 
 def calls(doc: dict[str, Any], victim: Victim) -> list[Call]:
@@ -587,10 +632,10 @@ def calls(doc: dict[str, Any], victim: Victim) -> list[Call]:
             assert service, path
             for body in bodies:
                 sent = json.dumps([url, params, body])
-                names_victim = any(
-                    v in sent for k, v in victim.path_ids.items() if k != "funder_slug"
+                names = frozenset(
+                    k for k, v in victim.path_ids.items() if k != "funder_slug" and v in sent
                 )
-                out.append(Call(method, path, url, service, public, params, body, names_victim))
+                out.append(Call(method, path, url, service, public, params, body, names))
     return out
 
 
@@ -610,8 +655,8 @@ async def test_no_caller_reaches_another_partys_records(stack: Stack, merged: di
     public_answers: dict[str, set[int]] = {}
     statuses: dict[int, int] = {}
     for call in planned:
-        for who, headers in identities.items():
-            sent_headers = dict(headers)
+        for who, identity in identities.items():
+            sent_headers = dict(identity.headers)
             if call.method in {"post", "put", "delete"}:
                 sent_headers["Idempotency-Key"] = _unique()
             response = await stack.clients[call.service].request(
@@ -633,10 +678,12 @@ async def test_no_caller_reaches_another_partys_records(stack: Stack, merged: di
                     response.status_code
                 )
                 continue
-            if 200 <= response.status_code < 300 and call.names_victim:
+            if 200 <= response.status_code < 300 and not call.may_succeed(identity):
                 failures.append(f"{label}: another party's record answered {response.text[:300]}")
             sent = json.dumps([call.url, call.params, call.body])
-            shown = [n for n in victim.needles if n in response.text and n not in sent]
+            shown = [
+                n for n in victim.needles - identity.may_see if n in response.text and n not in sent
+            ]
             if shown:
                 leaks += 1
                 failures.append(f"{label}: the answer shows {shown}")
