@@ -2,7 +2,11 @@
 
 Used by the interactions, documents, contacts, updates and timeline sub-packages.
 A partner sees only its own records; funder staff see only partners their
-funder has a relationship with; anything else is answered as if it did not exist.
+funder has a relationship with, and the organisation's own data (contacts, the
+documents it linked, its description) only once it has accepted their funder
+(``sharing`` = accepted); anything else is answered as if it did not exist.
+Checks read ``Caller.staff_funder_id`` and ``Caller.own_partner_id``, which are
+empty unless the token holds the matching role.
 """
 
 import re
