@@ -247,6 +247,15 @@ async def test_the_adding_funder_edits_until_the_organisation_claims_its_record(
         json={"description": "Met them at the youth forum", "charity_number": "1164883"},
     )
     assert edited.status_code == 200, edited.text
+    # If the organisation stops sharing with it, the funder no longer edits it either.
+    sharing = f"{API}/partners/{x.partner_id}/sharing/{x.funder_id}"
+    stopped = await stack.partners.put(sharing, headers=x.as_partner, json={"sharing": "stopped"})
+    assert stopped.status_code == 200
+    refused = await stack.partners.put(
+        f"{API}/partners/{x.partner_id}", headers=x.staff, json={"region": "Wales"}
+    )
+    assert refused.status_code == 403 and "does not share" in refused.json()["message"]
+    await stack.partners.put(sharing, headers=x.as_partner, json={"sharing": "accepted"})
     await claim(stack, x.partner_id)
     record = await stack.partners.get(f"{API}/partners/{x.partner_id}", headers=x.staff)
     assert record.json()["claimed_at"] is not None

@@ -17,7 +17,7 @@ from services.partners.organisations import repository
 from services.partners.organisations.models import Partner
 from services.partners.organisations.schemas import PartnerCreate, PartnerUpdate
 from services.partners.relationships import repository as relationships_repository
-from services.partners.relationships.models import Relationship
+from services.partners.relationships.models import SHARING_ACCEPTED, Relationship
 from services.partners.relationships.service import emit_relationship_changed
 
 
@@ -161,8 +161,9 @@ async def list_partners(*, session: AsyncSession, caller: Caller, query: ListQue
     return await repository.list_own_partner(session, query, partner_id=partner_id)
 
 
-def _check_staff_may_edit(caller: Caller, partner: Partner) -> None:
-    """A funder edits an organisation's own record only while unclaimed, and only if it added it."""
+def _check_staff_may_edit(caller: Caller, partner: Partner, relationship: Relationship) -> None:
+    """A funder edits an organisation's own record only while unclaimed, only if it added
+    it, and only while the organisation shares with it."""
     if partner.claimed_at is not None:
         raise Forbidden(
             "This organisation has claimed its own record: only its own people change its "
@@ -175,6 +176,13 @@ def _check_staff_may_edit(caller: Caller, partner: Partner) -> None:
             "Your funder did not add this organisation, so it does not change the "
             "organisation's own record; the organisation does. Your funder's view (status, "
             "since, steward) is kept on your relationship: PUT /api/v1/relationships/{id}.",
+            slug="owned-by-organisation",
+        )
+    if relationship.sharing != SHARING_ACCEPTED:
+        raise Forbidden(
+            "This organisation does not share its own record with your funder (any more), "
+            "so your funder does not change it. Your funder's view (status, since, steward) "
+            "is kept on your relationship: PUT /api/v1/relationships/{id}.",
             slug="owned-by-organisation",
         )
 
@@ -190,7 +198,7 @@ async def update_partner(
     """The organisation changes its own record; the funder that added it may until it is claimed."""
     partner, relationship = await visible_partner(session, caller, partner_id)
     if relationship is not None:
-        _check_staff_may_edit(caller, partner)
+        _check_staff_may_edit(caller, partner, relationship)
     check_if_match(if_match, partner)
     changes = data.changes()
     if "website" in changes and changes["website"] is not None:

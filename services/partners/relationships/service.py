@@ -154,7 +154,20 @@ async def set_sharing(
     relationship = await get_sharing(
         session=session, caller=caller, partner_id=partner_id, funder_id=funder_id
     )
-    current, wanted = relationship.sharing, data.sharing
+    return await change_sharing(
+        session=session, caller=caller, relationship=relationship, wanted=data.sharing
+    )
+
+
+async def change_sharing(
+    *, session: AsyncSession, caller: Caller, relationship: Relationship, wanted: str
+) -> Relationship:
+    """Move a relationship's sharing to ``wanted`` on the organisation's word.
+
+    The caller must already be known to speak for the organisation (its own
+    people: ``set_sharing``, or an accepted invitation of the funder).
+    """
+    current = relationship.sharing
     if current == wanted:
         return relationship
     if wanted not in SHARING_MOVES.get(current, set()):
@@ -174,6 +187,10 @@ async def set_sharing(
         action=f"sharing.{wanted}",
         entity_type="relationship",
         entity_id=relationship.id,
-        changes={"sharing": wanted, "previous": current, "funder_id": str(funder_id)},
+        changes={
+            "sharing": wanted,
+            "previous": current,
+            "funder_id": str(relationship.funder_id),
+        },
     )
     return relationship
