@@ -13,7 +13,15 @@ then every operation is called with their ids in its path (and in its body's
 - a revoked API client of another partner;
 - a ``partner`` token that carries the victim funder's id as a ``funder_id`` claim
   (a claim without its role), and a role-less token carrying both victim ids;
-- no token at all.
+- no token at all;
+
+and by two callers who do know part of the victim's world:
+
+- staff of a funder that linked the victim partner by its org-id, which the partner
+  has not accepted: it may read the partner's record (name and identifiers), never the
+  partner's own data, and never write the partner's record or its sub-resources;
+- another partner of the victim funder: it may name and see the funder, its
+  commitments, rounds and actions, and nothing of the victim partner's.
 
 The test fails on any 2xx to a request that names the victim's records, and on
 any of the victim's ids, names, emails or phone numbers in any answer (beyond
@@ -50,6 +58,8 @@ class Victim:
     org_id: str = ""
     #: What a funder that links the organisation by org-id may see before it is accepted.
     public_of_partner: set[str] = field(default_factory=set)
+    #: What another partner of the victim funder may see of it (it works with that funder).
+    funder_to_its_partners: set[str] = field(default_factory=set)
 
     def add(self, name: str, value: str, *, secret: bool = True) -> str:
         self.path_ids[name] = value
@@ -74,6 +84,7 @@ async def build_victim(stack: Stack) -> Victim:
     victim.slug = f"victim-{tag}"
     v = await stack.new_funder(victim.slug)
     victim.needles.add(v["name"])
+    victim.funder_to_its_partners |= {v["id"], v["name"]}
     staff = stack.tokens.staff(v["id"], sub=f"victim-staff-{tag}@victim.test")
     victim.needles.add(f"victim-staff-{tag}@victim.test")
     victim.add("funder_id", v["id"])
@@ -319,6 +330,7 @@ async def build_victim(stack: Stack) -> Victim:
         201,
     )
     victim.add("action_id", action["id"])
+    victim.funder_to_its_partners |= {commitment["id"], round_["id"], action["id"]}
     scorecard = await fb.get(f"{API}/scorecards/settings", headers=staff)
     await _ok(
         await fb.put(
@@ -450,6 +462,14 @@ async def build_identities(stack: Stack, victim: Victim) -> dict[str, Identity]:
         "no token": {},
     }
     identities = {who: Identity(headers) for who, headers in plain.items()}
+    # B is another partner of the victim funder: it may name and see the funder, its
+    # commitments, rounds and published actions, and nothing of the victim partner's.
+    b = await stack.new_partner(victim.path_ids["funder_id"])
+    identities["another partner of the victim funder"] = Identity(
+        tokens.partner(b["id"]),
+        may_name=frozenset({"funder_id", "commitment_id", "round_id", "action_id"}),
+        may_see=frozenset(victim.funder_to_its_partners),
+    )
     identities["staff of a funder linked by org-id, not accepted"] = Identity(
         tokens.staff(w["id"]),
         may_name=frozenset({"partner_id"}),
@@ -668,7 +688,9 @@ async def test_no_caller_reaches_another_partys_records(stack: Stack, merged: di
             )
             label = f"{call.method.upper()} {call.path} as {who}: {response.status_code}"
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            if os.environ.get("MATRIX_DEBUG") and response.status_code in (400, 422):
+            if os.environ.get("MATRIX_DEBUG") and (
+                response.status_code in (400, 422) or (call.names and response.status_code < 300)
+            ):
                 print(label, response.text[:200])
             if response.status_code >= 500:
                 failures.append(f"{label} (a server error) {response.text[:200]}")
