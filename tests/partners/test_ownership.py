@@ -101,6 +101,14 @@ async def test_linking_by_org_id_reveals_nothing_until_the_organisation_accepts(
     assert body["relationship"]["sharing"] == "pending"
     assert body["description"] is None and body["region"] is None and body["website"] is None
     assert not await sees_own_data(stack, y.staff, x, data)
+    # Only the organisation accepts: a funder sending sharing on its relationship changes nothing.
+    forced = await stack.partners.put(
+        f"{API}/relationships/{body['relationship']['id']}",
+        headers=y.staff,
+        json={**body["relationship"], "sharing": "accepted"},
+    )
+    assert forced.status_code == 200 and forced.json()["sharing"] == "pending"
+    assert not await sees_own_data(stack, y.staff, x, data)
     # Nor does it learn of the other funder: not its id, not its name.
     for url in (f"{API}/partners/{x.partner_id}", f"{API}/partners", f"{API}/relationships"):
         answer = await stack.partners.get(url, headers=y.staff)
