@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
@@ -387,20 +386,7 @@ async def get_caller(request: Request) -> Caller:
     return await verifier.verify(token)
 
 
-#: Documents the bearer scheme in OpenAPI on every operation that needs a token (it checks
-#: nothing itself: ``get_caller`` verifies the token).
-BEARER_SCHEME = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearerAuth",
-    bearerFormat="JWT",
-    description="An OAuth 2.0 access token (RFC 9068).",
-)
-
-
-async def get_signed_in_caller(
-    caller: Annotated[Caller, Depends(get_caller)],
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)] = None,
-) -> Caller:
+async def get_signed_in_caller(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     if caller.is_public:
         raise Unauthorized("This needs an access token: 'Authorization: Bearer <token>'.")
     return caller

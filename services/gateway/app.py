@@ -8,12 +8,12 @@ from typing import Any
 import aiohttp
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier
+from services.common.docs import install_docs
 from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import MetricsMiddleware, install_metrics
@@ -21,6 +21,7 @@ from services.common.requestid import RequestIdMiddleware
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
+from services.gateway.landing import install_front_page
 from services.gateway.openapi import OpenAPICache
 from services.gateway.proxy import Proxy, Upstream
 
@@ -34,7 +35,14 @@ CORS_ALLOW_HEADERS = [
     "Range",
     "X-Request-ID",
 ]
-CORS_EXPOSE_HEADERS = ["Content-Range", "ETag", "Location", "X-Request-ID", "X-Next-Cursor"]
+CORS_EXPOSE_HEADERS = [
+    "Content-Range",
+    "ETag",
+    "Location",
+    "X-Request-ID",
+    "X-Next-Cursor",
+    "Idempotent-Replayed",
+]
 CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -67,7 +75,7 @@ class GatewayApp(FastAPI):
     A proxied request goes through ``hot_path`` only: request id, access log, CORS
     and the proxy, all pure ASGI. FastAPI's per-request work (telemetry checks,
     exception middleware, routing) is kept for ``/healthz``, ``/readyz``,
-    ``/openapi.json`` and ``/docs``. Middleware for proxied requests belongs in
+    ``/openapi.json``, ``/docs``, ``/redoc`` and ``/``. Middleware for proxied requests belongs in
     ``hot_path`` (see ``create_app``), not in ``add_middleware``.
     """
 
@@ -201,8 +209,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def openapi_json() -> Response:
         return Response(await openapi.body(), media_type="application/json")
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Trellis API")
-
+    install_docs(app, openapi_url="/openapi.json", title="Trellis API")
+    install_front_page(app, settings.console_dir)
     return app

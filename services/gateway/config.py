@@ -1,6 +1,7 @@
 """Settings of the gateway (env prefix ``TRELLIS_GATEWAY_``)."""
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import field_validator
@@ -34,6 +35,8 @@ class Settings(CommonSettings):
     """How long the merged OpenAPI document is kept once every upstream answered."""
     readiness_timeout: float = 2.0
     """Seconds each upstream's ``/readyz`` has to answer during the gateway's ``/readyz``."""
+    console_dir: Path | None = None
+    """The console's built bundle; served at ``/`` when it holds an ``index.html``."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -226,6 +226,8 @@ NOT_NEEDED_IN_KUBERNETES = {
     "TRELLIS_GATEWAY_MAX_CONNECTIONS",
     "TRELLIS_GATEWAY_OPENAPI_CACHE_SECONDS",
     "TRELLIS_GATEWAY_READINESS_TIMEOUT",
+    # Unset, / is a page of links; the console's image build sets it when it ships.
+    "TRELLIS_GATEWAY_CONSOLE_DIR",
 }
 
 

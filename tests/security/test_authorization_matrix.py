@@ -27,7 +27,9 @@ The test fails on any 2xx to a request that names the victim's records, and on
 any of the victim's ids, names, emails or phone numbers in any answer (beyond
 what the caller itself sent). Operations whose OpenAPI ``security`` is empty are
 public by design (open data, a published scorecard and commitments, discovery):
-they must answer every caller alike, and a ``GET`` of them must succeed.
+they must answer every caller alike, and a ``GET`` of them must succeed. Where a
+token is optional (``security`` lists ``{}`` beside ``bearerAuth``), a caller may
+see no more of the victim than the public does.
 """
 
 import json
@@ -611,6 +613,8 @@ class Call:
     body: dict[str, Any] | None
     #: The victim's records the request names (keys of ``Victim.path_ids``).
     names: frozenset[str]
+    #: A token is optional: the public gets an answer, a caller with a token may get more.
+    token_optional: bool = False
 
     def may_succeed(self, who: Identity) -> bool:
         """Whether a 2xx is right for ``who``: it names nothing of the victim's, or only what
@@ -632,6 +636,7 @@ def calls(doc: dict[str, Any], victim: Victim) -> list[Call]:
                 continue
             assert "security" in op, f"{method.upper()} {path} does not say whether it is public"
             public = op["security"] == []
+            token_optional = {} in op["security"] and not public
             url = path
             for name in re.findall(r"{(\w+)}", path):
                 assert name in victim.path_ids, (
@@ -655,7 +660,9 @@ def calls(doc: dict[str, Any], victim: Victim) -> list[Call]:
                 names = frozenset(
                     k for k, v in victim.path_ids.items() if k != "funder_slug" and v in sent
                 )
-                out.append(Call(method, path, url, service, public, params, body, names))
+                out.append(
+                    Call(method, path, url, service, public, params, body, names, token_optional)
+                )
     return out
 
 
@@ -674,8 +681,10 @@ async def test_no_caller_reaches_another_partys_records(stack: Stack, merged: di
     leaks = 0
     public_answers: dict[str, set[int]] = {}
     statuses: dict[int, int] = {}
+    public_shown: dict[tuple[str, str], str] = {}
     for call in planned:
-        for who, identity in identities.items():
+        # The public's answer first: where a token is optional, it is the baseline.
+        for who, identity in sorted(identities.items(), key=lambda item: item[0] != "no token"):
             sent_headers = dict(identity.headers)
             if call.method in {"post", "put", "delete"}:
                 sent_headers["Idempotency-Key"] = _unique()
@@ -699,6 +708,20 @@ async def test_no_caller_reaches_another_partys_records(stack: Stack, merged: di
                 public_answers.setdefault(f"{call.method.upper()} {call.path}", set()).add(
                     response.status_code
                 )
+                continue
+            if call.token_optional:
+                # What the public is shown is fine; a caller may see no more of the victim.
+                if who == "no token":
+                    public_shown[(call.method, call.url)] = response.text
+                seen_by_public = public_shown.get((call.method, call.url), "")
+                shown = [
+                    n
+                    for n in victim.needles - identity.may_see
+                    if n in response.text and n not in seen_by_public
+                ]
+                if shown:
+                    leaks += 1
+                    failures.append(f"{label}: shows more than the public sees: {shown}")
                 continue
             if 200 <= response.status_code < 300 and not call.may_succeed(identity):
                 failures.append(f"{label}: another party's record answered {response.text[:300]}")
