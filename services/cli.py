@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from services import demo
 from services.common.auth import ROLES, KeyStore, TokenIssuer
@@ -92,21 +93,44 @@ def serve(name: str, host: str | None, port: int | None) -> None:
     )
 
 
-def _funder_id(slug: str) -> str:
+def _partners_row(sql: str, params: dict[str, Any]) -> Any:
+    """One row of the partners service's database (a token names only what exists there)."""
     settings: ServiceSettings = _settings("partners")
     engine = create_engine(sync_url(settings.effective_database_url))
     try:
         with engine.connect() as conn:
-            row = conn.execute(
-                text("SELECT id FROM funders WHERE slug = :slug"), {"slug": slug}
-            ).first()
+            return conn.execute(text(sql), params).first()
+    except SQLAlchemyError as exc:
+        raise CliError(
+            "the partners database cannot be read (run `trellis migrate` or `trellis up` first)"
+        ) from exc
     finally:
         engine.dispose()
+
+
+def _funder_id(slug: str) -> str:
+    row = _partners_row("SELECT id FROM funders WHERE slug = :slug", {"slug": slug})
     if row is None:
         raise CliError(
             f"there is no funder with the slug '{slug}' (create it first, or run `trellis up --demo`)"
         )
     return str(uuid.UUID(str(row[0])))
+
+
+def _partner_id(wanted: uuid.UUID) -> str:
+    # Ids are stored as 32 hex digits on SQLite and as uuid on PostgreSQL.
+    settings: ServiceSettings = _settings("partners")
+    on_sqlite = sync_url(settings.effective_database_url).startswith("sqlite")
+    row = _partners_row(
+        "SELECT id FROM partners WHERE id = :id",
+        {"id": wanted.hex if on_sqlite else str(wanted)},
+    )
+    if row is None:
+        raise CliError(
+            f"there is no partner organisation with the id {wanted} "
+            "(add it first as a funder's staff, or run `trellis up --demo`)"
+        )
+    return str(wanted)
 
 
 def mint(args: argparse.Namespace) -> str:
@@ -122,9 +146,10 @@ def mint(args: argparse.Namespace) -> str:
         if not args.partner:
             raise CliError("a partner token needs --partner <partner id>")
         try:
-            partner_id = str(uuid.UUID(args.partner))
+            wanted = uuid.UUID(args.partner)
         except ValueError as exc:
             raise CliError("--partner takes the partner's id (a UUID)") from exc
+        partner_id = _partner_id(wanted)
     sub = (
         args.sub
         or {

@@ -71,6 +71,7 @@ async def discovery(request: Request) -> dict[str, object]:
             "roles",
             "funder_id",
             "partner_id",
+            "sid",
             "scope",
         ],
     }
@@ -144,6 +145,8 @@ async def token(
         )
     except Unauthorized as exc:
         raise OAuthError("invalid_client", exc.detail, 401) from exc
+    except service.ClientNotConfirmed as exc:
+        raise OAuthError("unauthorized_client", exc.detail, 400) from exc
     except FileNotFoundError as exc:
         raise BadRequest("This deployment issues no tokens; use your identity provider.") from exc
     body = TokenResponse(
