@@ -164,7 +164,11 @@ class TokenIssuer:
         name: str | None = None,
         scope: str | None = None,
         ttl: int = 3600,
+        sid: str | None = None,
+        mid: uuid.UUID | str | None = None,
     ) -> str:
+        """An access token; ``sid`` names the grant it comes from (e.g. a person's sign-in
+        session), ``mid`` the membership a person's token acts under."""
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
@@ -187,6 +191,10 @@ class TokenIssuer:
             claims["partner_id"] = str(partner_id)
         if name:
             claims["name"] = name
+        if sid:
+            claims["sid"] = sid
+        if mid:
+            claims["mid"] = str(mid)
         key = self.keys.signing_key()
         header = {"alg": "RS256", "typ": TOKEN_TYPE, "kid": key.kid}
         return jwt.encode(header, claims, key, algorithms=ALGORITHMS)

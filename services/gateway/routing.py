@@ -2,7 +2,9 @@
 
 A path ``/api/v1/<resource>/...`` goes to the service that owns ``<resource>``
 (for ``public/...`` the first two segments name the resource). The token issuer's
-``/oauth/*`` and ``/.well-known/*`` live in the partners service.
+``/oauth/*`` and ``/.well-known/*`` (the OpenID Connect provider and its sign-in pages)
+and ``/account/*`` (pages people open from an invitation or password reset email)
+live in the partners service.
 """
 
 API_PREFIX = "/api/v1/"
@@ -16,6 +18,10 @@ RESOURCES: dict[str, str] = {
     "documents": "partners",
     "contacts": "partners",
     "updates": "partners",
+    "people": "partners",
+    "memberships": "partners",
+    "invitations": "partners",
+    "password-resets": "partners",
     # funding
     "grants": "funding",
     "instalments": "funding",
@@ -40,6 +46,7 @@ RESOURCES: dict[str, str] = {
 PREFIXES: dict[str, str] = {
     "/oauth/": "partners",
     "/.well-known/": "partners",
+    "/account/": "partners",
 }
 
 UPSTREAMS: tuple[str, ...] = tuple(dict.fromkeys([*RESOURCES.values(), *PREFIXES.values()]))
