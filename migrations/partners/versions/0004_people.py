@@ -13,7 +13,6 @@ from alembic import op
 
 import services.common.db
 
-
 revision: str = "0004_people"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None

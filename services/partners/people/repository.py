@@ -187,12 +187,12 @@ async def membership_labels(
         rows = await session.execute(
             select(Funder.id, Funder.name).where(Funder.id.in_(funder_ids))
         )
-        funders = dict(rows.tuples().all())
+        funders = {k: v for k, v in rows.all()}
     if partner_ids:
         rows = await session.execute(
             select(Partner.id, Partner.name).where(Partner.id.in_(partner_ids))
         )
-        partners = dict(rows.tuples().all())
+        partners = {k: v for k, v in rows.all()}
     labels = {}
     for m in memberships:
         if m.role == "funder_staff" and m.funder_id:
