@@ -54,14 +54,10 @@ class Settings(ServiceSettings):
     authorization_code_ttl: int = 60
     invitation_ttl: int = 7 * 24 * 3600
     password_reset_ttl: int = 3600
-    console_redirect_uris: list[str] = [
-        "http://127.0.0.1:8000/console/callback",
-        "http://localhost:5173/callback",
-    ]
-    console_post_logout_redirect_uris: list[str] = [
-        "http://127.0.0.1:8000/console/",
-        "http://localhost:5173/",
-    ]
+    console_redirect_uris: list[str] | None = None
+    """Where the console may receive codes (default: ``<public URL>/console/callback`` and
+    Vite's dev server)."""
+    console_post_logout_redirect_uris: list[str] | None = None
     oidc_clients: list[OidcClient] = []
     """More OIDC clients, as a JSON list of {client_id, redirect_uris, ...}."""
     external_idps: list[ExternalIdp] = []
@@ -88,7 +84,9 @@ class Settings(ServiceSettings):
         console = OidcClient(
             client_id=CONSOLE_CLIENT_ID,
             name="Trellis console",
-            redirect_uris=self.console_redirect_uris,
-            post_logout_redirect_uris=self.console_post_logout_redirect_uris,
+            redirect_uris=self.console_redirect_uris
+            or [f"{self.base_url}/console/callback", "http://localhost:5173/callback"],
+            post_logout_redirect_uris=self.console_post_logout_redirect_uris
+            or [f"{self.base_url}/console/", "http://localhost:5173/"],
         )
         return {console.client_id: console, **{c.client_id: c for c in self.oidc_clients}}

@@ -17,7 +17,7 @@ import httpx
 from tests.support import Stack
 
 CONSOLE = "trellis-console"
-CALLBACK = "http://127.0.0.1:8000/console/callback"
+CALLBACK = "http://trellis.test/console/callback"
 PASSWORD = "correct horse battery"
 
 

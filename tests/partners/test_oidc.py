@@ -246,12 +246,12 @@ async def test_rp_initiated_logout_ends_the_sign_in(stack: Stack) -> None:
             "/oauth/logout",
             params={
                 "id_token_hint": tokens["id_token"],
-                "post_logout_redirect_uri": "http://127.0.0.1:8000/console/",
+                "post_logout_redirect_uri": "http://trellis.test/console/",
                 "state": "bye",
             },
         )
         assert response.status_code == 303
-        assert response.headers["location"] == "http://127.0.0.1:8000/console/?state=bye"
+        assert response.headers["location"] == "http://trellis.test/console/?state=bye"
         # An unregistered address is not redirected to.
         again = await client.get(
             "/oauth/logout",
