@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -28,6 +29,7 @@ from services.common.db import after_commit
 logger = logging.getLogger("trellis.mail")
 
 RETRIES = 3
+_POLICY = default.clone(max_line_length=998)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +70,15 @@ class Mailer:
         self._pending: set[asyncio.Task[None]] = set()
 
     def message(self, *, to: str, subject: str, text: str) -> EmailMessage:
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_POLICY)
         msg["From"] = self.sender
         msg["To"] = to
         msg["Subject"] = subject
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = make_msgid(domain="trellis")
-        msg.set_content(text)
+        # Plain ASCII stays readable in the .eml file (links unbroken); anything else is
+        # quoted-printable.
+        msg.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
         return msg
 
     async def send(self, msg: EmailMessage) -> None:

@@ -51,7 +51,7 @@ class Settings(ServiceSettings):
     id_token_ttl: int = 300
     session_ttl: int = 14 * 24 * 3600
     """Seconds a sign-in (its refresh-token family) lasts before the person signs in again."""
-    authorization_code_ttl: int = 60
+    authorization_code_ttl: int = 120
     invitation_ttl: int = 7 * 24 * 3600
     password_reset_ttl: int = 3600
     console_redirect_uris: list[str] | None = None

@@ -284,3 +284,34 @@ def test_token_for_an_unknown_funder_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "no funder with the slug 'nope'" in result.stderr
+
+
+def test_invite_prints_the_link_and_writes_the_mail(tmp_path: Path) -> None:
+    env = environment(tmp_path / "data", dict(zip(SERVICES, free_ports(4), strict=True)))
+    subprocess.run(
+        [sys.executable, "-m", "services.cli", "migrate"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+    def invite(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli", "invite", *args],
+            env=env,
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+        )
+
+    unknown = invite("--email", "someone@example.org", "--funder", "nope")
+    assert unknown.returncode == 2
+    assert "no funder with the slug 'nope'" in unknown.stderr
+    done = invite("--email", "ops@example.org", "--admin")
+    assert done.returncode == 0, done.stderr
+    link = done.stdout.strip()
+    assert link.startswith(f"{env['TRELLIS_AUTH_ISSUER']}/account/invitation?token=")
+    [mail] = list((tmp_path / "data" / "mail").glob("*.eml"))
+    text = mail.read_text()
+    assert "To: ops@example.org" in text and link in text
