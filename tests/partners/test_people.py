@@ -73,22 +73,31 @@ async def test_staff_cannot_invite_staff_of_another_funder(stack: Stack) -> None
     assert response.status_code == 403
 
 
-async def test_inviting_an_organisation_claims_it_and_shares_with_that_funder(
-    stack: Stack,
-) -> None:
+async def test_inviting_an_organisation_claims_it(stack: Stack) -> None:
     p = await pair(stack, org_id=org_id())
     second = await second_funder_of(stack, p)
     contact = unique_email("director")
     await add_contact(stack, p.partner_id, contact)
 
-    # Only one of the organisation's own contacts can be invited for it.
+    # The funder it shares with invites one of its own contacts, nobody else.
     refused = await stack.partners.post(
         "/api/v1/invitations",
-        headers=second.staff,
+        headers=p.staff,
         json={"email": unique_email("staff-self"), "role": "partner", "partner_id": p.partner_id},
     )
     assert refused.status_code == 422
     assert "contacts" in refused.json()["message"]
+    # A funder it has not accepted cannot invite its first person, and learns nothing
+    # about its contacts by trying: the answer is the same for a contact and a stranger.
+    answers = []
+    for address in (contact, unique_email("stranger")):
+        response = await stack.partners.post(
+            "/api/v1/invitations",
+            headers=second.staff,
+            json={"email": address, "role": "partner", "partner_id": p.partner_id},
+        )
+        answers.append((response.status_code, response.json()["message"]))
+    assert answers[0] == answers[1] and answers[0][0] == 409
     stranger = await stack.new_funder()
     unknown = await stack.partners.post(
         "/api/v1/invitations",
@@ -98,7 +107,7 @@ async def test_inviting_an_organisation_claims_it_and_shares_with_that_funder(
     assert unknown.status_code == 404  # no relationship: as if it did not exist
 
     invitation = await invite(
-        stack, second.staff, email=contact.upper(), role="partner", partner_id=p.partner_id
+        stack, p.staff, email=contact.upper(), role="partner", partner_id=p.partner_id
     )
     assert invitation["kind"] == "organisation"
     [(claimed,)] = await sql(
@@ -118,8 +127,7 @@ async def test_inviting_an_organisation_claims_it_and_shares_with_that_funder(
         ),
     )
     sharing = {str(uuid.UUID(str(f))): s for f, s in rows}
-    assert sharing[second.funder_id] == "accepted"
-    assert sharing[p.funder_id] == "accepted"  # the adding funder already shared
+    assert sharing == {p.funder_id: "accepted", second.funder_id: "pending"}
 
     # The organisation's first person signs in as the organisation.
     tokens = await sign_in(stack, contact.upper())

@@ -223,14 +223,30 @@ async def _invitation_target(
             if partner is not None
             else None
         )
-        if relationship is None:
+        if relationship is None or partner is None:
             raise NotFound("There is no partner with this id.")
-        if not await repository.is_contact_email(session, partner_id=partner.id, email=data.email):
-            message = (
-                "Send the invitation to one of the organisation's contacts: this email is "
-                "not among them. The organisation's own people decide who else joins."
+        if relationship.sharing == "accepted":
+            # The funder sees the organisation's contacts: the invitation goes to one of them.
+            if not await repository.is_contact_email(
+                session, partner_id=partner.id, email=data.email
+            ):
+                message = (
+                    "Send the invitation to one of the organisation's contacts: this email is "
+                    "not among them. The organisation's own people decide who else joins."
+                )
+                raise Unprocessable(message, errors={"email": [message]})
+        elif partner.claimed_at is None:
+            # Not shared with this funder and claimed by nobody: only a funder the
+            # organisation shares with may invite its first person (and nothing here
+            # tells this funder who the organisation's contacts are).
+            raise Conflict(
+                "This organisation has not accepted your funder and has not claimed its "
+                "record yet, so you cannot invite its first person. Ask the organisation "
+                "to join Trellis through a funder it works with; you can then invite its "
+                "people to accept you."
             )
-            raise Unprocessable(message, errors={"email": [message]})
+        # Claimed but not shared with this funder: any address; only one of the
+        # organisation's own people can accept (checked on acceptance).
         return "organisation", caller.funder_id, partner.id, caller.funder_id
     raise Forbidden("This needs a funder's staff, an organisation's people or a platform admin.")
 
