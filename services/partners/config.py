@@ -39,7 +39,11 @@ def _global(name: str) -> AliasChoices:
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(
-        env_prefix="TRELLIS_PARTNERS_", extra="ignore", populate_by_name=True
+        env_prefix="TRELLIS_PARTNERS_",
+        extra="ignore",
+        populate_by_name=True,
+        # An empty variable is unset (compose names every setting), JSON lists included.
+        env_ignore_empty=True,
     )
 
     service_name: str = "partners"
