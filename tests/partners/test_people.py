@@ -216,6 +216,10 @@ async def test_organisation_people_invite_colleagues_and_keep_their_last_person(
     assert mine["id"] not in {m["id"] for m in seen.json()}
     staff_remove = await stack.partners.delete(f"/api/v1/memberships/{mine['id']}", headers=p.staff)
     assert staff_remove.status_code == 404
+    own = await stack.partners.get(f"/api/v1/memberships/{mine['id']}", headers=bearer(tokens))
+    assert own.json()["partner_id"] == p.partner_id
+    seen_by_staff = await stack.partners.get(f"/api/v1/memberships/{mine['id']}", headers=p.staff)
+    assert seen_by_staff.status_code == 404
 
 
 async def test_removing_a_membership_ends_its_sign_ins(stack: Stack) -> None:
@@ -300,9 +304,12 @@ async def test_invitation_links_work_once_expire_and_are_stored_hashed(stack: St
     )
     assert {i["id"] for i in listed.json()} == {expired["id"]}
     other = await stack.new_funder()
-    assert (
-        await stack.partners.get("/api/v1/invitations", headers=stack.tokens.staff(other["id"]))
-    ).json() == []
+    theirs = stack.tokens.staff(other["id"])
+    assert (await stack.partners.get("/api/v1/invitations", headers=theirs)).json() == []
+    one = f"/api/v1/invitations/{expired['id']}"
+    assert (await stack.partners.get(one, headers=p.staff)).json()["email"] == late
+    assert (await stack.partners.get(one, headers=theirs)).status_code == 404
+    assert (await stack.partners.delete(one, headers=theirs)).status_code == 404
 
 
 async def accept_page_status(stack: Stack, address: str) -> int:

@@ -99,6 +99,17 @@ async def list_memberships(
     return [Membership.model_validate(m) for m in page.items]
 
 
+@router.get("/memberships/{membership_id}", response_model=Membership)
+async def get_membership(
+    membership_id: uuid.UUID, session: SessionDep, caller: PeopleCallerDep
+) -> Membership:
+    """One active membership of your funder or organisation."""
+    membership = await service.get_membership(
+        session=session, caller=caller, membership_id=membership_id
+    )
+    return Membership.model_validate(membership)
+
+
 @router.delete(
     "/memberships/{membership_id}", response_model=Membership, responses=problem_responses(409)
 )
@@ -152,6 +163,17 @@ async def list_invitations(
     page = await service.list_invitations(session=session, caller=caller, query=query)
     page.apply(response, "invitations")
     return [Invitation.model_validate(i) for i in page.items]
+
+
+@router.get("/invitations/{invitation_id}", response_model=Invitation)
+async def get_invitation(
+    invitation_id: uuid.UUID, session: SessionDep, caller: PeopleCallerDep
+) -> Invitation:
+    """One invitation your funder or organisation sent (never its link)."""
+    invitation = await service.get_invitation(
+        session=session, caller=caller, invitation_id=invitation_id
+    )
+    return Invitation.model_validate(invitation)
 
 
 @router.delete("/invitations/{invitation_id}", response_model=Invitation)

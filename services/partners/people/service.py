@@ -94,6 +94,21 @@ async def get_person(*, session: AsyncSession, caller: Caller, person_id: uuid.U
     return person
 
 
+async def get_membership(
+    *, session: AsyncSession, caller: Caller, membership_id: uuid.UUID
+) -> Membership:
+    """One membership where the caller works (another's answers 404, as if absent)."""
+    _scope_of(caller)
+    membership = await repository.get_membership(session, membership_id)
+    if (
+        membership is None
+        or membership.removed_at is not None
+        or not _may_manage(caller, membership)
+    ):
+        raise NotFound("There is no membership with this id.")
+    return membership
+
+
 async def list_memberships(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     return await repository.list_memberships(session, query, **_scope_of(caller))
 
@@ -350,13 +365,20 @@ async def list_invitations(*, session: AsyncSession, caller: Caller, query: List
     return await repository.list_invitations(session, query, scope=_invitation_scope(caller))
 
 
-async def withdraw_invitation(
+async def get_invitation(
     *, session: AsyncSession, caller: Caller, invitation_id: uuid.UUID
 ) -> Invitation:
     scope = _invitation_scope(caller)
     invitation = await repository.get_invitation(session, invitation_id)
     if invitation is None or (scope is not None and not _matches(invitation, caller)):
         raise NotFound("There is no invitation with this id.")
+    return invitation
+
+
+async def withdraw_invitation(
+    *, session: AsyncSession, caller: Caller, invitation_id: uuid.UUID
+) -> Invitation:
+    invitation = await get_invitation(session=session, caller=caller, invitation_id=invitation_id)
     if invitation.accepted_at is not None:
         raise Conflict("This invitation was already accepted; remove the membership instead.")
     if invitation.withdrawn_at is None:
