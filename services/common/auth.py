@@ -355,7 +355,9 @@ async def get_caller(request: Request) -> Caller:
 
 async def get_signed_in_caller(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     if caller.is_public:
-        raise Unauthorized("This needs an access token: 'Authorization: Bearer <token>'.")
+        raise Unauthorized(
+            "This needs an access token: 'Authorization: Bearer <token>'.", error=None
+        )
     return caller
 
 

@@ -1,6 +1,7 @@
 """The embedded OpenID Connect provider: code flow with PKCE, refresh rotation, userinfo, logout."""
 
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from joserfc import jwt
@@ -26,7 +27,7 @@ from tests.partners.people_helpers import (
     staff_person,
     unique_email,
 )
-from tests.support import AUDIENCE, ISSUER, Stack
+from tests.support import AUDIENCE, ISSUER, Stack, running_stack
 
 
 def _claims(stack: Stack, token: str) -> dict:
@@ -79,6 +80,15 @@ async def test_a_person_signs_in_with_the_code_flow_and_calls_the_api(stack: Sta
     bad = await stack.partners.get("/oauth/userinfo", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
     assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+
+
+async def test_api_401s_carry_the_rfc_6750_challenge(stack: Stack) -> None:
+    """No token: a bare challenge; a bad one: error="invalid_token" (RFC 6750 section 3)."""
+    none = await stack.partners.get("/api/v1/people")
+    assert none.status_code == 401
+    assert none.headers["www-authenticate"] == 'Bearer realm="trellis"'
+    bad = await stack.partners.get("/api/v1/people", headers={"Authorization": "Bearer nope"})
+    assert bad.headers["www-authenticate"] == 'Bearer realm="trellis", error="invalid_token"'
 
 
 async def test_pkce_is_required_and_only_s256(stack: Stack) -> None:
@@ -345,3 +355,68 @@ async def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(stack: 
         )
     assert answer.status_code == 400
     assert "The email or password is not right" in answer.text
+
+
+async def test_other_oidc_clients_are_registered_by_configuration(
+    backend: str, tmp_path: Path
+) -> None:
+    """A confidential client from TRELLIS_PARTNERS_OIDC_CLIENTS authenticates at the token endpoint."""
+    portal = {
+        "client_id": "partner-portal",
+        "redirect_uris": ["https://portal.example.org/cb"],
+        "client_secret": "portal-secret-value",
+    }
+    async with running_stack(
+        backend, tmp_path, services=("partners",), oidc_clients=[portal]
+    ) as stack:
+        funder = await stack.new_funder()
+        address, _ = await staff_person(stack, funder["id"])
+        verifier, challenge = pkce()
+        async with browser(stack) as client:
+            page = await client.get(
+                "/oauth/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": "partner-portal",
+                    "redirect_uri": "https://portal.example.org/cb",
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                },
+            )
+            answer = await client.post(
+                "/oauth/authorize",
+                data={**hidden_fields(page.text), "email": address, "password": PASSWORD},
+            )
+            assert answer.headers["location"].startswith("https://portal.example.org/cb?code=")
+            code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+            form = {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": "https://portal.example.org/cb",
+                "code_verifier": verifier,
+            }
+            wrong = await client.post(
+                "/oauth/token", data=form, auth=("partner-portal", "not-the-secret")
+            )
+            assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+            assert wrong.headers["www-authenticate"].startswith("Basic")
+            public = await client.post("/oauth/token", data={**form, "client_id": "partner-portal"})
+            assert public.json()["error"] == "invalid_client"  # it has a secret: it must send it
+            good = await client.post(
+                "/oauth/token", data=form, auth=("partner-portal", "portal-secret-value")
+            )
+        assert good.status_code == 200, good.text
+        assert _claims(stack, good.json()["access_token"])["client_id"] == "partner-portal"
+        # The console's redirect URI is not the portal's.
+        async with browser(stack) as client:
+            refused = await client.get(
+                "/oauth/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": "partner-portal",
+                    "redirect_uri": CALLBACK,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                },
+            )
+        assert refused.status_code == 400
