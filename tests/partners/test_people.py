@@ -1,5 +1,6 @@
 """People: invitations by email, memberships, claiming an organisation, password reset."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -455,3 +456,34 @@ async def test_another_funders_people_are_not_visible(stack: Stack) -> None:
     listed = await stack.partners.get("/api/v1/people", headers=theirs)
     assert person_id not in {x["id"] for x in listed.json()}
     assert (await stack.partners.get("/api/v1/people")).status_code == 401
+
+
+async def test_two_invitations_accepted_at_once_make_one_account(stack: Stack) -> None:
+    first, second = await stack.new_funder(), await stack.new_funder()
+    address = unique_email("twice")
+    for funder in (first, second):
+        await invite(
+            stack, stack.tokens.admin(), email=address, role="funder_staff", funder_id=funder["id"]
+        )
+    links = [link_in(m) for m in await mail_to(stack, address)]
+
+    async def accept_link(link: str) -> int:
+        async with browser(stack) as client:
+            page = await client.get("/account/invitation", params={"token": token_of(link)})
+            form = {
+                **hidden_fields(page.text),
+                "name": "Twice Invited",
+                "password": PASSWORD,
+                "password_confirm": PASSWORD,
+            }
+            return (await client.post("/account/invitation", data=form)).status_code
+
+    statuses = await asyncio.gather(*(accept_link(link) for link in links))
+    assert sorted(statuses) in ([200, 200], [200, 409]), statuses
+    people = await sql(stack, select(func.count()).where(Person.email_key == address.lower()))
+    assert people == [(1,)]
+    pending = await sql(
+        stack,
+        select(func.count()).where(Invitation.email == address, Invitation.accepted_at.is_(None)),
+    )
+    assert pending == [(statuses.count(409),)]  # a refused acceptance left its invitation unused

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from services.common.db import SessionDep
-from services.common.errors import Problem
+from services.common.errors import Conflict, Problem
 from services.partners.identity.pages import (
     CSRF_FIELD,
     check_csrf,
@@ -111,6 +111,8 @@ async def accept_invitation(
         person, _membership = await service.accept_invitation(
             session=session, token=token, name=(name or "").strip() or None, password=password
         )
+    except Conflict:
+        raise  # a race after the first write: the request's transaction must roll back
     except Problem as exc:
         if exc.status == 404:
             return message_page("Invitation", exc.detail, status=404)

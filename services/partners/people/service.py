@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
@@ -479,8 +480,16 @@ async def accept_invitation(
             email_verified_at=now,
             created_at=now,
         )
-        session.add(person)
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(person)
+                await session.flush()
+        except IntegrityError as exc:
+            # Another invitation to the same address was accepted at the same moment.
+            raise Conflict(
+                "An account with this email was just made by another invitation; "
+                "open this invitation again and accept it with that account's password."
+            ) from exc
     elif person.email_verified_at is None:
         person.email_verified_at = now
     invitation.accepted_by_person_id = person.id
