@@ -334,6 +334,8 @@ async def test_the_sign_in_form_needs_its_csrf_token_and_says_what_failed(stack:
         )
         assert forged.status_code == 400
         assert "location" not in forged.headers
+        assert forged.headers["content-type"].startswith("text/html")
+        assert "reload the page" in forged.text
 
 
 async def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(stack: Stack) -> None:

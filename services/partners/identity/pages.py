@@ -12,8 +12,6 @@ from fastapi import Request
 from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
-from services.common.errors import Problem
-
 CSRF_COOKIE = "trellis_csrf"
 CSRF_FIELD = "csrf_token"
 
@@ -75,15 +73,19 @@ def csrf_for(request: Request) -> str:
     return current if len(current) == 43 else secrets.token_urlsafe(32)
 
 
-def check_csrf(request: Request, submitted: str | None) -> None:
+def csrf_ok(request: Request, submitted: str | None) -> bool:
+    """Whether the form echoed the cookie's CSRF value (compared in constant time)."""
     cookie = request.cookies.get(CSRF_COOKIE)
-    if not cookie or not submitted or not secrets.compare_digest(cookie, submitted):
-        raise Problem(
-            "This form has expired or was not sent from Trellis's own page. "
-            "Go back, reload the page and try again.",
-            status=400,
-            slug="csrf",
-        )
+    return bool(cookie and submitted and secrets.compare_digest(cookie, submitted))
+
+
+def csrf_refused() -> HTMLResponse:
+    return message_page(
+        "Form expired",
+        "This form has expired or was not sent from Trellis's own page. "
+        "Go back, reload the page and try again.",
+        status=400,
+    )
 
 
 def hidden(fields: Iterable[tuple[str, str | None]]) -> Markup:

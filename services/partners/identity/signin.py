@@ -28,8 +28,9 @@ from services.partners.identity.oauth import (
 )
 from services.partners.identity.pages import (
     CSRF_FIELD,
-    check_csrf,
     csrf_for,
+    csrf_ok,
+    csrf_refused,
     error_box,
     hidden,
     message_page,
@@ -137,7 +138,8 @@ async def sign_in(
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
     """Check the email and password, then go back to the client or choose a membership."""
-    check_csrf(request, csrf_token)
+    if not csrf_ok(request, csrf_token):
+        return csrf_refused()
     form = await request.form()
     params = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     try:
@@ -209,7 +211,8 @@ async def choose_membership(
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
     """Act under the chosen membership: back to the client with a code."""
-    check_csrf(request, csrf_token)
+    if not csrf_ok(request, csrf_token):
+        return csrf_refused()
     settings = _settings(request)
     try:
         person_id, auth_time, auth = service.read_ticket(

@@ -14,8 +14,9 @@ from services.common.db import SessionDep
 from services.common.errors import Conflict, Problem
 from services.partners.identity.pages import (
     CSRF_FIELD,
-    check_csrf,
     csrf_for,
+    csrf_ok,
+    csrf_refused,
     error_box,
     hidden,
     message_page,
@@ -102,7 +103,8 @@ async def accept_invitation(
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:
     """Accept an invitation: make an account (or confirm an existing one's password)."""
-    check_csrf(request, csrf_token)
+    if not csrf_ok(request, csrf_token):
+        return csrf_refused()
     if password_confirm is not None and password_confirm != password:
         return await _invitation_page(
             request, session, token, "The two passwords are not the same.", status=422
@@ -173,7 +175,8 @@ async def password_reset_request(
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:
     """Send a reset link, if there is such an account (the answer is the same either way)."""
-    check_csrf(request, csrf_token)
+    if not csrf_ok(request, csrf_token):
+        return csrf_refused()
     settings = request.app.state.settings
     if "@" in email:
         await service.request_password_reset(
@@ -199,7 +202,8 @@ async def password_reset(
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:
     """Set the new password; every sign-in of the account is revoked."""
-    check_csrf(request, csrf_token)
+    if not csrf_ok(request, csrf_token):
+        return csrf_refused()
     if password != password_confirm:
         return await _reset_page(
             request, session, token, "The two passwords are not the same.", status=422
