@@ -127,7 +127,9 @@ async def remove_membership(
     return Membership.model_validate(membership)
 
 
-@router.post("/invitations", status_code=201, response_model=Invitation)
+@router.post(
+    "/invitations", status_code=201, response_model=Invitation, responses=problem_responses(409)
+)
 async def create_invitation(
     body: InvitationCreate,
     request: Request,
@@ -176,7 +178,9 @@ async def get_invitation(
     return Invitation.model_validate(invitation)
 
 
-@router.delete("/invitations/{invitation_id}", response_model=Invitation)
+@router.delete(
+    "/invitations/{invitation_id}", response_model=Invitation, responses=problem_responses(409)
+)
 async def withdraw_invitation(
     invitation_id: uuid.UUID, session: SessionDep, caller: PeopleCallerDep
 ) -> Invitation:
