@@ -99,7 +99,7 @@ class Mailer:
 
     def _write(self, msg: EmailMessage) -> None:
         self.mail_dir.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")  # names sort in sending order
         path = self.mail_dir / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(bytes(msg))
