@@ -138,8 +138,6 @@ async def jwks(request: Request) -> Response:
 
 
 async def _client_credentials(
-    except clients_service.ClientNotConfirmed as exc:
-        raise OAuthError("unauthorized_client", exc.detail, 400) from exc
     request: Request,
     session: SessionDep,
     basic: tuple[str, str] | None,
@@ -167,6 +165,8 @@ async def _client_credentials(
         )
     except Unauthorized as exc:
         raise invalid_client(exc.detail, basic=True) from exc
+    except clients_service.ClientNotConfirmed as exc:
+        raise OAuthError("unauthorized_client", exc.detail, 400) from exc
     except clients_service.ClientNotConfirmed as exc:
         raise OAuthError("unauthorized_client", exc.detail, 400) from exc
     body = TokenResponse(
