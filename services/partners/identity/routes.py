@@ -167,8 +167,6 @@ async def _client_credentials(
         raise invalid_client(exc.detail, basic=True) from exc
     except clients_service.ClientNotConfirmed as exc:
         raise OAuthError("unauthorized_client", exc.detail, 400) from exc
-    except clients_service.ClientNotConfirmed as exc:
-        raise OAuthError("unauthorized_client", exc.detail, 400) from exc
     body = TokenResponse(
         access_token=access_token, expires_in=settings.client_token_ttl, scope=scope
     )
