@@ -204,7 +204,10 @@ class RouteFacts:
 
     def __init__(self, route: Any) -> None:
         calls = list(_calls(route.dependant))
-        self.signed_in = get_signed_in_caller in calls
+        # A route that reads its bearer token itself (OIDC userinfo) says so with
+        # ``openapi_extra={"security": [{"bearerAuth": []}]}``.
+        declared_security = (route.openapi_extra or {}).get("security")
+        self.signed_in = get_signed_in_caller in calls or bool(declared_security)
         self.optional_token = not self.signed_in and get_caller in calls
         self.idempotent = idempotency in calls
         self.lists = any(_returns_list_query(call) for call in calls)

@@ -327,13 +327,24 @@ async def _userinfo(request: Request, session: SessionDep) -> Response:
     return json_response(body)
 
 
-@router.get("/oauth/userinfo", summary="Who the access token's person is (OIDC userinfo)")
+BEARER = {"security": [{"bearerAuth": []}]}
+
+
+@router.get(
+    "/oauth/userinfo",
+    summary="Who the access token's person is (OIDC userinfo)",
+    openapi_extra=BEARER,
+)
 async def userinfo_get(request: Request, session: SessionDep) -> Response:
     """The person behind a person's access token, and the memberships they hold."""
     return await _userinfo(request, session)
 
 
-@router.post("/oauth/userinfo", summary="Who the access token's person is (OIDC userinfo)")
+@router.post(
+    "/oauth/userinfo",
+    summary="Who the access token's person is (OIDC userinfo)",
+    openapi_extra=BEARER,
+)
 async def userinfo_post(request: Request, session: SessionDep) -> Response:
     """The same as ``GET``, for clients that POST."""
     return await _userinfo(request, session)
