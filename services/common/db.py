@@ -7,6 +7,7 @@ UUIDs, money is integer minor units.
 
 import uuid
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -123,7 +124,23 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
 
 
+#: Whether the transactions begun in this context may write. On SQLite a writing
+#: transaction begins with ``BEGIN IMMEDIATE``: it takes the database's write lock
+#: first (waiting up to ``busy_timeout`` for it), so two writers run one after the
+#: other, each reading what the previous one committed, as ``SELECT ... FOR UPDATE``
+#: makes them on PostgreSQL. A read-only request (``GET``) begins a plain deferred
+#: transaction and never waits for writers (WAL). Without this, two writers that both
+#: read first deadlock on the upgrade to a write lock and one fails at once.
+sqlite_writes: ContextVar[bool] = ContextVar("sqlite_writes", default=True)
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_writes.get() else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not begin transactions itself: ``_sqlite_begin`` does.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -138,6 +155,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
@@ -169,6 +187,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     success the database did not keep.
     """
     db: Database = request.app.state.db
+    sqlite_writes.set(request.method not in READ_METHODS)
     async with db.sessionmaker() as session:
         session.info["outbox"] = getattr(request.app.state, "outbox", None)
         try:
@@ -182,6 +201,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             for hook in hooks:
                 hook()
 
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 

@@ -179,10 +179,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem.to_response(request.url.path)
 
     async def on_stale(request: Request, exc: Exception) -> Response:
-        problem = PreconditionFailed(
-            "The record was changed by someone else while you were changing it. "
-            "Read it again and re-apply your change."
-        )
+        # 412 answers a condition the caller set; without If-Match there was none, and
+        # the clash is with a concurrent request: a 409 that says to try again.
+        if request.headers.get("if-match"):
+            problem: Problem = PreconditionFailed(
+                "The record was changed by someone else while you were changing it. "
+                "Read it again and re-apply your change."
+            )
+        else:
+            problem = Conflict(
+                "Another request changed the same record at the same moment; nothing was "
+                "changed by yours. Try again.",
+                slug="concurrent-change",
+            )
         return problem.to_response(request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ from services.common.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from services.common.events import EventHandler, events_router
 from services.common.health import router as health_router
 from services.common.http import ServiceClient, ServiceTokens
+from services.common.limits import SizeLimitMiddleware
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import install_metrics, service_collectors
 from services.common.outbox import Outbox, OutboxDispatcher
@@ -118,9 +119,10 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
-        responses=problem_responses(400, 401, 403, 404, 422),
+        responses=problem_responses(400, 401, 403, 404, 413, 414, 422),
     )
     install_problem_handlers(app)
+    app.add_middleware(SizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_metrics(

@@ -23,7 +23,7 @@ class Settings(BaseModel):
 class SettingsUpdate(UpdateModel):
     read_only = UpdateModel.read_only | {"funder_id", "scorecard_published_at"}
 
-    k_threshold: int | None = Field(None, description="At least 3; 5 by default")
+    k_threshold: int | None = Field(None, le=1000, description="At least 3; 5 by default")
     scorecard_published: bool | None = None
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from services.common.errors import Unprocessable
-from services.common.schemas import InputModel, Record, TimestampedRecord, UpdateModel
+from services.common.schemas import Amount, InputModel, Record, TimestampedRecord, UpdateModel
 
 GrantStatus = Literal["proposed", "approved", "active", "completed", "withdrawn"]
 InstalmentStatus = Literal["scheduled", "paid", "cancelled"]
@@ -15,9 +15,6 @@ VariationKind = Literal["uplift", "reduction", "extension", "reprofile"]
 Frequency = Literal["annual", "quarterly"]
 Currency = Annotated[
     str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["GBP"])
-]
-Amount = Annotated[
-    int, Field(gt=0, description="Exact amount in minor units (pence)", examples=[10000001])
 ]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -38,6 +38,10 @@ DESCRIPTIVE_FIELDS = frozenset({"name", "website", "region", "description"})
 
 
 class PartnerUpdate(UpdateModel):
+    nullable = frozenset(
+        {"org_id", "charity_number", "company_number", "website", "region", "description"}
+    )
+
     read_only = UpdateModel.read_only | {"relationship"}
 
     name: Name | None = None
