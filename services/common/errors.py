@@ -139,6 +139,8 @@ def validation_problem(exc: RequestValidationError) -> Unprocessable:
     errors: dict[str, list[str]] = {}
     for error in exc.errors():
         field = _field_name(tuple(error.get("loc", ())))
+        if error.get("type") == "json_invalid":
+            field = "body"  # its location is a character offset, not a field
         message = _describe(error)
         if field == "body" and error.get("type") == "model_attributes_type":
             message = "the request body must be a JSON object"

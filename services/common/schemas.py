@@ -132,9 +132,30 @@ Amount = Annotated[
 ]
 
 
+def _not_nullable_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The JSON schema of an update says ``null`` only where null is taken (``nullable``)."""
+    nullable = getattr(model, "nullable", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf")
+        if name in nullable or not options or {"type": "null"} not in options:
+            continue
+        rest = [option for option in options if option != {"type": "null"}]
+        del prop["anyOf"]
+        if prop.get("default", "") is None:
+            del prop["default"]
+        if len(rest) == 1:
+            prop.update({k: v for k, v in rest[0].items() if k not in prop})
+        else:
+            prop["anyOf"] = rest
+
+
 class UpdateModel(InputModel):
     """A ``PUT`` body. It may echo the record's read-only fields (react-admin sends the
     whole record back); they are accepted and ignored, never written."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_not_nullable_in_schema
+    )
 
     read_only: ClassVar[frozenset[str]] = READ_ONLY_FIELDS
     #: Fields that may be emptied with ``null``; any other field sent as ``null`` is a 422
