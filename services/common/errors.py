@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -196,6 +198,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         return problem.to_response(request.url.path)
 
+    async def on_busy(request: Request, exc: Exception) -> Response:
+        # SQLite's write lock not granted within busy_timeout, or no pooled connection in
+        # time: the database is saturated, nothing was written, and a retry will do.
+        if isinstance(exc, OperationalError) and "locked" not in str(exc.orig):
+            return await on_unexpected(request, exc)
+        logger.warning("database busy", extra={"path": request.url.path})
+        problem = ServiceUnavailable(
+            "The database is busy with other writes; nothing was changed. Try again shortly.",
+            slug="database-busy",
+            headers={"Retry-After": "1"},
+        )
+        return problem.to_response(request.url.path)
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", extra={"path": request.url.path})
         problem = Problem("Something went wrong on our side. It has been logged.")
@@ -205,4 +220,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StaleDataError, on_stale)
+    app.add_exception_handler(OperationalError, on_busy)
+    app.add_exception_handler(PoolTimeoutError, on_busy)
     app.add_exception_handler(Exception, on_unexpected)
