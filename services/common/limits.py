@@ -91,27 +91,38 @@ class SizeLimitMiddleware:
                     return
         received = 0
         started = False
+        exceeded: BodyTooLarge | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    exceeded = BodyTooLarge(limit)
+                    raise exceeded
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if exceeded is not None and not started:
+                # Whatever the app made of the cut-off body (the gateway's proxy calls it an
+                # upstream failure), the caller is told the body was too large.
+                if message["type"] == "http.response.start":
+                    started = True
+                    await _send_problem(exceeded, scope, send)
+                return
+            if exceeded is not None:
+                return  # the rest of the app's own answer, replaced above
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge as exc:
-            # Raised while something below read the body without a handler of its own
-            # (the gateway streaming it on): answer here unless an answer has begun.
+            # Raised while something below read the body without a handler of its own:
+            # answer here unless an answer has begun.
             if started:
                 raise
             await _send_problem(exc, scope, send)
