@@ -179,6 +179,9 @@ class Database:
         await self.engine.dispose()
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: the only place that commits or rolls back.
 
@@ -201,8 +204,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             for hook in hooks:
                 hook()
 
-
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 

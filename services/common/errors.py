@@ -74,12 +74,28 @@ class Problem(Exception):
         return body
 
     def to_response(self, instance: str) -> Response:
+        body = self.body(instance)
+        try:
+            content = orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            # A figure beyond 64 bits (orjson's limit) is written as text, not a crash.
+            content = orjson.dumps(_beyond_64_bits_as_text(body))
         return Response(
-            orjson.dumps(self.body(instance)),
+            content,
             status_code=self.status,
             media_type=PROBLEM_MEDIA_TYPE,
             headers=self.headers,
         )
+
+
+def _beyond_64_bits_as_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _beyond_64_bits_as_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_beyond_64_bits_as_text(v) for v in value]
+    return value
 
 
 class BadRequest(Problem):
