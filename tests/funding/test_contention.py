@@ -64,3 +64,28 @@ async def test_fifty_payments_of_one_grants_instalments_at_once(stack: Stack) ->
     schedule = await f.schedule(grant)
     assert schedule["amount_paid"] == WRITERS * 10000
     assert all(i["status"] == "paid" for i in schedule["instalments"])
+
+
+async def test_concurrent_updates_without_if_match_never_answer_412(
+    stack: Stack, backend: str
+) -> None:
+    """412 answers a precondition the caller set; without ``If-Match`` there is none. Two
+    writers that clash on a record's version get 409 "try again" (PostgreSQL), or queue
+    and both succeed (SQLite)."""
+    f = await new_funder(stack)
+    url = f"/api/v1/partners/{f.partner['id']}"
+    responses = await asyncio.gather(
+        *(
+            stack.partners.put(url, headers=f.staff, json={"description": f"Version {i}"})
+            for i in range(20)
+        )
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {200, 409}, [r.text for r in responses if r.status_code != 200][:3]
+    if backend == "sqlite":
+        assert statuses == {200: 20}
+    for response in responses:
+        if response.status_code == 409:
+            assert response.json()["type"].endswith("/concurrent-change")
+    final = (await stack.partners.get(url, headers=f.staff)).json()
+    assert final["version"] == 1 + statuses[200]
