@@ -9,8 +9,12 @@ UPDATE`` makes them queue on PostgreSQL.
 """
 
 import asyncio
+import sqlite3
 from collections import Counter
 from datetime import date, timedelta
+
+import pytest
+from sqlalchemy.engine import make_url
 
 from tests.funding.helpers import new_funder
 from tests.funding.pool_helpers import TODAY, new_pool
@@ -89,3 +93,34 @@ async def test_concurrent_updates_without_if_match_never_answer_412(
             assert response.json()["type"].endswith("/concurrent-change")
     final = (await stack.partners.get(url, headers=f.staff)).json()
     assert final["version"] == 1 + statuses[200]
+
+
+async def test_a_database_too_busy_to_write_answers_503_and_writes_nothing(
+    stack: Stack, backend: str
+) -> None:
+    """SQLite gives a writer the lock within ``busy_timeout`` (10 s) or not at all: then the
+    answer is 503 with ``Retry-After``, never 500, and nothing is written."""
+    if backend != "sqlite":
+        pytest.skip("the write lock held from outside is SQLite's")
+    f = await new_funder(stack)
+    path = make_url(stack.urls["funding"]).database
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        response = await stack.funding.post(
+            "/api/v1/pools",
+            headers=f.staff,
+            json={
+                "name": "Busy Fund",
+                "purpose": "Waits for the lock.",
+                "decision_rule": "majority",
+            },
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"].endswith("/database-busy")
+    pools = await stack.funding.get("/api/v1/pools", headers=f.staff)
+    assert "Busy Fund" not in pools.text
