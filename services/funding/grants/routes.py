@@ -504,7 +504,8 @@ async def update_instalment(
     status_code=201,
     response_model=Payment,
     tags=["payments"],
-    responses=problem_responses(409),
+    # 404: the instalment named is none of your funder's.
+    responses=problem_responses(404, 409),
 )
 async def record_payment(
     body: PaymentCreate, session: SessionDep, caller: StaffDep, idem: IdempotencyDep
