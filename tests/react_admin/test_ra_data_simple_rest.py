@@ -1,0 +1,577 @@
+"""react-admin's own data provider, ``ra-data-simple-rest``, over every list, as every role.
+
+The services and the gateway are served by uvicorn on loopback ports; data is seeded
+through the API (the demo funder, then what the demo leaves out); then node runs
+``drive.mjs``, which calls the real npm package (installed from ``package-lock.json``
+with ``npm ci``) with react-admin's defaults: ``<List>`` sorts by ``id`` ASC and
+``<ReferenceManyField>`` by ``id`` DESC. The lists come from the merged OpenAPI (every
+``GET`` answering an array), so a new list is covered without editing this file; a new
+list that can be written to must say here how (``CREATE``/``UPDATE``), or the test fails.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from services import demo
+from services.common.auth import KeyStore, TokenIssuer
+from services.common.migrate import upgrade
+from services.common.settings import SERVICES
+from services.gateway.app import create_app as create_gateway
+from tests.gateway.conftest import Served, free_socket, gateway_settings
+from tests.support import (
+    AUDIENCE,
+    BACKENDS,
+    ISSUER,
+    Tokens,
+    app_factory,
+    create_database,
+    drop_database,
+    service_settings,
+)
+
+HERE = Path(__file__).resolve().parent
+API = "/api/v1"
+ROLES = ("platform_admin", "funder_staff", "partner", "public")
+# Fields ending in ``_id`` that name no parent record a list is read by: identifiers
+# of other systems, a record's own versions, and the pool ledger's links between entries.
+NOT_PARENTS = {
+    "org_id",
+    "grant_360_id",
+    "client_id",
+    "source_id",
+    "commitment_version_id",
+    "reverses_id",
+    "pledge_id",
+    "payment_id",
+    "proposal_id",
+}
+TODAY = date.today()
+
+# How react-admin's <Create> and <Edit> would write each list that takes writes:
+# (role, body). ``{partner_id}`` and the like are filled from the seeded data.
+CREATE: dict[str, tuple[str, dict[str, Any]]] = {
+    "actions": ("funder_staff", {"title": "Publish the round's answers within a month"}),
+    "commitments": ("funder_staff", {"title": "We will answer every email within a week"}),
+    "contacts": ("partner", {"name": "Sam Patel", "role": "Treasurer"}),
+    "documents": (
+        "partner",
+        {"title": "Strategy 2030", "kind": "strategy", "url": "https://example.org/s.pdf"},
+    ),
+    "funders": (
+        "platform_admin",
+        {"name": "Riverside Trust", "slug": "riverside-ra", "prefix_360giving": "360G-rsra"},
+    ),
+    "grants": (
+        "funder_staff",
+        {
+            "partner_id": "{partner_id}",
+            "title": "Core funding",
+            "description": "Unrestricted core funding for three years.",
+            "amount_awarded": 9000000,
+            "planned_start_date": "2031-04-01",
+            "planned_end_date": "2034-03-31",
+        },
+    ),
+    "interactions": (
+        "funder_staff",
+        {
+            "partner_id": "{partner_id}",
+            "kind": "call",
+            "occurred_at": "2026-01-05T10:00:00Z",
+            "summary": "A call about the new lease.",
+        },
+    ),
+    "partners": ("funder_staff", {"name": "Harbour Arts Collective", "status": "exploring"}),
+    "partners/{partner_id}/clients": ("partner", {"name": "Our CRM"}),
+    "payments": ("funder_staff", {"instalment_id": "{open_instalment_id}", "paid_on": "{today}"}),
+    "pools": (
+        "funder_staff",
+        {"name": "Second listening fund", "purpose": "Listen.", "decision_rule": "majority"},
+    ),
+    "pools/{pool_id}/proposals": (
+        "funder_staff",
+        {
+            "partner_id": "{partner_id}",
+            "title": "Core funding from the pool",
+            "description": "Unrestricted funding for a youth organisation that listens.",
+            "amount": 500000,
+            "planned_start_date": "2031-04-01",
+            "planned_end_date": "2034-03-31",
+        },
+    ),
+    "rounds": (
+        "funder_staff",
+        {"title": "Autumn round", "opens_on": "2031-09-01", "closes_on": "2031-09-30"},
+    ),
+    "threads": ("partner", {"funder_id": "{funder_id}", "subject": "A question", "body": "Hi"}),
+    "threads/{thread_id}/messages": ("partner", {"body": "Thank you."}),
+    "updates": ("partner", {"what_changed": "We moved to a new hall."}),
+    "updates/{update_id}/replies": ("funder_staff", {"body": "Thank you for telling us."}),
+}
+# What <Edit> changes on a record of each list that can be updated: (role, body).
+# A third element names the record to edit (else the first one listed).
+UPDATE: dict[str, tuple[Any, ...]] = {
+    "actions": ("funder_staff", {"title": "Publish the answers within three weeks"}),
+    "commitments": ("funder_staff", {"description": "Measured from the day it arrives."}),
+    "contacts": ("partner", {"role": "Chair"}),
+    "documents": ("partner", {"title": "Strategy 2031"}),
+    "funders": ("platform_admin", {"name": "Riverside Community Trust"}),
+    "grants": ("funder_staff", {"title": "Core funding, renewed"}),
+    "instalments": ("funder_staff", {"due_date": "{later_due}"}, "{later_instalment_id}"),
+    "interactions": ("funder_staff", {"summary": "A call about the lease and the van."}),
+    "partners": ("funder_staff", {"description": "Arts with people of the harbour."}),
+    "relationships": ("funder_staff", {"steward": "Tom Fletcher"}),
+    "rounds": ("funder_staff", {"description": "Tell us how we are doing."}),
+}
+# Lists where <Edit> updates a record react-admin just created (a fresh one, free to change).
+UPDATE_CREATED = {"actions", "commitments", "contacts", "documents", "funders", "grants"}
+UPDATE_CREATED |= {"interactions", "partners", "rounds"}
+
+
+def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def list_paths(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """Every GET in the merged OpenAPI that answers an array: path -> the parent ids of its items."""
+    found: dict[str, list[str]] = {}
+    for path, item in spec["paths"].items():
+        schema = (
+            item.get("get", {})
+            .get("responses", {})
+            .get("200", {})
+            .get("content", {})
+            .get("application/json", {})
+            .get("schema")
+        )
+        if schema is None:
+            continue
+        schema = _resolve(schema, spec)
+        if schema.get("type") != "array":
+            continue
+        record = _resolve(schema.get("items", {}), spec)
+        found[path.removeprefix(API + "/")] = [
+            name
+            for name in record.get("properties", {})
+            if name.endswith("_id") and name not in NOT_PARENTS
+        ]
+    return found
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Tokens]]:
+    """The three services and the gateway, served over loopback on ``backend``'s databases."""
+    backend = request.param
+    tmp = tmp_path_factory.mktemp(f"ra-{backend}")
+    keys = KeyStore(tmp / "data" / "keys" / "signing-keys.json")
+    keys.ensure()
+    tokens = Tokens(TokenIssuer(keys, issuer=ISSUER, audience=AUDIENCE))
+    sockets = {name: free_socket() for name in SERVICES}
+    urls = {name: f"http://127.0.0.1:{sock.getsockname()[1]}" for name, sock in sockets.items()}
+    databases = {}
+    servers: list[Served] = []
+    try:
+        for name in SERVICES:
+            databases[name] = create_database(backend, f"ra_{name}", tmp)
+            upgrade(name, databases[name])
+            settings = service_settings(
+                name,
+                data_dir=tmp / "data",
+                database_url=databases[name],
+                partners_url=urls["partners"],
+                funding_url=urls["funding"],
+                feedback_url=urls["feedback"],
+                outbox_autostart=True,
+            )
+            servers.append(Served(app_factory(name)(settings), sockets[name]).start())
+        keyring = SimpleNamespace(data_dir=tmp / "data", tokens=tokens)
+        front = Served(create_gateway(gateway_settings(keyring, urls))).start()
+        servers.append(front)
+        yield front.url, tokens
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        for url in databases.values():
+            drop_database(url)
+
+
+class Seeded:
+    """What the seed made: tokens per role and the ids the plan fills in."""
+
+    def __init__(self, base: str, tokens: Tokens) -> None:
+        self.base = base
+        self.tokens = tokens
+        self.headers: dict[str, dict[str, str]] = {}
+        self.values: dict[str, str] = {"today": TODAY.isoformat()}
+
+    def token(self, role: str) -> str | None:
+        auth = self.headers[role].get("Authorization")
+        return auth.removeprefix("Bearer ") if auth else None
+
+
+def _ok(response: httpx.Response) -> Any:
+    assert response.status_code < 300, f"{response.request.url}: {response.text}"
+    return response.json() if response.content else None
+
+
+def seed(base: str, tokens: Tokens) -> Seeded:
+    """The demo funder, then pools, rounds, results, actions, threads, clients and variations."""
+    settings = SimpleNamespace(
+        signing_keys_file=tokens.issuer.keys.path, auth_issuer=ISSUER, auth_audience=AUDIENCE
+    )
+    demo.seed(gateway=base, settings=settings)
+    seeded = Seeded(base, tokens)
+    admin = tokens.admin()
+    with httpx.Client(base_url=base, timeout=30) as client:
+        funder = _ok(
+            client.get(f"{API}/funders", headers=admin, params={"filter": '{"slug":"northern-lights"}'})
+        )[0]
+        staff = tokens.staff(funder["id"])
+        partners = _ok(
+            client.get(
+                f"{API}/partners",
+                headers=staff,
+                params={"range": "[0,99]", "filter": '{"status":"active"}'},
+            )
+        )
+        updates = _ok(client.get(f"{API}/updates", headers=staff))
+        partner = next(p for p in partners if p["id"] == updates[0]["partner_id"])
+        own = tokens.partner(partner["id"])
+        seeded.headers = {
+            "platform_admin": admin,
+            "funder_staff": staff,
+            "partner": own,
+            "public": {},
+        }
+        seeded.values |= {
+            "partner_id": partner["id"],
+            "funder_id": funder["id"],
+            "funder_slug": "northern-lights",
+        }
+
+        # Variations, and an instalment left to pay.
+        grants = _ok(
+            client.get(f"{API}/grants", headers=staff, params={"filter": json.dumps({"partner_id": partner["id"]})})
+        )
+        for kind, extra in (("uplift", {"amount": 100000}), ("uplift", {"amount": 5000})):
+            _ok(
+                client.post(
+                    f"{API}/grants/{grants[0]['id']}/variations",
+                    headers={**staff, "Idempotency-Key": uuid.uuid4().hex},
+                    json={
+                        "kind": kind,
+                        "decided_on": TODAY.isoformat(),
+                        "decided_by": "Board of trustees",
+                        "reference": f"TM-{uuid.uuid4().hex[:4]}",
+                        **extra,
+                    },
+                )
+            )
+        open_instalments = _ok(
+            client.get(
+                f"{API}/instalments",
+                headers=staff,
+                params={"filter": '{"status":"scheduled"}', "range": "[0,0]"},
+            )
+        )
+        seeded.values["open_instalment_id"] = open_instalments[0]["id"]
+        later = _ok(
+            client.get(
+                f"{API}/instalments",
+                headers=staff,
+                params={
+                    "filter": '{"status":"scheduled"}',
+                    "sort": '["due_date","DESC"]',
+                    "range": "[0,0]",
+                },
+            )
+        )[0]
+        seeded.values["later_instalment_id"] = later["id"]
+        later_due = date.fromisoformat(later["due_date"]) + timedelta(days=1)
+        seeded.values["later_due"] = later_due.isoformat()
+
+        # Partner systems' API clients.
+        for name in ("Our CRM", "Our website"):
+            _ok(client.post(f"{API}/partners/{partner['id']}/clients", headers=own, json={"name": name}))
+
+        # A pool hosted by the demo funder with a second member, money in and a proposal.
+        other = _ok(
+            client.post(
+                f"{API}/funders",
+                headers=admin,
+                json={"name": "Riverbank Foundation", "slug": "riverbank", "prefix_360giving": "360G-rb"},
+            )
+        )
+        other_staff = tokens.staff(other["id"])
+        pool = _ok(
+            client.post(
+                f"{API}/pools",
+                headers=staff,
+                json={
+                    "name": "Listening Fund",
+                    "purpose": "Help youth organisations listen to young people.",
+                    "decision_rule": "majority",
+                },
+            )
+        )
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        _ok(client.post(f"{API}/pools/{pool['id']}/invitations", headers={**staff, **key}, json={"funder_id": other["id"]}))
+        _ok(client.post(f"{API}/pools/{pool['id']}/accept", headers={**other_staff, "Idempotency-Key": uuid.uuid4().hex}))
+        for who in (staff, other_staff):
+            _ok(
+                client.post(
+                    f"{API}/pools/{pool['id']}/contributions",
+                    headers={**who, "Idempotency-Key": uuid.uuid4().hex},
+                    json={"amount": 2_000_000, "received_on": TODAY.isoformat()},
+                )
+            )
+        for amount in (300_000, 400_000):
+            proposal = _ok(
+                client.post(
+                    f"{API}/pools/{pool['id']}/proposals",
+                    headers={**staff, "Idempotency-Key": uuid.uuid4().hex},
+                    json={
+                        "partner_id": partner["id"],
+                        "title": "Core funding from the pool",
+                        "description": "Unrestricted funding for a youth organisation that listens.",
+                        "amount": amount,
+                        "planned_start_date": "2030-04-01",
+                        "planned_end_date": "2033-03-31",
+                    },
+                )
+            )
+            for who in (staff, other_staff):
+                _ok(
+                    client.post(
+                        f"{API}/pools/{pool['id']}/proposals/{proposal['id']}/votes",
+                        headers={**who, "Idempotency-Key": uuid.uuid4().hex},
+                        json={"vote": "approve", "comment": "Yes"},
+                    )
+                )
+
+        # A commitment edited (its versions), a round answered by every partner, published.
+        commitments = _ok(client.get(f"{API}/commitments", headers=staff))
+        _ok(
+            client.put(
+                f"{API}/commitments/{commitments[0]['id']}",
+                headers=staff,
+                json={"description": "Every instalment reaches you on or before its due date."},
+            )
+        )
+        round_ = _ok(
+            client.post(
+                f"{API}/rounds",
+                headers=staff,
+                json={
+                    "title": "Spring listening round",
+                    "opens_on": TODAY.isoformat(),
+                    "closes_on": (TODAY + timedelta(days=28)).isoformat(),
+                },
+            )
+        )
+        round_ = _ok(client.post(f"{API}/rounds/{round_['id']}/open", headers=staff))
+        for index, each in enumerate(partners[:6]):
+            _ok(
+                client.post(
+                    f"{API}/rounds/{round_['id']}/responses",
+                    headers=tokens.partner(each["id"]),
+                    json={
+                        "anonymous": index % 2 == 0,
+                        "ratings": [
+                            {"commitment_id": c["commitment_id"], "rating": 3 + index % 3}
+                            for c in round_["commitments"]
+                        ],
+                        "comment": None,
+                    },
+                )
+            )
+        _ok(client.post(f"{API}/rounds/{round_['id']}/close", headers=staff))
+        _ok(client.post(f"{API}/rounds/{round_['id']}/publish", headers=staff, json={"answer": "Thank you."}))
+        for title in ("Pay every instalment by BACS on its due date", "Reply within ten days"):
+            _ok(
+                client.post(
+                    f"{API}/actions",
+                    headers=staff,
+                    json={
+                        "title": title,
+                        "round_id": round_["id"],
+                        "commitment_id": commitments[0]["id"],
+                        "published": True,
+                    },
+                )
+            )
+        # Threads both ways, each with a reply.
+        started = [
+            _ok(client.post(f"{API}/threads", headers=own, json={"funder_id": funder["id"], "subject": "About the round", "body": "Can we talk?"})),
+            _ok(
+                client.post(
+                    f"{API}/threads",
+                    headers=staff,
+                    json={"partner_id": partner["id"], "subject": "Thank you", "body": "For your update."},
+                )
+            ),
+        ]
+        for thread in started:
+            _ok(client.post(f"{API}/threads/{thread['id']}/messages", headers=staff, json={"body": "Of course."}))
+    return seeded
+
+
+def _fill(template: Any, values: dict[str, str]) -> Any:
+    if isinstance(template, str):
+        return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+    if isinstance(template, dict):
+        return {k: _fill(v, values) for k, v in template.items()}
+    return template
+
+
+def _parent_resource(param: str) -> str:
+    """``partner_id`` -> ``partners``: where the ids a nested path takes are listed."""
+    return param.removesuffix("_id") + "s"
+
+
+def plan_cases(seeded: Seeded, spec: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One case per list and role that may read it; the (list, role) pairs left out, and why."""
+    lists = list_paths(spec)
+    cases: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    with httpx.Client(base_url=seeded.base, timeout=30) as client:
+        for path, references in sorted(lists.items()):
+            params = re.findall(r"\{(\w+)\}", path)
+            for role in ROLES:
+                headers = seeded.headers[role]
+                values = dict(seeded.values)
+                resource = _fill(path, values)
+                # A nested list is read under a parent the role can see that has rows.
+                pending = [p for p in params if p not in values]
+                if pending:
+                    (param,) = pending
+                    parents = client.get(
+                        f"{API}/{_parent_resource(param)}", headers=headers, params={"range": "[0,49]"}
+                    )
+                    if parents.status_code in (401, 403):
+                        skipped.append(f"{path} as {role}: {parents.status_code} on its parents")
+                        continue
+                    candidates = [p["id"] for p in _ok(parents)]
+                    chosen = None
+                    for candidate in candidates:
+                        attempt = path.replace("{" + param + "}", candidate)
+                        answer = client.get(f"{API}/{attempt}", headers=headers)
+                        if answer.status_code == 200 and answer.json():
+                            chosen = candidate
+                            break
+                    if chosen is None:
+                        skipped.append(f"{path} as {role}: no parent with rows")
+                        continue
+                    values[param] = chosen
+                    resource = _fill(path, values)
+                probe = client.get(f"{API}/{resource}", headers=headers)
+                if probe.status_code in (401, 403):
+                    skipped.append(f"{path} as {role}: {probe.status_code}")
+                    continue
+                one_paths = [f"{path}/{{id}}", f"{path.rsplit('/', 1)[-1]}/{{id}}"]
+                one = next(
+                    (
+                        candidate.rsplit("/{id}", 1)[0]
+                        for candidate in one_paths
+                        if _has_one(spec, candidate)
+                    ),
+                    None,
+                )
+                case: dict[str, Any] = {
+                    "resource": resource,
+                    "path": path,
+                    "role": role,
+                    "token": seeded.token(role),
+                    "one": _fill(one, values) if one else None,
+                    "references": references,
+                    "expectRows": True,
+                }
+                if path in CREATE and CREATE[path][0] == role:
+                    case["create"] = _fill(CREATE[path][1], values)
+                    if path in UPDATE_CREATED:
+                        case["update"] = UPDATE[path][1]
+                    if _has_method(spec, f"{path}/{{id}}", "delete"):
+                        case["delete"] = True
+                elif path in UPDATE and UPDATE[path][0] == role and path not in UPDATE_CREATED:
+                    case["update"] = _fill(UPDATE[path][1], values)
+                    if len(UPDATE[path]) > 2:
+                        case["updateId"] = _fill(UPDATE[path][2], values)
+                cases.append(case)
+    return cases, skipped
+
+
+def _item_path(spec: dict[str, Any], template: str) -> dict[str, Any] | None:
+    """The path item for ``template`` with ``{id}`` standing for the one path parameter."""
+    pattern = re.escape(API + "/" + template).replace(re.escape("{id}"), r"\{\w+\}") + "$"
+    return next((item for path, item in spec["paths"].items() if re.match(pattern, path)), None)
+
+
+def _has_one(spec: dict[str, Any], template: str) -> bool:
+    return _has_method(spec, template, "get")
+
+
+def _has_method(spec: dict[str, Any], template: str, method: str) -> bool:
+    item = _item_path(spec, template)
+    return bool(item and method in item)
+
+
+def test_writes_are_described_for_every_list_that_takes_them(gateway) -> None:
+    """A list that takes POST or PUT needs an entry in CREATE or UPDATE, so it is driven too."""
+    base, _ = gateway
+    spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
+    missing = []
+    for path in list_paths(spec):
+        if "post" in spec["paths"][f"{API}/{path}"] and path not in CREATE:
+            missing.append(f"POST {path}")
+        if _has_method(spec, f"{path}/{{id}}", "put") and path not in UPDATE:
+            missing.append(f"PUT {path}/{{id}}")
+    assert missing == [], missing
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_ra_data_simple_rest_over_every_list_and_role(gateway, capsys) -> None:
+    base, tokens = gateway
+    modules = HERE / "node_modules" / "ra-data-simple-rest"
+    assert modules.exists(), "run `npm ci` in tests/react_admin first"
+    seeded = seed(base, tokens)
+    spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
+    cases, skipped = plan_cases(seeded, spec)
+    plan = {"apiUrl": f"{base}{API}", "cases": cases}
+    run = subprocess.run(
+        ["node", str(HERE / "drive.mjs")],
+        input=json.dumps(plan),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE,
+    )
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)
+    table = [
+        f"{r['resource']:<60} {r['role']:<15} {r['method']:<32} "
+        f"{'ok' if r['ok'] else 'FAIL'} {r['detail']}"
+        for r in results
+    ]
+    with capsys.disabled():
+        print("\n" + "\n".join(table))
+        print("\nnot readable: " + "; ".join(skipped))
+    failed = [line for line, r in zip(table, results, strict=True) if not r["ok"]]
+    assert failed == [], "\n".join(failed)
+    # Every list was read by at least one role, and every role read something.
+    assert {c["path"] for c in cases} == set(list_paths(spec))
+    assert {c["role"] for c in cases} == set(ROLES)
