@@ -142,7 +142,7 @@ def _check_filter_numbers(value: Any) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_filter_numbers(item)
-    elif _is_int(value) and abs(value) > MAX_FILTER_INT:
+    elif (_is_int(value) or isinstance(value, float)) and not abs(value) <= MAX_FILTER_INT:
         raise BadRequest(
             f"A number in 'filter' is out of range: whole numbers go up to {MAX_FILTER_INT}.",
             slug="bad-list-parameter",
