@@ -27,8 +27,18 @@ from typing import Any, TypeVar
 
 import orjson
 from fastapi import Query, Request, Response
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    SmallInteger,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeDecorator
 
 from services.common.errors import BadRequest
 
@@ -134,14 +144,22 @@ def _decode_cursor(raw: str, sort: str, descending: bool) -> Cursor:
     return Cursor(value, row_id, position)
 
 
-def _check_filter_numbers(value: Any) -> None:
-    """Integers in a filter must fit what the databases store; larger ones are a 400."""
+def _check_filter_values(value: Any) -> None:
+    """Numbers in a filter must fit what the databases store, and text must hold no NUL
+    (PostgreSQL's text cannot); anything else is a 400."""
     if isinstance(value, dict):
-        for item in value.values():
-            _check_filter_numbers(item)
+        for key, item in value.items():
+            _check_filter_values(key)
+            _check_filter_values(item)
     elif isinstance(value, list):
         for item in value:
-            _check_filter_numbers(item)
+            _check_filter_values(item)
+    elif isinstance(value, str) and "\x00" in value:
+        raise BadRequest(
+            "Text in 'filter' cannot hold a NUL character (\\u0000).",
+            slug="bad-list-parameter",
+            errors={"filter": ["holds a NUL character"]},
+        )
     elif (_is_int(value) or isinstance(value, float)) and not abs(value) <= MAX_FILTER_INT:
         raise BadRequest(
             f"A number in 'filter' is out of range: whole numbers go up to {MAX_FILTER_INT}.",
@@ -260,7 +278,7 @@ def list_query(
                     slug="bad-list-parameter",
                     errors={"filter": [f"unknown filter {u!r}" for u in unknown]},
                 )
-            _check_filter_numbers(value)
+            _check_filter_values(value)
             filters = value
         descending = direction.upper() == "DESC"
         decoded = None
@@ -392,8 +410,13 @@ def _coerce(column: ColumnElement[Any], value: Any) -> Any:
     except NotImplementedError:
         return value
     try:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL")
         if python_type is datetime and isinstance(value, str):
-            return datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:  # every cursor Trellis gives out carries its offset
+                raise ValueError(value)
+            return moment
         if python_type is date and isinstance(value, str):
             return date.fromisoformat(value)
         if python_type is uuid.UUID and isinstance(value, str):
@@ -404,6 +427,8 @@ def _coerce(column: ColumnElement[Any], value: Any) -> Any:
                 raise ValueError(value)
             return result
         if python_type is int and _is_int(value):
+            if abs(value) > _int_bound(column):
+                raise ValueError(value)
             return value
         if python_type is bool and isinstance(value, bool):
             return value
@@ -414,6 +439,21 @@ def _coerce(column: ColumnElement[Any], value: Any) -> Any:
     except (ValueError, ArithmeticError) as exc:
         raise _bad_cursor() from exc
     raise _bad_cursor()
+
+
+def _int_bound(column: ColumnElement[Any]) -> int:
+    """The largest whole number ``column`` holds (PostgreSQL refuses more, with a 500 if
+    we let it)."""
+    kind = column.type
+    if isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    if isinstance(kind, BigInteger):
+        return MAX_FILTER_INT
+    if isinstance(kind, SmallInteger):
+        return 2**15 - 1
+    if isinstance(kind, Integer):
+        return 2**31 - 1
+    return MAX_FILTER_INT
 
 
 def _field(item: Any, name: str) -> Any:

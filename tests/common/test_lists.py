@@ -196,6 +196,11 @@ def _cursor(*parts: object) -> str:
         _cursor("name", False, "Org 03", "7f0c2a3e-1111-4c44-9a9a-000000000000", 2**63),
         _cursor("name", "no", "Org 03", "7f0c2a3e-1111-4c44-9a9a-000000000000", 5),
         _cursor("created_at", False, "yesterday", "7f0c2a3e-1111-4c44-9a9a-000000000000", 5),
+        _cursor(
+            "created_at", False, "2020-01-01T00:00:00", "7f0c2a3e-1111-4c44-9a9a-000000000000", 5
+        ),
+        _cursor("created_at", False, 3, "7f0c2a3e-1111-4c44-9a9a-000000000000", 5),
+        _cursor("name", False, "Org\u0000", "7f0c2a3e-1111-4c44-9a9a-000000000000", 5),
         "A" * 5000,
     ],
 )
@@ -228,6 +233,8 @@ def base64_text(raw: str) -> str:
         ({"filter": json.dumps({"q": 2**63})}, "filter"),
         ({"filter": json.dumps({"q": [1, 2**63]})}, "filter"),
         ({"filter": json.dumps({"q": 2**64})}, "filter"),
+        ({"filter": json.dumps({"q": "a\u0000b"})}, "filter"),
+        ({"filter": json.dumps({"region": ["North", "\u0000"]})}, "filter"),
     ],
 )
 async def test_numbers_out_of_range_are_400(stack: Stack, listed, params, field) -> None:
@@ -263,3 +270,33 @@ async def test_a_partner_filtering_by_a_funders_field_is_refused(stack: Stack, l
     )
     assert response.json() == []
     assert response.headers["content-range"] == "partners */0"
+
+
+async def test_a_cursor_value_beyond_its_columns_size_is_400(stack: Stack) -> None:
+    """The pool ledger sorts by ``sequence`` (a 32-bit integer): 2^40 would be a 500 on
+    PostgreSQL if it reached the database."""
+    funder = await stack.new_funder()
+    staff = stack.tokens.staff(funder["id"])
+    pool = await stack.funding.post(
+        "/api/v1/pools",
+        headers=staff,
+        json={"name": "Fund", "purpose": "Listen.", "decision_rule": "majority"},
+    )
+    assert pool.status_code == 201, pool.text
+    for value in (2**40, 2**31):
+        cursor = _cursor("sequence", False, value, "7f0c2a3e-1111-4c44-9a9a-000000000000", 25)
+        response = await stack.funding.get(
+            f"/api/v1/pools/{pool.json()['id']}/ledger",
+            headers=staff,
+            params={**q(sort=["sequence", "ASC"]), "cursor": cursor},
+        )
+        assert response.status_code == 400, response.text
+    cursor = _cursor("sequence", False, 2**31 - 1, "7f0c2a3e-1111-4c44-9a9a-000000000000", 25)
+    response = await stack.funding.get(
+        f"/api/v1/pools/{pool.json()['id']}/ledger",
+        headers=staff,
+        params={**q(sort=["sequence", "ASC"]), "cursor": cursor},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+    assert response.headers["content-range"].endswith("*/0")
