@@ -525,3 +525,16 @@ def where_ids(
 def one_query(resource: str, record_id: Any) -> ListQuery:
     """A query for one record by id: how a ``GET /{list}/{id}`` reuses its list's visibility."""
     return ListQuery(resource, "id", False, 0, 0, {"id": [str(record_id)]})
+
+
+def filter_flag(name: str, value: Any) -> bool:
+    """A yes/no filter: ``true`` or ``false`` (JSON, or as text); anything else is a 400."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise BadRequest(
+        f"The '{name}' filter takes true or false.",
+        slug="bad-list-parameter",
+        errors={"filter": [f"{name} must be true or false"]},
+    )

@@ -595,15 +595,20 @@ def test_writes_are_described_for_every_list_that_takes_them(gateway) -> None:
     assert missing == [], missing
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_ra_data_simple_rest_over_every_list_and_role(gateway, capsys) -> None:
+@pytest.fixture(scope="module")
+def seeded(gateway) -> Seeded:
     base, tokens = gateway
+    return seed(base, tokens)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_ra_data_simple_rest_over_every_list_and_role(gateway, seeded, capsys) -> None:
+    base, _ = gateway
     if not (HERE / "node_modules" / "ra-data-simple-rest").exists():
         # CI installs them (.ci/run); elsewhere, say how.
         if os.environ.get("CI"):
             pytest.fail("the npm packages are not installed: run `npm ci` in tests/react_admin")
         pytest.skip("run `npm ci` in tests/react_admin to drive react-admin's data provider")
-    seeded = seed(base, tokens)
     spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
     cases, skipped = plan_cases(seeded, spec)
     plan = {"apiUrl": f"{base}{API}", "cases": cases}
@@ -630,3 +635,41 @@ def test_ra_data_simple_rest_over_every_list_and_role(gateway, capsys) -> None:
     # Every list was read by at least one role, and every role read something.
     assert {c["path"] for c in cases} == set(list_paths(spec))
     assert {c["role"] for c in cases} == set(ROLES)
+
+
+def _declared_filters(client: httpx.Client, url: str, headers: dict[str, str]) -> list[str]:
+    """The filters a list says it takes (its 400 for an unknown one names them)."""
+    refused = client.get(url, headers=headers, params={"filter": '{"no_such_field":1}'})
+    assert refused.status_code == 400, refused.text
+    named = re.search(r"Filter by one of: (.*)\.$", refused.json()["detail"])
+    assert named, refused.json()["detail"]
+    return [name.strip() for name in named.group(1).split(",")]
+
+
+def test_no_declared_filter_is_ignored(gateway, seeded) -> None:
+    """Every filter a list names narrows it: a value that matches nothing answers an empty
+    list (or a 400 for a value the filter does not take), never the unfiltered rows."""
+    base, _ = gateway
+    spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
+    cases, _ = plan_cases(seeded, spec)
+    ignored = []
+    checked = 0
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for case in cases:
+            headers = seeded.headers[case["role"]]
+            url = f"{API}/{case['resource']}"
+            if not client.get(url, headers=headers).json():
+                continue
+            for name in _declared_filters(client, url, headers):
+                nothing = str(uuid.uuid4()) if name.endswith("id") else "zz-matches-nothing"
+                answer = client.get(
+                    url, headers=headers, params={"filter": json.dumps({name: nothing})}
+                )
+                checked += 1
+                if answer.status_code == 400:
+                    continue
+                assert answer.status_code == 200, (url, name, answer.text)
+                if answer.json():
+                    ignored.append(f"{case['path']} as {case['role']}: {name}")
+    assert ignored == []
+    assert checked > 100
