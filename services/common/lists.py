@@ -405,8 +405,11 @@ def _coerce(column: ColumnElement[Any], value: Any) -> Any:
     """A cursor's sort value as the column's type; one that does not fit is a 400."""
     if value is None:
         return None
+    kind = column.type
+    if isinstance(kind, TypeDecorator) and kind.python_type is object:
+        kind = kind.impl_instance  # e.g. Money: its Python type is its impl's (int)
     try:
-        python_type = column.type.python_type
+        python_type = kind.python_type
     except NotImplementedError:
         return value
     try:

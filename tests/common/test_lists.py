@@ -300,3 +300,38 @@ async def test_a_cursor_value_beyond_its_columns_size_is_400(stack: Stack) -> No
     assert response.status_code == 200, response.text
     assert response.json() == []
     assert response.headers["content-range"].endswith("*/0")
+
+
+async def test_a_cursor_walks_a_money_sort(stack: Stack) -> None:
+    """Amounts are a custom column type (Money); a cursor over them continues exactly."""
+    funder = await stack.new_funder()
+    staff = stack.tokens.staff(funder["id"])
+    partner = await stack.new_partner(funder["id"])
+    for amount in (500, 300, 300, 100, 900):
+        response = await stack.funding.post(
+            "/api/v1/grants",
+            headers=staff,
+            json={
+                "partner_id": partner["id"],
+                "title": "Core funding",
+                "description": "Unrestricted.",
+                "amount_awarded": amount,
+                "planned_start_date": "2030-04-01",
+                "planned_end_date": "2033-03-31",
+            },
+        )
+        assert response.status_code == 201, response.text
+    seen: list[int] = []
+    params = q(sort=["amount_awarded", "ASC"], range=[0, 1])
+    ranges = []
+    while True:
+        response = await stack.funding.get("/api/v1/grants", headers=staff, params=params)
+        assert response.status_code == 200, response.text
+        seen += [g["amount_awarded"] for g in response.json()]
+        ranges.append(response.headers["content-range"])
+        cursor = response.headers.get("x-next-cursor")
+        if not cursor:
+            break
+        params = {**q(sort=["amount_awarded", "ASC"], range=[0, 1]), "cursor": cursor}
+    assert seen == [100, 300, 300, 500, 900]
+    assert ranges == ["grants 0-1/5", "grants 2-3/5", "grants 4-4/5"]
