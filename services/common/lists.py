@@ -17,48 +17,36 @@ builds in memory (a handful of rows) page with :func:`page_of`, so they answer t
 same parameters and headers as the ones read from the database.
 """
 
-import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
 from fastapi import Query, Request, Response
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Integer,
     Select,
-    SmallInteger,
     func,
     select,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import TypeDecorator
 
+from services.common.cursors import (
+    MAX_FILTER_INT,
+    MAX_INDEX,
+    Cursor,
+    coerce_cursor_value,
+    decode_cursor,
+    encode_cursor,
+    is_int,
+)
 from services.common.errors import BadRequest
 
 T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 25
-# The largest index a ``range`` or a cursor may name: what a JavaScript client can
-# count exactly (2^53 - 1), far below what a database's OFFSET takes (2^63 - 1).
-MAX_INDEX = 2**53 - 1
-# The integers a filter may hold: what the databases store (64-bit signed).
-MAX_FILTER_INT = 2**63 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where a cursor page starts: after the row with this sort value and id, at ``position``."""
-
-    value: Any
-    row_id: str
-    position: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,61 +77,6 @@ def _json_param(name: str, raw: str, example: str) -> Any:
         ) from exc
 
 
-def _bad_cursor(reason: str = "is not a valid cursor") -> BadRequest:
-    return BadRequest(
-        "The 'cursor' parameter is not one this service gave out; "
-        "use the X-Next-Cursor header of the previous page.",
-        slug="bad-list-parameter",
-        errors={"cursor": [reason]},
-    )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _encode_cursor(sort: str, descending: bool, value: Any, row_id: Any, position: int) -> str:
-    if isinstance(value, datetime | date):
-        value = value.isoformat()
-    elif isinstance(value, Decimal | uuid.UUID):
-        value = str(value)
-    raw = orjson.dumps([sort, descending, value, str(row_id), position])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(raw: str, sort: str, descending: bool) -> Cursor:
-    """A cursor, checked strictly: anything but what :func:`_encode_cursor` wrote is a 400."""
-    if len(raw) > 2048:
-        raise _bad_cursor("is too long")
-    try:
-        padded = raw + "=" * (-len(raw) % 4)
-        decoded = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeEncodeError, orjson.JSONDecodeError) as exc:
-        raise _bad_cursor() from exc
-    if not isinstance(decoded, list) or len(decoded) != 5:
-        raise _bad_cursor()
-    c_sort, c_desc, value, row_id, position = decoded
-    if not isinstance(c_sort, str) or not isinstance(c_desc, bool):
-        raise _bad_cursor()
-    if not isinstance(value, str | int | float | bool | None) or (
-        _is_int(value) and abs(value) > MAX_FILTER_INT
-    ):
-        raise _bad_cursor()
-    if not isinstance(row_id, str) or not _is_int(position) or not 0 <= position <= MAX_INDEX:
-        raise _bad_cursor()
-    try:
-        uuid.UUID(row_id)
-    except ValueError as exc:
-        raise _bad_cursor() from exc
-    if c_sort != sort or c_desc != descending:
-        raise BadRequest(
-            "The 'cursor' belongs to another sort order; send the same 'sort' as the page it came from.",
-            slug="bad-list-parameter",
-            errors={"cursor": ["does not match the sort"]},
-        )
-    return Cursor(value, row_id, position)
-
-
 def _check_filter_values(value: Any) -> None:
     """Numbers in a filter must fit what the databases store, and text must hold no NUL
     (PostgreSQL's text cannot); anything else is a 400."""
@@ -160,7 +93,7 @@ def _check_filter_values(value: Any) -> None:
             slug="bad-list-parameter",
             errors={"filter": ["holds a NUL character"]},
         )
-    elif (_is_int(value) or isinstance(value, float)) and not abs(value) <= MAX_FILTER_INT:
+    elif (is_int(value) or isinstance(value, float)) and not abs(value) <= MAX_FILTER_INT:
         raise BadRequest(
             f"A number in 'filter' is out of range: whole numbers go up to {MAX_FILTER_INT}.",
             slug="bad-list-parameter",
@@ -240,7 +173,7 @@ def list_query(
             if (
                 not isinstance(value, list)
                 or len(value) != 2
-                or not all(_is_int(v) for v in value)
+                or not all(is_int(v) for v in value)
                 or value[0] < 0
                 or value[1] < value[0]
             ):
@@ -283,7 +216,7 @@ def list_query(
         descending = direction.upper() == "DESC"
         decoded = None
         if cursor:
-            decoded = _decode_cursor(cursor, field_name, descending)
+            decoded = decode_cursor(cursor, field_name, descending)
             # A cursor page is as long as the range asks; it starts where the cursor says.
             start, end = decoded.position, decoded.position + (end - start)
         return ListQuery(resource, field_name, descending, start, end, filters, decoded)
@@ -375,7 +308,7 @@ async def fetch_page(
                 id_column < row_uuid if query.descending else id_column > row_uuid
             )
         else:
-            value = _coerce(sort_column, query.cursor.value)
+            value = coerce_cursor_value(sort_column, query.cursor.value)
             key = tuple_(sort_column, id_column)
             ordered = ordered.where(
                 key < (value, row_uuid) if query.descending else key > (value, row_uuid)
@@ -395,68 +328,10 @@ async def fetch_page(
         )
         if by_id:
             value = row_id
-        next_cursor = _encode_cursor(
+        next_cursor = encode_cursor(
             query.sort, query.descending, value, row_id, query.start + len(rows)
         )
     return Page(rows, total, query.start, next_cursor)
-
-
-def _coerce(column: ColumnElement[Any], value: Any) -> Any:
-    """A cursor's sort value as the column's type; one that does not fit is a 400."""
-    if value is None:
-        return None
-    kind = column.type
-    if isinstance(kind, TypeDecorator) and kind.python_type is object:
-        kind = kind.impl_instance  # e.g. Money: its Python type is its impl's (int)
-    try:
-        python_type = kind.python_type
-    except NotImplementedError:
-        return value
-    try:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("NUL")
-        if python_type is datetime and isinstance(value, str):
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is None:  # every cursor Trellis gives out carries its offset
-                raise ValueError(value)
-            return moment
-        if python_type is date and isinstance(value, str):
-            return date.fromisoformat(value)
-        if python_type is uuid.UUID and isinstance(value, str):
-            return uuid.UUID(value)
-        if python_type is Decimal and isinstance(value, str | int) and not isinstance(value, bool):
-            result = Decimal(value)
-            if not result.is_finite():
-                raise ValueError(value)
-            return result
-        if python_type is int and _is_int(value):
-            if abs(value) > _int_bound(column):
-                raise ValueError(value)
-            return value
-        if python_type is bool and isinstance(value, bool):
-            return value
-        if python_type is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        if python_type is str and isinstance(value, str):
-            return value
-    except (ValueError, ArithmeticError) as exc:
-        raise _bad_cursor() from exc
-    raise _bad_cursor()
-
-
-def _int_bound(column: ColumnElement[Any]) -> int:
-    """The largest whole number ``column`` holds (PostgreSQL refuses more, with a 500 if
-    we let it)."""
-    kind = column.type
-    if isinstance(kind, TypeDecorator):
-        kind = kind.impl_instance
-    if isinstance(kind, BigInteger):
-        return MAX_FILTER_INT
-    if isinstance(kind, SmallInteger):
-        return 2**15 - 1
-    if isinstance(kind, Integer):
-        return 2**31 - 1
-    return MAX_FILTER_INT
 
 
 def _field(item: Any, name: str) -> Any:
@@ -499,7 +374,7 @@ def page_of(
         last = rows[-1]
         value = _field(last, query.sort)
         value = value if isinstance(value, str | int | float | bool | None) else str(value)
-        next_cursor = _encode_cursor(
+        next_cursor = encode_cursor(
             query.sort, query.descending, value, _field(last, "id"), query.start + len(rows)
         )
     return Page(rows, len(chosen), query.start, next_cursor)

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,12 +24,12 @@ from typing import Any
 import httpx
 import pytest
 
-from services import demo
 from services.common.auth import KeyStore, TokenIssuer
 from services.common.migrate import upgrade
 from services.common.settings import SERVICES
 from services.gateway.app import create_app as create_gateway
 from tests.gateway.conftest import Served, free_socket, gateway_settings
+from tests.react_admin.seed import Seeded, ok, seed
 from tests.support import (
     AUDIENCE,
     BACKENDS,
@@ -211,276 +211,6 @@ def gateway(
             drop_database(url)
 
 
-class Seeded:
-    """What the seed made: tokens per role and the ids the plan fills in."""
-
-    def __init__(self, base: str, tokens: Tokens) -> None:
-        self.base = base
-        self.tokens = tokens
-        self.headers: dict[str, dict[str, str]] = {}
-        self.values: dict[str, str] = {"today": TODAY.isoformat()}
-
-    def token(self, role: str) -> str | None:
-        auth = self.headers[role].get("Authorization")
-        return auth.removeprefix("Bearer ") if auth else None
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, f"{response.request.url}: {response.text}"
-    return response.json() if response.content else None
-
-
-def seed(base: str, tokens: Tokens) -> Seeded:
-    """The demo funder, then pools, rounds, results, actions, threads, clients and variations."""
-    settings = SimpleNamespace(
-        signing_keys_file=tokens.issuer.keys.path, auth_issuer=ISSUER, auth_audience=AUDIENCE
-    )
-    demo.seed(gateway=base, settings=settings)
-    seeded = Seeded(base, tokens)
-    admin = tokens.admin()
-    with httpx.Client(base_url=base, timeout=30) as client:
-        funder = _ok(
-            client.get(
-                f"{API}/funders", headers=admin, params={"filter": '{"slug":"northern-lights"}'}
-            )
-        )[0]
-        staff = tokens.staff(funder["id"])
-        partners = _ok(
-            client.get(
-                f"{API}/partners",
-                headers=staff,
-                params={"range": "[0,99]", "filter": '{"status":"active"}'},
-            )
-        )
-        updates = _ok(client.get(f"{API}/updates", headers=staff))
-        partner = next(p for p in partners if p["id"] == updates[0]["partner_id"])
-        own = tokens.partner(partner["id"])
-        seeded.headers = {
-            "platform_admin": admin,
-            "funder_staff": staff,
-            "partner": own,
-            "public": {},
-        }
-        seeded.values |= {
-            "partner_id": partner["id"],
-            "funder_id": funder["id"],
-            "funder_slug": "northern-lights",
-        }
-
-        # Variations, and an instalment left to pay.
-        grants = _ok(
-            client.get(
-                f"{API}/grants",
-                headers=staff,
-                params={"filter": json.dumps({"partner_id": partner["id"]})},
-            )
-        )
-        for kind, extra in (("uplift", {"amount": 100000}), ("uplift", {"amount": 5000})):
-            _ok(
-                client.post(
-                    f"{API}/grants/{grants[0]['id']}/variations",
-                    headers={**staff, "Idempotency-Key": uuid.uuid4().hex},
-                    json={
-                        "kind": kind,
-                        "decided_on": TODAY.isoformat(),
-                        "decided_by": "Board of trustees",
-                        "reference": f"TM-{uuid.uuid4().hex[:4]}",
-                        **extra,
-                    },
-                )
-            )
-        open_instalments = _ok(
-            client.get(
-                f"{API}/instalments",
-                headers=staff,
-                params={"filter": '{"status":"scheduled"}', "range": "[0,0]"},
-            )
-        )
-        seeded.values["open_instalment_id"] = open_instalments[0]["id"]
-        later = _ok(
-            client.get(
-                f"{API}/instalments",
-                headers=staff,
-                params={
-                    "filter": '{"status":"scheduled"}',
-                    "sort": '["due_date","DESC"]',
-                    "range": "[0,0]",
-                },
-            )
-        )[0]
-        seeded.values["later_instalment_id"] = later["id"]
-        later_due = date.fromisoformat(later["due_date"]) + timedelta(days=1)
-        seeded.values["later_due"] = later_due.isoformat()
-
-        # Partner systems' API clients.
-        for name in ("Our CRM", "Our website"):
-            _ok(
-                client.post(
-                    f"{API}/partners/{partner['id']}/clients", headers=own, json={"name": name}
-                )
-            )
-
-        # A pool hosted by the demo funder with a second member, money in and a proposal.
-        other = _ok(
-            client.post(
-                f"{API}/funders",
-                headers=admin,
-                json={
-                    "name": "Riverbank Foundation",
-                    "slug": "riverbank",
-                    "prefix_360giving": "360G-rb",
-                },
-            )
-        )
-        other_staff = tokens.staff(other["id"])
-        pool = _ok(
-            client.post(
-                f"{API}/pools",
-                headers=staff,
-                json={
-                    "name": "Listening Fund",
-                    "purpose": "Help youth organisations listen to young people.",
-                    "decision_rule": "majority",
-                },
-            )
-        )
-        key = {"Idempotency-Key": uuid.uuid4().hex}
-        _ok(
-            client.post(
-                f"{API}/pools/{pool['id']}/invitations",
-                headers={**staff, **key},
-                json={"funder_id": other["id"]},
-            )
-        )
-        _ok(
-            client.post(
-                f"{API}/pools/{pool['id']}/accept",
-                headers={**other_staff, "Idempotency-Key": uuid.uuid4().hex},
-            )
-        )
-        for who in (staff, other_staff):
-            _ok(
-                client.post(
-                    f"{API}/pools/{pool['id']}/contributions",
-                    headers={**who, "Idempotency-Key": uuid.uuid4().hex},
-                    json={"amount": 2_000_000, "received_on": TODAY.isoformat()},
-                )
-            )
-        for amount in (300_000, 400_000):
-            proposal = _ok(
-                client.post(
-                    f"{API}/pools/{pool['id']}/proposals",
-                    headers={**staff, "Idempotency-Key": uuid.uuid4().hex},
-                    json={
-                        "partner_id": partner["id"],
-                        "title": "Core funding from the pool",
-                        "description": "Unrestricted funding for a youth organisation that listens.",
-                        "amount": amount,
-                        "planned_start_date": "2030-04-01",
-                        "planned_end_date": "2033-03-31",
-                    },
-                )
-            )
-            for who in (staff, other_staff):
-                _ok(
-                    client.post(
-                        f"{API}/pools/{pool['id']}/proposals/{proposal['id']}/votes",
-                        headers={**who, "Idempotency-Key": uuid.uuid4().hex},
-                        json={"vote": "approve", "comment": "Yes"},
-                    )
-                )
-
-        # A commitment edited (its versions), a round answered by every partner, published.
-        commitments = _ok(client.get(f"{API}/commitments", headers=staff))
-        _ok(
-            client.put(
-                f"{API}/commitments/{commitments[0]['id']}",
-                headers=staff,
-                json={"description": "Every instalment reaches you on or before its due date."},
-            )
-        )
-        round_ = _ok(
-            client.post(
-                f"{API}/rounds",
-                headers=staff,
-                json={
-                    "title": "Spring listening round",
-                    "opens_on": TODAY.isoformat(),
-                    "closes_on": (TODAY + timedelta(days=28)).isoformat(),
-                },
-            )
-        )
-        round_ = _ok(client.post(f"{API}/rounds/{round_['id']}/open", headers=staff))
-        for index, each in enumerate(partners[:6]):
-            _ok(
-                client.post(
-                    f"{API}/rounds/{round_['id']}/responses",
-                    headers=tokens.partner(each["id"]),
-                    json={
-                        "anonymous": index % 2 == 0,
-                        "ratings": [
-                            {"commitment_id": c["commitment_id"], "rating": 3 + index % 3}
-                            for c in round_["commitments"]
-                        ],
-                        "comment": None,
-                    },
-                )
-            )
-        _ok(client.post(f"{API}/rounds/{round_['id']}/close", headers=staff))
-        _ok(
-            client.post(
-                f"{API}/rounds/{round_['id']}/publish", headers=staff, json={"answer": "Thank you."}
-            )
-        )
-        for title in ("Pay every instalment by BACS on its due date", "Reply within ten days"):
-            _ok(
-                client.post(
-                    f"{API}/actions",
-                    headers=staff,
-                    json={
-                        "title": title,
-                        "round_id": round_["id"],
-                        "commitment_id": commitments[0]["id"],
-                        "published": True,
-                    },
-                )
-            )
-        # Threads both ways, each with a reply.
-        started = [
-            _ok(
-                client.post(
-                    f"{API}/threads",
-                    headers=own,
-                    json={
-                        "funder_id": funder["id"],
-                        "subject": "About the round",
-                        "body": "Can we talk?",
-                    },
-                )
-            ),
-            _ok(
-                client.post(
-                    f"{API}/threads",
-                    headers=staff,
-                    json={
-                        "partner_id": partner["id"],
-                        "subject": "Thank you",
-                        "body": "For your update.",
-                    },
-                )
-            ),
-        ]
-        for thread in started:
-            _ok(
-                client.post(
-                    f"{API}/threads/{thread['id']}/messages",
-                    headers=staff,
-                    json={"body": "Of course."},
-                )
-            )
-    return seeded
-
-
 def _fill(template: Any, values: dict[str, str]) -> Any:
     if isinstance(template, str):
         return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
@@ -518,7 +248,7 @@ def plan_cases(seeded: Seeded, spec: dict[str, Any]) -> tuple[list[dict[str, Any
                     if parents.status_code in (401, 403):
                         skipped.append(f"{path} as {role}: {parents.status_code} on its parents")
                         continue
-                    candidates = [p["id"] for p in _ok(parents)]
+                    candidates = [p["id"] for p in ok(parents)]
                     chosen = None
                     for candidate in candidates:
                         attempt = path.replace("{" + param + "}", candidate)
