@@ -206,7 +206,9 @@ def seed(base: str, tokens: Tokens) -> Seeded:
             client.put(
                 f"{API}/commitments/{commitments[0]['id']}",
                 headers=staff,
-                json={"description": "Every instalment reaches you on or before its due date."},
+                json={
+                    "description": "Every instalment reaches your bank on or before its due date."
+                },
             )
         )
         round_ = ok(

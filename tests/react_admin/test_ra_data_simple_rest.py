@@ -249,13 +249,13 @@ def plan_cases(seeded: Seeded, spec: dict[str, Any]) -> tuple[list[dict[str, Any
                         skipped.append(f"{path} as {role}: {parents.status_code} on its parents")
                         continue
                     candidates = [p["id"] for p in ok(parents)]
-                    chosen = None
+                    # The parent with the most rows, so page 2 is read where there is one.
+                    chosen, most = None, 0
                     for candidate in candidates:
                         attempt = path.replace("{" + param + "}", candidate)
                         answer = client.get(f"{API}/{attempt}", headers=headers)
-                        if answer.status_code == 200 and answer.json():
-                            chosen = candidate
-                            break
+                        if answer.status_code == 200 and len(answer.json()) > most:
+                            chosen, most = candidate, len(answer.json())
                     if chosen is None:
                         skipped.append(f"{path} as {role}: no parent with rows")
                         continue
