@@ -152,8 +152,9 @@ for (const kase of plan.cases) {
         });
         if (made && kase.update) {
             await attempt(kase, 'update', async () => {
+                // As <Edit> does: the whole record as the form holds it, with the change.
                 const { data } = await provider.update(kase.one || kase.resource, {
-                    id: made.id, data: kase.update, previousData: made,
+                    id: made.id, data: { ...made, ...kase.update }, previousData: made,
                 });
                 for (const [key, value] of Object.entries(kase.update)) {
                     check(JSON.stringify(data[key]) === JSON.stringify(value), `${key} did not change`);
@@ -169,7 +170,11 @@ for (const kase of plan.cases) {
     } else if (kase.update) {
         await attempt(kase, 'update', async () => {
             const id = kase.updateId || record.id;
-            const { data } = await provider.update(kase.one, { id, data: kase.update, previousData: record });
+            const { data: current } = await provider.getOne(kase.one, { id });
+            // As <Edit> does: the whole record as the form holds it, with the change.
+            const { data } = await provider.update(kase.one, {
+                id, data: { ...current, ...kase.update }, previousData: current,
+            });
             for (const [key, value] of Object.entries(kase.update)) {
                 check(JSON.stringify(data[key]) === JSON.stringify(value), `${key} did not change`);
             }
