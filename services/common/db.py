@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from services.common import deadline
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -161,26 +163,36 @@ class Database:
         await self.engine.dispose()
 
 
+def _service_name(request: Request) -> str:
+    settings = getattr(request.app.state, "settings", None)
+    return str(getattr(settings, "service_name", "this"))
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: the only place that commits or rolls back.
 
     It runs with ``scope="function"``, so the commit happens before the
     response is sent: a failed commit becomes an error response, never a
-    success the database did not keep.
+    success the database did not keep. Once the request's deadline has passed
+    (``services.common.deadline``) it rolls back instead: its caller has been
+    told the request failed, so nothing of it may be kept.
     """
     db: Database = request.app.state.db
     async with db.sessionmaker() as session:
         session.info["outbox"] = getattr(request.app.state, "outbox", None)
         try:
             yield session
+            if deadline.expired():
+                raise deadline.DeadlineExceeded(_service_name(request))
+            await session.commit()
         except BaseException:
             await session.rollback()
+            for undo in session.info.pop("after_rollback", []):
+                await undo(session)
             raise
-        else:
-            await session.commit()
-            hooks = session.info.pop("after_commit", [])
-            for hook in hooks:
-                hook()
+        hooks = session.info.pop("after_commit", [])
+        for hook in hooks:
+            hook()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -194,6 +206,15 @@ def insert_or_ignore(session: AsyncSession, model: Any) -> Any:
     """
     make = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return make(model).on_conflict_do_nothing()
+
+
+def after_rollback(session: AsyncSession, undo: Any) -> None:
+    """Run ``await undo(session)`` if the request's transaction is rolled back.
+
+    For bookkeeping that was committed on its own before the request's work
+    (an idempotency key's claim) and must be undone when that work is not kept.
+    """
+    session.info.setdefault("after_rollback", []).append(undo)
 
 
 def after_commit(session: AsyncSession, hook: Any) -> None:

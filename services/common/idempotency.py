@@ -7,6 +7,7 @@ stored in the same transaction as the write it describes, so a replay never
 promises something the database did not keep.
 """
 
+import functools
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.common.auth import Caller, get_signed_in_caller
-from services.common.db import Database, SessionDep, utcnow
+from services.common.db import Database, SessionDep, after_rollback, utcnow
 from services.common.errors import BadRequest, Conflict, Problem, Unprocessable
 from services.common.models import IdempotencyRecord
 
@@ -132,14 +133,14 @@ async def _claim(db: Database, owner: str, key: str, fingerprint: str) -> uuid.U
         return existing.id
 
 
-async def _release(session: AsyncSession, record_id: uuid.UUID) -> None:
+async def _release(record_id: uuid.UUID, session: AsyncSession) -> None:
     """Free a key whose request failed, on the request's own connection.
 
-    The failed write is rolled back first (the session dependency would do it next
-    anyway); reusing the connection matters under load: a second checkout while
-    holding the first can exhaust the pool when many requests fail at once.
+    The session dependency calls it once it has rolled the failed write back
+    (whatever failed it: the handler, the commit, or the request's deadline);
+    reusing the connection matters under load: a second checkout while holding
+    the first can exhaust the pool when many requests fail at once.
     """
-    await session.rollback()
     await session.execute(
         delete(IdempotencyRecord).where(
             IdempotencyRecord.id == record_id, IdempotencyRecord.completed_at.is_(None)
@@ -165,12 +166,9 @@ async def idempotency(
     db: Database = request.app.state.db
     fingerprint = _fingerprint(request, await request.body())
     record_id = await _claim(db, caller.actor, key, fingerprint)
-    try:
-        yield Idempotency(record_id)
-    except BaseException:
-        # The write failed and was rolled back: free the key so a corrected retry can run.
-        await _release(session, record_id)
-        raise
+    # If the write is not kept, free the key so a corrected retry can run.
+    after_rollback(session, functools.partial(_release, record_id))
+    yield Idempotency(record_id)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency, scope="function")]

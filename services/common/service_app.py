@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.common.auth import TokenVerifier
 from services.common.db import Database
+from services.common.deadline import DeadlineMiddleware
 from services.common.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from services.common.events import EventHandler, events_router
 from services.common.health import router as health_router
@@ -96,7 +97,14 @@ def create_service_app(
             http=http,
         )
         app.state.services = {
-            name: ServiceClient(name, settings.service_url(name), http, tokens)
+            name: ServiceClient(
+                name,
+                settings.service_url(name),
+                http,
+                tokens,
+                caller=settings.service_name,
+                timeout=settings.upstream_timeout,
+            )
             for name in SERVICES
             if name != settings.service_name
         }
@@ -121,6 +129,7 @@ def create_service_app(
         responses=problem_responses(400, 401, 403, 404, 422),
     )
     install_problem_handlers(app)
+    app.add_middleware(DeadlineMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_metrics(

@@ -1,6 +1,7 @@
 """The gateway app: proxy for the API, plus its own health, readiness and docs."""
 
 import asyncio
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,20 +10,26 @@ import aiohttp
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
+from prometheus_client.exposition import start_wsgi_server
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier
-from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
+from services.common.errors import (
+    BadRequest,
+    NotFound,
+    ServiceUnavailable,
+    install_problem_handlers,
+)
 from services.common.logs import AccessLogMiddleware, configure_logging
-from services.common.metrics import MetricsMiddleware, install_metrics
+from services.common.metrics import METRICS_PATH, MetricsMiddleware, install_metrics
 from services.common.requestid import RequestIdMiddleware
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
 from services.gateway.openapi import OpenAPICache
-from services.gateway.proxy import Proxy, Upstream
+from services.gateway.proxy import NOSNIFF, Proxy, Upstream, problem_response
 
 CORS_ALLOW_HEADERS = [
     "Accept",
@@ -72,12 +79,39 @@ class GatewayApp(FastAPI):
     """
 
     hot_path: ASGIApp
+    metrics_token: bytes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and routing.is_routed(scope["path"]):
-            await self.hot_path(scope, receive, send)
-        else:
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if routing.is_routed(path):
+            await self.hot_path(scope, receive, send)
+            return
+        if path == METRICS_PATH and not self._may_read_metrics(scope):
+            problem = NotFound(f"There is no resource at {path}.")
+            await problem_response(problem, path)(scope, receive, send)
+            return
+
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), NOSNIFF]
+            await send(message)
+
+        await super().__call__(scope, receive, send_nosniff)
+
+    def _may_read_metrics(self, scope: Scope) -> bool:
+        """``/metrics`` on the public port opens only to the metrics token, when one is set.
+
+        Prometheus reads it on the internal metrics port instead (``metrics_port``).
+        """
+        if self.metrics_token is None:
+            return False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return hmac.compare_digest(value, b"Bearer " + self.metrics_token)
+        return False
 
 
 def _verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
@@ -135,8 +169,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 connect_timeout=settings.connect_timeout,
                 timeout=settings.upstream_timeout,
                 max_connections=settings.max_connections,
+                deadline=settings.request_deadline,
             )
         proxy.verifier = _verifier(settings, http)
+        metrics_server = None
+        if settings.metrics_port is not None:
+            # A plain threaded server on its own port: Prometheus scrapes it inside the
+            # network, and the public port never answers /metrics without the token.
+            metrics_server, _ = start_wsgi_server(
+                settings.metrics_port, settings.metrics_host, registry=metrics.registry
+            )
+            host, port = metrics_server.server_address[:2]
+            app.state.metrics_url = f"http://{host}:{port}{METRICS_PATH}"
         app.state.settings = settings
         app.state.upstreams = upstreams
         app.state.verifier = proxy.verifier
@@ -148,6 +192,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await upstream.close()
             upstreams.clear()
             await http.aclose()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             await shutdown_tracing(app)
 
     app = GatewayApp(
@@ -159,6 +206,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_problem_handlers(app)
+    if settings.metrics_token:
+        app.metrics_token = settings.metrics_token.encode()
     cors: dict[str, Any] = {
         "allow_origins": settings.cors_origins,
         "allow_methods": CORS_METHODS,

@@ -34,6 +34,16 @@ class Settings(CommonSettings):
     """How long the merged OpenAPI document is kept once every upstream answered."""
     readiness_timeout: float = 2.0
     """Seconds each upstream's ``/readyz`` has to answer during the gateway's ``/readyz``."""
+    request_deadline: float = 30.0
+    """Seconds a proxied request has end to end, the whole response body included.
+
+    The service is given ``min(request_deadline, upstream_timeout)`` less a margin to
+    decide (``X-Request-Timeout-Ms``); past it, it keeps nothing."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    """An internal port serving ``/metrics`` to Prometheus (unset: no such port)."""
+    metrics_token: str | None = None
+    """A bearer token that opens ``/metrics`` on the public port (unset: it answers 404)."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod
