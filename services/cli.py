@@ -5,6 +5,8 @@ trellis serve SERVICE     run one service (what containers run)
 trellis migrate [SERVICE] apply migrations
 trellis token --role R    mint an access token for a person in a role
 trellis keys rotate       put a new signing key first, keeping the previous one published
+trellis events list       event deliveries not made yet (waiting, or refused: dead)
+trellis events redeliver  make deliveries due now, dead ones included
 """
 
 import argparse
@@ -23,10 +25,12 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from services import demo
+from services.common import outbox
 from services.common.auth import ROLES, KeyStore, TokenIssuer
-from services.common.db import sync_url
+from services.common.db import sync_url, utcnow
 from services.common.migrate import upgrade
 from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings, ServiceSettings
 
@@ -90,6 +94,52 @@ def serve(name: str, host: str | None, port: int | None) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+
+
+def _engine(name: str) -> Any:
+    settings: ServiceSettings = _settings(name)
+    return create_engine(sync_url(settings.effective_database_url))
+
+
+def events_list(names: Sequence[str], state: outbox.State, limit: int) -> list[str]:
+    """One line per undelivered event delivery of each service, oldest first."""
+    lines = []
+    for name in names:
+        engine = _engine(name)
+        try:
+            with Session(engine) as session:
+                rows = session.scalars(outbox.deliveries_query(state, limit=limit)).all()
+        finally:
+            engine.dispose()
+        for row in rows:
+            item = outbox.describe(row)
+            when = item["dead_at"] and f"dead since {item['dead_at']}"
+            when = when or f"next try {item['next_attempt_at']}"
+            lines.append(
+                f"{name}\t{item['event_id']}\t{item['event_type']}\t{item['state']}\t"
+                f"{item['destination']}\tattempts {item['attempts']}\t{when}\t"
+                f"{(item['last_error'] or '').splitlines()[0][:120] if item['last_error'] else ''}"
+            )
+    return lines
+
+
+def events_redeliver(name: str, event_ids: Sequence[str], all_dead: bool) -> int:
+    """Make deliveries due now (dead ones revived); the running service sends them."""
+    try:
+        ids = [uuid.UUID(value) for value in event_ids]
+    except ValueError as exc:
+        raise CliError("event ids are UUIDs, as `trellis events list` shows them") from exc
+    if bool(ids) == all_dead:
+        raise CliError("give event ids, or --all-dead")
+    engine = _engine(name)
+    try:
+        with Session(engine) as session, session.begin():
+            result = session.execute(
+                outbox.redeliver_statement(utcnow(), event_ids=ids, all_dead=all_dead)
+            )
+            return int(result.rowcount)
+    finally:
+        engine.dispose()
 
 
 def _funder_id(slug: str) -> str:
@@ -295,6 +345,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds it is valid")
     p_keys = sub.add_parser("keys", help="manage the embedded issuer's signing keys")
     p_keys.add_argument("action", choices=["rotate"])
+    p_events = sub.add_parser("events", help="list and redeliver events not delivered yet")
+    events = p_events.add_subparsers(dest="action", required=True)
+    p_list = events.add_parser("list", help="deliveries waiting or dead, oldest first")
+    p_list.add_argument("service", nargs="*", help=f"one or more of {', '.join(SERVICES)}")
+    p_list.add_argument("--state", choices=["waiting", "dead", "all"], default="all")
+    p_list.add_argument("--limit", type=int, default=100, help="lines per service at most")
+    p_again = events.add_parser("redeliver", help="make deliveries due now (dead ones too)")
+    p_again.add_argument("service", choices=SERVICES)
+    p_again.add_argument("event_id", nargs="*", help="events to redeliver (all their deliveries)")
+    p_again.add_argument("--all-dead", action="store_true", help="every dead delivery")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -314,6 +374,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "token":
             print(mint(args))
+            return 0
+        if args.command == "events" and args.action == "list":
+            names = args.service or list(SERVICES)
+            unknown = [n for n in names if n not in SERVICES]
+            if unknown:
+                raise CliError(
+                    f"no such service: {', '.join(unknown)} (one of {', '.join(SERVICES)})"
+                )
+            lines = events_list(names, args.state, args.limit)
+            print("\n".join(lines) if lines else "trellis: every event has been delivered")
+            return 0
+        if args.command == "events":
+            count = events_redeliver(args.service, args.event_id, args.all_dead)
+            print(f"trellis: {count} deliveries of {args.service} are due now")
             return 0
         if args.command == "keys":
             kid = KeyStore(CommonSettings().signing_keys_file).rotate()

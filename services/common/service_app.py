@@ -18,6 +18,7 @@ from services.common.http import ServiceClient, ServiceTokens
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import install_metrics, service_collectors
 from services.common.outbox import Outbox, OutboxDispatcher
+from services.common.outbox_routes import outbox_router
 from services.common.requestid import RequestIdMiddleware
 from services.common.settings import SERVICES, ServiceSettings
 from services.common.tracing import install_tracing, instrument_client, shutdown_tracing
@@ -82,7 +83,9 @@ def create_service_app(
             http,
             tokens,
             poll_interval=settings.outbox_poll_interval,
-            max_attempts=settings.outbox_max_attempts,
+            max_backoff=settings.outbox_max_backoff,
+            probe_interval=settings.outbox_probe_interval,
+            backlog_alert_after=settings.outbox_backlog_alert_after,
         )
         app.state.settings = settings
         app.state.db = db
@@ -142,4 +145,5 @@ def create_service_app(
     for router in extra_routers:
         app.include_router(router)
     app.include_router(events_router(event_handlers or {}))
+    app.include_router(outbox_router())
     return app
