@@ -1,6 +1,7 @@
 """The ``trellis`` command: run, migrate, and mint tokens for the embedded default.
 
-trellis up [--demo]       migrate, start the gateway and the three services, Ctrl-C stops all
+trellis up [--demo]       migrate, start the gateway and the three services (a crashed one
+                          is restarted), Ctrl-C stops all
 trellis serve SERVICE     run one service (what containers run)
 trellis migrate [SERVICE] apply migrations
 trellis token --role R    mint an access token for a person in a role
@@ -196,11 +197,23 @@ def mint(args: argparse.Namespace) -> str:
 
 
 class Supervisor:
-    """Runs the four processes; stops every one of them on Ctrl-C, SIGTERM or a crash."""
+    """Runs the four processes and restarts one that crashes; stops them all on Ctrl-C.
+
+    A crashed process is restarted after a backoff (1 s, doubling to 30 s while it keeps
+    crashing; back to 1 s once it has run for a minute), and each crash is logged.
+    """
+
+    FIRST_DELAY = 1.0
+    MAX_DELAY = 30.0
+    STABLE_AFTER = 60.0
 
     def __init__(self) -> None:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
+        self.started: dict[str, float] = {}
+        self.delays: dict[str, float] = {}
+        self.restart_at: dict[str, float] = {}
+        self.crashes = 0
 
     def start(self, name: str) -> None:
         self.procs[name] = subprocess.Popen(
@@ -209,6 +222,7 @@ class Supervisor:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
+        self.started[name] = time.monotonic()
 
     def stop(self, *_: object) -> None:
         if self.stopping:
@@ -230,6 +244,40 @@ class Supervisor:
             if proc.poll() is not None:
                 return name
         return None
+
+    def watch(self) -> None:
+        """One look at every process: schedule a restart for a crashed one, make those due."""
+        now = time.monotonic()
+        for name, proc in self.procs.items():
+            code = proc.poll()
+            if code is None:
+                continue
+            if name not in self.restart_at:
+                self.crashes += 1
+                if now - self.started[name] >= self.STABLE_AFTER:
+                    self.delays.pop(name, None)
+                delay = self.delays.get(name, self.FIRST_DELAY)
+                self.delays[name] = min(self.MAX_DELAY, delay * 2)
+                self.restart_at[name] = now + delay
+                print(
+                    f"trellis: the {name} service stopped unexpectedly ({_exit(code)}) after "
+                    f"{now - self.started[name]:.0f} s; restarting it in {delay:g} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif now >= self.restart_at[name]:
+                del self.restart_at[name]
+                self.start(name)
+                print(f"trellis: restarted the {name} service", file=sys.stderr, flush=True)
+
+
+def _exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 60.0) -> None:
@@ -286,13 +334,9 @@ def up(args: argparse.Namespace) -> int:
         if args.demo:
             seeded = demo.seed(gateway=urls["gateway"], settings=settings)
         _banner(urls, data_dir, seeded)
-        while (name := sup.crashed()) is None:
-            time.sleep(0.5)
-        print(
-            f"trellis: the {name} service stopped unexpectedly; stopping the others",
-            file=sys.stderr,
-        )
-        return 1
+        while True:
+            sup.watch()
+            time.sleep(0.25)
     except KeyboardInterrupt:
         print("\ntrellis: stopping", file=sys.stderr)
         return 0

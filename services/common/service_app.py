@@ -1,5 +1,6 @@
 """``create_service_app``: what every data service is made of, wired once."""
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from services.common.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from services.common.events import EventHandler, events_router
 from services.common.health import router as health_router
 from services.common.http import ServiceClient, ServiceTokens
+from services.common.idempotency import release_keys_of_ended_processes
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import install_metrics, service_collectors
 from services.common.outbox import Outbox, OutboxDispatcher
@@ -24,6 +26,8 @@ from services.common.settings import SERVICES, ServiceSettings
 from services.common.tracing import install_tracing, instrument_client, shutdown_tracing
 
 API_PREFIX = "/api/v1"
+
+logger = logging.getLogger("trellis.service")
 
 
 class ProblemDetails(BaseModel):
@@ -111,6 +115,10 @@ def create_service_app(
             for name in SERVICES
             if name != settings.service_name
         }
+        try:
+            await release_keys_of_ended_processes(db)
+        except Exception:  # the database may be down: /readyz says so; retries take keys over
+            logger.warning("could not free idempotency keys of ended processes", exc_info=True)
         # Built once now rather than on the first request, which the gateway makes with a
         # short timeout when it merges every service's document.
         app.openapi()

@@ -197,3 +197,70 @@ def test_token_for_an_unknown_funder_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "no funder with the slug 'nope'" in result.stderr
+
+
+def child_serving(data_dir: Path, name: str) -> int | None:
+    """The pid of the `trellis serve <name>` child of this test's `trellis up`."""
+    for pid in processes_using(data_dir):
+        try:
+            argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[-3:-1] == [b"serve", name.encode()]:
+            return pid
+    return None
+
+
+def test_up_restarts_a_service_that_was_killed(tmp_path: Path) -> None:
+    ports = dict(zip(SERVICES, free_ports(4), strict=True))
+    data_dir = tmp_path / "data"
+    env = environment(data_dir, ports)
+    log = (tmp_path / "up.log").open("w+")
+    proc = trellis("up", env=env, stdout=subprocess.DEVNULL, stderr=log)
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    try:
+        with httpx.Client(base_url=gateway, timeout=5) as client:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
+            else:
+                raise AssertionError("trellis up did not become ready")
+            funding = child_serving(data_dir, "funding")
+            assert funding is not None
+            os.kill(funding, signal.SIGKILL)
+
+            # The stack keeps running; funding comes back under a new pid and answers.
+            back = None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, "trellis up stopped when one service crashed"
+                try:
+                    back = client.get("/api/v1/public/funding/nobody/360giving")
+                    if back.status_code != 503:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
+            assert back is not None and back.status_code == 404, back and back.text
+            assert child_serving(data_dir, "funding") not in (None, funding)
+            assert client.get("/readyz").status_code == 200
+        log.seek(0)
+        stderr = log.read()
+        assert "the funding service stopped unexpectedly (killed by SIGKILL)" in stderr
+        assert "restarted the funding service" in stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            for pid in processes_using(data_dir):
+                os.kill(pid, signal.SIGKILL)
+            log.close()
+    assert processes_using(data_dir) == []
