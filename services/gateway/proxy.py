@@ -8,8 +8,9 @@ streaming bodies both ways. An upstream that cannot be reached or does not
 answer in time becomes a 503 problem naming it; nothing ever hangs.
 
 Deadlines: each request has ``request_deadline`` seconds end to end, the body
-included (aiohttp's ``total`` timeout runs until the response is released), so
-an upstream that drips its body is cut off at the deadline. The upstream is
+included: the answer must start within ``min(timeout, deadline)``, and a body
+that comes in several pieces is relayed under a timer that ends at the
+deadline, so an upstream that drips its body is cut off then. The upstream is
 told how long it has to decide in ``X-Request-Timeout-Ms`` (less than the
 gateway waits, so it gives up and keeps nothing before the caller is told the
 request failed; see ``services.common.deadline``). A 503 the upstream answers
@@ -25,6 +26,7 @@ or runs it once).
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -145,10 +147,10 @@ class Upstream:
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
-                total=deadline,
+                total=None,  # the deadline over a streamed body is kept by _relay, more cheaply
                 connect=connect_timeout,
                 sock_connect=connect_timeout,
-                sock_read=timeout,
+                sock_read=min(timeout, deadline),
             ),
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
@@ -274,6 +276,7 @@ class Proxy:
         self.verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.monotonic()
         path: str = scope["path"]
         method: str = scope["method"]
         try:
@@ -311,7 +314,9 @@ class Proxy:
             return
         try:
             watch = not isinstance(data, BodyStream) or data.finished
-            await _relay(response, receive if watch else None, send, method)
+            await _relay(
+                response, receive if watch else None, send, method, started + upstream.deadline
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Too late for a problem: returning without the last body message makes the
             # server close the caller's connection, so the body is visibly incomplete.
@@ -370,9 +375,14 @@ class Proxy:
 
 
 async def _relay(
-    response: aiohttp.ClientResponse, receive: Receive | None, send: Send, method: str
+    response: aiohttp.ClientResponse,
+    receive: Receive | None,
+    send: Send,
+    method: str,
+    deadline: float,
 ) -> None:
-    """Send the upstream's answer to the caller, streaming the body.
+    """Send the upstream's answer to the caller, streaming the body until ``deadline``
+    (``time.monotonic()``); past it, ``TimeoutError``.
 
     While a body that comes in more than one piece is relayed, ``receive`` (when
     the caller's own body has been read) is watched: if the caller goes away, the
@@ -411,12 +421,13 @@ async def _relay(
         return
     watcher = asyncio.ensure_future(_close_when_gone(receive, response)) if receive else None
     try:
-        while True:
-            chunk = await content.readany()
-            done = not chunk or content.at_eof()
-            await send({"type": "http.response.body", "body": chunk, "more_body": not done})
-            if done:
-                return
+        async with asyncio.timeout(deadline - time.monotonic()):
+            while True:
+                chunk = await content.readany()
+                done = not chunk or content.at_eof()
+                await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+                if done:
+                    return
     except aiohttp.ClientError:
         if watcher is not None and watcher.done():
             return  # the caller went away and we stopped reading
