@@ -382,3 +382,27 @@ async def test_the_internal_outbox_api_lists_and_redelivers_for_operators(sender
         await app.state.dispatcher.deliver_due()
         assert (await client.get("/internal/outbox", headers=tokens.admin())).json() == []
     await receiver.stop()
+
+
+async def test_a_successful_delivery_wakes_what_the_subscriber_missed(sender_setup) -> None:
+    tokens, url, data_dir, receiver = sender_setup
+    app = sender(url, data_dir, receiver.port)
+    async with LifespanManager(app):
+        dispatcher = app.state.dispatcher
+        await create_partner(app, tokens, "missed")
+        dispatcher.clock = FakeClock()
+        for _ in range(6):  # away long enough that the next tries are a minute off
+            await dispatcher.deliver_due()
+            dispatcher.clock.now = max(row.next_attempt_at for row in await pending(app))
+        await dispatcher.deliver_due()
+        missed = {row.event_id for row in await pending(app)}
+        assert min(r.next_attempt_at for r in await pending(app)) > dispatcher.clock.now
+        await receiver.start()
+        # A new event goes through at once; that success makes the held ones due now too.
+        await create_partner(app, tokens, "fresh")
+        dispatcher.clock.now = utcnow()
+        await dispatcher.deliver_due()
+        assert {row.event_id for row in await pending(app)} == missed
+        assert await dispatcher.deliver_due() == len(missed)
+        assert await pending(app) == []
+        await receiver.stop()
