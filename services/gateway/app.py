@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from prometheus_client.exposition import start_wsgi_server
@@ -125,16 +126,26 @@ def _verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
 
 
 async def _readiness(upstream: Upstream, limit: float) -> str:
+    """``ready``, ``degraded`` (it serves, but its events are held up), or why it is not."""
     try:
         async with upstream.session.get(
             upstream.base_url + "/readyz", timeout=aiohttp.ClientTimeout(total=limit)
         ) as response:
-            await response.read()
-            return "ready" if response.status == 200 else f"not ready ({response.status})"
+            body = await response.read()
+            if response.status != 200:
+                return f"not ready ({response.status})"
     except TimeoutError:
         return f"no answer within {limit:g} seconds"
     except aiohttp.ClientError:
         return "unreachable"
+    try:
+        status = orjson.loads(body).get("status")
+    except (orjson.JSONDecodeError, AttributeError):
+        status = None
+    return "degraded" if status == "degraded" else "ready"
+
+
+SERVING = frozenset({"ready", "degraded"})
 
 
 def _route_label(scope: Scope) -> str | None:
@@ -236,7 +247,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             *(_readiness(upstreams[n], settings.readiness_timeout) for n in names)
         )
         report = dict(zip(names, states, strict=True))
-        down = [name for name, state in report.items() if state != "ready"]
+        down = [name for name, state in report.items() if state not in SERVING]
         if down:
             listed = ", ".join(f"{name} ({report[name]})" for name in down)
             raise ServiceUnavailable(
@@ -244,7 +255,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"not ready: {listed}.",
                 extra={"upstreams": report, "down": down},
             )
-        return {"status": "ready", "upstreams": report}
+        # A degraded service still serves (its outbox is held up): say so, stay in rotation.
+        degraded = any(state == "degraded" for state in report.values())
+        return {"status": "degraded" if degraded else "ready", "upstreams": report}
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_json() -> Response:
