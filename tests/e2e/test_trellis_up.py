@@ -1,16 +1,22 @@
 """End to end: `trellis up --demo` starts the real processes; a real token; calls through the gateway."""
 
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from services.common.models import IdempotencyRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "partners", "funding", "feedback")
@@ -211,7 +217,40 @@ def child_serving(data_dir: Path, name: str) -> int | None:
     return None
 
 
+def cli_token(env: dict[str, str], *args: str) -> dict[str, str]:
+    token = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", *args],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def leave_key_in_flight(data_dir: Path, pid: int, owner: str, key: str, body: bytes) -> None:
+    """What the partners process (``pid``) leaves when it dies mid-request under ``key``."""
+    digest = hashlib.sha256(b"POST")
+    digest.update(b"\0/api/v1/partners\0\0")
+    digest.update(body)
+    engine = create_engine(f"sqlite:///{data_dir / 'partners.db'}")
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(
+                IdempotencyRecord(
+                    owner=owner,
+                    key=key,
+                    fingerprint=digest.hexdigest(),
+                    holder=f"{socket.gethostname()} {pid} {uuid.uuid4().hex}",
+                )
+            )
+    finally:
+        engine.dispose()
+
+
 def test_up_restarts_a_service_that_was_killed(tmp_path: Path) -> None:
+    """kill -9 one child: it comes back and answers, and the key it held is free at once."""
     ports = dict(zip(SERVICES, free_ports(4), strict=True))
     data_dir = tmp_path / "data"
     env = environment(data_dir, ports)
@@ -230,29 +269,51 @@ def test_up_restarts_a_service_that_was_killed(tmp_path: Path) -> None:
                 time.sleep(0.3)
             else:
                 raise AssertionError("trellis up did not become ready")
-            funding = child_serving(data_dir, "funding")
-            assert funding is not None
-            os.kill(funding, signal.SIGKILL)
+            funder = client.post(
+                "/api/v1/funders",
+                headers=cli_token(env, "--role", "platform_admin"),
+                json={"name": "Crash Trust", "slug": "crash", "prefix_360giving": "360G-crash"},
+            )
+            assert funder.status_code == 201, funder.text
+            staff = cli_token(env, "--role", "funder_staff", "--funder", "crash")
+            body = b'{"name": "Hillside Youth Project"}'
+            partners = child_serving(data_dir, "partners")
+            assert partners is not None
+            leave_key_in_flight(data_dir, partners, "staff@crash", "in-flight-1", body)
+            os.kill(partners, signal.SIGKILL)
 
-            # The stack keeps running; funding comes back under a new pid and answers.
+            # The stack keeps running; partners comes back under a new pid and answers.
             back = None
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 assert proc.poll() is None, "trellis up stopped when one service crashed"
                 try:
-                    back = client.get("/api/v1/public/funding/nobody/360giving")
+                    back = client.get("/api/v1/partners", headers=staff)
                     if back.status_code != 503:
                         break
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.3)
-            assert back is not None and back.status_code == 404, back and back.text
-            assert child_serving(data_dir, "funding") not in (None, funding)
+            assert back is not None and back.status_code == 200, back and back.text
+            assert child_serving(data_dir, "partners") not in (None, partners)
             assert client.get("/readyz").status_code == 200
+            # The request that was in flight at the crash can be retried now, not in minutes.
+            retried = client.post(
+                "/api/v1/partners",
+                headers={
+                    **staff,
+                    "Idempotency-Key": "in-flight-1",
+                    "Content-Type": "application/json",
+                },
+                content=body,
+            )
+            assert retried.status_code == 201, retried.text
+            listed = client.get("/api/v1/partners", headers=staff)
+            assert [p["name"] for p in listed.json()] == ["Hillside Youth Project"]
         log.seek(0)
         stderr = log.read()
-        assert "the funding service stopped unexpectedly (killed by SIGKILL)" in stderr
-        assert "restarted the funding service" in stderr
+        assert "the partners service stopped unexpectedly (killed by SIGKILL)" in stderr
+        assert "restarted the partners service" in stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
