@@ -134,6 +134,69 @@ async def test_no_spurious_503_after_a_service_failed_and_closed(stand_in_gatewa
             assert after.status_code == 200, after.text
 
 
+class ClosesKeptConnections:
+    """A raw HTTP server that answers the first request on a connection and closes the
+    connection, unanswered, when a second request arrives on it (as a server whose
+    keep-alive ran out does): the second request was never processed."""
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answered = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                if answered:
+                    break
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\n\r\n{}"
+                )
+                await writer.drain()
+                answered += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_a_keyed_write_is_sent_again_on_a_connection_closed_under_it(keys: Keys) -> None:
+    """A POST with an Idempotency-Key is safe to send again (the service runs it once); one
+    without is not, so its caller hears 503 rather than risk a write made twice."""
+    upstream = ClosesKeptConnections()
+    url = await upstream.start()
+    gateway = Served(
+        create_app(gateway_settings(keys, {"partners": url, "funding": url, "feedback": url}))
+    )
+    await asyncio.to_thread(gateway.start)
+    try:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+            for n in range(5):
+                assert (await client.get("/api/v1/grants")).status_code == 200
+                keyed = await client.post(
+                    "/api/v1/grants", json={"n": n}, headers={"Idempotency-Key": f"k-{n}"}
+                )
+                assert keyed.status_code == 200, keyed.text
+            assert (await client.get("/api/v1/grants")).status_code == 200
+            unkeyed = await client.post("/api/v1/grants", json={"n": 0})
+            assert unkeyed.status_code == 503
+            assert "closed the connection" in unkeyed.json()["detail"]
+    finally:
+        await asyncio.to_thread(gateway.stop)
+        await upstream.stop()
+
+
 async def test_api_answers_are_not_stored_or_sniffed(stand_in_gateway, keys: Keys) -> None:
     url, _ = stand_in_gateway
     async with httpx.AsyncClient(base_url=url) as client:
