@@ -5,6 +5,7 @@ through this module: times come back as aware UTC datetimes on both, ids are
 UUIDs, money is integer minor units.
 """
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from services.common import deadline
+
+logger = logging.getLogger("trellis.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -188,7 +191,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             for undo in session.info.pop("after_rollback", []):
-                await undo(session)
+                try:
+                    await undo(session)
+                except Exception:  # the original error is the one to answer with
+                    logger.warning("could not undo bookkeeping after a rollback", exc_info=True)
             raise
         hooks = session.info.pop("after_commit", [])
         for hook in hooks:
