@@ -1,6 +1,6 @@
 """``create_service_app``: what every data service is made of, wired once."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import install_metrics, service_collectors
 from services.common.outbox import Outbox, OutboxDispatcher
 from services.common.requestid import RequestIdMiddleware
+from services.common.revocation import RevocationList, RevocationSource, http_source
 from services.common.settings import SERVICES, ServiceSettings
 from services.common.tracing import install_tracing, instrument_client, shutdown_tracing
 
@@ -52,12 +53,14 @@ def create_service_app(
     event_handlers: dict[str, EventHandler] | None = None,
     transports: dict[str, httpx.AsyncBaseTransport] | None = None,
     extra_routers: Sequence[APIRouter] = (),
+    revocation_source: Callable[[FastAPI], RevocationSource] | None = None,
 ) -> FastAPI:
     """A FastAPI app with the kit wired in: database, auth, errors, outbox, health, logs.
 
     ``transports`` maps base URLs to in-process transports (tests use it to call
     the real other apps without sockets). Other services are reachable as
-    ``app.state.services[name]``.
+    ``app.state.services[name]``. Revoked tokens are learnt from partners over HTTP,
+    or from ``revocation_source(app)`` (partners reads its own table).
     """
 
     @asynccontextmanager
@@ -88,26 +91,40 @@ def create_service_app(
         app.state.http = http
         app.state.outbox = outbox
         app.state.dispatcher = dispatcher
+        app.state.services = {
+            name: ServiceClient(name, settings.service_url(name), http, tokens)
+            for name in SERVICES
+            if name != settings.service_name
+        }
+        revocations = RevocationList(
+            revocation_source(app)
+            if revocation_source is not None
+            else http_source(
+                ServiceClient("partners", settings.service_url("partners"), http, tokens)
+            ),
+            poll_interval=settings.revocation_poll_interval,
+            retention=settings.revocation_retention,
+            max_staleness=settings.revocation_max_staleness,
+        )
+        app.state.revocations = revocations
         app.state.verifier = TokenVerifier(
             issuer=settings.auth_issuer,
             audience=settings.auth_audience,
             keys_file=None if settings.auth_jwks_url else settings.signing_keys_file,
             jwks_url=settings.auth_jwks_url,
             http=http,
+            revocations=revocations,
         )
-        app.state.services = {
-            name: ServiceClient(name, settings.service_url(name), http, tokens)
-            for name in SERVICES
-            if name != settings.service_name
-        }
         # Built once now rather than on the first request, which the gateway makes with a
         # short timeout when it merges every service's document.
         app.openapi()
         if settings.outbox_autostart:
             dispatcher.start()
+        revocations.start()
         try:
             yield
         finally:
+            await revocations.stop()
             await dispatcher.stop()
             await http.aclose()
             await db.dispose()

@@ -14,6 +14,8 @@ from services.partners.interactions.routes import router as interactions_router
 from services.partners.internal.routes import router as internal_router
 from services.partners.organisations.routes import router as organisations_router
 from services.partners.relationships.routes import router as relationships_router
+from services.partners.revocations.routes import router as revocations_router
+from services.partners.revocations.service import database_source
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
 from services.partners.updates.routes import router as updates_router
@@ -41,6 +43,7 @@ def create_app(
             timeline_router,
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
-        extra_routers=[identity_router, internal_router],
+        extra_routers=[identity_router, internal_router, revocations_router],
         transports=transports,
+        revocation_source=database_source,
     )

@@ -12,3 +12,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "partners"
     client_token_ttl: int = 3600
+    token_failure_limits: str = "10/minute;30/hour"
+    """Failed attempts at ``/oauth/token`` per client id: the first slows (429), the last locks."""
+    token_failure_limits_per_source: str = "30/minute;300/hour"
+    """Failed attempts at ``/oauth/token`` per source address, the same way."""

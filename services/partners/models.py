@@ -12,6 +12,7 @@ from services.partners.funders.models import Funder
 from services.partners.interactions.models import Interaction
 from services.partners.organisations.models import Partner
 from services.partners.relationships.models import RELATIONSHIP_STATUSES, Relationship
+from services.partners.revocations.models import Revocation
 from services.partners.timeline.models import GrantFunder, TimelineEntry
 from services.partners.updates.models import Reply, Update
 
@@ -27,6 +28,7 @@ __all__ = [
     "Partner",
     "Relationship",
     "Reply",
+    "Revocation",
     "TimelineEntry",
     "Update",
 ]

@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from services.common.auth import StaffOrPartnerDep
 from services.common.db import SessionDep
@@ -43,9 +43,18 @@ async def revoke_client(
     client_record_id: uuid.UUID,
     session: SessionDep,
     caller: StaffOrPartnerDep,
+    request: Request,
 ) -> ApiClient:
-    """Revoke a partner system's credentials; tokens it gets from now on are refused."""
+    """Revoke a partner system's credentials.
+
+    It gets no new tokens, and the tokens it already has are refused by every
+    service within the revocation bound (a few seconds, see the README).
+    """
     client = await service.revoke_client(
-        session=session, caller=caller, partner_id=partner_id, client_record_id=client_record_id
+        session=session,
+        caller=caller,
+        partner_id=partner_id,
+        client_record_id=client_record_id,
+        wake=request.app.state.revocations.wake,
     )
     return ApiClient.model_validate(client)

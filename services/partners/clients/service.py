@@ -5,6 +5,7 @@ Keyword-only functions; they flush, never commit.
 
 import secrets
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,9 +13,11 @@ from services.common import audit
 from services.common.auth import Caller, TokenIssuer, hash_secret, new_client_secret
 from services.common.db import utcnow
 from services.common.errors import NotFound, Unauthorized
+from services.common.revocation import client_key
 from services.partners.clients import repository
 from services.partners.clients.models import ApiClient
 from services.partners.organisations.service import visible_partner
+from services.partners.revocations.service import revoke
 
 
 async def create_client(
@@ -52,8 +55,14 @@ async def list_clients(
 
 
 async def revoke_client(
-    *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID, client_record_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    partner_id: uuid.UUID,
+    client_record_id: uuid.UUID,
+    wake: Callable[[], None] | None = None,
 ) -> ApiClient:
+    """Revoke a client: no new tokens, and its tokens are refused everywhere within seconds."""
     await visible_partner(session, caller, partner_id)
     client = await repository.get_client_of_partner(
         session, partner_id=partner_id, client_record_id=client_record_id
@@ -63,6 +72,13 @@ async def revoke_client(
     if client.revoked_at is None:
         client.revoked_at = utcnow()
         await session.flush()
+        await revoke(
+            session=session,
+            key=client_key(client.id),
+            reason="api client revoked",
+            caller=caller,
+            wake=wake,
+        )
         audit.record(
             session,
             caller=caller,
@@ -93,6 +109,7 @@ async def issue_client_token(
         partner_id=client.partner_id,
         name=client.name,
         scope=scope,
+        sid=client_key(client.id),
         ttl=ttl,
     )
     return token, scope

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from services.common.auth import KeyStore, TokenIssuer
 from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, Unauthorized
+from services.common.ratelimit import AttemptGuard, AttemptLimits, shared_storage, source_address
 from services.partners.clients import service
 from services.partners.clients.schemas import TokenResponse
 
@@ -36,6 +37,32 @@ class OAuthError(Problem):
             headers=headers,
             extra={"error": error, "error_description": description},
         )
+
+
+CLIENT_LOCK_ADVICE = (
+    "Check the client id and secret your system sends; if the secret is lost, your "
+    "organisation's people can revoke this client and create a new one. The lock lifts by "
+    "itself after the time in Retry-After."
+)
+
+
+def _token_guard(request: Request) -> AttemptGuard:
+    """Failed client-credentials attempts, per client id and per source address."""
+    state = request.app.state
+    guard: AttemptGuard | None = getattr(state, "token_guard", None)
+    if guard is None:
+        settings = state.settings
+        guard = AttemptGuard(
+            shared_storage(request),
+            AttemptLimits.parse(
+                settings.token_failure_limits, settings.token_failure_limits_per_source
+            ),
+            name="oauth-token",
+            subject="client",
+            advice=CLIENT_LOCK_ADVICE,
+        )
+        state.token_guard = guard
+    return guard
 
 
 def _issuer(request: Request) -> TokenIssuer:
@@ -112,6 +139,9 @@ async def token(
 
     Authenticate with HTTP Basic (``client_id:client_secret``) or with both in
     the form body. Answers an RFC 9068 access token with the ``partner`` role.
+    Failed attempts are limited per client id and per source address: past the
+    limit the answer is 429 with ``Retry-After``, and past the second limit the
+    client is locked for the rest of the window, even with the right secret.
     """
     if grant_type != "client_credentials":
         raise OAuthError(
@@ -128,6 +158,9 @@ async def token(
             )
         credentials = (client_id, client_secret)
     settings = request.app.state.settings
+    guard = _token_guard(request)
+    source = source_address(request)
+    await guard.check(subject=credentials[0], source=source)
     try:
         access_token, scope = await service.issue_client_token(
             session=session,
@@ -137,6 +170,7 @@ async def token(
             ttl=settings.client_token_ttl,
         )
     except Unauthorized as exc:
+        await guard.failed(subject=credentials[0], source=source)
         raise OAuthError("invalid_client", exc.detail, 401) from exc
     except FileNotFoundError as exc:
         raise BadRequest("This deployment issues no tokens; use your identity provider.") from exc
