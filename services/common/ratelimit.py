@@ -267,18 +267,22 @@ class AttemptGuard:
                 yield "source", source, item, i == len(self.limits.per_source) - 1
 
     async def check(self, *, subject: str | None, source: str | None) -> None:
-        """Raise ``TooManyAttempts`` if this subject or source must wait; else return."""
-        refusal: TooManyAttempts | None = None
+        """Raise ``TooManyAttempts`` if this subject or source must wait; else return.
+
+        A refused attempt counts as a failed one: a caller that keeps trying while
+        told to wait reaches the lock (the last limit) instead of waiting it out.
+        """
+        refusals: list[TooManyAttempts] = []
         for kind, value, item, last in self._tiers(subject, source):
             if await self.limiter.test(item, self.name, kind, value):
                 continue
             stats = await self.limiter.get_window_stats(item, self.name, kind, value)
             wait = retry_after(stats.reset_time)
-            problem = self._problem(kind, item, wait, locked=last and len(self._items(kind)) > 1)
-            if refusal is None or problem.retry_after > refusal.retry_after:
-                refusal = problem
-        if refusal is not None:
-            raise refusal
+            locked = last and len(self._items(kind)) > 1
+            refusals.append(self._problem(kind, item, wait, locked=locked))
+        if refusals:
+            await self.failed(subject=subject, source=source)
+            raise max(refusals, key=lambda p: (p.locked, p.retry_after))
 
     async def failed(self, *, subject: str | None, source: str | None) -> None:
         """Count one failed attempt against the subject and the source."""
