@@ -211,7 +211,7 @@ class TooManyAttempts(Problem):
         )
 
 
-def _short(value: str | None) -> str | None:
+def short_key(value: str | None) -> str | None:
     """Keys stay short whatever a caller sends (a client id is the caller's input)."""
     if value and len(value) > 80:
         return "sha256-" + hashlib.sha256(value.encode()).hexdigest()
@@ -257,8 +257,8 @@ class AttemptGuard:
         self.advice = advice
 
     def _tiers(self, subject: str | None, source: str | None):  # type: ignore[no-untyped-def]
-        subject = _short(subject)
-        source = _short(source)
+        subject = short_key(subject)
+        source = short_key(source)
         if subject:
             for i, item in enumerate(self.limits.per_subject):
                 yield "subject", subject, item, i == len(self.limits.per_subject) - 1

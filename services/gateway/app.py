@@ -15,14 +15,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier
 from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
+from services.common.http import ServiceClient, ServiceTokens
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import MetricsMiddleware, install_metrics
 from services.common.requestid import RequestIdMiddleware
+from services.common.revocation import RevocationList, http_source
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
 from services.gateway.openapi import OpenAPICache
 from services.gateway.proxy import Proxy, Upstream
+from services.gateway.ratelimit import RateLimitMiddleware
 
 CORS_ALLOW_HEADERS = [
     "Accept",
@@ -34,7 +37,16 @@ CORS_ALLOW_HEADERS = [
     "Range",
     "X-Request-ID",
 ]
-CORS_EXPOSE_HEADERS = ["Content-Range", "ETag", "Location", "X-Request-ID", "X-Next-Cursor"]
+CORS_EXPOSE_HEADERS = [
+    "Content-Range",
+    "ETag",
+    "Location",
+    "X-Request-ID",
+    "X-Next-Cursor",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+]
 CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -80,13 +92,29 @@ class GatewayApp(FastAPI):
             await super().__call__(scope, receive, send)
 
 
-def _verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
+def _verifier(
+    settings: Settings, http: httpx.AsyncClient, revocations: RevocationList
+) -> TokenVerifier:
     return TokenVerifier(
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         keys_file=None if settings.auth_jwks_url else settings.signing_keys_file,
         jwks_url=settings.auth_jwks_url,
         http=http,
+        revocations=revocations,
+    )
+
+
+def _revocations(settings: Settings, http: httpx.AsyncClient) -> RevocationList:
+    """Revoked tokens, learnt from the partners service like every service does."""
+    partners = ServiceClient(
+        "partners", settings.service_url("partners"), http, ServiceTokens(settings, http)
+    )
+    return RevocationList(
+        http_source(partners),
+        poll_interval=settings.revocation_poll_interval,
+        retention=settings.revocation_retention,
+        max_staleness=settings.revocation_max_staleness,
     )
 
 
@@ -120,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     upstreams: dict[str, Upstream] = {}
     proxy = Proxy(upstreams, verifier=None)
+    limits = RateLimitMiddleware(proxy, settings, lambda: proxy.verifier)
     openapi = OpenAPICache(
         upstreams, ttl=settings.openapi_cache_seconds, fetch_timeout=settings.upstream_timeout
     )
@@ -136,7 +165,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 timeout=settings.upstream_timeout,
                 max_connections=settings.max_connections,
             )
-        proxy.verifier = _verifier(settings, http)
+        revocations = _revocations(settings, http)
+        proxy.verifier = _verifier(settings, http, revocations)
+        revocations.start()
+        await limits.open()
         app.state.settings = settings
         app.state.upstreams = upstreams
         app.state.verifier = proxy.verifier
@@ -144,6 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await limits.close()
+            await revocations.stop()
             for upstream in upstreams.values():
                 await upstream.close()
             upstreams.clear()
@@ -171,7 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     metrics = install_metrics(app, settings.service_name)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
-    app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(proxy, **cors)))
+    app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(limits, **cors)))
     app.hot_path = trace_asgi(
         MetricsMiddleware(app.hot_path, metrics=metrics, route=_route_label), tracer_provider
     )

@@ -35,6 +35,36 @@ class Settings(CommonSettings):
     readiness_timeout: float = 2.0
     """Seconds each upstream's ``/readyz`` has to answer during the gateway's ``/readyz``."""
 
+    database_url: str | None = None
+    """Where rate-limit counters live when ``TRELLIS_REDIS_URL`` is not set: SQLite or
+    PostgreSQL shared by the gateway's replicas (default: ``gateway.db`` in the data dir)."""
+    rate_limits_enabled: bool = True
+    """Rate limits per client and per source address at the door (429 with Retry-After)."""
+    rate_limits: dict[str, str] = {
+        "reads": "1200/minute",
+        "writes": "300/minute",
+        "auth": "60/minute",
+        "public": "600/minute",
+    }
+    """Per client (the token's ``sub``), by route class; JSON, e.g. ``{"writes": "100/minute"}``."""
+    source_rate_limits: dict[str, str] = {
+        "reads": "6000/minute",
+        "writes": "1200/minute",
+        "auth": "120/minute",
+        "public": "1200/minute",
+    }
+    """Per source address, by route class (an office behind one address shares these)."""
+    rate_limit_batch: float = 0.05
+    """Share of a limit a replica takes from the shared store per round trip (its local
+    tokens); 0 asks the store on every request. Never lets more through than the limit."""
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
