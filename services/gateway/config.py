@@ -40,14 +40,14 @@ class Settings(CommonSettings):
     PostgreSQL shared by the gateway's replicas (default: ``gateway.db`` in the data dir)."""
     rate_limits_enabled: bool = True
     """Rate limits per client and per source address at the door (429 with Retry-After)."""
-    rate_limits: dict[str, str] = {
+    rate_limits: Annotated[dict[str, str], NoDecode] = {
         "reads": "1200/minute",
         "writes": "300/minute",
         "auth": "60/minute",
         "public": "600/minute",
     }
     """Per client (the token's ``sub``), by route class; JSON, e.g. ``{"writes": "100/minute"}``."""
-    source_rate_limits: dict[str, str] = {
+    source_rate_limits: Annotated[dict[str, str], NoDecode] = {
         "reads": "6000/minute",
         "writes": "1200/minute",
         "auth": "120/minute",
@@ -64,6 +64,14 @@ class Settings(CommonSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    @field_validator("rate_limits", "source_rate_limits", mode="before")
+    @classmethod
+    def _parse_limits(cls, value: object) -> object:
+        """A JSON object of route class to ``limits`` notation, e.g. ``{"writes": "100/minute"}``."""
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

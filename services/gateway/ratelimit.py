@@ -190,22 +190,32 @@ class RateLimitMiddleware:
         self._db: Database | None = None
 
     async def open(self) -> None:
+        """Connect the shared store; if it cannot be opened, log why and run without limits."""
         settings = self.settings
         if not settings.rate_limits_enabled:
             return
-        if not settings.redis_url:
-            url = settings.effective_database_url
-            if url.startswith("sqlite"):
-                # The embedded default keeps its one table up to date by itself; on
-                # PostgreSQL run ``trellis migrate gateway`` (or set TRELLIS_REDIS_URL).
-                await asyncio.to_thread(upgrade, "gateway", url)
-            self._db = Database(url)
-        self.limiter = GatewayLimiter(
-            make_storage(redis_url=settings.redis_url, db=self._db),
-            per_client=settings.rate_limits,
-            per_source=settings.source_rate_limits,
-            batch=settings.rate_limit_batch,
-        )
+        try:
+            if not settings.redis_url:
+                url = settings.effective_database_url
+                if url.startswith("sqlite"):
+                    # The embedded default keeps its one table up to date by itself; on
+                    # PostgreSQL run ``trellis migrate gateway`` (or set TRELLIS_REDIS_URL).
+                    await asyncio.to_thread(upgrade, "gateway", url)
+                self._db = Database(url)
+            self.limiter = GatewayLimiter(
+                make_storage(redis_url=settings.redis_url, db=self._db),
+                per_client=settings.rate_limits,
+                per_source=settings.source_rate_limits,
+                batch=settings.rate_limit_batch,
+            )
+        except ValueError:
+            raise  # a limit that does not parse: the operator must fix the setting
+        except Exception:
+            logger.exception(
+                "rate limits are OFF: their store could not be opened; set TRELLIS_REDIS_URL "
+                "or a writable TRELLIS_GATEWAY_DATABASE_URL"
+            )
+            await self.close()
 
     async def close(self) -> None:
         self.limiter = None
