@@ -17,6 +17,7 @@ from services.common.auth import KeyStore, TokenIssuer
 from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, Unauthorized
 from services.common.ratelimit import AttemptGuard, AttemptLimits, shared_storage, source_address
+from services.common.service_app import problem_responses
 from services.partners.clients import service
 from services.partners.clients.schemas import TokenResponse
 
@@ -127,7 +128,12 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return unquote(client_id), unquote(secret)
 
 
-@router.post("/oauth/token", response_model=TokenResponse, summary="Get an access token")
+@router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    summary="Get an access token",
+    responses=problem_responses(400, 401, 429),
+)
 async def token(
     request: Request,
     session: SessionDep,
