@@ -20,6 +20,7 @@ from services.common.migrate import upgrade
 from services.common.settings import SERVICES
 from services.gateway.app import create_app
 from services.gateway.ratelimit import route_class
+from tests.common.windows import start_inside_a_window_sync
 from tests.gateway.conftest import Echo, Keys, Served, gateway_settings
 from tests.support import POSTGRES_URL, create_database, drop_database
 
@@ -96,6 +97,7 @@ def test_route_classes() -> None:
 def test_a_clients_limit_holds_across_two_replicas(keys: Keys, replicas: list[str]) -> None:
     sub = f"staff-{uuid.uuid4().hex[:8]}@funder.test"
     headers = keys.tokens.staff(uuid.uuid4(), sub=sub)
+    start_inside_a_window_sync(10)
     answers = []
     for i in range(14):
         answers.append(httpx.get(f"{replicas[i % 2]}/api/v1/grants", headers=headers))
@@ -122,6 +124,7 @@ def test_a_clients_limit_holds_across_two_replicas(keys: Keys, replicas: list[st
 def test_a_source_without_a_token_is_limited_on_public_routes(
     keys: Keys, replicas: list[str]
 ) -> None:
+    start_inside_a_window_sync(10)
     statuses = [
         httpx.get(f"{replicas[i % 2]}/api/v1/public/funding/x/grants").status_code
         for i in range(PUBLIC_LIMIT + 2)
@@ -138,12 +141,14 @@ def test_local_shares_never_let_more_through_than_the_limit(
 ) -> None:
     """With shares of 10 % taken per round trip, two replicas together stay within 100."""
     overrides, database = store_settings(store, tmp_path)
-    overrides.update(rate_limits={"reads": "100/minute"}, rate_limit_batch=0.1)
+    # Per hour: the shares (6 minutes each) outlive the test however slow the machine.
+    overrides.update(rate_limits={"reads": "100/hour"}, rate_limit_batch=0.1)
     gateways = [
         Served(create_app(gateway_settings(keys, upstreams, **overrides))).start() for _ in range(2)
     ]
     try:
         headers = keys.tokens.staff(uuid.uuid4(), sub=f"batch-{uuid.uuid4().hex[:8]}")
+        start_inside_a_window_sync(30, window=3600)
         with httpx.Client() as http:
             statuses = [
                 http.get(f"{gateways[i % 2].url}/api/v1/grants", headers=headers).status_code

@@ -17,6 +17,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from tests.common.windows import start_inside_a_window
 from tests.support import Stack, app_factory
 
 
@@ -63,6 +64,7 @@ async def test_300_wrong_secrets_get_429s_then_a_lock_that_holds_on_another_repl
     client = await new_client(stack)
     source = random_source()
     statuses: Counter[int] = Counter()
+    await start_inside_a_window(25)
     async with client_from(stack.apps["partners"], source) as http:
         for i in range(300):
             response = await token_request(http, client["client_id"], f"guess-{i}")
@@ -94,6 +96,7 @@ async def test_300_wrong_secrets_get_429s_then_a_lock_that_holds_on_another_repl
 
 async def test_one_source_trying_many_clients_is_slowed_down(stack: Stack) -> None:
     source = random_source()
+    await start_inside_a_window(10)
     async with client_from(stack.apps["partners"], source) as http:
         statuses = [
             (await token_request(http, f"tpc_{uuid.uuid4().hex[:24]}", "guess")).status_code
@@ -124,6 +127,7 @@ async def test_with_redis_the_counters_live_in_redis_and_hold_across_replicas(
 ) -> None:
     client = await new_client(stack)
     redis = {"redis_url": "redis://127.0.0.1:6379/0"}
+    await start_inside_a_window(10)
     async with second_replica(stack, **redis) as one, second_replica(stack, **redis) as two:
         async with client_from(one, random_source()) as a, client_from(two, random_source()) as b:
             statuses = []
