@@ -18,6 +18,7 @@ same on SQLite (multi-row inserts instead of COPY).
 
 import argparse
 import asyncio
+import hashlib
 import random
 import statistics
 import tempfile
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from services.feedback.models import Rating, Response
+from services.feedback.models import AnonymousRating, AnonymousResponse, Rating, Response
 from services.feedback.results import repository as results_repo
 from tests.feedback.support import API, Funder
 from tests.support import running_stack
@@ -45,63 +46,67 @@ def arguments() -> argparse.Namespace:
 
 def _rows(
     round_id: uuid.UUID, asked: list[tuple[uuid.UUID, uuid.UUID]], responses: int
-) -> tuple[list[tuple], list[tuple]]:
+) -> dict[str, list[tuple]]:
+    """Rows of each table: named responses and ratings, anonymous ones in their own tables."""
     rng = random.Random(7)
-    response_rows, rating_rows = [], []
+    rows: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
     for n in range(responses):
         response_id = uuid.uuid4()
         anonymous = n % 2 == 0
-        response_rows.append(
-            (response_id, round_id, anonymous, None if anonymous else uuid.uuid4())
-        )
+        if anonymous:
+            rows["anonymous_responses"].append(
+                (response_id, round_id, hashlib.sha256(response_id.bytes).hexdigest())
+            )
+        else:
+            rows["responses"].append((response_id, round_id, uuid.uuid4()))
         for commitment_id, version_id in asked:
             score = rng.choice([1, 2, 3, 4, 4, 5, 5, None])
-            rating_rows.append(
-                (uuid.uuid4(), response_id, round_id, commitment_id, version_id, anonymous, score)
+            rows["anonymous_ratings" if anonymous else "ratings"].append(
+                (uuid.uuid4(), response_id, round_id, commitment_id, version_id, score)
             )
-    return response_rows, rating_rows
+    return rows
 
 
-RESPONSE_COLUMNS = ["id", "round_id", "anonymous", "partner_id"]
 RATING_COLUMNS = [
     "id",
     "response_id",
     "round_id",
     "commitment_id",
     "commitment_version_id",
-    "anonymous",
     "score",
 ]
+COLUMNS = {
+    "responses": ["id", "round_id", "partner_id"],
+    "anonymous_responses": ["id", "round_id", "ballot_hash"],
+    "ratings": RATING_COLUMNS,
+    "anonymous_ratings": RATING_COLUMNS,
+}
+MODELS = {
+    "responses": Response,
+    "anonymous_responses": AnonymousResponse,
+    "ratings": Rating,
+    "anonymous_ratings": AnonymousRating,
+}
 
 
-async def _load(engine, response_rows: list[tuple], rating_rows: list[tuple]) -> float:
+async def _load(engine, rows: dict[str, list[tuple]]) -> float:
     started = time.perf_counter()
     if engine.dialect.name == "postgresql":
         async with engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
-            await raw.copy_records_to_table(
-                "responses", records=response_rows, columns=RESPONSE_COLUMNS
-            )
-            await raw.copy_records_to_table("ratings", records=rating_rows, columns=RATING_COLUMNS)
-            await conn.execute(text("ANALYZE responses"))
-            await conn.execute(text("ANALYZE ratings"))
+            for table, columns in COLUMNS.items():
+                await raw.copy_records_to_table(table, records=rows[table], columns=columns)
+                await conn.execute(text(f"ANALYZE {table}"))
             await conn.commit()
     else:
         async with engine.begin() as conn:
             batch = 5000
-            for i in range(0, len(response_rows), batch):
-                await conn.execute(
-                    insert(Response),
-                    [
-                        dict(zip(RESPONSE_COLUMNS, r, strict=True))
-                        for r in response_rows[i : i + batch]
-                    ],
-                )
-            for i in range(0, len(rating_rows), batch):
-                await conn.execute(
-                    insert(Rating),
-                    [dict(zip(RATING_COLUMNS, r, strict=True)) for r in rating_rows[i : i + batch]],
-                )
+            for table, columns in COLUMNS.items():
+                for i in range(0, len(rows[table]), batch):
+                    await conn.execute(
+                        insert(MODELS[table]),
+                        [dict(zip(columns, r, strict=True)) for r in rows[table][i : i + batch]],
+                    )
             await conn.execute(text("ANALYZE"))
     return time.perf_counter() - started
 
@@ -122,11 +127,13 @@ async def main() -> None:
                 for c in round_["commitments"]
             ]
             round_id = uuid.UUID(round_["id"])
-            response_rows, rating_rows = _rows(round_id, asked, responses)
+            rows = _rows(round_id, asked, responses)
+            rating_count = len(rows["ratings"]) + len(rows["anonymous_ratings"])
+            response_count = len(rows["responses"]) + len(rows["anonymous_responses"])
             engine = stack.apps["feedback"].state.db.engine
-            loaded = await _load(engine, response_rows, rating_rows)
+            loaded = await _load(engine, rows)
             print(
-                f"loaded {len(response_rows):,} responses and {len(rating_rows):,} ratings "
+                f"loaded {response_count:,} responses and {rating_count:,} ratings "
                 f"into {engine.dialect.name} in {loaded:.1f} s"
             )
             await funder.close(round_)
@@ -147,7 +154,7 @@ async def main() -> None:
                     started = time.perf_counter()
                     found = await results_repo.aggregates(session, [round_id])
                     query_times.append(time.perf_counter() - started)
-            assert sum(a["n"] for a in found.values()) == len(rating_rows)
+            assert sum(p["n"] for a in found.values() for p in a.values()) == rating_count
             if args.explain and engine.dialect.name == "postgresql":
                 async with db.sessionmaker() as session:
                     stmt = results_repo.aggregates_statement([round_id])
@@ -155,7 +162,7 @@ async def main() -> None:
                     plan = await session.execute(text(f"EXPLAIN ANALYZE {compiled}"))
                     print("\n".join(row[0] for row in plan))
             print(
-                f"results of one round over {len(rating_rows):,} ratings "
+                f"results of one round over {rating_count:,} ratings "
                 f"({args.commitments} commitments x {responses:,} responses):"
             )
             print(

@@ -5,9 +5,11 @@ through this module: times come back as aware UTC datetimes on both, ids are
 UUIDs, money is integer minor units.
 """
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -123,9 +125,30 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
 
 
+def secure_sqlite_file(url: str) -> None:
+    """Make a SQLite database readable by its owner only, before SQLite opens it.
+
+    The file is created 0600 (SQLite gives its ``-wal`` and ``-shm`` files the mode
+    of the database file), existing files are narrowed to 0600, and the directory
+    that holds them (the data directory) to 0700."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)  # type: ignore[arg-type]
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.parent.stat().st_mode & 0o077:
+        path.parent.chmod(0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # Deleted rows are overwritten with zeros, not left readable in free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -133,9 +156,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for SQLite (WAL, foreign keys on) or PostgreSQL."""
+    """An async engine for SQLite (WAL, foreign keys on) or PostgreSQL. Statement parameters
+    (the data) never appear in logs or error messages."""
     url = async_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        secure_sqlite_file(url)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -21,6 +22,40 @@ PROBLEM_BASE = "https://trellis.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 logger = logging.getLogger("trellis.errors")
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem, as every error of the API is answered (``application/problem+json``).
+
+    Some problems carry more members (a 503 names the ``service``); clients may ignore them.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": PROBLEM_BASE + "validation-error",
+                    "title": "Validation failed",
+                    "status": 422,
+                    "detail": "The request is not valid. amount_awarded: is required",
+                    "instance": "/api/v1/grants",
+                    "message": "The request is not valid. amount_awarded: is required",
+                    "errors": {"amount_awarded": ["is required"]},
+                }
+            ]
+        },
+    )
+
+    type: str = Field(description="A URI naming the kind of problem; stable, for code to test.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request and how to fix it.")
+    instance: str = Field(description="The path of the request that failed.")
+    message: str = Field(description="The same words as `detail`, for clients that read one.")
+    errors: dict[str, list[str]] | None = Field(
+        None, description="For validation failures: what is wrong, keyed by field name."
+    )
 
 
 class Problem(Exception):

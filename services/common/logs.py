@@ -45,6 +45,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # Debug lines of the SQLite driver carry every statement's parameters: the data itself
+    # (anonymous answers included) would reach the logs. Never below INFO.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 class AccessLogMiddleware:

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, engine_from_config, pool
 
-from services.common.db import sync_url
+from services.common.db import secure_sqlite_file, sync_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -29,10 +29,7 @@ def alembic_config(service: str, database_url: str) -> Config:
 
 def upgrade(service: str, database_url: str, revision: str = "head") -> None:
     """Bring ``service``'s database up to ``revision``."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    secure_sqlite_file(database_url)
     command.upgrade(alembic_config(service, database_url), revision)
 
 

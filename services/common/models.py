@@ -24,8 +24,16 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(80))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     request_id: Mapped[str | None] = mapped_column(String(128))
+    # Whose record it is: the funder whose staff read this entry, and the organisation whose
+    # people read it (only for the organisation's own records). Neither: operators only.
+    funder_id: Mapped[uuid.UUID | None] = mapped_column()
+    partner_id: Mapped[uuid.UUID | None] = mapped_column()
 
-    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_entity", "entity_type", "entity_id"),
+        Index("ix_audit_log_funder_occurred", "funder_id", "occurred_at", "id"),
+        Index("ix_audit_log_partner_occurred", "partner_id", "occurred_at", "id"),
+    )
 
 
 class OutboxMessage(Base):

@@ -2,20 +2,21 @@
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel
 
+from services.common import audit
 from services.common.auth import TokenVerifier
 from services.common.db import Database
-from services.common.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from services.common.docs import install_docs
+from services.common.errors import install_problem_handlers
 from services.common.events import EventHandler, events_router
 from services.common.health import router as health_router
 from services.common.http import ServiceClient, ServiceTokens
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import install_metrics, service_collectors
+from services.common.openapi import install_contract, operation_id, problem_responses
 from services.common.outbox import Outbox, OutboxDispatcher
 from services.common.requestid import RequestIdMiddleware
 from services.common.revocation import RevocationList, RevocationSource, http_source
@@ -25,23 +26,7 @@ from services.common.tracing import install_tracing, instrument_client, shutdown
 API_PREFIX = "/api/v1"
 
 
-class ProblemDetails(BaseModel):
-    """An RFC 9457 problem, as every error of the API is answered."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str
-    message: str
-    errors: dict[str, list[str]] | None = None
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {"model": ProblemDetails, "content": {PROBLEM_MEDIA_TYPE: {}}}
-        for status in statuses
-    }
+__all__ = ["API_PREFIX", "create_service_app", "problem_responses"]
 
 
 def create_service_app(
@@ -135,7 +120,9 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
-        responses=problem_responses(400, 401, 403, 404, 422),
+        generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(app)
     app.add_middleware(AccessLogMiddleware)
@@ -147,7 +134,10 @@ def create_service_app(
     app.include_router(health_router)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(audit.router(settings.service_name), prefix=API_PREFIX)
     for router in extra_routers:
         app.include_router(router)
     app.include_router(events_router(event_handlers or {}))
+    install_contract(app)
+    install_docs(app)
     return app

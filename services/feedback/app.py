@@ -4,6 +4,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.service_app import create_service_app
+from services.feedback.anonymous_paths import UncorrelatedAnonymousRequests
 from services.feedback.config import Settings
 from services.feedback.measures.service import EVENT_HANDLERS
 from services.feedback.routes import router
@@ -15,7 +16,7 @@ def create_app(
     transports: dict[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Trellis feedback",
         description="Partners rate the funder against its published commitments; the funder answers.",
@@ -23,3 +24,6 @@ def create_app(
         event_handlers=EVENT_HANDLERS,
         transports=transports,
     )
+    # Outermost: runs before the kit's request-id and tracing middlewares.
+    app.add_middleware(UncorrelatedAnonymousRequests)
+    return app

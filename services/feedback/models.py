@@ -3,11 +3,15 @@
 One schema for the service's domains (commitments, rounds, responses, actions,
 measures, threads). Anonymity is built into the shape of two tables:
 
-- ``round_invitations`` records *that* a partner has answered a round (a bare
-  flag, no time), never which response is theirs;
-- ``responses`` and ``ratings`` rows of an anonymous response carry no partner,
-  no time and a random id, and are rewritten in an order that owes nothing to
-  when they arrived (see ``responses/repository.py``).
+- ``round_invitations`` records *that* a partner has answered a round by name or
+  taken its anonymous ballot (a bare flag, no time), never which answer is theirs;
+- anonymous answers live in tables of their own (``anonymous_responses``,
+  ``anonymous_ratings``) that no write touching a partner's row ever touches: the
+  transaction that issues a partner's ballot and the one that casts an answer are
+  different, and nothing but the ballot's blind signature (which the service cannot
+  link, RFC 9474) joins them. Their rows carry no partner, no time and a random id,
+  and are rewritten in an order that owes nothing to when they arrived (see
+  ``responses/repository.py``). See ``THREAT_MODEL.md``.
 """
 
 import uuid
@@ -60,6 +64,9 @@ class Commitment(IdMixin, TimestampMixin, VersionedMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     measure: Mapped[str | None] = mapped_column(String(40))
+    # The number of days the funder promises where its words do (e.g. "we reply to every
+    # update within 14 days"): the funder's own promise, used for its reminders and views.
+    promised_days: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -94,6 +101,20 @@ class Round(IdMixin, TimestampMixin, VersionedMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[str | None] = mapped_column(Text)
+    k_threshold: Mapped[int | None] = mapped_column(Integer)
+    """The funder's k when the round opened: fixed for the round's life."""
+
+
+class BallotKey(Base):
+    """A round's RSA key for blind-signing anonymous ballots (RFC 9474). The private half
+    is erased when the round closes: no ballot can be made after that."""
+
+    __tablename__ = "ballot_keys"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(Text)
+    private_key: Mapped[str | None] = mapped_column(Text)
 
 
 class RoundCommitment(IdMixin, Base):
@@ -110,13 +131,17 @@ class RoundCommitment(IdMixin, Base):
 
 
 class RoundInvitation(IdMixin, Base):
-    """A partner invited to a round, and whether it has answered: a bare flag, no time."""
+    """A partner invited to a round, and whether it has answered by name or taken its
+    anonymous ballot: a bare flag, no time. ``ballot_hash`` is the SHA-256 of the *blinded*
+    message it had signed (so a retry of the same request gets the same signature); a
+    blinded message is unrelated to the ballot later cast."""
 
     __tablename__ = "round_invitations"
 
     round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rounds.id"))
     partner_id: Mapped[uuid.UUID] = mapped_column()
     answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    ballot_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("round_id", "partner_id"),
@@ -125,19 +150,13 @@ class RoundInvitation(IdMixin, Base):
 
 
 class Response(IdMixin, Base):
-    """One partner's response to a round.
-
-    Named: ``partner_id`` and times are kept. Anonymous: no partner, no time, a
-    random id, and only the hash of the receipt that lets its holder change it.
-    """
+    """One partner's named response to a round, with its partner and times."""
 
     __tablename__ = "responses"
 
     round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rounds.id"), index=True)
-    anonymous: Mapped[bool] = mapped_column(Boolean)
     partner_id: Mapped[uuid.UUID | None] = mapped_column()
     partner_name: Mapped[str | None] = mapped_column(String(300))
-    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     comment: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -146,7 +165,8 @@ class Response(IdMixin, Base):
 
 
 class Rating(IdMixin, Base):
-    """One rating of one commitment version in one response: 1 to 5, or null for "don't know"."""
+    """One rating of one commitment version in a named response: 1 to 5, or null for
+    "don't know"."""
 
     __tablename__ = "ratings"
 
@@ -156,11 +176,39 @@ class Rating(IdMixin, Base):
     round_id: Mapped[uuid.UUID] = mapped_column()
     commitment_id: Mapped[uuid.UUID] = mapped_column()
     commitment_version_id: Mapped[uuid.UUID] = mapped_column()
-    anonymous: Mapped[bool] = mapped_column(Boolean)
     score: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_ratings_round_commitment", "round_id", "commitment_id"),)
+
+
+class AnonymousResponse(IdMixin, Base):
+    """An anonymous answer: no partner, no time, a random id, and the SHA-256 of the ballot
+    it was cast with (the ballot, or a legacy receipt, is the only way to read or change it;
+    the unique hash refuses a second use of a ballot)."""
+
+    __tablename__ = "anonymous_responses"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rounds.id"), index=True)
+    ballot_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class AnonymousRating(IdMixin, Base):
+    """One rating in an anonymous answer: 1 to 5, or null for "don't know"."""
+
+    __tablename__ = "anonymous_ratings"
+
+    response_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("anonymous_responses.id", ondelete="CASCADE"), index=True
+    )
+    round_id: Mapped[uuid.UUID] = mapped_column()
+    commitment_id: Mapped[uuid.UUID] = mapped_column()
+    commitment_version_id: Mapped[uuid.UUID] = mapped_column()
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_anonymous_ratings_round_commitment", "round_id", "commitment_id"),)
 
 
 class Action(IdMixin, TimestampMixin, VersionedMixin, Base):

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from services.funding.grants.routes import router as grants_router
+from services.funding.imports.routes import router as imports_router
 from services.funding.opendata.routes import router as opendata_router
 from services.funding.pools.routes import router as pools_router
 
@@ -10,3 +11,4 @@ router = APIRouter()
 router.include_router(grants_router)
 router.include_router(opendata_router)
 router.include_router(pools_router)
+router.include_router(imports_router)

@@ -3,29 +3,35 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier
+from services.common.docs import install_docs
 from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
 from services.common.http import ServiceClient, ServiceTokens
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import MetricsMiddleware, install_metrics
+from services.common.openapi import install_contract, operation_id
 from services.common.requestid import RequestIdMiddleware
 from services.common.revocation import RevocationList, http_source
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
+from services.gateway.landing import install_front_page
 from services.gateway.openapi import OpenAPICache
 from services.gateway.proxy import Proxy, Upstream
 from services.gateway.ratelimit import RateLimitMiddleware
+from services.gateway.takeout.jobs import TakeoutStore
+from services.gateway.takeout.routes import router as takeout_router
+from services.gateway.views.routes import router as views_router
 
 CORS_ALLOW_HEADERS = [
     "Accept",
@@ -43,6 +49,7 @@ CORS_EXPOSE_HEADERS = [
     "Location",
     "X-Request-ID",
     "X-Next-Cursor",
+    "Idempotent-Replayed",
     "Retry-After",
     "RateLimit",
     "RateLimit-Policy",
@@ -79,7 +86,7 @@ class GatewayApp(FastAPI):
     A proxied request goes through ``hot_path`` only: request id, access log, CORS
     and the proxy, all pure ASGI. FastAPI's per-request work (telemetry checks,
     exception middleware, routing) is kept for ``/healthz``, ``/readyz``,
-    ``/openapi.json`` and ``/docs``. Middleware for proxied requests belongs in
+    ``/openapi.json``, ``/docs``, ``/redoc`` and ``/``. Middleware for proxied requests belongs in
     ``hot_path`` (see ``create_app``), not in ``add_middleware``.
     """
 
@@ -147,10 +154,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The gateway. It talks to the services over HTTP only, at their configured URLs."""
     settings = settings or Settings()
     upstreams: dict[str, Upstream] = {}
+    takeouts = TakeoutStore(
+        settings.data_dir / "takeouts", keep=timedelta(hours=settings.takeout_keep_hours)
+    )
     proxy = Proxy(upstreams, verifier=None)
     limits = RateLimitMiddleware(proxy, settings, lambda: proxy.verifier)
     openapi = OpenAPICache(
-        upstreams, ttl=settings.openapi_cache_seconds, fetch_timeout=settings.upstream_timeout
+        upstreams,
+        ttl=settings.openapi_cache_seconds,
+        fetch_timeout=settings.upstream_timeout,
+        own=lambda: app.openapi(),
     )
 
     @asynccontextmanager
@@ -173,9 +186,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.upstreams = upstreams
         app.state.verifier = proxy.verifier
         app.state.openapi = openapi
+        app.state.takeouts = takeouts
         try:
             yield
         finally:
+            await takeouts.close()
             await limits.close()
             await revocations.stop()
             for upstream in upstreams.values():
@@ -191,8 +206,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_problem_handlers(app)
+    # The gateway's own operations (composite views, audit, takeout) are documented as
+    # every service's are, and merged into /openapi.json as the service "gateway".
+    install_contract(app)
     cors: dict[str, Any] = {
         "allow_origins": settings.cors_origins,
         "allow_methods": CORS_METHODS,
@@ -209,6 +228,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.hot_path = trace_asgi(
         MetricsMiddleware(app.hot_path, metrics=metrics, route=_route_label), tracer_provider
     )
+
+    app.include_router(views_router)
+    app.include_router(takeout_router)
 
     @app.get("/healthz", tags=["health"], summary="Is the gateway alive?")
     async def healthz() -> dict[str, str]:
@@ -235,8 +257,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def openapi_json() -> Response:
         return Response(await openapi.body(), media_type="application/json")
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Trellis API")
-
+    install_docs(app, openapi_url="/openapi.json", title="Trellis API")
+    install_front_page(app, settings.console_dir)
     return app

@@ -1,6 +1,7 @@
 """Settings of the gateway (env prefix ``TRELLIS_GATEWAY_``)."""
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import field_validator
@@ -34,6 +35,13 @@ class Settings(CommonSettings):
     """How long the merged OpenAPI document is kept once every upstream answered."""
     readiness_timeout: float = 2.0
     """Seconds each upstream's ``/readyz`` has to answer during the gateway's ``/readyz``."""
+    takeout_keep_hours: float = 24.0
+    """How long a finished takeout's zip is kept in the data directory."""
+    reply_within_days: int = 14
+    """The reply time the funder's home page holds updates to when the funder has published
+    no commitment measured by days to first reply with its own ``promised_days``."""
+    console_dir: Path | None = None
+    """The console's built bundle; served at ``/`` when it holds an ``index.html``."""
 
     database_url: str | None = None
     """Where rate-limit counters live when ``TRELLIS_REDIS_URL`` is not set: SQLite or

@@ -6,24 +6,30 @@ same name and the same definition are kept once; names whose definitions differ
 between services are prefixed with the service's name (``Funding_Grant``) and
 every ``$ref`` to them is rewritten. The result is cached; a service that does
 not answer is left out and named in the document's description.
+
+The services document their own contract (``services.common.openapi``); the gateway
+adds what it answers itself on every proxied operation: 401 for a token it cannot
+verify (even on a public operation), 429 when a caller is rate limited and 503 when
+the service behind it is down or too slow. Every ``operationId`` stays unique across
+the merged document (a clash is prefixed with the service's name).
 """
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import orjson
 
+from services.common.openapi import BEARER_SCHEME, problem_response
 from services.gateway import routing
 from services.gateway.proxy import Upstream
 
-SECURITY_SCHEME = {
-    "type": "http",
-    "scheme": "bearer",
-    "bearerFormat": "JWT",
-    "description": "An OAuth 2.0 access token (RFC 9068). Leave empty for public endpoints.",
-}
+SECURITY_SCHEME = BEARER_SCHEME
+GATEWAY_STATUSES = (401, 429, 503)
+SERVERS = [{"url": "/", "description": "The gateway that served this document"}]
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
 def _canonical(value: Any) -> bytes:
@@ -49,7 +55,8 @@ def _routed_paths(service: str, doc: dict[str, Any]) -> dict[str, Any]:
     return {
         path: item
         for path, item in (doc.get("paths") or {}).items()
-        if routing.is_routed(path) and routing.service_for(path) == service
+        if (routing.is_routed(path) or routing.is_view(path))
+        and routing.service_for(path) == service
     }
 
 
@@ -107,9 +114,15 @@ def merge_documents(
     paths: dict[str, Any] = {}
     components: dict[str, dict[str, Any]] = {}
     tags: dict[str, dict[str, Any]] = {}
+    operation_ids: set[str] = set()
     for name, part in rewritten.items():
         for path, item in part["paths"].items():
-            paths.setdefault(path, item)
+            if path in paths:
+                continue
+            paths[path] = item
+            for method, operation in item.items():
+                if method in HTTP_METHODS and isinstance(operation, dict):
+                    _gateway_contract(operation, name, operation_ids)
         for section, entries in part["components"].items():
             components.setdefault(section, {}).update(entries)
         for tag in present[name].get("tags") or []:
@@ -137,13 +150,28 @@ def merge_documents(
         "info": {"title": title, "version": version, "description": "\n".join(lines)},
         "paths": dict(sorted(paths.items())),
         "components": components,
-        "security": [{"bearerAuth": []}, {}],
+        "servers": SERVERS,
         "x-trellis-services": list(present),
         "x-trellis-missing": missing,
     }
     if tags:
         merged["tags"] = list(tags.values())
     return merged
+
+
+def _gateway_contract(operation: dict[str, Any], service: str, seen: set[str]) -> None:
+    """What the gateway adds to a proxied operation: its own statuses, a unique id."""
+    responses = operation.setdefault("responses", {})
+    for status in GATEWAY_STATUSES:
+        responses.setdefault(str(status), problem_response(status))
+    operation["responses"] = dict(sorted(responses.items()))
+    operation.setdefault("security", [])
+    operation_id = operation.get("operationId")
+    if operation_id:
+        if operation_id in seen:
+            operation_id = f"{service}_{operation_id}"
+            operation["operationId"] = operation_id
+        seen.add(operation_id)
 
 
 class OpenAPICache:
@@ -153,8 +181,17 @@ class OpenAPICache:
     service that comes back appears soon.
     """
 
-    def __init__(self, upstreams: dict[str, Upstream], *, ttl: float, fetch_timeout: float):
+    def __init__(
+        self,
+        upstreams: dict[str, Upstream],
+        *,
+        ttl: float,
+        fetch_timeout: float,
+        own: Callable[[], dict[str, Any]] | None = None,
+    ):
         self.upstreams = upstreams
+        self.own = own
+        """The gateway's own document (its composite views), merged as the service "gateway"."""
         self.ttl = ttl
         self.fetch_timeout = fetch_timeout
         self._body: bytes | None = None
@@ -186,7 +223,10 @@ class OpenAPICache:
                 return self._body
             names = list(self.upstreams)
             fetched = await asyncio.gather(*(self._fetch(self.upstreams[n]) for n in names))
-            merged = merge_documents(dict(zip(names, fetched, strict=True)))
+            docs = dict(zip(names, fetched, strict=True))
+            if self.own is not None:
+                docs["gateway"] = self.own()
+            merged = merge_documents(docs)
             self._body = orjson.dumps(merged)
             ttl = self.ttl if not merged["x-trellis-missing"] else min(self.ttl, 5.0)
             self._expires = time.monotonic() + ttl

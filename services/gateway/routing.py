@@ -16,6 +16,7 @@ RESOURCES: dict[str, str] = {
     "documents": "partners",
     "contacts": "partners",
     "updates": "partners",
+    "imports/partners": "partners",
     # funding
     "grants": "funding",
     "instalments": "funding",
@@ -24,6 +25,7 @@ RESOURCES: dict[str, str] = {
     "exports": "funding",
     "pools": "funding",
     "funder-settings": "funding",
+    "imports/360giving": "funding",
     "public/funding": "funding",
     # feedback
     "commitments": "feedback",
@@ -42,16 +44,41 @@ PREFIXES: dict[str, str] = {
     "/.well-known/": "partners",
 }
 
+#: The gateway's own composite views (``views/``): under the API prefix, but not proxied.
+FUNDER_OVERVIEW = "/api/v1/overview"
+TAKEOUT = "/api/v1/exports/takeout"
+AUDIT = "/api/v1/audit"
+PARTNER_OVERVIEW_SUFFIX = "/overview"
+
 UPSTREAMS: tuple[str, ...] = tuple(dict.fromkeys([*RESOURCES.values(), *PREFIXES.values()]))
+
+
+def is_view(path: str) -> bool:
+    """Whether ``path`` is one of the gateway's own composite views."""
+    if path in (FUNDER_OVERVIEW, AUDIT) or path.startswith(TAKEOUT):
+        return True
+    # /api/v1/partners/<id>/overview
+    return (
+        path.endswith(PARTNER_OVERVIEW_SUFFIX)
+        and path.startswith("/api/v1/partners/")
+        and path.count("/") == 5
+    )
 
 
 def is_routed(path: str) -> bool:
     """Whether the gateway forwards ``path`` (rather than answering it itself)."""
-    return path.startswith(API_PREFIX) or any(path.startswith(p) for p in PREFIXES)
+    if path.startswith(API_PREFIX):
+        return not is_view(path)
+    return any(path.startswith(p) for p in PREFIXES)
 
 
 def service_for(path: str) -> str | None:
-    """The name of the service that answers ``path``; ``None`` if no service does."""
+    """The name of the service that answers ``path``; ``None`` if no service does.
+
+    The gateway's own views answer ``"gateway"``.
+    """
+    if is_view(path):
+        return "gateway"
     if path.startswith(API_PREFIX):
         rest = path[len(API_PREFIX) :]
         first, _, tail = rest.partition("/")

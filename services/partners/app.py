@@ -10,6 +10,8 @@ from services.partners.contacts.routes import router as contacts_router
 from services.partners.documents.routes import router as documents_router
 from services.partners.funders.routes import router as funders_router
 from services.partners.identity.routes import router as identity_router
+from services.partners.imports.routes import internal as imports_internal_router
+from services.partners.imports.routes import router as imports_router
 from services.partners.interactions.routes import router as interactions_router
 from services.partners.internal.routes import router as internal_router
 from services.partners.organisations.routes import router as organisations_router
@@ -36,6 +38,7 @@ def create_app(
             organisations_router,
             relationships_router,
             clients_router,
+            imports_router,
             interactions_router,
             documents_router,
             contacts_router,
@@ -43,7 +46,12 @@ def create_app(
             timeline_router,
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
-        extra_routers=[identity_router, internal_router, revocations_router],
+        extra_routers=[
+            identity_router,
+            internal_router,
+            imports_internal_router,
+            revocations_router,
+        ],
         transports=transports,
         revocation_source=database_source,
     )

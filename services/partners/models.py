@@ -11,7 +11,11 @@ from services.partners.documents.models import Document
 from services.partners.funders.models import Funder
 from services.partners.interactions.models import Interaction
 from services.partners.organisations.models import Partner
-from services.partners.relationships.models import RELATIONSHIP_STATUSES, Relationship
+from services.partners.relationships.models import (
+    RELATIONSHIP_STATUSES,
+    Relationship,
+    RelationshipChange,
+)
 from services.partners.revocations.models import Revocation
 from services.partners.timeline.models import GrantFunder, TimelineEntry
 from services.partners.updates.models import Reply, Update
@@ -27,6 +31,7 @@ __all__ = [
     "Interaction",
     "Partner",
     "Relationship",
+    "RelationshipChange",
     "Reply",
     "Revocation",
     "TimelineEntry",

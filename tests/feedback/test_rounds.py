@@ -118,39 +118,3 @@ async def test_one_response_per_partner_changeable_until_close(stack: Stack) -> 
     )
     assert [x["partner_id"] for x in r.json()] == [f.partners[0]["id"]]
     assert r.headers["content-range"] == "responses 0-0/1"
-
-
-async def test_anonymous_response_changes_only_with_its_receipt(stack: Stack) -> None:
-    f = await new_funder(stack, partners=2)
-    await f.commitment("We pay on time")
-    round_ = await f.round()
-    out = await f.answer(round_, 0, [2], anonymous=True, comment="Slow this year")
-    receipt = out["receipt"]
-    assert receipt and "id" not in out and "partner_id" not in out
-    url = f"{API}/rounds/{round_['id']}/responses/anonymous"
-    body = {"ratings": [{"commitment_id": round_["commitments"][0]["commitment_id"], "rating": 3}]}
-    r = await stack.feedback.put(url, headers=f.partner(0), json=body)
-    assert r.status_code == 403, r.text
-    r = await stack.feedback.put(
-        url, headers={**f.partner(0), "X-Response-Receipt": "rcpt_guess"}, json=body
-    )
-    assert r.status_code == 404
-    r = await stack.feedback.put(
-        url, headers={**f.partner(0), "X-Response-Receipt": receipt}, json=body
-    )
-    assert r.status_code == 200 and r.json()["ratings"][0]["rating"] == 3
-    assert r.json()["receipt"] is None
-    r = await stack.feedback.get(url, headers={**f.partner(0), "X-Response-Receipt": receipt})
-    assert r.json()["ratings"][0]["rating"] == 3 and r.json()["comment"] is None
-    # There is no named response of this partner, and staff never list anonymous ones.
-    r = await stack.feedback.get(
-        f"{API}/rounds/{round_['id']}/responses/mine", headers=f.partner(0)
-    )
-    assert r.status_code == 404
-    r = await stack.feedback.get(f"{API}/responses", headers=f.staff)
-    assert r.json() == []
-    await f.close(round_)
-    r = await stack.feedback.put(
-        url, headers={**f.partner(0), "X-Response-Receipt": receipt}, json=body
-    )
-    assert r.status_code == 409

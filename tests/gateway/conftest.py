@@ -10,7 +10,7 @@ import hashlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,16 @@ from services.common.migrate import upgrade
 from services.common.settings import SERVICES
 from services.gateway.app import create_app
 from services.gateway.config import Settings
-from tests.support import AUDIENCE, ISSUER, Tokens, app_factory, create_database, service_settings
+from tests.gateway.served import Views, served_views
+from tests.support import (
+    AUDIENCE,
+    ISSUER,
+    Stack,
+    Tokens,
+    app_factory,
+    create_database,
+    service_settings,
+)
 
 
 def free_socket() -> socket.socket:
@@ -34,15 +43,6 @@ def free_socket() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     return sock
-
-
-def closed_port_url() -> str:
-    """The URL of a loopback port nothing listens on."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}"
 
 
 class Served:
@@ -254,3 +254,10 @@ def echo_stack(keys: Keys) -> Iterator[EchoStack]:
     served.stop()
     for upstream in upstreams.values():
         upstream.stop()
+
+
+@pytest.fixture(scope="module")
+async def views(stack: Stack) -> AsyncIterator[Views]:
+    """The ``stack``'s apps served on loopback, with gateways in front (``served.Views``)."""
+    async for served in served_views(stack):
+        yield served

@@ -13,9 +13,9 @@ from tests.gateway.conftest import (
     Keys,
     Served,
     Services,
-    closed_port_url,
     gateway_settings,
 )
+from tests.gateway.served import closed_port_url
 
 ORIGIN = "https://admin.example.org"
 

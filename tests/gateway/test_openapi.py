@@ -8,7 +8,8 @@ import pytest
 
 from services.gateway.app import create_app
 from services.gateway.openapi import merge_documents
-from tests.gateway.conftest import Keys, Served, Services, closed_port_url, gateway_settings
+from tests.gateway.conftest import Keys, Served, Services, gateway_settings
+from tests.gateway.served import closed_port_url
 
 
 def _refs(node: Any) -> set[str]:
@@ -44,7 +45,8 @@ async def test_merged_document_has_every_services_paths(gateway: str, services: 
     assert "/api/v1/partners" in merged["paths"]
     assert "/oauth/token" in merged["paths"]
     assert not [p for p in merged["paths"] if p.startswith(("/internal", "/healthz", "/readyz"))]
-    assert merged["x-trellis-services"] == ["partners", "funding", "feedback"]
+    assert merged["x-trellis-services"] == ["partners", "funding", "feedback", "gateway"]
+    assert "/api/v1/overview" in merged["paths"]  # the gateway's own views
     assert merged["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     unresolved = [ref for ref in _refs(merged) if not _resolves(merged, ref)]
     assert unresolved == []

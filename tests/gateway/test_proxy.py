@@ -18,9 +18,9 @@ from tests.gateway.conftest import (
     EchoStack,
     Keys,
     Served,
-    closed_port_url,
     gateway_settings,
 )
+from tests.gateway.served import closed_port_url
 from tests.support import AUDIENCE, ISSUER
 
 

@@ -16,6 +16,7 @@ EXPECTED = {
         "documents",
         "contacts",
         "updates",
+        "imports/partners",
     ],
     "funding": [
         "grants",
@@ -26,6 +27,7 @@ EXPECTED = {
         "pools",
         "funder-settings",
         "public/funding",
+        "imports/360giving",
     ],
     "feedback": [
         "commitments",
@@ -73,6 +75,11 @@ def test_the_table_is_the_agreed_one() -> None:
     assert routing.service_for("/api/v1/public") is None
     assert routing.service_for("/api/v1/public/other") is None
     assert routing.service_for("/api/v1/") is None
+    assert routing.service_for("/api/v1/imports") is None
+    for view in ("/api/v1/overview", "/api/v1/audit", "/api/v1/partners/x/overview"):
+        assert routing.service_for(view) == "gateway"
+    assert routing.service_for("/api/v1/exports/takeout/x/download") == "gateway"
+    assert routing.service_for("/api/v1/exports/360giving") == "funding"
     assert routing.service_for("/internal/funders/x") is None
 
 

@@ -1,5 +1,6 @@
 """The timeline: interactions, updates and replies, documents and grant events, newest first."""
 
+import json
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from sqlalchemy import update as sql_update
 
 from services.common.db import utcnow
 from services.common.models import OutboxMessage
+from services.partners.timeline.models import ENTRY_KINDS
 from tests.partners.helpers import interaction, org_id, pair, second_funder_of, send_event, update
 from tests.support import Stack
 
@@ -42,9 +44,15 @@ def paid(p: Any, grant_id: str, instalment_id: str, on: str) -> dict[str, Any]:
     }
 
 
+#: What these tests look at: everything but the funder's relationship stages (their own tests
+#: are in test_relationship_history.py).
+RECORD_KINDS = json.dumps([kind for kind in ENTRY_KINDS if kind != "relationship"])
+
+
 async def timeline(
     stack: Stack, partner_id: str, headers: dict[str, str], **params: str
 ) -> httpx.Response:
+    params.setdefault("filter", f'{{"kind":{RECORD_KINDS}}}')
     response = await stack.partners.get(
         f"/api/v1/partners/{partner_id}/timeline", headers=headers, params=params
     )

@@ -10,6 +10,10 @@ from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
 
 Measure = Literal["instalments_paid_on_time", "days_to_first_reply"]
 Title = Field(min_length=1, max_length=300)
+PROMISED_DAYS = (
+    'The days the funder promises, where its words name a time ("we reply to every update '
+    'within 14 days" is 14): its reminders and its home page hold it to this.'
+)
 
 
 class CommitmentCreate(InputModel):
@@ -19,6 +23,7 @@ class CommitmentCreate(InputModel):
     measure: Measure | None = Field(
         None, description="The measure of the funder's own behaviour that evidences it"
     )
+    promised_days: int | None = Field(None, ge=1, le=366, description=PROMISED_DAYS)
     status: Literal["draft", "published"] = Field(
         "draft", description="Create as a draft, or publish it at once"
     )
@@ -39,6 +44,7 @@ class CommitmentUpdate(UpdateModel):
     description: str | None = Field(None, max_length=5000)
     position: int | None = Field(None, ge=0)
     measure: Measure | None = None
+    promised_days: int | None = Field(None, ge=1, le=366, description=PROMISED_DAYS)
 
 
 class Commitment(TimestampedRecord):
@@ -49,6 +55,7 @@ class Commitment(TimestampedRecord):
     status: Literal["draft", "published", "retired"]
     current_version: int = Field(description="Number of the version shown now")
     measure: Measure | None
+    promised_days: int | None = Field(None, description=PROMISED_DAYS)
     published_at: datetime | None
     retired_at: datetime | None
 
@@ -72,4 +79,5 @@ class PublicCommitment(BaseModel):
     position: int
     version: int
     measure: Measure | None
+    promised_days: int | None = Field(None, description=PROMISED_DAYS)
     published_at: datetime | None

@@ -31,6 +31,7 @@ def out(commitment: Commitment, current: CommitmentVersion) -> dict[str, Any]:
         "status": commitment.status,
         "current_version": commitment.current_version,
         "measure": commitment.measure,
+        "promised_days": commitment.promised_days,
         "published_at": commitment.published_at,
         "retired_at": commitment.retired_at,
         "created_at": commitment.created_at,
@@ -56,6 +57,7 @@ async def create(
         status=data.status,
         current_version=1,
         measure=data.measure,
+        promised_days=data.promised_days,
         published_at=now if published else None,
         version=1,
     )
@@ -177,6 +179,8 @@ async def update(
         commitment.position = changes["position"]
     if "measure" in changes:
         commitment.measure = changes["measure"]
+    if "promised_days" in changes:
+        commitment.promised_days = changes["promised_days"]
     commitment.updated_at = utcnow()
     await session.flush()
     audit.record(

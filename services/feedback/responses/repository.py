@@ -1,11 +1,11 @@
-"""All SQL of responses and ratings.
+"""All SQL of responses and ratings, named and anonymous.
 
-Anonymous responses of a round are always rewritten together (``rewrite_anonymous``):
-every write deletes the round's anonymous rows and inserts them again in the order
-of their receipt hashes, which is random and owes nothing to who answered when. So
-neither the physical order of rows (SQLite rowid, PostgreSQL ctid) nor the
-transaction that last wrote them (PostgreSQL xmin) tells one anonymous response
-from another.
+Anonymous answers live in their own tables. A round's anonymous answers are always
+rewritten together (``rewrite_anonymous``): every write deletes the round's anonymous
+rows and inserts them again in the order of their ballot hashes, which are random and
+owe nothing to who answered when. So neither the physical order of rows (SQLite rowid,
+PostgreSQL ctid) nor the transaction that last wrote them (PostgreSQL xmin) tells one
+anonymous answer from another.
 """
 
 import uuid
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.lists import ListQuery, Page, fetch_page, parse_uuid_list
-from services.feedback.models import Rating, Response
+from services.feedback.models import AnonymousRating, AnonymousResponse, Rating, Response
 
 SORTS: dict[str, ColumnElement[Any]] = {
     "submitted_at": Response.submitted_at,
@@ -29,7 +29,7 @@ class AnonymousAnswer:
     """An anonymous response held in memory while the round's set is rewritten."""
 
     id: uuid.UUID
-    receipt_hash: str
+    ballot_hash: str
     comment: str | None
     ratings: list[dict[str, Any]] = field(default_factory=list)
 
@@ -40,7 +40,6 @@ async def named_of_partner(
     stmt = select(Response).where(
         Response.round_id == round_id,
         Response.partner_id == partner_id,
-        Response.anonymous.is_(False),
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -50,7 +49,6 @@ async def named(
 ) -> Response | None:
     stmt = select(Response).where(
         Response.id == response_id,
-        Response.anonymous.is_(False),
         Response.round_id.in_(round_ids),
     )
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -81,7 +79,6 @@ async def replace_ratings(
                     "id": uuid.uuid4(),
                     "response_id": response.id,
                     "round_id": response.round_id,
-                    "anonymous": False,
                     **r,
                 }
                 for r in ratings
@@ -90,24 +87,24 @@ async def replace_ratings(
 
 
 async def anonymous_of_round(session: AsyncSession, round_id: uuid.UUID) -> list[AnonymousAnswer]:
-    """Every anonymous response of a round, with its ratings, as plain values (no ORM objects,
+    """Every anonymous answer of a round, with its ratings, as plain values (no ORM objects,
     so the rows can be rewritten without stale copies in the session)."""
-    stmt = select(Response.id, Response.receipt_hash, Response.comment).where(
-        Response.round_id == round_id, Response.anonymous.is_(True)
-    )
+    stmt = select(
+        AnonymousResponse.id, AnonymousResponse.ballot_hash, AnonymousResponse.comment
+    ).where(AnonymousResponse.round_id == round_id)
     answers = {
-        row.id: AnonymousAnswer(id=row.id, receipt_hash=row.receipt_hash or "", comment=row.comment)
+        row.id: AnonymousAnswer(id=row.id, ballot_hash=row.ballot_hash, comment=row.comment)
         for row in (await session.execute(stmt))
     }
     if answers:
         ratings = select(
-            Rating.id,
-            Rating.response_id,
-            Rating.commitment_id,
-            Rating.commitment_version_id,
-            Rating.score,
-            Rating.comment,
-        ).where(Rating.response_id.in_(list(answers)))
+            AnonymousRating.id,
+            AnonymousRating.response_id,
+            AnonymousRating.commitment_id,
+            AnonymousRating.commitment_version_id,
+            AnonymousRating.score,
+            AnonymousRating.comment,
+        ).where(AnonymousRating.round_id == round_id)
         for row in await session.execute(ratings):
             answers[row.response_id].ratings.append(
                 {
@@ -124,29 +121,16 @@ async def anonymous_of_round(session: AsyncSession, round_id: uuid.UUID) -> list
 async def rewrite_anonymous(
     session: AsyncSession, round_id: uuid.UUID, answers: list[AnonymousAnswer]
 ) -> None:
-    """Store a round's anonymous responses anew, ordered by receipt hash (a random key)."""
-    old = select(Response.id).where(Response.round_id == round_id, Response.anonymous.is_(True))
-    await session.execute(delete(Rating).where(Rating.response_id.in_(old)))
-    await session.execute(
-        delete(Response).where(Response.round_id == round_id, Response.anonymous.is_(True))
-    )
-    ordered = sorted(answers, key=lambda a: a.receipt_hash)
+    """Store a round's anonymous answers anew, ordered by ballot hash (a random key)."""
+    await session.execute(delete(AnonymousRating).where(AnonymousRating.round_id == round_id))
+    await session.execute(delete(AnonymousResponse).where(AnonymousResponse.round_id == round_id))
+    ordered = sorted(answers, key=lambda a: a.ballot_hash)
     if not ordered:
         return
     await session.execute(
-        insert(Response),
+        insert(AnonymousResponse),
         [
-            {
-                "id": a.id,
-                "round_id": round_id,
-                "anonymous": True,
-                "partner_id": None,
-                "partner_name": None,
-                "receipt_hash": a.receipt_hash,
-                "comment": a.comment,
-                "submitted_at": None,
-                "changed_at": None,
-            }
+            {"id": a.id, "round_id": round_id, "ballot_hash": a.ballot_hash, "comment": a.comment}
             for a in ordered
         ],
     )
@@ -155,7 +139,6 @@ async def rewrite_anonymous(
             "id": r.get("id") or uuid.uuid4(),
             "response_id": a.id,
             "round_id": round_id,
-            "anonymous": True,
             "commitment_id": r["commitment_id"],
             "commitment_version_id": r["commitment_version_id"],
             "score": r["score"],
@@ -165,11 +148,11 @@ async def rewrite_anonymous(
         for r in sorted(a.ratings, key=lambda x: str(x["commitment_id"]))
     ]
     if rows:
-        await session.execute(insert(Rating), rows)
+        await session.execute(insert(AnonymousRating), rows)
 
 
 async def list_named(session: AsyncSession, query: ListQuery, *, round_ids: Any) -> Page:
-    stmt = select(Response).where(Response.anonymous.is_(False), Response.round_id.in_(round_ids))
+    stmt = select(Response).where(Response.round_id.in_(round_ids))
     filters = query.filters
     if "id" in filters:
         stmt = stmt.where(Response.id.in_(parse_uuid_list("id", filters["id"])))
@@ -180,3 +163,13 @@ async def list_named(session: AsyncSession, query: ListQuery, *, round_ids: Any)
             Response.partner_id.in_(parse_uuid_list("partner_id", filters["partner_id"]))
         )
     return await fetch_page(session, stmt, query, sort_columns=SORTS, id_column=Response.id)
+
+
+async def empty_sqlite_wal(engine: AsyncEngine) -> None:
+    """SQLite: copy the WAL into the database file and truncate it, so that no copy taken
+    later holds the order in which transactions (a ballot taken, an answer cast) were
+    written. Nothing to do on PostgreSQL (its WAL is the server's own)."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,18 +1,19 @@
 """HTTP routes of responses to feedback rounds.
 
-The anonymous routes carry nothing that identifies the partner in their path,
-and the receipt travels in a header (never logged).
+The anonymous routes take no token: the ballot travels in a header (never logged),
+and nothing in the request names the partner.
 """
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Response
 
 from services.common.auth import PartnerDep, StaffDep
 from services.common.db import SessionDep
 from services.common.lists import ListQuery, list_query
 from services.common.service_app import problem_responses
+from services.feedback.ballots.schemas import BALLOT_HEADER
 from services.feedback.deps import PartnersDep
 from services.feedback.responses import service
 from services.feedback.responses.schemas import (
@@ -38,7 +39,22 @@ ResponseListQuery = Annotated[
 ]
 ReceiptHeader = Annotated[
     str | None,
-    Header(alias=RECEIPT_HEADER, description="The receipt you were given when you answered"),
+    Header(
+        alias=RECEIPT_HEADER,
+        description="The receipt of an anonymous answer given before ballots existed",
+    ),
+]
+BallotHeader = Annotated[
+    str | None,
+    Header(
+        alias=BALLOT_HEADER,
+        description="Your ballot: the message and its unblinded signature, base64url, "
+        "joined by a dot",
+    ),
+]
+AuthorizationHeader = Annotated[
+    str | None,
+    Header(alias="Authorization", include_in_schema=False),
 ]
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -46,7 +62,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 @router.post(
     "/rounds/{round_id}/responses",
     status_code=201,
-    response_model=NamedResponse | AnonymousResponse,
+    response_model=NamedResponse,
     responses=problem_responses(409),
 )
 async def submit_response(
@@ -56,14 +72,12 @@ async def submit_response(
     caller: PartnerDep,
     partners: PartnersDep,
     response: Response,
-) -> NamedResponse | AnonymousResponse:
-    """Answer a round you were invited to: rate every commitment 1 to 5 or ``dont_know``,
-    with optional comments, named or anonymously. One response per partner per round.
+) -> NamedResponse:
+    """Answer a round you were invited to by name: rate every commitment 1 to 5 or
+    ``dont_know``, with optional comments. One answer per partner per round.
 
-    An anonymous answer comes back with a ``receipt``, shown this once: it is the only
-    way to read or change the answer, and Trellis keeps only its hash. Nothing stored or
-    logged links an anonymous answer to you; Trellis records only that you answered.
-    """
+    To answer anonymously, take a ballot (``POST /rounds/{round_id}/ballots``) and cast
+    your answer without a token (``POST /rounds/{round_id}/anonymous-responses``)."""
     out = await service.submit(
         session=session,
         caller=caller,
@@ -74,10 +88,42 @@ async def submit_response(
         comment=body.comment,
     )
     response.headers.update(NO_STORE)
-    if out["anonymous"]:
-        return AnonymousResponse.model_validate(out)
     response.headers["Location"] = f"/api/v1/rounds/{round_id}/responses/mine"
     return NamedResponse.model_validate(out)
+
+
+@router.post(
+    "/rounds/{round_id}/anonymous-responses",
+    status_code=201,
+    response_model=AnonymousResponse,
+    responses=problem_responses(409),
+)
+async def cast_anonymous_response(
+    round_id: uuid.UUID,
+    body: ResponseChange,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    ballot: BallotHeader = None,
+    authorization: AuthorizationHeader = None,
+) -> AnonymousResponse:
+    """Cast an anonymous answer with your ballot, **without a token**: rate every
+    commitment 1 to 5 or ``dont_know``, with optional comments. Nothing stored or logged
+    links it to you: Trellis signed your ballot blind and checks only that the round's key
+    signed it. Keep the ballot: it is the only way to read or change the answer."""
+    service.refuse_identity(authorization)
+    out = await service.cast(
+        session=session,
+        round_id=round_id,
+        ballot=ballot,
+        ratings=body.ratings,
+        comment=body.comment,
+    )
+    # Once committed and answered: no copy of the SQLite WAL keeps the order of writes.
+    background.add_task(service.forget_write_order, engine=request.app.state.db.engine)
+    response.headers.update(NO_STORE)
+    return AnonymousResponse.model_validate(out)
 
 
 @router.get("/rounds/{round_id}/responses/mine", response_model=NamedResponse)
@@ -109,24 +155,27 @@ async def change_my_response(
     return NamedResponse.model_validate(out)
 
 
-@router.get("/rounds/{round_id}/responses/anonymous", response_model=AnonymousResponse)
+@router.get("/rounds/{round_id}/anonymous-responses/mine", response_model=AnonymousResponse)
 async def get_anonymous_response(
     round_id: uuid.UUID,
     session: SessionDep,
-    caller: PartnerDep,
     response: Response,
+    ballot: BallotHeader = None,
     receipt: ReceiptHeader = None,
+    authorization: AuthorizationHeader = None,
 ) -> AnonymousResponse:
-    """Read the anonymous response your receipt belongs to."""
+    """Read the anonymous answer cast with your ballot (or, for an answer given before
+    ballots, your receipt). No token."""
+    service.refuse_identity(authorization)
     out = await service.read_anonymous(
-        session=session, caller=caller, round_id=round_id, receipt=receipt
+        session=session, round_id=round_id, ballot=ballot, receipt=receipt
     )
     response.headers.update(NO_STORE)
     return AnonymousResponse.model_validate(out)
 
 
 @router.put(
-    "/rounds/{round_id}/responses/anonymous",
+    "/rounds/{round_id}/anonymous-responses/mine",
     response_model=AnonymousResponse,
     responses=problem_responses(409),
 )
@@ -134,19 +183,26 @@ async def change_anonymous_response(
     round_id: uuid.UUID,
     body: ResponseChange,
     session: SessionDep,
-    caller: PartnerDep,
+    request: Request,
     response: Response,
+    background: BackgroundTasks,
+    ballot: BallotHeader = None,
     receipt: ReceiptHeader = None,
+    authorization: AuthorizationHeader = None,
 ) -> AnonymousResponse:
-    """Change an anonymous response while the round is open: whoever holds its receipt can."""
+    """Change an anonymous answer while the round is open: whoever holds its ballot (or
+    receipt) can. No token."""
+    service.refuse_identity(authorization)
     out = await service.change_anonymous(
         session=session,
-        caller=caller,
         round_id=round_id,
+        ballot=ballot,
         receipt=receipt,
         ratings=body.ratings,
         comment=body.comment,
     )
+    # Once committed and answered: no copy of the SQLite WAL keeps the order of writes.
+    background.add_task(service.forget_write_order, engine=request.app.state.db.engine)
     response.headers.update(NO_STORE)
     return AnonymousResponse.model_validate(out)
 

@@ -23,8 +23,8 @@ class ResponseCreate(InputModel):
 
     anonymous: bool = Field(
         False,
-        description="Answer anonymously: nothing links the answer to you. You get a receipt "
-        "(shown once) that is the only way to change it.",
+        description="Must be false: an anonymous answer is cast with a ballot at "
+        "/rounds/{round_id}/anonymous-responses, without a token.",
     )
     ratings: list[RatingIn] = Field(min_length=1)
     comment: str | None = Field(None, max_length=10000, description="An overall comment")
@@ -67,7 +67,7 @@ class NamedResponse(BaseModel):
 
 
 class AnonymousResponse(BaseModel):
-    """An anonymous response as its receipt holder sees it: no id, no time, no partner."""
+    """An anonymous answer as its ballot holder sees it: no id, no time, no partner."""
 
     round_id: uuid.UUID
     anonymous: Literal[True] = True
@@ -75,6 +75,6 @@ class AnonymousResponse(BaseModel):
     ratings: list[RatingOut]
     receipt: str | None = Field(
         None,
-        description="Shown once, when you answer. Keep it: it is the only way to change this "
-        f"answer (send it in the {RECEIPT_HEADER} header). Trellis keeps only a hash of it.",
+        description="Always null now: the ballot you cast with is what reads or changes the "
+        f"answer. Receipts given before ballots still work in the {RECEIPT_HEADER} header.",
     )

@@ -1,26 +1,29 @@
 """The rules of responses: one per invited partner per round, named or anonymous.
 
-Anonymity by construction. For an anonymous response:
+A named answer is given signed in, and kept with its partner.
 
-- the partner's invitation records only *that* it has answered (a bare flag);
-- the response and its ratings carry no partner, no time, a random id, and the
-  SHA-256 hash of a random receipt shown once to the partner;
-- the round's anonymous responses are rewritten together on every write, in
-  receipt-hash order, so row order and writing transaction link none of them to
-  the partner whose flag was set;
-- the audit log says only that the partner answered the round (as for a named
-  answer), and that an anonymous answer changed on a given day, without actor
-  or request id; no event is emitted, nothing is logged, no idempotency record is
-  kept, and the partners service is not called (its logs would carry the request id).
+An anonymous answer is cast *without a token*, with a ballot the partner took earlier
+(``ballots/``: an RFC 9474 blind signature, so the service cannot tell whose ballot it
+is). Anonymity by construction:
+
+- the request that casts it carries no identity, and writes nothing but the round's
+  anonymous tables: no invitation, no audit entry, no event, no idempotency record,
+  no call to the partners service, no log line of its own;
+- the answer and its ratings carry no partner, no time, a random id, and the SHA-256
+  of the ballot's message (refusing a second use, and letting the ballot's holder read
+  or change the answer);
+- the round's anonymous answers are rewritten together on every write, in ballot-hash
+  order, so row order and writing transaction say nothing of when each arrived.
+
+Anonymous answers given before ballots existed keep working with their receipt.
 """
 
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common import audit
 from services.common.auth import Caller
@@ -28,11 +31,12 @@ from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
-from services.common.models import AuditEntry
 from services.feedback import directory
+from services.feedback.ballots import service as ballots
+from services.feedback.ballots.schemas import BALLOT_HEADER
 from services.feedback.models import Response, Round, RoundInvitation
 from services.feedback.responses import repository
-from services.feedback.responses.schemas import RECEIPT_HEADER, RatingIn
+from services.feedback.responses.schemas import RatingIn
 from services.feedback.rounds import repository as rounds_repo
 from services.feedback.rounds import service as rounds
 
@@ -40,7 +44,8 @@ RATING_FIELDS = ("commitment_id", "commitment_version_id", "score", "comment")
 
 
 def hash_receipt(receipt: str) -> str:
-    """Receipts are 256-bit random secrets: a plain SHA-256 digest is a safe store."""
+    """Receipts (of anonymous answers given before ballots) are 256-bit random secrets: a
+    plain SHA-256 digest is a safe store."""
     return hashlib.sha256(receipt.encode()).hexdigest()
 
 
@@ -160,24 +165,6 @@ def _anonymous_out(
     }
 
 
-def _audit_anonymous_change(session: AsyncSession, round_id: uuid.UUID) -> None:
-    """An audit entry that an anonymous answer to a round changed: no actor, no request id,
-    the day only."""
-    today = datetime.combine(utcnow().date(), time.min, tzinfo=utcnow().tzinfo)
-    session.add(
-        AuditEntry(
-            occurred_at=today,
-            actor="anonymous",
-            actor_roles="partner",
-            action="change_anonymous_response",
-            entity_type="round",
-            entity_id=str(round_id),
-            changes={},
-            request_id=None,
-        )
-    )
-
-
 async def submit(
     *,
     session: AsyncSession,
@@ -188,14 +175,23 @@ async def submit(
     ratings: list[RatingIn],
     comment: str | None,
 ) -> dict[str, Any]:
-    """Answer a round, once. Returns the response (with its receipt when anonymous)."""
+    """Answer a round by name, once."""
+    if anonymous:
+        raise Unprocessable(
+            "An anonymous answer is not given signed in: take your ballot with "
+            f"POST /api/v1/rounds/{round_id}/ballots, then cast your answer without a token "
+            f"at POST /api/v1/rounds/{round_id}/anonymous-responses (the trellis_ballot "
+            "package does both). Nothing then links the answer to you.",
+            errors={"anonymous": ["is answered with a ballot, not here"]},
+        )
     round_, invitation = await _invited_round(session, caller, round_id, for_write=True)
     _check_open(round_)
     if invitation.answered:
         raise Conflict(
-            "You have answered this round already. Change a named answer with "
-            f"PUT /api/v1/rounds/{round_id}/responses/mine, an anonymous one with "
-            f"PUT /api/v1/rounds/{round_id}/responses/anonymous and your receipt."
+            "You have answered this round already, or taken your anonymous ballot. Change a "
+            f"named answer with PUT /api/v1/rounds/{round_id}/responses/mine; cast or change "
+            f"an anonymous one at /api/v1/rounds/{round_id}/anonymous-responses with your "
+            "ballot."
         )
     rows = await _ratings(session, round_, ratings)
     positions = await _positions(session, round_id)
@@ -203,25 +199,11 @@ async def submit(
     invitation.answered = True
     await session.flush()
     audit.record(session, caller=caller, action="answer", entity_type="round", entity_id=round_id)
-    if anonymous:
-        receipt = "rcpt_" + secrets.token_urlsafe(32)
-        answers = await repository.anonymous_of_round(session, round_id)
-        answers.append(
-            repository.AnonymousAnswer(
-                id=uuid.uuid4(),
-                receipt_hash=hash_receipt(receipt),
-                comment=comment,
-                ratings=[{"id": uuid.uuid4(), **r} for r in rows],
-            )
-        )
-        await repository.rewrite_anonymous(session, round_id, answers)
-        return _anonymous_out(round_id, comment, _order(positions, rows), receipt)
     assert caller.partner_id is not None
     partner = await directory.relationship(partners, round_.funder_id, caller.partner_id)
     now = utcnow()
     response = Response(
         round_id=round_id,
-        anonymous=False,
         partner_id=caller.partner_id,
         partner_name=partner["name"] if partner else None,
         comment=comment,
@@ -301,27 +283,76 @@ async def change_mine(
     return _named_out(response, _order(positions, rows))
 
 
-async def _by_receipt(
-    session: AsyncSession, round_id: uuid.UUID, receipt: str | None
-) -> tuple[list[repository.AnonymousAnswer], repository.AnonymousAnswer]:
-    if not receipt:
-        raise Forbidden(
-            f"Send the receipt you were given when you answered in the {RECEIPT_HEADER} header."
-        )
-    digest = hash_receipt(receipt)
+async def _anonymous_round(
+    session: AsyncSession, round_id: uuid.UUID, *, for_write: bool = False
+) -> Round:
+    round_ = await (rounds_repo.lock if for_write else rounds_repo.get_any)(session, round_id)
+    if round_ is None or round_.status == "draft":
+        raise NotFound("There is no open feedback round with this id.")
+    return round_
+
+
+async def _key(
+    session: AsyncSession, round_: Round, ballot: str | None, receipt: str | None
+) -> str:
+    """The hash an anonymous answer is kept under: of a ballot's message, or of a receipt
+    given before ballots existed."""
+    if ballot or not receipt:
+        return await ballots.ballot_hash(session=session, round_=round_, ballot=ballot)
+    return hash_receipt(receipt)
+
+
+async def _find(
+    session: AsyncSession, round_id: uuid.UUID, digest: str
+) -> tuple[list[repository.AnonymousAnswer], repository.AnonymousAnswer | None]:
     answers = await repository.anonymous_of_round(session, round_id)
     for answer in answers:
-        if secrets.compare_digest(answer.receipt_hash, digest):
+        if secrets.compare_digest(answer.ballot_hash, digest):
             return answers, answer
-    raise NotFound("No anonymous response to this round has this receipt.")
+    return answers, None
+
+
+async def cast(
+    *,
+    session: AsyncSession,
+    round_id: uuid.UUID,
+    ballot: str | None,
+    ratings: list[RatingIn],
+    comment: str | None,
+) -> dict[str, Any]:
+    """Cast an anonymous answer with a ballot signed for the round, once per ballot."""
+    round_ = await _anonymous_round(session, round_id, for_write=True)
+    digest = await ballots.ballot_hash(session=session, round_=round_, ballot=ballot)
+    _check_open(round_)
+    answers, found = await _find(session, round_id, digest)
+    if found is not None:
+        raise Conflict(
+            "This ballot has been cast already. Change the answer with "
+            f"PUT /api/v1/rounds/{round_id}/anonymous-responses/mine and the same ballot."
+        )
+    rows = await _ratings(session, round_, ratings)
+    comment = comment or None
+    answers.append(
+        repository.AnonymousAnswer(
+            id=uuid.uuid4(),
+            ballot_hash=digest,
+            comment=comment,
+            ratings=[{"id": uuid.uuid4(), **r} for r in rows],
+        )
+    )
+    await repository.rewrite_anonymous(session, round_id, answers)
+    positions = await _positions(session, round_id)
+    return _anonymous_out(round_id, comment, _order(positions, rows), None)
 
 
 async def read_anonymous(
-    *, session: AsyncSession, caller: Caller, round_id: uuid.UUID, receipt: str | None
+    *, session: AsyncSession, round_id: uuid.UUID, ballot: str | None, receipt: str | None
 ) -> dict[str, Any]:
-    """An anonymous response, for whoever holds its receipt."""
-    await _invited_round(session, caller, round_id)
-    _, answer = await _by_receipt(session, round_id, receipt)
+    """An anonymous answer, for whoever holds its ballot (or receipt)."""
+    round_ = await _anonymous_round(session, round_id)
+    _, answer = await _find(session, round_id, await _key(session, round_, ballot, receipt))
+    if answer is None:
+        raise NotFound("No anonymous answer to this round was cast with this ballot or receipt.")
     positions = await _positions(session, round_id)
     return _anonymous_out(round_id, answer.comment, _order(positions, answer.ratings), None)
 
@@ -329,23 +360,38 @@ async def read_anonymous(
 async def change_anonymous(
     *,
     session: AsyncSession,
-    caller: Caller,
     round_id: uuid.UUID,
+    ballot: str | None,
     receipt: str | None,
     ratings: list[RatingIn],
     comment: str | None,
 ) -> dict[str, Any]:
-    """Change an anonymous response while the round is open, with its receipt."""
-    round_, _ = await _invited_round(session, caller, round_id, for_write=True)
-    answers, answer = await _by_receipt(session, round_id, receipt)
+    """Change an anonymous answer while the round is open, with its ballot (or receipt)."""
+    round_ = await _anonymous_round(session, round_id, for_write=True)
+    answers, answer = await _find(session, round_id, await _key(session, round_, ballot, receipt))
+    if answer is None:
+        raise NotFound("No anonymous answer to this round was cast with this ballot or receipt.")
     _check_open(round_)
     rows = await _ratings(session, round_, ratings)
     answer.comment = comment or None
     answer.ratings = [{"id": uuid.uuid4(), **r} for r in rows]
     await repository.rewrite_anonymous(session, round_id, answers)
-    _audit_anonymous_change(session, round_id)
     positions = await _positions(session, round_id)
     return _anonymous_out(round_id, answer.comment, _order(positions, rows), None)
+
+
+async def forget_write_order(*, engine: AsyncEngine) -> None:
+    """After an anonymous answer is written (and committed): on SQLite, empty the WAL."""
+    await repository.empty_sqlite_wal(engine)
+
+
+def refuse_identity(authorization: str | None) -> None:
+    """An anonymous answer must come without a token: one would name its sender."""
+    if authorization:
+        raise Forbidden(
+            "Send no Authorization header with an anonymous answer: a token would say who "
+            f"you are. Your {BALLOT_HEADER} header is all that is needed."
+        )
 
 
 async def _staff_round_ids(caller: Caller) -> Any:

@@ -3,10 +3,17 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, false, func, literal, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.models import Rating, Response, Round, RoundCommitment
+from services.feedback.models import (
+    AnonymousRating,
+    AnonymousResponse,
+    Rating,
+    Response,
+    Round,
+    RoundCommitment,
+)
 
 
 async def rounds_for_results(
@@ -23,43 +30,60 @@ async def rounds_for_results(
 async def response_counts(
     session: AsyncSession, round_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[int, int]]:
-    """(responses, anonymous responses) of each round."""
+    """(named responses, anonymous responses) of each round."""
     if not round_ids:
         return {}
-    stmt = (
-        select(
-            Response.round_id,
-            func.count(),
-            func.coalesce(func.sum(case((Response.anonymous.is_(True), 1), else_=0)), 0),
-        )
+    named = (
+        select(Response.round_id, func.count())
         .where(Response.round_id.in_(round_ids))
         .group_by(Response.round_id)
     )
-    return {r: (int(n), int(a)) for r, n, a in (await session.execute(stmt)).all()}
+    anonymous = (
+        select(AnonymousResponse.round_id, func.count())
+        .where(AnonymousResponse.round_id.in_(round_ids))
+        .group_by(AnonymousResponse.round_id)
+    )
+    found = {r: [0, 0] for r in round_ids}
+    for r, n in (await session.execute(named)).all():
+        found[r][0] = int(n)
+    for r, n in (await session.execute(anonymous)).all():
+        found[r][1] = int(n)
+    return {r: (n, a) for r, (n, a) in found.items()}
 
 
 def aggregates_statement(
-    round_ids: list[uuid.UUID],
-    *,
-    commitment_ids: list[uuid.UUID] | None = None,
-    anonymous: bool | None = None,
+    round_ids: list[uuid.UUID], *, commitment_ids: list[uuid.UUID] | None = None
 ) -> Select[Any]:
-    """Per round and commitment: count, rated (not "don't know"), sum, and the distribution,
-    in one GROUP BY over the ratings."""
+    """Per round, commitment and kind (named or anonymous): count, rated (not "don't
+    know"), sum, and the distribution, in one GROUP BY over both kinds of ratings."""
+    parts = []
+    for table, anonymous in ((Rating, false()), (AnonymousRating, true())):
+        part = select(
+            table.round_id.label("round_id"),
+            table.commitment_id.label("commitment_id"),
+            table.score.label("score"),
+            anonymous.label("anonymous"),
+        ).where(table.round_id.in_(round_ids))
+        if commitment_ids is not None:
+            part = part.where(table.commitment_id.in_(commitment_ids))
+        parts.append(part)
+    ratings = union_all(*parts).subquery("all_ratings")
     columns: list[Any] = [
-        Rating.round_id,
-        Rating.commitment_id,
+        ratings.c.round_id,
+        ratings.c.commitment_id,
+        ratings.c.anonymous,
         func.count().label("n"),
-        func.count(Rating.score).label("rated"),
-        func.coalesce(func.sum(Rating.score), 0).label("total"),
+        func.count(ratings.c.score).label("rated"),
+        func.coalesce(func.sum(ratings.c.score), 0).label("total"),
     ]
-    columns += [func.count().filter(Rating.score == i).label(f"s{i}") for i in range(1, 6)]
-    stmt = select(*columns).where(Rating.round_id.in_(round_ids))
-    if commitment_ids is not None:
-        stmt = stmt.where(Rating.commitment_id.in_(commitment_ids))
-    if anonymous is not None:
-        stmt = stmt.where(Rating.anonymous.is_(anonymous))
-    return stmt.group_by(Rating.round_id, Rating.commitment_id)
+    columns += [func.count().filter(ratings.c.score == i).label(f"s{i}") for i in range(1, 6)]
+    return select(*columns).group_by(
+        ratings.c.round_id, ratings.c.commitment_id, ratings.c.anonymous
+    )
+
+
+def empty_aggregate() -> dict[str, int]:
+    return {"n": 0, "rated": 0, "total": 0, **{str(i): 0 for i in range(1, 6)}}
 
 
 async def aggregates(
@@ -67,16 +91,17 @@ async def aggregates(
     round_ids: list[uuid.UUID],
     *,
     commitment_ids: list[uuid.UUID] | None = None,
-    anonymous: bool | None = None,
-) -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, int]]:
-    """The aggregates of ``aggregates_statement`` by (round, commitment); the mean is then
-    the exact ratio of the sum to the count of ratings."""
+) -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, dict[str, int]]]:
+    """The aggregates of ``aggregates_statement`` by (round, commitment), split into
+    ``named`` and ``anonymous``; the mean is then the exact ratio of sum to count."""
     if not round_ids:
         return {}
-    stmt = aggregates_statement(round_ids, commitment_ids=commitment_ids, anonymous=anonymous)
-    found = {}
+    stmt = aggregates_statement(round_ids, commitment_ids=commitment_ids)
+    found: dict[tuple[uuid.UUID, uuid.UUID], dict[str, dict[str, int]]] = {}
     for row in (await session.execute(stmt)).mappings():
-        found[(row["round_id"], row["commitment_id"])] = {
+        key = (row["round_id"], row["commitment_id"])
+        split = found.setdefault(key, {"named": empty_aggregate(), "anonymous": empty_aggregate()})
+        split["anonymous" if row["anonymous"] else "named"] = {
             "n": int(row["n"]),
             "rated": int(row["rated"]),
             "total": int(row["total"]),
@@ -88,37 +113,30 @@ async def aggregates(
 async def comments(
     session: AsyncSession, round_id: uuid.UUID, *, anonymous: bool
 ) -> list[dict[str, Any]]:
-    """Comments of a round's named or anonymous responses, ordered by commitment and text
+    """Comments of a round's named or anonymous answers, ordered by commitment and text
     (never by when they were written)."""
+    rating_table: Any = AnonymousRating if anonymous else Rating
+    response_table: Any = AnonymousResponse if anonymous else Response
+    who = (
+        [literal(None).label("partner_id"), literal(None).label("partner_name")]
+        if anonymous
+        else [Response.partner_id, Response.partner_name]
+    )
     per_commitment = (
-        select(
-            Rating.commitment_id,
-            Rating.comment,
-            Response.partner_id,
-            Response.partner_name,
-            RoundCommitment.position,
-        )
-        .join(Response, Response.id == Rating.response_id)
+        select(rating_table.commitment_id, rating_table.comment, *who, RoundCommitment.position)
+        .join(response_table, response_table.id == rating_table.response_id)
         .join(
             RoundCommitment,
-            (RoundCommitment.round_id == Rating.round_id)
-            & (RoundCommitment.commitment_id == Rating.commitment_id),
+            (RoundCommitment.round_id == rating_table.round_id)
+            & (RoundCommitment.commitment_id == rating_table.commitment_id),
         )
-        .where(
-            Rating.round_id == round_id,
-            Rating.anonymous.is_(anonymous),
-            Rating.comment.is_not(None),
-        )
-        .order_by(RoundCommitment.position, Rating.comment)
+        .where(rating_table.round_id == round_id, rating_table.comment.is_not(None))
+        .order_by(RoundCommitment.position, rating_table.comment)
     )
     overall = (
-        select(Response.comment, Response.partner_id, Response.partner_name)
-        .where(
-            Response.round_id == round_id,
-            Response.anonymous.is_(anonymous),
-            Response.comment.is_not(None),
-        )
-        .order_by(Response.comment)
+        select(response_table.comment, *who)
+        .where(response_table.round_id == round_id, response_table.comment.is_not(None))
+        .order_by(response_table.comment)
     )
     found = [
         {

@@ -38,9 +38,10 @@ async def list_results(
     """Results per commitment and round: count, mean, distribution, "don't know" count.
 
     Staff read rounds once closed; partners once published. Filter by ``round_id``,
-    ``commitment_id`` (its trend over rounds) or ``kind`` (all, named, anonymous). Any
-    figure based on fewer than k responses is null, with the reason in ``withheld``; no
-    filter can go below k.
+    ``commitment_id`` (its trend over rounds) or ``kind`` (all, named, anonymous). Each
+    round uses the k it opened with. Any figure based on fewer than k responses is null,
+    with the reason in ``withheld``, and so is any figure that, with another release (all
+    minus named, all minus anonymous), would reveal fewer than k.
     """
     page = await service.list_(session=session, caller=caller, partners=partners, query=query)
     page.apply(response, "results")
@@ -63,8 +64,8 @@ async def round_comments(
     round_id: uuid.UUID, session: SessionDep, caller: StaffDep
 ) -> RoundComments:
     """A closed round's comments, ordered by commitment and text (never by when written).
-    Anonymous comments are released only when the round has at least k responses, at least
-    k of them anonymous."""
+    Anonymous comments are released only when at least k of the round's answers are
+    anonymous."""
     return RoundComments.model_validate(
         await service.comments(session=session, caller=caller, round_id=round_id)
     )

@@ -25,7 +25,7 @@ class Result(BaseModel):
     title: str
     position: int
     kind: Kind = Field(description="Which responses: all, named only, or anonymous only")
-    k: int = Field(description="The funder's anonymity threshold")
+    k: int = Field(description="The round's anonymity threshold, fixed when it opened")
     responses: int | None = Field(description="How many responses rated this commitment")
     dont_know: int | None
     mean: Decimal | None = Field(description="Mean of the 1 to 5 ratings, exact to 2 places")
@@ -42,7 +42,7 @@ class Comment(BaseModel):
 
 class RoundComments(BaseModel):
     """Comments of a closed round: named ones with their partner; anonymous ones only when
-    the round has at least k responses, at least k of them anonymous."""
+    at least k of the round's answers are anonymous."""
 
     round_id: uuid.UUID
     k: int

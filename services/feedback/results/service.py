@@ -1,5 +1,6 @@
-"""The rules of results: figures computed in the database, any figure based on fewer than
-k responses withheld, and no filter or breakdown below k."""
+"""The rules of results: figures computed in the database, with the round's own k (fixed
+when it opened), and no figure, filter, breakdown or difference of two releases that
+shows a group below k (``disclosure.py``)."""
 
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
@@ -13,7 +14,7 @@ from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page, filter_values, parse_uuid_list
 from services.feedback import directory
 from services.feedback.models import Round
-from services.feedback.results import repository
+from services.feedback.results import disclosure, repository
 from services.feedback.rounds import repository as rounds_repo
 from services.feedback.rounds import service as rounds
 from services.feedback.scorecard.repository import k_of
@@ -28,39 +29,33 @@ def mean_of(total: int, rated: int) -> Decimal:
     return (Decimal(total) / Decimal(rated)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
-def withheld_reasons(*, k: int, kind: str, responses: int, anonymous: int) -> list[str]:
-    """Why a round's figures for ``kind`` cannot be shown (empty when they can).
-
-    A group smaller than k is never shown. And when a round has some, but fewer than k,
-    anonymous responses, no figure over all responses is shown: named answers can be
-    read one by one, so subtracting them would reveal the anonymous few.
-    """
-    named = responses - anonymous
-    size = {"all": responses, "named": named, "anonymous": anonymous}[kind]
-    reasons = []
-    if size < k:
-        which = {"all": "", "named": "named ", "anonymous": "anonymous "}[kind]
-        reasons.append(
-            f"Fewer than {k} {which}responses: figures are withheld so no answer can be picked out."
-        )
-    if kind == "all" and 0 < anonymous < k:
-        reasons.append(
-            f"Fewer than {k} anonymous responses: with the named answers known, these figures "
-            "would reveal them."
-        )
-    return reasons
+def round_k(round_: Round, default: int) -> int:
+    """The k a round was opened with (a round not yet opened would take the funder's)."""
+    return round_.k_threshold if round_.k_threshold is not None else default
 
 
-def figures(*, k: int, reasons: list[str], agg: dict[str, int] | None) -> dict[str, Any]:
-    """Count, don't-know count, mean and distribution, or nulls with the reasons."""
-    if reasons or agg is None:
+def _combined(split: dict[str, dict[str, int]], kind: str) -> dict[str, int]:
+    out = repository.empty_aggregate()
+    for part in disclosure.PARTS[kind]:
+        for key, value in split[part].items():
+            out[key] += value
+    return out
+
+
+def figures(*, k: int, kind: str, split: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Count, don't-know count, mean and distribution of ``kind``, each released only when
+    its base, and the named and anonymous parts of it, pass ``disclosure.reasons``."""
+    named, anonymous = split["named"], split["anonymous"]
+    why = disclosure.reasons(k=k, kind=kind, named=named["n"], anonymous=anonymous["n"])
+    if why:
         return {
             "responses": None,
             "dont_know": None,
             "mean": None,
             "distribution": None,
-            "withheld": reasons or [f"Fewer than {k} responses."],
+            "withheld": why,
         }
+    agg = _combined(split, kind)
     out: dict[str, Any] = {
         "responses": agg["n"],
         "dont_know": agg["n"] - agg["rated"],
@@ -68,11 +63,15 @@ def figures(*, k: int, reasons: list[str], agg: dict[str, int] | None) -> dict[s
         "distribution": None,
         "withheld": [],
     }
-    if agg["rated"] < k:
-        out["withheld"] = [
-            f'Fewer than {k} ratings other than "don\'t know": the mean and distribution are '
-            "withheld."
-        ]
+    why = disclosure.reasons(
+        k=k,
+        kind=kind,
+        named=named["rated"],
+        anonymous=anonymous["rated"],
+        what=disclosure.RATINGS,
+    )
+    if why:
+        out["withheld"] = [w + " The mean and distribution are withheld." for w in why]
     else:
         out["mean"] = mean_of(agg["total"], agg["rated"])
         out["distribution"] = {str(i): agg[str(i)] for i in range(1, 6)}
@@ -83,25 +82,24 @@ async def results_for_rounds(
     session: AsyncSession,
     rounds_: list[Round],
     *,
-    k: int,
+    default_k: int,
     kind: str = "all",
     commitment_ids: list[uuid.UUID] | None = None,
 ) -> list[dict[str, Any]]:
     """Result records of ``rounds_`` (oldest first), in round then charter order."""
     ids = [r.id for r in rounds_]
-    counts = await repository.response_counts(session, ids)
-    anonymous = None if kind == "all" else kind == "anonymous"
-    aggs = await repository.aggregates(
-        session, ids, commitment_ids=commitment_ids, anonymous=anonymous
-    )
+    aggs = await repository.aggregates(session, ids, commitment_ids=commitment_ids)
     asked = await rounds_repo.commitments_of(session, ids)
     records = []
     for r in rounds_:
-        n, anon = counts.get(r.id, (0, 0))
-        reasons = withheld_reasons(k=k, kind=kind, responses=n, anonymous=anon)
+        k = round_k(r, default_k)
         for rc, version in asked.get(r.id, []):
             if commitment_ids is not None and rc.commitment_id not in commitment_ids:
                 continue
+            split = aggs.get(
+                (r.id, rc.commitment_id),
+                {"named": repository.empty_aggregate(), "anonymous": repository.empty_aggregate()},
+            )
             records.append(
                 {
                     "id": uuid.uuid5(RESULT_NAMESPACE, f"{r.id}:{rc.commitment_id}:{kind}"),
@@ -116,7 +114,7 @@ async def results_for_rounds(
                     "position": rc.position,
                     "kind": kind,
                     "k": k,
-                    **figures(k=k, reasons=reasons, agg=aggs.get((r.id, rc.commitment_id))),
+                    **figures(k=k, kind=kind, split=split),
                 }
             )
     return records
@@ -158,7 +156,7 @@ async def list_(
     for funder_id, k in ks.items():
         mine = [r for r in rounds_ if r.funder_id == funder_id]
         records += await results_for_rounds(
-            session, mine, k=k, kind=kind, commitment_ids=commitment_ids
+            session, mine, default_k=k, kind=kind, commitment_ids=commitment_ids
         )
     if "id" in filters:
         ids = set(parse_uuid_list("id", filters["id"]))
@@ -175,27 +173,23 @@ async def comments(*, session: AsyncSession, caller: Caller, round_id: uuid.UUID
     round_ = await rounds.own(session, caller, round_id)
     if round_.status not in {"closed", "published"}:
         raise Conflict("Comments can be read once the round has closed.")
-    k = await k_of(session, round_.funder_id)
-    n, anon = (await repository.response_counts(session, [round_id])).get(round_id, (0, 0))
+    k = round_k(round_, await k_of(session, round_.funder_id))
+    _, anon = (await repository.response_counts(session, [round_id])).get(round_id, (0, 0))
     named = await repository.comments(session, round_id, anonymous=False)
-    withheld = None
-    anonymous = None
-    if anon:
-        if n < k or anon < k:
-            withheld = (
-                f"Comments from anonymous responses are released when the round has at least {k} "
-                f"responses, at least {k} of them anonymous."
-            )
-        else:
-            anonymous = [
-                {"commitment_id": c["commitment_id"], "comment": c["comment"]}
-                for c in await repository.comments(session, round_id, anonymous=True)
-            ]
+    withheld = disclosure.anonymous_comments_withheld(k=k, anonymous=anon)
+    anonymous = (
+        None
+        if withheld
+        else [
+            {"commitment_id": c["commitment_id"], "comment": c["comment"]}
+            for c in await repository.comments(session, round_id, anonymous=True)
+        ]
+    )
     return {
         "round_id": round_id,
         "k": k,
         "named": named,
-        "anonymous": anonymous if anon else [],
+        "anonymous": anonymous,
         "anonymous_withheld": withheld,
     }
 
@@ -210,4 +204,4 @@ async def round_results(
             "There are no results for this round: it does not exist, or it has not closed "
             "(staff) or been published (partners) yet."
         )
-    return await results_for_rounds(session, [round_], k=ks[round_.funder_id])
+    return await results_for_rounds(session, [round_], default_k=ks[round_.funder_id])

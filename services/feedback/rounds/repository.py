@@ -10,7 +10,6 @@ from services.common.lists import ListQuery, Page, fetch_page, filter_values, pa
 from services.feedback.models import (
     ROUND_STATUSES,
     CommitmentVersion,
-    Response,
     Round,
     RoundCommitment,
     RoundInvitation,
@@ -52,6 +51,10 @@ def _filters(stmt: Any, filters: dict[str, Any]) -> Any:
         )
     if "funder_id" in filters:
         stmt = stmt.where(Round.funder_id.in_(parse_uuid_list("funder_id", filters["funder_id"])))
+    if "invited_partner_id" in filters:
+        partners = parse_uuid_list("invited_partner_id", filters["invited_partner_id"])
+        invited = select(RoundInvitation.round_id).where(RoundInvitation.partner_id.in_(partners))
+        stmt = stmt.where(Round.id.in_(invited))
     return stmt
 
 
@@ -96,19 +99,6 @@ async def invited_counts(session: AsyncSession, round_ids: list[uuid.UUID]) -> d
         select(RoundInvitation.round_id, func.count())
         .where(RoundInvitation.round_id.in_(round_ids))
         .group_by(RoundInvitation.round_id)
-    )
-    return {r: n for r, n in (await session.execute(stmt)).all()}
-
-
-async def response_counts(
-    session: AsyncSession, round_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, int]:
-    if not round_ids:
-        return {}
-    stmt = (
-        select(Response.round_id, func.count())
-        .where(Response.round_id.in_(round_ids))
-        .group_by(Response.round_id)
     )
     return {r: n for r, n in (await session.execute(stmt)).all()}
 

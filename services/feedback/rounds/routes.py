@@ -24,7 +24,7 @@ RoundListQuery = Annotated[
         list_query(
             "rounds",
             sortable=["opens_on", "closes_on", "status", "title", "created_at"],
-            filterable=["status", "funder_id"],
+            filterable=["status", "funder_id", "invited_partner_id"],
             default_sort=("opens_on", "DESC"),
         )
     ),
@@ -54,7 +54,11 @@ async def create_round(
 async def list_rounds(
     session: SessionDep, caller: StaffOrPartnerDep, query: RoundListQuery, response: Response
 ) -> list[Round]:
-    """Your funder's rounds (staff), or the rounds you were invited to (partner)."""
+    """Your funder's rounds (staff), or the rounds you were invited to (partner).
+
+    Filters: ``status``, ``funder_id``, ``invited_partner_id`` (rounds that partner was
+    invited to; never whether or how it answered).
+    """
     page = await service.list_(session=session, caller=caller, query=query)
     page.apply(response, "rounds")
     return [Round.model_validate(r) for r in await service.shape(session, caller, page.items)]

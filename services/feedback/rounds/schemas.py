@@ -29,6 +29,8 @@ class RoundUpdate(UpdateModel):
         "invited_count",
         "response_count",
         "answered",
+        "k_threshold",
+        "ballot_key_id",
     }
 
     title: str | None = Field(None, min_length=1, max_length=300)
@@ -69,8 +71,20 @@ class Round(TimestampedRecord):
     published_at: datetime | None
     answer: str | None = Field(description="The funder's answer (partners see it once published)")
     commitments: list[RoundCommitment]
+    k_threshold: int | None = Field(
+        None, description="The anonymity threshold k, fixed when the round opened"
+    )
+    ballot_key_id: str | None = Field(
+        None,
+        description="SHA-256 of the round's one ballot key; your client checks the key it is "
+        "given without a token is this one",
+    )
     invited_count: int | None = Field(None, description="Partners invited (staff)")
     response_count: int | None = Field(
-        None, description="Responses received (staff, once the round has closed)"
+        None,
+        description="Responses received (staff, once the round has closed); null when "
+        "showing it would reveal a group below k",
     )
-    answered: bool | None = Field(None, description="Whether you have answered (partner)")
+    answered: bool | None = Field(
+        None, description="Whether you have answered by name or taken your ballot (partner)"
+    )

@@ -14,10 +14,15 @@ from services.common.errors import Conflict, NotFound, Unprocessable
 from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
 from services.feedback import directory
+from services.feedback.ballots import keys as ballot_keys
+from services.feedback.ballots import repository as ballots_repo
 from services.feedback.commitments import repository as commitments_repo
-from services.feedback.models import Round, RoundCommitment, RoundInvitation
+from services.feedback.models import DEFAULT_K, Round, RoundCommitment, RoundInvitation
+from services.feedback.results import disclosure
+from services.feedback.results import repository as results_repo
 from services.feedback.rounds import repository
 from services.feedback.rounds.schemas import RoundCreate, RoundPublish, RoundUpdate
+from services.feedback.scorecard.repository import k_of
 
 
 def _check_dates(opens_on: date, closes_on: date) -> None:
@@ -63,7 +68,8 @@ async def shape(session: AsyncSession, caller: Caller, rounds: list[Round]) -> l
     commitments = await repository.commitments_of(session, ids)
     staff = caller.has("funder_staff")
     invited = await repository.invited_counts(session, ids) if staff else {}
-    responses = await repository.response_counts(session, ids) if staff else {}
+    responses = await results_repo.response_counts(session, ids) if staff else {}
+    keys = await ballots_repo.key_ids(session, ids)
     answered = (
         await repository.answered_rounds(session, partner_id=caller.partner_id, round_ids=ids)
         if not staff and caller.partner_id is not None
@@ -97,7 +103,17 @@ async def shape(session: AsyncSession, caller: Caller, rounds: list[Round]) -> l
                     for rc, v in commitments.get(r.id, [])
                 ],
                 "invited_count": invited.get(r.id, 0) if staff else None,
-                "response_count": responses.get(r.id, 0) if staff and closed else None,
+                "k_threshold": r.k_threshold,
+                "ballot_key_id": keys.get(r.id),
+                "response_count": (
+                    disclosure.round_count(
+                        k=r.k_threshold or DEFAULT_K,
+                        named=responses.get(r.id, (0, 0))[0],
+                        anonymous=responses.get(r.id, (0, 0))[1],
+                    )
+                    if staff and closed
+                    else None
+                ),
                 "answered": (r.id in answered) if not staff else None,
                 "created_at": r.created_at,
                 "updated_at": r.updated_at,
@@ -205,8 +221,10 @@ async def open_(
             RoundInvitation(round_id=round_.id, partner_id=uuid.UUID(partner["id"]), answered=False)
         )
     round_.status = "open"
+    round_.k_threshold = await k_of(session, round_.funder_id)
     round_.opened_at = utcnow()
     round_.updated_at = round_.opened_at
+    await ballot_keys.create_key(session=session, round_id=round_.id)
     await session.flush()
     audit.record(
         session,
@@ -214,7 +232,11 @@ async def open_(
         action="open",
         entity_type="round",
         entity_id=round_.id,
-        changes={"invited": len(invited), "commitments": len(commitments)},
+        changes={
+            "invited": len(invited),
+            "commitments": len(commitments),
+            "k_threshold": round_.k_threshold,
+        },
     )
     return round_
 
@@ -230,6 +252,7 @@ async def close(
     round_.status = "closed"
     round_.closed_at = utcnow()
     round_.updated_at = round_.closed_at
+    await ballot_keys.erase_key(session=session, round_id=round_.id)
     await session.flush()
     audit.record(session, caller=caller, action="close", entity_type="round", entity_id=round_.id)
     return round_

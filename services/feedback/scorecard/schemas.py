@@ -14,7 +14,10 @@ from services.feedback.measures.schemas import Measure
 
 class Settings(BaseModel):
     funder_id: uuid.UUID
-    k_threshold: int = Field(description="Figures from fewer responses are withheld (3 or more)")
+    k_threshold: int = Field(
+        description="Figures from fewer responses are withheld (3 or more). Each round keeps "
+        "the k it opened with: a change applies to rounds opened afterwards."
+    )
     scorecard_published: bool
     scorecard_published_at: datetime | None
     version: int
@@ -23,7 +26,9 @@ class Settings(BaseModel):
 class SettingsUpdate(UpdateModel):
     read_only = UpdateModel.read_only | {"funder_id", "scorecard_published_at"}
 
-    k_threshold: int | None = Field(None, description="At least 3; 5 by default")
+    k_threshold: int | None = Field(
+        None, description="At least 3; 5 by default. Applies to rounds opened from now on."
+    )
     scorecard_published: bool | None = None
 
 
@@ -32,6 +37,7 @@ class TrendPoint(BaseModel):
     round_title: str
     closes_on: date
     commitment_version: int
+    k: int = Field(description="The round's anonymity threshold, fixed when it opened")
     responses: int | None
     dont_know: int | None
     mean: Decimal | None
@@ -60,7 +66,10 @@ class ScorecardRound(BaseModel):
     closes_on: date
     published_at: datetime | None
     invited: int
-    responses: int
+    k: int = Field(description="The round's anonymity threshold, fixed when it opened")
+    responses: int | None = Field(
+        description="How many answered; null when showing it would reveal a group below k"
+    )
     answer: str | None = Field(description="The funder's answer to what partners said")
 
 
@@ -69,7 +78,7 @@ class Scorecard(BaseModel):
 
     funder: dict[str, Any]
     published_at: datetime | None
-    k: int
+    k: int = Field(description="The funder's k for rounds it opens from now on")
     commitments: list[ScorecardCommitment]
     rounds: list[ScorecardRound]
     actions: list[PublicAction] = Field(description="Every published action")

@@ -17,6 +17,7 @@ from services.feedback.commitments import repository as commitments_repo
 from services.feedback.commitments import service as commitments
 from services.feedback.measures import service as measures
 from services.feedback.models import DEFAULT_K, MIN_K, FeedbackSettings
+from services.feedback.results import disclosure
 from services.feedback.results import repository as results_repo
 from services.feedback.results import service as results
 from services.feedback.rounds import repository as rounds_repo
@@ -28,6 +29,7 @@ TREND_FIELDS = (
     "round_title",
     "closes_on",
     "commitment_version",
+    "k",
     "responses",
     "dont_know",
     "mean",
@@ -106,7 +108,7 @@ async def build(
         session, await commitments_repo.published_of_funder(session, funder_id)
     )
     published_rounds = await rounds_repo.published_of_funder(session, funder_id)
-    records = await results.results_for_rounds(session, published_rounds, k=k)
+    records = await results.results_for_rounds(session, published_rounds, default_k=k)
     actions = [_action_out(a) for a in await actions_repo.published_of_funder(session, funder_id)]
     measured = {m["id"]: m for m in await measures.measures(session, funder_id)}
     ids = [r.id for r in published_rounds]
@@ -141,7 +143,12 @@ async def build(
                 "closes_on": r.closes_on,
                 "published_at": r.published_at,
                 "invited": invited.get(r.id, 0),
-                "responses": responded.get(r.id, (0, 0))[0],
+                "k": results.round_k(r, k),
+                "responses": disclosure.round_count(
+                    k=results.round_k(r, k),
+                    named=responded.get(r.id, (0, 0))[0],
+                    anonymous=responded.get(r.id, (0, 0))[1],
+                ),
                 "answer": r.answer,
             }
             for r in published_rounds

@@ -16,8 +16,8 @@ from starlette.responses import Response
 from services.common.auth import KeyStore, TokenIssuer
 from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, Unauthorized
+from services.common.openapi import problem_responses
 from services.common.ratelimit import AttemptGuard, AttemptLimits, shared_storage, source_address
-from services.common.service_app import problem_responses
 from services.partners.clients import service
 from services.partners.clients.schemas import TokenResponse
 

@@ -18,7 +18,7 @@ from services.partners.organisations.models import Partner
 from services.partners.organisations.schemas import DESCRIPTIVE_FIELDS, PartnerCreate, PartnerUpdate
 from services.partners.relationships import repository as relationships_repository
 from services.partners.relationships.models import Relationship
-from services.partners.relationships.service import emit_relationship_changed
+from services.partners.relationships.service import relationship_changed
 
 
 async def visible_partner(
@@ -62,6 +62,7 @@ async def create_partner(
             action="create",
             entity_type="partner",
             entity_id=partner.id,
+            partner_id=partner.id,
             changes=jsonable(fields),
         )
     elif await relationships_repository.get_relationship(
@@ -108,7 +109,7 @@ async def create_partner(
                 "funder_id": str(caller.funder_id),
             },
         )
-    emit_relationship_changed(session, relationship, previous_status=None)
+    await relationship_changed(session, relationship, previous_status=None, caller=caller)
     return partner, relationship
 
 
@@ -165,6 +166,7 @@ async def update_partner(
         action="update",
         entity_type="partner",
         entity_id=partner.id,
+        partner_id=partner.id,
         changes=jsonable(changes),
     )
     return partner, relationship

@@ -34,3 +34,26 @@ class Relationship(IdMixin, TimestampMixin, VersionedMixin, Base):
         UniqueConstraint("funder_id", "partner_id"),
         Index("ix_relationships_funder_status", "funder_id", "status"),
     )
+
+
+class RelationshipChange(IdMixin, Base):
+    """One step in a relationship's history: the stage it moved to, when, and who moved it.
+
+    Written in the same transaction as the change; never updated. The first row of a
+    relationship is its beginning (``previous_status`` empty).
+    """
+
+    __tablename__ = "relationship_changes"
+
+    relationship_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("relationships.id"))
+    funder_id: Mapped[uuid.UUID] = mapped_column()
+    partner_id: Mapped[uuid.UUID] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20))
+    previous_status: Mapped[str | None] = mapped_column(String(20))
+    since: Mapped[date] = mapped_column()
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_relationship_changes_relationship", "relationship_id", "changed_at", "id"),
+    )

@@ -9,7 +9,11 @@ from sqlalchemy.orm import contains_eager
 
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.partners.organisations.models import Partner
-from services.partners.relationships.models import RELATIONSHIP_STATUSES, Relationship
+from services.partners.relationships.models import (
+    RELATIONSHIP_STATUSES,
+    Relationship,
+    RelationshipChange,
+)
 
 RELATIONSHIP_SORTS: dict[str, ColumnElement[Any]] = {
     "since": Relationship.since,
@@ -77,3 +81,23 @@ async def relationships_of_funder(
     if partner_ids is not None:
         stmt = stmt.where(Relationship.partner_id.in_(partner_ids))
     return list((await session.execute(stmt)).scalars())
+
+
+CHANGE_SORTS: dict[str, ColumnElement[Any]] = {"changed_at": RelationshipChange.changed_at}
+
+
+async def list_changes(
+    session: AsyncSession, query: ListQuery, *, relationship_id: uuid.UUID
+) -> Page:
+    stmt = select(RelationshipChange).where(RelationshipChange.relationship_id == relationship_id)
+    if "id" in query.filters:
+        stmt = stmt.where(RelationshipChange.id.in_(parse_uuid_list("id", query.filters["id"])))
+    if "status" in query.filters:
+        stmt = stmt.where(
+            RelationshipChange.status.in_(
+                filter_values("status", query.filters["status"], RELATIONSHIP_STATUSES)
+            )
+        )
+    return await fetch_page(
+        session, stmt, query, sort_columns=CHANGE_SORTS, id_column=RelationshipChange.id
+    )

@@ -11,7 +11,11 @@ from services.common.db import SessionDep
 from services.common.lists import ListQuery, list_query
 from services.common.service_app import problem_responses
 from services.partners.relationships import service
-from services.partners.relationships.schemas import Relationship, RelationshipUpdate
+from services.partners.relationships.schemas import (
+    Relationship,
+    RelationshipChange,
+    RelationshipUpdate,
+)
 
 router = APIRouter(tags=["relationships"])
 
@@ -23,6 +27,17 @@ RelationshipListQuery = Annotated[
             sortable=["since", "status", "created_at", "updated_at"],
             filterable=["partner_id", "status"],
             default_sort=("since", "DESC"),
+        )
+    ),
+]
+HistoryListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "relationship-history",
+            sortable=["changed_at"],
+            filterable=["status"],
+            default_sort=("changed_at", "ASC"),
         )
     ),
 ]
@@ -73,3 +88,23 @@ async def update_relationship(
     )
     response.headers["ETag"] = etag(relationship)
     return Relationship.model_validate(relationship)
+
+
+@router.get("/relationships/{relationship_id}/history", response_model=list[RelationshipChange])
+async def list_relationship_history(
+    relationship_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffDep,
+    query: HistoryListQuery,
+    response: Response,
+) -> list[RelationshipChange]:
+    """The stages one of your funder's relationships has been through, oldest first.
+
+    Each row is the stage it moved to, the stage before, when and who moved it.
+    Filters: ``status``.
+    """
+    page = await service.list_history(
+        session=session, caller=caller, relationship_id=relationship_id, query=query
+    )
+    page.apply(response, "relationship-history")
+    return [RelationshipChange.model_validate(c) for c in page.items]

@@ -7,18 +7,64 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import audit, outbox
 from services.common.auth import Caller
 from services.common.concurrency import check_if_match
+from services.common.db import utcnow
 from services.common.errors import NotFound
 from services.common.lists import ListQuery, Page
-from services.partners.access import jsonable
+from services.partners.access import actor_name, jsonable
 from services.partners.relationships import repository
-from services.partners.relationships.models import Relationship
+from services.partners.relationships.models import Relationship, RelationshipChange
 from services.partners.relationships.schemas import RelationshipUpdate
+from services.partners.timeline import service as timeline_service
+
+STAGE_WORDS = {
+    "exploring": "Getting to know each other",
+    "active": "Relationship active",
+    "paused": "Relationship paused",
+    "ended": "Relationship ended",
+}
 
 
-def emit_relationship_changed(
-    session: AsyncSession, relationship: Relationship, *, previous_status: str | None
+async def relationship_changed(
+    session: AsyncSession,
+    relationship: Relationship,
+    *,
+    previous_status: str | None,
+    caller: Caller,
 ) -> None:
-    """Tell the other services a relationship began or changed stage."""
+    """A relationship began or moved stage: its history, the timeline and the other services.
+
+    The history row and the timeline entry are the funder's record (its staff see
+    them); the event tells funding and feedback.
+    """
+    if relationship.status != previous_status:
+        change = RelationshipChange(
+            relationship_id=relationship.id,
+            funder_id=relationship.funder_id,
+            partner_id=relationship.partner_id,
+            status=relationship.status,
+            previous_status=previous_status,
+            since=relationship.since,
+            changed_at=utcnow(),
+            changed_by=actor_name(caller),
+        )
+        session.add(change)
+        await session.flush()
+        await timeline_service.record(
+            session,
+            kind="relationship",
+            source_id=change.id,
+            partner_id=relationship.partner_id,
+            funder_id=relationship.funder_id,
+            occurred_at=change.changed_at,
+            title=STAGE_WORDS.get(relationship.status, relationship.status),
+            summary=(
+                f"From {previous_status} to {relationship.status}, by {change.changed_by}."
+                if previous_status
+                else f"Began as {relationship.status}, by {change.changed_by}."
+            ),
+            data={"status": relationship.status, "previous_status": previous_status},
+            visible_to_partner=False,
+        )
     outbox.emit(
         session,
         "relationship.changed",
@@ -76,8 +122,18 @@ async def update_relationship(
         changes=jsonable(changes),
     )
     if relationship.status != previous or "since" in changes:
-        emit_relationship_changed(session, relationship, previous_status=previous)
+        await relationship_changed(session, relationship, previous_status=previous, caller=caller)
     return relationship
+
+
+async def list_history(
+    *, session: AsyncSession, caller: Caller, relationship_id: uuid.UUID, query: ListQuery
+) -> Page:
+    """The stages one of the caller's funder's relationships has been through."""
+    relationship = await get_relationship(
+        session=session, caller=caller, relationship_id=relationship_id
+    )
+    return await repository.list_changes(session, query, relationship_id=relationship.id)
 
 
 async def partner_summaries(

@@ -19,6 +19,7 @@ ENTRY_KINDS = (
     "grant.varied",
     "instalment.paid",
     "grant.withdrawn",
+    "relationship",
 )
 
 

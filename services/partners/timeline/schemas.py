@@ -17,6 +17,7 @@ EntryKind = Literal[
     "grant.varied",
     "instalment.paid",
     "grant.withdrawn",
+    "relationship",
 ]
 
 

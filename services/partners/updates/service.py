@@ -109,6 +109,8 @@ async def send_update(*, session: AsyncSession, caller: Caller, data: UpdateCrea
             action="create",
             entity_type="update",
             entity_id=copy.id,
+            funder_id=copy.funder_id,
+            partner_id=copy.partner_id,
             changes={
                 "funder_id": str(copy.funder_id),
                 "parts": [p for p in PROMPTS if texts[p]],
@@ -198,6 +200,8 @@ async def add_reply(
         action="reply",
         entity_type="update",
         entity_id=update.id,
+        funder_id=update.funder_id,
+        partner_id=update.partner_id,
         changes={"reply_id": str(reply.id), "author_side": side},
     )
     if side == "funder":

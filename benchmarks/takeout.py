@@ -1,0 +1,83 @@
+"""Benchmark: a funder's takeout (every list, JSON Lines and CSV in one zip) over many grants.
+
+    uv run python -m benchmarks.takeout [--backend sqlite|postgres] [--grants 100000]
+
+Seeds a funder, its partners and bulk-inserted grants (``funding_common``), serves the
+three apps on loopback with a gateway in front (as the gateway tests do), runs a takeout
+as the funder's staff and downloads the zip. It does this at a tenth of the grants and at
+all of them and reports rows per second, the zip's size, and the peak Python memory of
+each run (tracemalloc): flat memory means the two peaks are about the same. The
+reference in the same run is the streaming 360Giving export of the same grants.
+PostgreSQL: ``TRELLIS_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres``.
+"""
+
+import asyncio
+import time
+import tracemalloc
+
+from benchmarks.funding_common import arguments, seeded_stack
+from tests.gateway.served import served_views
+
+
+async def one_run(backend: str, grants: int, partners: int) -> dict[str, float]:
+    async with seeded_stack(backend, grants, partners) as seeded:
+        async for views in served_views(seeded.stack):
+            client = views.gateway
+            tracemalloc.start()
+            tracemalloc.reset_peak()
+            started = time.perf_counter()
+            response = await client.post("/api/v1/exports/takeout", headers=seeded.staff)
+            assert response.status_code == 202, response.text
+            location = response.headers["location"]
+            while True:
+                job = (await client.get(location, headers=seeded.staff)).json()
+                if job["status"] != "running":
+                    break
+                await asyncio.sleep(0.2)
+            seconds = time.perf_counter() - started
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            assert job["status"] == "done", job
+            rows = sum(job["files"].values())
+
+            started = time.perf_counter()
+            size = 0
+            async with client.stream(
+                "GET", "/api/v1/exports/360giving", headers=seeded.staff
+            ) as export:
+                async for chunk in export.aiter_bytes():
+                    size += len(chunk)
+            reference = time.perf_counter() - started
+            return {
+                "grants": grants,
+                "rows": rows,
+                "seconds": seconds,
+                "rows_per_second": rows / seconds,
+                "zip_mib": job["size"] / 2**20,
+                "peak_mib": peak / 2**20,
+                "export_grants_per_second": grants / reference,
+            }
+    raise AssertionError("no gateway was served")
+
+
+async def main() -> None:
+    args = arguments(__doc__ or "")
+    results = []
+    for grants in (args.grants // 10, args.grants):
+        result = await one_run(args.backend, grants, args.partners)
+        results.append(result)
+        print(
+            f"{args.backend}: {result['grants']:>9,} grants -> {result['rows']:,} rows in "
+            f"{result['seconds']:.1f}s ({result['rows_per_second']:,.0f} rows/s), zip "
+            f"{result['zip_mib']:.1f} MiB, peak Python memory {result['peak_mib']:.1f} MiB; "
+            f"360Giving export of the same grants: {result['export_grants_per_second']:,.0f} "
+            "grants/s"
+        )
+    small, large = results
+    print(
+        f"peak memory at {large['grants']:,} / at {small['grants']:,}: {large['peak_mib'] / small['peak_mib']:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Feedback: anonymous ballots (RFC 9474 blind signatures)."""
