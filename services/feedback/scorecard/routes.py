@@ -16,8 +16,8 @@ router = APIRouter()
 @router.get("/scorecards/settings", response_model=Settings, tags=["scorecards"])
 async def get_settings(session: SessionDep, caller: StaffDep, response: Response) -> Settings:
     """Your funder's anonymity threshold k and whether its scorecard is public."""
-    assert caller.funder_id is not None
-    found = await service.settings(session=session, funder_id=caller.funder_id)
+    assert caller.staff_funder_id is not None
+    found = await service.settings(session=session, funder_id=caller.staff_funder_id)
     response.headers["ETag"] = etag(found)
     return Settings.model_validate(found, from_attributes=True)
 

@@ -111,8 +111,8 @@ flattened with the standard's column titles. The answer streams, in award order.
 async def export_360giving(
     request: Request, caller: StaffDep, format: FormatQuery = "json"
 ) -> StreamingResponse:
-    assert caller.funder_id is not None
-    return await _export_response(request, caller.funder_id, format, "360giving")
+    assert caller.staff_funder_id is not None
+    return await _export_response(request, caller.staff_funder_id, format, "360giving")
 
 
 @router.get(
@@ -122,8 +122,8 @@ async def export_360giving(
 )
 async def export_360giving_csv(request: Request, caller: StaffDep) -> StreamingResponse:
     """Your funder's awarded grants as 360Giving CSV."""
-    assert caller.funder_id is not None
-    return await _export_response(request, caller.funder_id, "csv", "360giving")
+    assert caller.staff_funder_id is not None
+    return await _export_response(request, caller.staff_funder_id, "csv", "360giving")
 
 
 @router.get(

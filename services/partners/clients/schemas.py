@@ -22,6 +22,11 @@ class ApiClient(Record):
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
+    confirmed_at: datetime | None = Field(
+        description="When the organisation's own people registered or kept this client. "
+        "Empty for a client registered before organisations owned their clients: it gets "
+        "no token until a person of the organisation confirms it."
+    )
 
 
 class ApiClientWithSecret(ApiClient):

@@ -50,7 +50,10 @@ async def create_contact(
 async def list_contacts(
     session: SessionDep, caller: StaffOrPartnerDep, query: ContactQuery, response: Response
 ) -> list[Contact]:
-    """Your organisation's contacts (partner), or those of your funder's partners (staff).
+    """Your organisation's contacts (partner), or those of partners that share with your funder.
+
+    A funder's staff see an organisation's contacts only once it has accepted the
+    funder (see ``/partners/{id}/sharing``).
 
     Filters: ``partner_id``, ``q`` (name or role contains), ``id``.
     """
@@ -96,7 +99,7 @@ async def erase_contact(
     were; their name, email and phone are replaced by ``[erased]`` wherever
     they were written about this partner (interactions, updates, replies,
     documents, the timeline, queued events, stored answers). The partner, or
-    staff of a funder that works with it (a person may ask either), may erase.
+    staff of a funder it shares with (a person may ask either), may erase.
     """
     contact, erased_at = await service.erase_contact(
         session=session, caller=caller, contact_id=contact_id

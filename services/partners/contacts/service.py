@@ -24,7 +24,7 @@ from services.common.concurrency import check_if_match
 from services.common.db import utcnow
 from services.common.errors import NotFound
 from services.common.lists import ListQuery, Page
-from services.partners.access import can_see_partner, is_staff
+from services.partners.access import shares_with_caller
 from services.partners.contacts import repository
 from services.partners.contacts.models import Contact
 from services.partners.contacts.schemas import ContactCreate, ContactUpdate
@@ -62,8 +62,9 @@ def _fields(contact: Contact) -> dict[str, Any]:
 
 async def create_contact(*, session: AsyncSession, caller: Caller, data: ContactCreate) -> Contact:
     """A partner adds a person at its organisation."""
-    assert caller.partner_id is not None
-    contact = Contact(partner_id=caller.partner_id, **data.model_dump(), version=1)
+    partner_id = caller.own_partner_id
+    assert partner_id is not None
+    contact = Contact(partner_id=partner_id, **data.model_dump(), version=1)
     session.add(contact)
     await session.flush()
     audit.record(
@@ -78,22 +79,29 @@ async def create_contact(*, session: AsyncSession, caller: Caller, data: Contact
 
 
 async def get_contact(*, session: AsyncSession, caller: Caller, contact_id: uuid.UUID) -> Contact:
-    """The partner's own contacts; staff see those of partners their funder works with."""
+    """The partner's own contacts; staff see those of partners that share with their funder."""
     contact = await repository.get(session, contact_id)
-    if contact is None or not await can_see_partner(session, caller, contact.partner_id):
+    if contact is None or not await shares_with_caller(session, caller, contact.partner_id):
         raise NotFound(NOT_FOUND)
     return contact
 
 
 async def list_contacts(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
-    if caller.has("partner") and not is_staff(caller):
-        return await repository.list_contacts(session, query, partner_id=caller.partner_id)
-    return await repository.list_contacts(session, query, funder_id=caller.funder_id)
+    partner_id = caller.own_partner_id
+    if partner_id is not None:
+        return await repository.list_contacts(session, query, partner_id=partner_id)
+    funder_id = caller.staff_funder_id
+    assert funder_id is not None
+    return await repository.list_contacts(session, query, funder_id=funder_id)
 
 
 async def _own_contact(session: AsyncSession, caller: Caller, contact_id: uuid.UUID) -> Contact:
     contact = await repository.get(session, contact_id)
-    if contact is None or contact.partner_id != caller.partner_id:
+    if (
+        contact is None
+        or caller.own_partner_id is None
+        or contact.partner_id != caller.own_partner_id
+    ):
         raise NotFound(NOT_FOUND)
     return contact
 
@@ -170,7 +178,7 @@ def _scrub_bytes(body: bytes, patterns: list[re.Pattern[str]]) -> bytes:
 async def erase_contact(
     *, session: AsyncSession, caller: Caller, contact_id: uuid.UUID
 ) -> tuple[Contact, datetime]:
-    """Erase a person on request: the partner, or staff of a funder working with the partner."""
+    """Erase a person on request: the partner, or staff of a funder the partner shares with."""
     contact = await get_contact(session=session, caller=caller, contact_id=contact_id)
     partner_id, contact_key = contact.partner_id, str(contact.id)
     own_entries = await repository.audit_entries_of(

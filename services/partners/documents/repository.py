@@ -3,13 +3,13 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.partners.access import check_boolean_filter, date_bound
 from services.partners.documents.models import DOCUMENT_KINDS, Document
-from services.partners.relationships.models import Relationship
+from services.partners.relationships.models import SHARING_ACCEPTED, Relationship
 
 SORTS: dict[str, ColumnElement[Any]] = {
     "created_at": Document.created_at,
@@ -51,10 +51,17 @@ async def list_documents(
     """Documents a funder's staff may see, or all documents about one partner."""
     stmt = select(Document)
     if funder_id is not None:
+        # The links this funder added, about partners it relates to; the partners' own
+        # documents only of partners that share with this funder.
         partners = select(Relationship.partner_id).where(Relationship.funder_id == funder_id)
+        sharing = select(Relationship.partner_id).where(
+            Relationship.funder_id == funder_id, Relationship.sharing == SHARING_ACCEPTED
+        )
         stmt = stmt.where(
-            Document.partner_id.in_(partners),
-            or_(Document.funder_id.is_(None), Document.funder_id == funder_id),
+            or_(
+                and_(Document.funder_id == funder_id, Document.partner_id.in_(partners)),
+                and_(Document.funder_id.is_(None), Document.partner_id.in_(sharing)),
+            )
         )
     if partner_id is not None:
         stmt = stmt.where(Document.partner_id == partner_id)

@@ -1,5 +1,10 @@
 """Internal routes: what the other Trellis services learn of funders and partners.
 
+The other services act for a funder (staff) or an organisation, so they learn
+no more than that side may see: of an organisation, a funder's side learns its
+name and registry identifiers, and its region only once the organisation shares
+with that funder; never its contacts, documents or other funders.
+
 Only callers with the ``service`` role reach them; they are not in the public OpenAPI.
 """
 
@@ -15,6 +20,7 @@ from services.partners.funders import service as funders_service
 from services.partners.funders.schemas import Funder
 from services.partners.organisations.schemas import PartnerSummary
 from services.partners.relationships import service as relationships_service
+from services.partners.relationships.models import SHARING_ACCEPTED
 from services.partners.relationships.models import Relationship as RelationshipRow
 
 router = APIRouter(prefix="/internal", include_in_schema=False)
@@ -28,9 +34,11 @@ def _summary(relationship: RelationshipRow) -> PartnerSummary:
         org_id=p.org_id,
         charity_number=p.charity_number,
         company_number=p.company_number,
-        region=p.region,
+        # The organisation's own description reaches a funder's side only once it shares.
+        region=p.region if relationship.sharing == SHARING_ACCEPTED else None,
         relationship_status=relationship.status,  # type: ignore[arg-type]
         relationship_since=relationship.since,
+        sharing=relationship.sharing,  # type: ignore[arg-type]
     )
 
 

@@ -5,8 +5,8 @@ by every service so a revoked token is refused within seconds.
 ``rate_limit_counters``: failed-attempt counters of the token endpoint and the
 sign-in page, shared by replicas (when Redis is not configured).
 
-Revision ID: 0006_revocations
-Revises: 0005
+Revision ID: 0008_revocations
+Revises: 0004_people
 """
 
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ from alembic import op
 
 import services.common.db
 
-revision: str = "0006_revocations"
-down_revision: str | None = "0005"
+revision: str = "0008_revocations"
+down_revision: str | None = "0004_people"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
