@@ -64,6 +64,10 @@ class CommonSettings(BaseSettings):
         0.0, validation_alias=_env("TRELLIS_REVOCATION_MAX_STALENESS")
     )
     """If set, tokens are refused (503) when the list is older than this; 0: keep the last."""
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias=_env("TRELLIS_MAX_BODY_BYTES")
+    )
+    """Largest request body taken, in bytes (1 MiB); a larger one is answered 413."""
 
     @model_validator(mode="before")
     @classmethod
