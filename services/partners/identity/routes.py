@@ -196,6 +196,9 @@ async def _client_credentials(
             ttl=settings.client_token_ttl,
         )
     except Unauthorized as exc:
+        # Nothing of a failed authentication is kept; ending its transaction first frees
+        # SQLite's write lock for the counter (kept on its own connection).
+        await session.rollback()
         await guard.failed(subject=credentials[0], source=source)
         raise invalid_client(exc.detail, basic=True) from exc
     except clients_service.ClientNotConfirmed as exc:

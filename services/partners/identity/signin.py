@@ -191,6 +191,9 @@ async def sign_in(
         return page
     person = await people_service.authenticate(session=session, email=email, password=password)
     if person is None:
+        # Nothing of a failed sign-in is kept; ending its transaction first frees
+        # SQLite's write lock for the counter (kept on its own connection).
+        await session.rollback()
         await guard.failed(subject=account, source=source)
         return _signin_page(request, auth, email=email, error=WRONG, status=400)
     memberships = await people_repository.active_memberships(session, person.id)
