@@ -212,8 +212,12 @@ DEMO_STAFF = ("amina@northernlights.example", "Amina Hussain", "northern-lights-
 DEMO_PARTNER = ("priya@hillsideyouth.example", "Priya Shah", "hillside-youth-demo")
 
 
-def seed(*, gateway: str, settings: CommonSettings) -> str:
-    """Fill the demo funder; a line saying what was made (or that it was there already)."""
+def seed(*, gateway: str, settings: CommonSettings, accounts: bool = True) -> str:
+    """Fill the demo funder; a line saying what was made (or that it was there already).
+
+    ``accounts``: also make the demo people (a staff member and a partner's person), which
+    needs this process to reach the partners service's database (``trellis up`` does).
+    """
     issuer = TokenIssuer(
         KeyStore(settings.signing_keys_file),
         issuer=settings.auth_issuer,
@@ -263,11 +267,12 @@ def seed(*, gateway: str, settings: CommonSettings) -> str:
         _seed_relationship_records(client, issuer, staff, active[:8], rng)
         _seed_grants(client, staff, active[:14], rng)
         _seed_commitments(client, staff)
-        _seed_people(client, partners[0])
+        if accounts:
+            _seed_people(client, partners[0])
     return (
         f"Demo: funder '{FUNDER['slug']}' with {len(partners)} partners, their visits, documents "
         "and reflective updates, core grants with their payments, and its published "
-        "commitments.\n" + _demo_accounts_text(partners[0]["name"])
+        "commitments.\n" + (_demo_accounts_text(partners[0]["name"]) if accounts else "")
     )
 
 

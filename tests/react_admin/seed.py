@@ -45,7 +45,8 @@ def seed(base: str, tokens: Tokens) -> Seeded:
     settings = SimpleNamespace(
         signing_keys_file=tokens.issuer.keys.path, auth_issuer=ISSUER, auth_audience=AUDIENCE
     )
-    demo.seed(gateway=base, settings=settings)
+    # The demo people are made in the partners database by `trellis up`'s own process.
+    demo.seed(gateway=base, settings=settings, accounts=False)
     seeded = Seeded(base, tokens)
     admin = tokens.admin()
     with httpx.Client(base_url=base, timeout=30) as client:
