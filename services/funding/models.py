@@ -5,6 +5,7 @@ registers all funding tables.
 """
 
 from services.funding.db import Base
+from services.funding.finance.models import Budget, FinanceSetting, PlannedInstalment
 from services.funding.grants.models import (
     Grant,
     GrantFundingOrganisation,
@@ -23,11 +24,14 @@ from services.funding.pools.models import (
 
 __all__ = [
     "Base",
+    "Budget",
+    "FinanceSetting",
     "FunderSetting",
     "Grant",
     "GrantFundingOrganisation",
     "Instalment",
     "Payment",
+    "PlannedInstalment",
     "Pool",
     "PoolLedgerEntry",
     "PoolMember",

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from services.funding.finance.routes import router as finance_router
 from services.funding.grants.routes import router as grants_router
 from services.funding.imports.routes import router as imports_router
 from services.funding.opendata.routes import router as opendata_router
@@ -12,3 +13,4 @@ router.include_router(grants_router)
 router.include_router(opendata_router)
 router.include_router(pools_router)
 router.include_router(imports_router)
+router.include_router(finance_router)

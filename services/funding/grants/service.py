@@ -21,6 +21,7 @@ from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
+from services.funding.finance import service as finance
 from services.funding.grants import repository
 from services.funding.grants.models import (
     Grant,
@@ -226,6 +227,7 @@ async def create_grant(
         await session.flush()
     except IntegrityError as exc:
         raise Conflict("A grant with this reference was just made; choose another.") from exc
+    await finance.replan(session=session, grant=grant)
     audit.record(
         session,
         caller=caller,
@@ -284,6 +286,8 @@ async def update_grant(
     for field, value in changes.items():
         setattr(grant, field, value)
     await session.flush()
+    if changed_terms:
+        await finance.replan(session=session, grant=grant)
     audit.record(
         session,
         caller=caller,
@@ -314,6 +318,7 @@ async def approve_grant(
     funder = await partners.get_json(f"/internal/funders/{grant.funder_id}")
     if funder is None:
         raise NotFound("Your funder is not known to the partners service.")
+    await finance.check_approval_limit(session=session, caller=caller, grant=grant)
     grant.payment_frequency = data.payment_frequency or grant.payment_frequency
     lines = _approval_schedule(grant, data)
     return await _award(
@@ -387,6 +392,7 @@ async def _award(
     grant.original_amount = grant.amount_awarded
     grant.original_start_date = grant.planned_start_date
     grant.original_end_date = grant.planned_end_date
+    await finance.replan(session=session, grant=grant)
     if lines is None:
         lines = default_schedule(
             grant.amount_awarded,
@@ -606,6 +612,7 @@ async def withdraw_grant(
     grant.withdrawn_on = on
     grant.withdrawal_reason = data.reason
     await session.flush()
+    await finance.replan(session=session, grant=grant)
     if grant.pool_id is not None:
         await ledger.release(
             session,
