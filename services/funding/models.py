@@ -21,6 +21,7 @@ from services.funding.pools.models import (
     PoolProposal,
     PoolVote,
 )
+from services.funding.runs.models import PaymentRun, PaymentRunClaim, PaymentRunItem
 
 __all__ = [
     "Base",
@@ -31,6 +32,9 @@ __all__ = [
     "GrantFundingOrganisation",
     "Instalment",
     "Payment",
+    "PaymentRun",
+    "PaymentRunClaim",
+    "PaymentRunItem",
     "PlannedInstalment",
     "Pool",
     "PoolLedgerEntry",

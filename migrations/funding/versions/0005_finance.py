@@ -1,4 +1,5 @@
-"""finance: financial year and approval limit, budgets, the planned pipeline of proposals
+"""finance: financial year and approval limit, budgets, the planned pipeline of proposals,
+payment runs (their lines and the claims that keep an instalment in one open run)
 
 Revision ID: 0005_finance
 Revises: 0004
@@ -80,6 +81,67 @@ def upgrade() -> None:
         "ix_planned_instalments_funder_due", "planned_instalments", ["funder_id", "due_date"]
     )
     _plan_proposals(planned)
+    op.create_table(
+        "payment_runs",
+        sa.Column("funder_id", sa.Uuid(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("due_by", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("payment_count", sa.Integer(), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.Column("prepared_by", sa.String(length=200), nullable=False),
+        sa.Column("approved_by", sa.String(length=200), nullable=True),
+        sa.Column("approved_at", services.common.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("paid_on", sa.Date(), nullable=True),
+        sa.Column("paid_by", sa.String(length=200), nullable=True),
+        sa.Column("cancelled_by", sa.String(length=200), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_runs")),
+    )
+    op.create_index(
+        "ix_payment_runs_funder_created", "payment_runs", ["funder_id", "created_at", "id"]
+    )
+    op.create_table(
+        "payment_run_items",
+        sa.Column("run_id", sa.Uuid(), nullable=False),
+        sa.Column("instalment_id", sa.Uuid(), nullable=False),
+        sa.Column("grant_id", sa.Uuid(), nullable=False),
+        sa.Column("partner_id", sa.Uuid(), nullable=False),
+        sa.Column("due_date", sa.Date(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["payment_runs.id"],
+            name=op.f("fk_payment_run_items_run_id_payment_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["instalment_id"],
+            ["instalments.id"],
+            name=op.f("fk_payment_run_items_instalment_id_instalments"),
+        ),
+        sa.PrimaryKeyConstraint("run_id", "instalment_id", name=op.f("pk_payment_run_items")),
+    )
+    op.create_table(
+        "payment_run_claims",
+        sa.Column("instalment_id", sa.Uuid(), nullable=False),
+        sa.Column("run_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instalment_id"],
+            ["instalments.id"],
+            name=op.f("fk_payment_run_claims_instalment_id_instalments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["payment_runs.id"],
+            name=op.f("fk_payment_run_claims_run_id_payment_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("instalment_id", name=op.f("pk_payment_run_claims")),
+    )
+    op.create_index(op.f("ix_payment_run_claims_run_id"), "payment_run_claims", ["run_id"])
 
 
 def _add_months(start: date, months: int) -> date:
@@ -135,6 +197,11 @@ def _plan_proposals(planned: sa.Table) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_payment_run_claims_run_id"), table_name="payment_run_claims")
+    op.drop_table("payment_run_claims")
+    op.drop_table("payment_run_items")
+    op.drop_index("ix_payment_runs_funder_created", table_name="payment_runs")
+    op.drop_table("payment_runs")
     op.drop_index("ix_planned_instalments_funder_due", table_name="planned_instalments")
     op.drop_table("planned_instalments")
     op.drop_index("ix_budgets_funder_year", table_name="budgets")

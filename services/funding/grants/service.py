@@ -51,6 +51,7 @@ from services.funding.grants.schemas import (
     Withdrawal,
 )
 from services.funding.pools import ledger
+from services.funding.runs import repository as runs_repository
 
 LIVE = ("approved", "active")
 ALLOWED = {
@@ -826,12 +827,27 @@ async def list_instalments(*, session: AsyncSession, caller: Caller, query: List
 # Payments ----------------------------------------------------------------------------------
 
 
-async def record_payment(*, session: AsyncSession, caller: Caller, data: PaymentCreate) -> Payment:
-    """Pay one instalment in full. Never twice, never more than it is."""
+async def record_payment(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    data: PaymentCreate,
+    in_run: uuid.UUID | None = None,
+) -> Payment:
+    """Pay one instalment in full. Never twice, never more than it is; one held by an open
+    payment run is paid by that run (``in_run``) only."""
     instalment, grant = await get_instalment(
         session=session, caller=caller, instalment_id=data.instalment_id, for_update=True
     )
     _check_pool_host(caller, grant)
+    held_by = await runs_repository.claim_of(session, instalment.id)
+    if held_by is not None and held_by != in_run:
+        raise Conflict(
+            f"This instalment is in payment run {held_by}: it is paid when that run is marked "
+            "paid (or cancel the run to pay it on its own).",
+            slug="instalment-in-payment-run",
+            extra={"payment_run_id": str(held_by)},
+        )
     if instalment.status == "paid":
         paid = await repository.payment_of(session, instalment.id)
         when = f" on {paid.paid_on.isoformat()}" if paid else ""
