@@ -4,6 +4,8 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.service_app import create_service_app
+from services.partners.bank.routes import internal as bank_internal_router
+from services.partners.bank.routes import router as bank_router
 from services.partners.clients.routes import router as clients_router
 from services.partners.config import Settings
 from services.partners.contacts.routes import router as contacts_router
@@ -42,8 +44,14 @@ def create_app(
             contacts_router,
             updates_router,
             timeline_router,
+            bank_router,
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
-        extra_routers=[identity_router, internal_router, imports_internal_router],
+        extra_routers=[
+            identity_router,
+            internal_router,
+            imports_internal_router,
+            bank_internal_router,
+        ],
         transports=transports,
     )

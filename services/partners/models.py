@@ -4,6 +4,7 @@ Alembic's ``env.py`` imports ``Base`` from here, so importing this module
 registers all partners tables.
 """
 
+from services.partners.bank.models import BankAccount, BankNotice
 from services.partners.clients.models import ApiClient
 from services.partners.contacts.models import Contact
 from services.partners.db import Base
@@ -22,6 +23,8 @@ from services.partners.updates.models import Reply, Update
 __all__ = [
     "RELATIONSHIP_STATUSES",
     "ApiClient",
+    "BankAccount",
+    "BankNotice",
     "Base",
     "Contact",
     "Document",
