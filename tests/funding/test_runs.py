@@ -5,14 +5,24 @@ import asyncio
 import csv
 import io
 import uuid
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+import sepaxml
+import xmlschema
+from sqlalchemy import update
+
+from services.common.db import utcnow
+from services.partners.bank.models import BankAccount
 from tests.funding.helpers import Funder, events, new_funder
 from tests.funding.test_finance import finance
 from tests.support import Stack
 
 TODAY = date.today().isoformat()
+SEPAXML_SCHEMAS = Path(sepaxml.__file__).parent / "schemas"
 
 
 async def _due_book(f: Funder) -> list[dict[str, Any]]:
@@ -154,3 +164,70 @@ async def test_a_run_is_the_funders_own(stack: Stack) -> None:
     assert (await stack.funding.get(url, headers=f.partner_headers)).status_code == 403
     listed = await stack.funding.get("/api/v1/payment-runs", headers=other.staff)
     assert listed.json() == []
+
+
+async def _confirmed_account(f: Funder, iban: str = "GB33BUKB20201555555555") -> None:
+    stack = f.stack
+    url = f"/api/v1/partners/{f.partner['id']}/bank-accounts"
+    account = await stack.partners.post(
+        url,
+        headers=f.partner_headers,
+        json={"account_name": "Riverside Youth Trust", "iban": iban},
+    )
+    assert account.status_code == 201, account.text
+    db = stack.apps["partners"].state.db
+    async with db.sessionmaker() as session:
+        await session.execute(
+            update(BankAccount)
+            .where(BankAccount.id == uuid.UUID(account.json()["id"]))
+            .values(held_until=utcnow() - timedelta(minutes=1))
+        )
+        await session.commit()
+    response = await stack.partners.post(
+        f"{url}/{account.json()['id']}/confirm", headers=finance(f), json={"note": "called them"}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_the_pain_001_file_is_valid_and_its_control_sum_is_the_run(stack: Stack) -> None:
+    f = await new_funder(stack)
+    await _due_book(f)
+    run = (await _prepare(f, finance(f, "alice@funder.test"))).json()
+    url = f"/api/v1/payment-runs/{run['id']}"
+    await stack.funding.post(f"{url}/approve", headers=finance(f, "bob@funder.test"))
+    response = await stack.funding.get(f"{url}/pain.001.xml", headers=f.staff)
+    assert response.status_code == 409
+    assert "debtor_iban" in response.json()["message"]
+    current = await stack.funding.get("/api/v1/finance-settings", headers=f.staff)
+    response = await stack.funding.put(
+        "/api/v1/finance-settings",
+        headers={**finance(f), "If-Match": current.headers["ETag"]},
+        json={
+            "year_start_month": 4,
+            "debtor_name": "Northern Lights Community Trust",
+            "debtor_iban": "GB29NWBK60161331926819",
+            "debtor_bic": "NWBKGB2L",
+        },
+    )
+    assert response.status_code == 200, response.text
+    response = await stack.funding.get(f"{url}/pain.001.xml", headers=f.staff)
+    assert response.status_code == 409
+    assert f.partner["id"] in response.json()["message"]  # no confirmed account yet
+    await _confirmed_account(f)
+    response = await stack.funding.get(f"{url}/pain.001.xml", headers=f.staff)
+    assert response.status_code == 200, response.text
+    schema = xmlschema.XMLSchema(SEPAXML_SCHEMAS / "pain.001.001.03.xsd")
+    schema.validate(response.content)
+    tree = ElementTree.fromstring(response.content)
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+    control = tree.find("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", ns)
+    count = tree.find("p:CstmrCdtTrfInitn/p:GrpHdr/p:NbOfTxs", ns)
+    assert control is not None and count is not None
+    assert Decimal(control.text or "") == Decimal(run["total"]) / 100
+    assert int(count.text or "") == run["payment_count"]
+    amounts = [
+        Decimal(a.text or "") for a in tree.iterfind(".//p:CdtTrfTxInf/p:Amt/p:InstdAmt", ns)
+    ]
+    assert sum(amounts) * 100 == run["total"]
+    assert {a.get("Ccy") for a in tree.iterfind(".//p:InstdAmt", ns)} == {"GBP"}
+    assert "GB33BUKB20201555555555" in response.text

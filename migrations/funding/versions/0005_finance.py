@@ -35,6 +35,9 @@ def upgrade() -> None:
         sa.Column("year_start_month", sa.Integer(), nullable=False),
         sa.Column("approval_limit", sa.BigInteger(), nullable=True),
         sa.Column("approval_limit_currency", sa.String(length=3), nullable=True),
+        sa.Column("debtor_name", sa.String(length=140), nullable=True),
+        sa.Column("debtor_iban", sa.String(length=34), nullable=True),
+        sa.Column("debtor_bic", sa.String(length=11), nullable=True),
         *_timestamps(),
         sa.PrimaryKeyConstraint("funder_id", name=op.f("pk_finance_settings")),
     )

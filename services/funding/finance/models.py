@@ -27,6 +27,11 @@ class FinanceSetting(TimestampMixin, VersionedMixin, Base):
         Money, comment="Largest award staff may approve without a trustee (minor units)"
     )
     approval_limit_currency: Mapped[str | None] = mapped_column(String(3))
+    debtor_name: Mapped[str | None] = mapped_column(
+        String(140), comment="The funder's own account that payment files pay from"
+    )
+    debtor_iban: Mapped[str | None] = mapped_column(String(34))
+    debtor_bic: Mapped[str | None] = mapped_column(String(11))
 
 
 class Budget(IdMixin, TimestampMixin, VersionedMixin, Base):

@@ -46,6 +46,9 @@ def settings_out(settings: FinanceSetting) -> FinanceSettings:
         year_start_month=settings.year_start_month,
         approval_limit=settings.approval_limit,
         approval_limit_currency=settings.approval_limit_currency,
+        debtor_name=settings.debtor_name,
+        debtor_iban=settings.debtor_iban,
+        debtor_bic=settings.debtor_bic,
         version=settings.version,
         updated_at=settings.updated_at,
     )

@@ -4,7 +4,9 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
 
 from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
 from services.funding.grants.schemas import Currency
@@ -29,6 +31,31 @@ class FinanceSettingsUpdate(UpdateModel):
     approval_limit_currency: Currency | None = Field(
         None, description="The limit's currency (an award in another currency needs a trustee)"
     )
+    debtor_name: str | None = Field(
+        None, min_length=1, max_length=70, description="Your account's name, for bank files"
+    )
+    debtor_iban: str | None = Field(None, description="The IBAN payment files pay from")
+    debtor_bic: str | None = Field(None, description="Its BIC")
+
+    @field_validator("debtor_iban")
+    @classmethod
+    def _iban(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return IBAN(value).compact
+        except SchwiftyException as exc:
+            raise ValueError(f"not a valid IBAN: {exc}") from None
+
+    @field_validator("debtor_bic")
+    @classmethod
+    def _bic(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(BIC(value))
+        except SchwiftyException as exc:
+            raise ValueError(f"not a valid BIC: {exc}") from None
 
 
 class FinanceSettings(BaseModel):
@@ -37,6 +64,9 @@ class FinanceSettings(BaseModel):
     year_start_month: int
     approval_limit: int | None
     approval_limit_currency: str | None
+    debtor_name: str | None
+    debtor_iban: str | None
+    debtor_bic: str | None
     version: int
     updated_at: datetime | None
 

@@ -58,6 +58,9 @@ async def get_settings(*, session: AsyncSession, funder_id: uuid.UUID) -> Financ
         year_start_month=DEFAULT_YEAR_START,
         approval_limit=None,
         approval_limit_currency=None,
+        debtor_name=None,
+        debtor_iban=None,
+        debtor_bic=None,
         version=0,
     )
 
@@ -87,6 +90,9 @@ async def update_settings(
     settings.year_start_month = data.year_start_month
     settings.approval_limit = data.approval_limit
     settings.approval_limit_currency = data.approval_limit_currency
+    settings.debtor_name = data.debtor_name
+    settings.debtor_iban = data.debtor_iban
+    settings.debtor_bic = data.debtor_bic
     await session.flush()
     audit.record(
         session,

@@ -13,6 +13,7 @@ from services.common.db import SessionDep
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
 from services.common.service_app import problem_responses
+from services.funding.grants.routes import PartnersDep
 from services.funding.grants.schedule import major_units_text
 from services.funding.runs import service
 from services.funding.runs.models import PaymentRun as RunRow
@@ -136,6 +137,28 @@ async def mark_payment_run_paid(
     Marking a paid run paid again changes nothing and answers the run."""
     run = await service.mark_paid(session=session, caller=caller, run_id=run_id, data=body)
     return await idem.respond(session, run_out(run), headers=_headers(run), status_code=200)
+
+
+@router.get(
+    "/payment-runs/{run_id}/pain.001.xml",
+    tags=["payment runs"],
+    responses={**problem_responses(409, 503), 200: {"content": {"application/xml": {}}}},
+)
+async def payment_run_bank_file(
+    run_id: uuid.UUID, session: SessionDep, caller: StaffDep, partners: PartnersDep
+) -> Response:
+    """An approved run as an ISO 20022 ``pain.001.001.03`` credit-transfer file, validated
+    against its XSD, paying each partner's **confirmed** bank account (held changes are never
+    paid to); its control sum equals the run's ``total``. 409 if your own account or a
+    partner's confirmed IBAN is missing."""
+    run, body = await service.bank_file(
+        session=session, caller=caller, partners=partners, run_id=run_id
+    )
+    return Response(
+        body,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="payment-run-{run.id}.xml"'},
+    )
 
 
 CSV_HEADER = [

@@ -16,11 +16,13 @@ from services.common import audit
 from services.common.auth import Caller
 from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
+from services.funding.finance import repository as finance_repository
 from services.funding.grants import service as grants
 from services.funding.grants.schedule import describe
 from services.funding.grants.schemas import PaymentCreate
-from services.funding.runs import repository
+from services.funding.runs import bankfile, repository
 from services.funding.runs.models import PaymentRun, PaymentRunItem
 from services.funding.runs.schemas import PaymentRunCreate, PaymentRunPaid
 
@@ -222,3 +224,22 @@ def exportable(run: PaymentRun) -> None:
 
 def today() -> date:
     return grants.today()
+
+
+async def bank_file(
+    *, session: AsyncSession, caller: Caller, partners: ServiceClient, run_id: uuid.UUID
+) -> tuple[PaymentRun, bytes]:
+    """An approved run as a pain.001 file paying each partner's confirmed account."""
+    run = await get_run(session=session, caller=caller, run_id=run_id)
+    exportable(run)
+    items = await repository.items_of(session, run.id)
+    accounts = await bankfile.payable_accounts(
+        partners,
+        funder_id=run.funder_id,
+        partner_ids=sorted({i.partner_id for i in items}),
+    )
+    settings = await finance_repository.get_settings(session, run.funder_id)
+    execution = max(today(), run.due_by) if run.status != "paid" else run.paid_on or today()
+    return run, bankfile.build(
+        run=run, items=items, settings=settings, accounts=accounts, execution_date=execution
+    )
