@@ -36,7 +36,14 @@ TOKEN_TYPE = "at+jwt"
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: taken from a verified token, or the public (no token)."""
+    """Who is asking: taken from a verified token, or the public (no token).
+
+    Safe by construction: ``funder_id`` is kept only when the caller holds the
+    ``funder_staff`` role, and ``partner_id`` only with the ``partner`` role, so a
+    check on either claim is also a check on the matching role (a ``partner``
+    token that carries a ``funder_id`` claim never reads that funder). Prefer the
+    named properties ``staff_funder_id`` and ``own_partner_id`` in new code.
+    """
 
     sub: str | None = None
     roles: frozenset[str] = frozenset()
@@ -45,6 +52,33 @@ class Caller:
     client_id: str | None = None
     name: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if "funder_staff" not in self.roles and self.funder_id is not None:
+            object.__setattr__(self, "funder_id", None)
+        if "partner" not in self.roles and self.partner_id is not None:
+            object.__setattr__(self, "partner_id", None)
+
+    @property
+    def staff_funder_id(self) -> uuid.UUID | None:
+        """The funder whose staff the caller is; None unless the role is ``funder_staff``."""
+        return self.funder_id if "funder_staff" in self.roles else None
+
+    @property
+    def own_partner_id(self) -> uuid.UUID | None:
+        """The organisation the caller speaks for; None unless the role is ``partner``."""
+        return self.partner_id if "partner" in self.roles else None
+
+    @property
+    def sid(self) -> str | None:
+        """The grant the token comes from (``client:<api client id>`` for a partner system)."""
+        value = self.claims.get("sid")
+        return str(value) if value else None
+
+    @property
+    def is_api_client(self) -> bool:
+        """Whether the token came from the client-credentials grant (a system, not a person)."""
+        return (self.sid or "").startswith("client:")
 
     @property
     def is_public(self) -> bool:
@@ -85,6 +119,10 @@ def caller_from_claims(claims: dict[str, Any]) -> Caller:
         name=claims.get("name"),
         claims=claims,
     )
+    if caller.has("funder_staff") and caller.has("partner"):
+        raise Unauthorized(
+            "A token acts for a funder or for an organisation, not both: get one token per role."
+        )
     if caller.has("funder_staff") and caller.funder_id is None:
         raise Unauthorized("A funder_staff token must carry a funder_id claim.")
     if caller.has("partner") and caller.partner_id is None:
@@ -167,7 +205,11 @@ class TokenIssuer:
         name: str | None = None,
         scope: str | None = None,
         ttl: int = 3600,
+        sid: str | None = None,
+        mid: uuid.UUID | str | None = None,
     ) -> str:
+        """An access token; ``sid`` names the grant it comes from (e.g. a person's sign-in
+        session), ``mid`` the membership a person's token acts under."""
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
@@ -190,6 +232,10 @@ class TokenIssuer:
             claims["partner_id"] = str(partner_id)
         if name:
             claims["name"] = name
+        if sid:
+            claims["sid"] = sid
+        if mid:
+            claims["mid"] = str(mid)
         key = self.keys.signing_key()
         header = {"alg": "RS256", "typ": TOKEN_TYPE, "kid": key.kid}
         return jwt.encode(header, claims, key, algorithms=ALGORITHMS)
@@ -350,7 +396,9 @@ async def get_caller(request: Request) -> Caller:
 
 async def get_signed_in_caller(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     if caller.is_public:
-        raise Unauthorized("This needs an access token: 'Authorization: Bearer <token>'.")
+        raise Unauthorized(
+            "This needs an access token: 'Authorization: Bearer <token>'.", error=None
+        )
     return caller
 
 

@@ -2,7 +2,11 @@
 
 Used by the interactions, documents, contacts, updates and timeline sub-packages.
 A partner sees only its own records; funder staff see only partners their
-funder has a relationship with; anything else is answered as if it did not exist.
+funder has a relationship with, and the organisation's own data (contacts, the
+documents it linked, its description) only once it has accepted their funder
+(``sharing`` = accepted); anything else is answered as if it did not exist.
+Checks read ``Caller.staff_funder_id`` and ``Caller.own_partner_id``, which are
+empty unless the token holds the matching role.
 """
 
 import re
@@ -16,20 +20,45 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Caller
 from services.common.errors import BadRequest, NotFound, Unprocessable
 from services.partners.relationships import repository as relationships_repository
+from services.partners.relationships.models import SHARING_ACCEPTED, Relationship
 
 PARTNER_NOT_FOUND = "There is no partner with this id."
 
 
+async def staff_relationship(
+    session: AsyncSession, caller: Caller, partner_id: uuid.UUID
+) -> Relationship | None:
+    """The caller's funder's relationship with a partner (None for anyone but funder staff)."""
+    funder_id = caller.staff_funder_id
+    if funder_id is None:
+        return None
+    return await relationships_repository.get_relationship(
+        session, funder_id=funder_id, partner_id=partner_id
+    )
+
+
+def is_own(caller: Caller, partner_id: uuid.UUID) -> bool:
+    """Whether the caller speaks for this organisation (its own people or systems)."""
+    return caller.own_partner_id is not None and caller.own_partner_id == partner_id
+
+
 async def can_see_partner(session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> bool:
     """Whether the caller is this partner, or staff of a funder in relationship with it."""
-    if caller.has("partner") and caller.partner_id == partner_id:
+    if is_own(caller, partner_id):
         return True
-    if caller.has("funder_staff") and caller.funder_id is not None:
-        relationship = await relationships_repository.get_relationship(
-            session, funder_id=caller.funder_id, partner_id=partner_id
-        )
-        return relationship is not None
-    return False
+    return await staff_relationship(session, caller, partner_id) is not None
+
+
+async def shares_with_caller(session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> bool:
+    """Whether the caller may see the organisation's own data (contacts, its own documents).
+
+    The organisation itself always; a funder's staff only once the organisation has
+    accepted that funder (``sharing`` = accepted on the relationship).
+    """
+    if is_own(caller, partner_id):
+        return True
+    relationship = await staff_relationship(session, caller, partner_id)
+    return relationship is not None and relationship.sharing == SHARING_ACCEPTED
 
 
 async def check_partner(session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> None:
@@ -49,11 +78,12 @@ async def check_partner_field(session: AsyncSession, caller: Caller, partner_id:
 
 def own_partner_id(caller: Caller, given: uuid.UUID | None) -> uuid.UUID:
     """The partner a partner caller speaks for (a ``partner_id`` it sends must be its own)."""
-    assert caller.partner_id is not None
-    if given is not None and given != caller.partner_id:
+    own = caller.own_partner_id
+    assert own is not None
+    if given is not None and given != own:
         message = "A partner adds records for its own organisation only; leave partner_id out."
         raise Unprocessable(message, errors={"partner_id": [message]})
-    return caller.partner_id
+    return own
 
 
 def actor_name(caller: Caller) -> str:
@@ -70,7 +100,7 @@ def jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_staff(caller: Caller) -> bool:
-    return caller.has("funder_staff") and caller.funder_id is not None
+    return caller.staff_funder_id is not None
 
 
 def date_bound(name: str, value: Any, *, upper: bool) -> datetime:

@@ -104,10 +104,12 @@ async def test_other_tenants_records_are_404(stack: Stack) -> None:
         ("GET", f"/api/v1/relationships/{rel_x}", None),
         ("PUT", f"/api/v1/relationships/{rel_x}", {"status": "ended"}),
         ("GET", f"/api/v1/funders/{x['id']}", None),
-        ("GET", f"/api/v1/partners/{px['id']}/clients", None),
     ]:
         response = await stack.partners.request(method, url, headers=y_staff, json=body)
         assert response.status_code == 404, (method, url, response.text)
+    # An organisation's API clients are its own people's business: no funder's staff at all.
+    response = await stack.partners.get(f"/api/v1/partners/{px['id']}/clients", headers=y_staff)
+    assert response.status_code == 403
     as_py = stack.tokens.partner(py["id"])
     response = await stack.partners.get(f"/api/v1/partners/{px['id']}", headers=as_py)
     assert response.status_code == 404

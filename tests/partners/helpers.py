@@ -44,8 +44,11 @@ def org_id() -> str:
     return f"GB-CHC-{uuid.uuid4().int % 9_000_000 + 1_000_000}"
 
 
-async def second_funder_of(stack: Stack, p: Pair) -> Pair:
-    """Another funder that also has a relationship with the same partner (linked by org-id)."""
+async def second_funder_of(stack: Stack, p: Pair, *, accept: bool = True) -> Pair:
+    """Another funder that also has a relationship with the same partner (linked by org-id).
+
+    The organisation accepts it (shares its own data with it) unless ``accept`` is false.
+    """
     assert p.partner["org_id"], "give the partner an org_id to share it"
     funder = await stack.new_funder()
     staff = stack.tokens.staff(funder["id"], sub=f"staff-{funder['slug']}@funder.test")
@@ -56,6 +59,14 @@ async def second_funder_of(stack: Stack, p: Pair) -> Pair:
     )
     assert response.status_code == 201, response.text
     assert response.json()["id"] == p.partner_id
+    assert response.json()["relationship"]["sharing"] == "pending"
+    if accept:
+        response = await stack.partners.put(
+            f"/api/v1/partners/{p.partner_id}/sharing/{funder['id']}",
+            headers=p.as_partner,
+            json={"sharing": "accepted"},
+        )
+        assert response.status_code == 200, response.text
     return Pair(funder, p.partner, staff, p.as_partner)
 
 

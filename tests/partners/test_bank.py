@@ -16,6 +16,8 @@ from services.common.db import utcnow
 from services.common.models import AuditEntry, OutboxMessage
 from services.partners.bank.crypto import BankCipher
 from services.partners.bank.models import BankAccount, BankNotice
+from services.partners.people.models import Membership, Person
+from tests.partners.people_helpers import mail_to, unique_email
 from tests.support import Stack
 
 IBAN = "GB33BUKB20201555555555"
@@ -201,3 +203,32 @@ def test_a_rotated_key_still_reads_old_details() -> None:
     rotated = BankCipher({**old, "k2": Fernet.generate_key().decode()}, "k2")
     assert rotated.decrypt(key_id, token) == "secret"
     assert rotated.encrypt("x")[0] == "k2"
+
+
+async def test_the_organisations_people_are_told_by_email(stack: Stack) -> None:
+    s = await _setup(stack)
+    partner = s["partner"]
+    address = unique_email("treasurer")
+    db = stack.apps["partners"].state.db
+    async with db.sessionmaker() as session:
+        person = Person(
+            email=address, email_key=address.lower(), name="Treasurer", created_at=utcnow()
+        )
+        session.add(person)
+        await session.flush()
+        session.add(
+            Membership(
+                person_id=person.id,
+                role="partner",
+                partner_id=uuid.UUID(partner["id"]),
+                created_at=utcnow(),
+                created_by="tests",
+            )
+        )
+        await session.commit()
+    await _enter(stack, partner)
+    [msg] = await mail_to(stack, address)
+    body = msg.get_content()
+    assert "bank details" in str(msg["Subject"])
+    assert "If this was not you" in body
+    assert IBAN not in body and "BUKB" not in body

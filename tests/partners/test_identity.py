@@ -1,5 +1,6 @@
 """The embedded issuer: discovery, JWKS, and the client-credentials grant for partner systems."""
 
+from tests.partners.helpers import org_id
 from tests.support import ISSUER, Stack, Tokens
 
 
@@ -25,7 +26,7 @@ async def test_discovery_and_jwks(stack: Stack) -> None:
 
 
 async def test_a_partner_system_gets_a_token_and_uses_it(stack: Stack) -> None:
-    _, partner, client = await register(stack)
+    funder, partner, client = await register(stack)
     assert client["client_secret"]
     listed = await stack.partners.get(
         f"/api/v1/partners/{partner['id']}/clients", headers=stack.tokens.partner(partner["id"])
@@ -55,11 +56,13 @@ async def test_a_partner_system_gets_a_token_and_uses_it(stack: Stack) -> None:
     assert changed.status_code == 200
     assert changed.json()["description"] == "In our own words"
 
+    # The organisation's identifiers are its own too; one another record has is refused.
+    other = await stack.new_partner(funder["id"], org_id=org_id())
     refused = await stack.partners.put(
-        f"/api/v1/partners/{partner['id']}", headers=headers, json={"org_id": "GB-CHC-7654321"}
+        f"/api/v1/partners/{partner['id']}", headers=headers, json={"org_id": other["org_id"]}
     )
-    assert refused.status_code == 403
-    assert "kept by the funder's staff" in refused.json()["message"]
+    assert refused.status_code == 409
+    assert other["org_id"] in refused.json()["message"]
 
     # Form-body client authentication works too.
     form = await stack.partners.post(
@@ -82,7 +85,7 @@ async def test_wrong_secret_and_revoked_clients_are_refused(stack: Stack) -> Non
     )
     assert wrong.status_code == 401
     assert wrong.json()["error"] == "invalid_client"
-    assert wrong.headers["content-type"] == "application/problem+json"
+    assert wrong.headers["content-type"] == "application/json"  # RFC 6749 5.2, not a problem
 
     revoked = await stack.partners.delete(
         f"/api/v1/partners/{partner['id']}/clients/{client['id']}",

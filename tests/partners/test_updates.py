@@ -13,10 +13,10 @@ from tests.support import Stack
 PROMPTS = ("what_changed", "what_we_learned", "what_was_hard", "want_you_to_know")
 
 
-async def client_token(stack: Stack, partner_id: str, staff: dict[str, str]) -> dict[str, str]:
-    """A token for the partner's own system, by the client-credentials grant."""
+async def client_token(stack: Stack, partner_id: str, own: dict[str, str]) -> dict[str, str]:
+    """A token for the partner's own system (registered by its own people), by client credentials."""
     response = await stack.partners.post(
-        f"/api/v1/partners/{partner_id}/clients", headers=staff, json={"name": "Our CRM"}
+        f"/api/v1/partners/{partner_id}/clients", headers=own, json={"name": "Our CRM"}
     )
     assert response.status_code == 201, response.text
     client = response.json()
@@ -31,7 +31,7 @@ async def client_token(stack: Stack, partner_id: str, staff: dict[str, str]) -> 
 
 async def test_a_partner_system_sends_an_update_with_an_idempotency_key(stack: Stack) -> None:
     p = await pair(stack)
-    headers = {**await client_token(stack, p.partner_id, p.staff), "Idempotency-Key": "u-1"}
+    headers = {**await client_token(stack, p.partner_id, p.as_partner), "Idempotency-Key": "u-1"}
     body = {
         "what_we_learned": "Young people want to run the sessions themselves.",
         "what_was_hard": "We lost our youth worker in March and the club closed for six weeks.",

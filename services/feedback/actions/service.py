@@ -49,10 +49,10 @@ def _check_status(action: Action) -> None:
 
 
 async def create(*, session: AsyncSession, caller: Caller, data: ActionCreate) -> Action:
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     values = data.model_dump()
-    await _check_links(session, caller.funder_id, values)
-    action = Action(funder_id=caller.funder_id, version=1, **values)
+    await _check_links(session, caller.staff_funder_id, values)
+    action = Action(funder_id=caller.staff_funder_id, version=1, **values)
     _check_status(action)
     if action.published:
         action.published_at = utcnow()
@@ -71,7 +71,7 @@ async def create(*, session: AsyncSession, caller: Caller, data: ActionCreate) -
 
 async def _own(session: AsyncSession, caller: Caller, action_id: uuid.UUID) -> Action:
     action = await repository.get(session, action_id)
-    if action is None or action.funder_id != caller.funder_id:
+    if action is None or action.funder_id != caller.staff_funder_id:
         raise NotFound("There is no action with this id.")
     return action
 
@@ -116,13 +116,13 @@ async def get(
     """Staff see their funder's actions; a partner sees its funders' published ones."""
     if caller.has("funder_staff"):
         return await _own(session, caller, action_id)
-    assert caller.partner_id is not None
+    assert caller.own_partner_id is not None
     action = await repository.get(session, action_id)
     if (
         action is None
         or not action.published
         or action.funder_id
-        not in await directory.funder_ids_of_partner(partners, caller.partner_id)
+        not in await directory.funder_ids_of_partner(partners, caller.own_partner_id)
     ):
         raise NotFound("There is no action with this id.")
     return action
@@ -132,12 +132,12 @@ async def list_(
     *, session: AsyncSession, caller: Caller, partners: ServiceClient, query: ListQuery
 ) -> Page:
     if caller.has("funder_staff"):
-        assert caller.funder_id is not None
+        assert caller.staff_funder_id is not None
         return await repository.list_page(
-            session, query, funder_ids=[caller.funder_id], published_only=False
+            session, query, funder_ids=[caller.staff_funder_id], published_only=False
         )
-    assert caller.partner_id is not None
-    funder_ids = await directory.funder_ids_of_partner(partners, caller.partner_id)
+    assert caller.own_partner_id is not None
+    funder_ids = await directory.funder_ids_of_partner(partners, caller.own_partner_id)
     return await repository.list_page(session, query, funder_ids=funder_ids, published_only=True)
 
 

@@ -48,11 +48,11 @@ async def with_words(session: AsyncSession, commitments: list[Commitment]) -> li
 async def create(
     *, session: AsyncSession, caller: Caller, data: CommitmentCreate
 ) -> dict[str, Any]:
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     now = utcnow()
     published = data.status == "published"
     commitment = Commitment(
-        funder_id=caller.funder_id,
+        funder_id=caller.staff_funder_id,
         position=data.position,
         status=data.status,
         current_version=1,
@@ -85,8 +85,8 @@ async def create(
 
 
 async def _own(session: AsyncSession, caller: Caller, commitment_id: uuid.UUID) -> Commitment:
-    assert caller.funder_id is not None
-    commitment = await repository.get(session, commitment_id, funder_id=caller.funder_id)
+    assert caller.staff_funder_id is not None
+    commitment = await repository.get(session, commitment_id, funder_id=caller.staff_funder_id)
     if commitment is None:
         raise NotFound("There is no commitment with this id.")
     return commitment
@@ -98,8 +98,8 @@ async def _visible(
     """Staff see their funder's commitments; a partner sees its funders' published ones."""
     if caller.has("funder_staff"):
         return await _own(session, caller, commitment_id)
-    assert caller.partner_id is not None
-    for funder_id in await directory.funder_ids_of_partner(partners, caller.partner_id):
+    assert caller.own_partner_id is not None
+    for funder_id in await directory.funder_ids_of_partner(partners, caller.own_partner_id):
         commitment = await repository.get(session, commitment_id, funder_id=funder_id)
         if commitment is not None and commitment.status != "draft":
             return commitment
@@ -118,11 +118,11 @@ async def list_(
 ) -> tuple[Page, list[dict[str, Any]]]:
     """Staff: all their funder's commitments. Partner: its funders' published and retired ones."""
     if caller.has("funder_staff"):
-        assert caller.funder_id is not None
-        page = await repository.list_page(session, query, funder_ids=[caller.funder_id])
+        assert caller.staff_funder_id is not None
+        page = await repository.list_page(session, query, funder_ids=[caller.staff_funder_id])
     else:
-        assert caller.partner_id is not None
-        funder_ids = await directory.funder_ids_of_partner(partners, caller.partner_id)
+        assert caller.own_partner_id is not None
+        funder_ids = await directory.funder_ids_of_partner(partners, caller.own_partner_id)
         page = await repository.list_page(
             session, query, funder_ids=funder_ids, statuses=["published", "retired"]
         )

@@ -23,7 +23,7 @@ async def list_measures(
     """Your funder's own measured behaviour: the share of instalments paid by their due date
     (with the median days late of late ones), and the median days to a first reply to a
     reflective update. Computed from funding's and partners' events."""
-    assert caller.funder_id is not None
-    found = await service.measures(session, caller.funder_id, since=since, until=until)
+    assert caller.staff_funder_id is not None
+    found = await service.measures(session, caller.staff_funder_id, since=since, until=until)
     response.headers["Content-Range"] = f"measures 0-{len(found) - 1}/{len(found)}"
     return [Measure.model_validate(m) for m in found]

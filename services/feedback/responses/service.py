@@ -63,10 +63,10 @@ def rating_out(
 async def _invited_round(
     session: AsyncSession, caller: Caller, round_id: uuid.UUID, *, for_write: bool = False
 ) -> tuple[Round, RoundInvitation]:
-    assert caller.partner_id is not None
+    assert caller.own_partner_id is not None
     round_ = await (rounds_repo.lock if for_write else rounds_repo.get_any)(session, round_id)
     invitation = (
-        await rounds_repo.invitation(session, round_id=round_id, partner_id=caller.partner_id)
+        await rounds_repo.invitation(session, round_id=round_id, partner_id=caller.own_partner_id)
         if round_ is not None
         else None
     )
@@ -199,12 +199,12 @@ async def submit(
     invitation.answered = True
     await session.flush()
     audit.record(session, caller=caller, action="answer", entity_type="round", entity_id=round_id)
-    assert caller.partner_id is not None
-    partner = await directory.relationship(partners, round_.funder_id, caller.partner_id)
+    assert caller.own_partner_id is not None
+    partner = await directory.relationship(partners, round_.funder_id, caller.own_partner_id)
     now = utcnow()
     response = Response(
         round_id=round_id,
-        partner_id=caller.partner_id,
+        partner_id=caller.own_partner_id,
         partner_name=partner["name"] if partner else None,
         comment=comment,
         submitted_at=now,
@@ -226,10 +226,10 @@ async def submit(
 
 async def mine(*, session: AsyncSession, caller: Caller, round_id: uuid.UUID) -> dict[str, Any]:
     """The caller's named response to a round."""
-    assert caller.partner_id is not None
+    assert caller.own_partner_id is not None
     await _invited_round(session, caller, round_id)
     response = await repository.named_of_partner(
-        session, round_id=round_id, partner_id=caller.partner_id
+        session, round_id=round_id, partner_id=caller.own_partner_id
     )
     if response is None:
         raise NotFound(
@@ -255,10 +255,10 @@ async def change_mine(
     comment: str | None,
 ) -> dict[str, Any]:
     """Change a named response while the round is open."""
-    assert caller.partner_id is not None
+    assert caller.own_partner_id is not None
     round_, _ = await _invited_round(session, caller, round_id)
     response = await repository.named_of_partner(
-        session, round_id=round_id, partner_id=caller.partner_id
+        session, round_id=round_id, partner_id=caller.own_partner_id
     )
     if response is None:
         raise NotFound(
@@ -395,8 +395,8 @@ def refuse_identity(authorization: str | None) -> None:
 
 
 async def _staff_round_ids(caller: Caller) -> Any:
-    assert caller.funder_id is not None
-    return rounds_repo.round_ids_of_funder(caller.funder_id)
+    assert caller.staff_funder_id is not None
+    return rounds_repo.round_ids_of_funder(caller.staff_funder_id)
 
 
 async def list_named(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:

@@ -126,12 +126,12 @@ async def _visible_rounds(
     """Staff: their funder's closed and published rounds. Partner: published rounds of its
     funders. With each funder's k."""
     if caller.has("funder_staff"):
-        assert caller.funder_id is not None
-        funder_ids = [caller.funder_id]
+        assert caller.staff_funder_id is not None
+        funder_ids = [caller.staff_funder_id]
         statuses = ["closed", "published"]
     else:
-        assert caller.partner_id is not None
-        funder_ids = await directory.funder_ids_of_partner(partners, caller.partner_id)
+        assert caller.own_partner_id is not None
+        funder_ids = await directory.funder_ids_of_partner(partners, caller.own_partner_id)
         statuses = ["published"]
     found = await repository.rounds_for_results(session, funder_ids=funder_ids, statuses=statuses)
     ks = {f: await k_of(session, f) for f in funder_ids}

@@ -40,8 +40,8 @@ def accepting_answers(round_: Round, today: date | None = None) -> bool:
 
 async def own(session: AsyncSession, caller: Caller, round_id: uuid.UUID) -> Round:
     """A round of the caller's funder (staff), or 404."""
-    assert caller.funder_id is not None
-    found = await repository.get(session, round_id, funder_id=caller.funder_id)
+    assert caller.staff_funder_id is not None
+    found = await repository.get(session, round_id, funder_id=caller.staff_funder_id)
     if found is None:
         raise NotFound("There is no feedback round with this id.")
     return found
@@ -51,11 +51,15 @@ async def visible(session: AsyncSession, caller: Caller, round_id: uuid.UUID) ->
     """Staff see their funder's rounds; a partner sees the rounds it was invited to."""
     if caller.has("funder_staff"):
         return await own(session, caller, round_id)
-    assert caller.partner_id is not None
+    assert caller.own_partner_id is not None
     found = await repository.get_any(session, round_id)
     if (
         found is None
-        or (await repository.invitation(session, round_id=round_id, partner_id=caller.partner_id))
+        or (
+            await repository.invitation(
+                session, round_id=round_id, partner_id=caller.own_partner_id
+            )
+        )
         is None
     ):
         raise NotFound("There is no feedback round with this id.")
@@ -71,8 +75,8 @@ async def shape(session: AsyncSession, caller: Caller, rounds: list[Round]) -> l
     responses = await results_repo.response_counts(session, ids) if staff else {}
     keys = await ballots_repo.key_ids(session, ids)
     answered = (
-        await repository.answered_rounds(session, partner_id=caller.partner_id, round_ids=ids)
-        if not staff and caller.partner_id is not None
+        await repository.answered_rounds(session, partner_id=caller.own_partner_id, round_ids=ids)
+        if not staff and caller.own_partner_id is not None
         else set()
     )
     shaped = []
@@ -124,9 +128,9 @@ async def shape(session: AsyncSession, caller: Caller, rounds: list[Round]) -> l
 
 
 async def create(*, session: AsyncSession, caller: Caller, data: RoundCreate) -> Round:
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     _check_dates(data.opens_on, data.closes_on)
-    round_ = Round(funder_id=caller.funder_id, status="draft", version=1, **data.model_dump())
+    round_ = Round(funder_id=caller.staff_funder_id, status="draft", version=1, **data.model_dump())
     session.add(round_)
     await session.flush()
     audit.record(
@@ -142,10 +146,10 @@ async def create(*, session: AsyncSession, caller: Caller, data: RoundCreate) ->
 
 async def list_(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     if caller.has("funder_staff"):
-        assert caller.funder_id is not None
-        return await repository.list_of_funder(session, query, funder_id=caller.funder_id)
-    assert caller.partner_id is not None
-    return await repository.list_of_partner(session, query, partner_id=caller.partner_id)
+        assert caller.staff_funder_id is not None
+        return await repository.list_of_funder(session, query, funder_id=caller.staff_funder_id)
+    assert caller.own_partner_id is not None
+    return await repository.list_of_partner(session, query, partner_id=caller.own_partner_id)
 
 
 async def update(

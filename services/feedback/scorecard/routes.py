@@ -5,6 +5,7 @@ from fastapi import APIRouter, Response
 from services.common.auth import StaffDep
 from services.common.concurrency import IfMatchDep, etag
 from services.common.db import SessionDep
+from services.common.schemas import FunderSlug
 from services.common.service_app import problem_responses
 from services.feedback.deps import PartnersDep
 from services.feedback.scorecard import service
@@ -16,8 +17,8 @@ router = APIRouter()
 @router.get("/scorecards/settings", response_model=Settings, tags=["scorecards"])
 async def get_settings(session: SessionDep, caller: StaffDep, response: Response) -> Settings:
     """Your funder's anonymity threshold k and whether its scorecard is public."""
-    assert caller.funder_id is not None
-    found = await service.settings(session=session, funder_id=caller.funder_id)
+    assert caller.staff_funder_id is not None
+    found = await service.settings(session=session, funder_id=caller.staff_funder_id)
     response.headers["ETag"] = etag(found)
     return Settings.model_validate(found, from_attributes=True)
 
@@ -55,7 +56,7 @@ async def preview_scorecard(
 
 @router.get("/public/feedback/{funder_slug}/scorecard", response_model=Scorecard, tags=["public"])
 async def public_scorecard(
-    funder_slug: str, session: SessionDep, partners: PartnersDep
+    funder_slug: FunderSlug, session: SessionDep, partners: PartnersDep
 ) -> Scorecard:
     """A funder's published feedback scorecard: its commitments, the latest published
     results and their trend, the actions it took, and its own measured behaviour, ready

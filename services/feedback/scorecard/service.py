@@ -53,8 +53,8 @@ async def settings(*, session: AsyncSession, funder_id: uuid.UUID) -> FeedbackSe
 async def update_settings(
     *, session: AsyncSession, caller: Caller, data: SettingsUpdate, if_match: str | None
 ) -> FeedbackSettings:
-    assert caller.funder_id is not None
-    found = await settings(session=session, funder_id=caller.funder_id)
+    assert caller.staff_funder_id is not None
+    found = await settings(session=session, funder_id=caller.staff_funder_id)
     check_if_match(if_match, found)
     changes = {k: v for k, v in data.changes().items() if v is not None}
     if "k_threshold" in changes and changes["k_threshold"] < MIN_K:
@@ -162,11 +162,13 @@ async def preview(
     *, session: AsyncSession, caller: Caller, partners: ServiceClient
 ) -> dict[str, Any]:
     """The scorecard as it reads (or would read) when published, for the funder's staff."""
-    assert caller.funder_id is not None
-    funder = await directory.funder(partners, caller.funder_id)
+    assert caller.staff_funder_id is not None
+    funder = await directory.funder(partners, caller.staff_funder_id)
     if funder is None:
         raise NotFound("Your funder is not known to the partners service.")
-    return await build(session, funder, await repository.settings_of(session, caller.funder_id))
+    return await build(
+        session, funder, await repository.settings_of(session, caller.staff_funder_id)
+    )
 
 
 async def public(*, session: AsyncSession, partners: ServiceClient, slug: str) -> dict[str, Any]:

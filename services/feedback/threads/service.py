@@ -25,21 +25,21 @@ async def start(
     *, session: AsyncSession, caller: Caller, partners: ServiceClient, data: ThreadCreate
 ) -> tuple[Thread, ThreadMessage]:
     if caller.has("funder_staff"):
-        assert caller.funder_id is not None
+        assert caller.staff_funder_id is not None
         if data.partner_id is None or data.funder_id is not None:
             raise Unprocessable(
                 "Staff start a thread with a partner: send partner_id (and no funder_id).",
                 errors={"partner_id": ["is required"]},
             )
-        funder_id, partner_id = caller.funder_id, data.partner_id
+        funder_id, partner_id = caller.staff_funder_id, data.partner_id
     else:
-        assert caller.partner_id is not None
+        assert caller.own_partner_id is not None
         if data.funder_id is None or data.partner_id is not None:
             raise Unprocessable(
                 "A partner starts a thread with a funder: send funder_id (and no partner_id).",
                 errors={"funder_id": ["is required"]},
             )
-        funder_id, partner_id = data.funder_id, caller.partner_id
+        funder_id, partner_id = data.funder_id, caller.own_partner_id
     partner = await directory.relationship(partners, funder_id, partner_id)
     if partner is None:
         raise NotFound(
@@ -82,17 +82,17 @@ async def start(
 async def visible(session: AsyncSession, caller: Caller, thread_id: uuid.UUID) -> Thread:
     thread = await repository.get(session, thread_id)
     if thread is not None:
-        if caller.has("funder_staff") and thread.funder_id == caller.funder_id:
+        if caller.has("funder_staff") and thread.funder_id == caller.staff_funder_id:
             return thread
-        if caller.has("partner") and thread.partner_id == caller.partner_id:
+        if caller.has("partner") and thread.partner_id == caller.own_partner_id:
             return thread
     raise NotFound("There is no thread with this id.")
 
 
 async def list_(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     if caller.has("funder_staff"):
-        return await repository.list_page(session, query, funder_id=caller.funder_id)
-    return await repository.list_page(session, query, partner_id=caller.partner_id)
+        return await repository.list_page(session, query, funder_id=caller.staff_funder_id)
+    return await repository.list_page(session, query, partner_id=caller.own_partner_id)
 
 
 async def messages(

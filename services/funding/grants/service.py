@@ -125,12 +125,12 @@ def check_term(start: date, end: date) -> None:
 
 
 def _visible(caller: Caller, grant: Grant) -> bool:
-    if caller.has("funder_staff") and caller.funder_id is not None:
-        return grant.funder_id == caller.funder_id or any(
-            org.funder_id == caller.funder_id for org in grant.funding_organisations
+    if caller.has("funder_staff") and caller.staff_funder_id is not None:
+        return grant.funder_id == caller.staff_funder_id or any(
+            org.funder_id == caller.staff_funder_id for org in grant.funding_organisations
         )
-    if caller.has("partner") and caller.partner_id is not None:
-        return grant.partner_id == caller.partner_id and grant.approved_on is not None
+    if caller.has("partner") and caller.own_partner_id is not None:
+        return grant.partner_id == caller.own_partner_id and grant.approved_on is not None
     return False
 
 
@@ -146,7 +146,7 @@ async def get_grant(
 
 def _check_pool_host(caller: Caller, grant: Grant) -> None:
     """A pooled grant is administered (paid, varied, withdrawn) by the pool's host."""
-    if grant.pool_id is not None and caller.funder_id != grant.funder_id:
+    if grant.pool_id is not None and caller.staff_funder_id != grant.funder_id:
         raise Forbidden(
             "This is a pooled grant: its host funder records its payments, schedule changes, "
             "variations and withdrawal. Members read it here and in the pool's books.",
@@ -192,19 +192,21 @@ async def create_grant(
     *, session: AsyncSession, caller: Caller, partners: ServiceClient, data: GrantCreate
 ) -> Grant:
     """Propose a core grant. The partner is checked with the partners service first."""
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     _check_term(data.planned_start_date, data.planned_end_date)
-    await _check_partner(partners, funder_id=caller.funder_id, partner_id=data.partner_id)
+    await _check_partner(partners, funder_id=caller.staff_funder_id, partner_id=data.partner_id)
     grant_id = uuid.uuid4()
     reference = (data.reference or f"{today().year}-{grant_id.hex[:10].upper()}").replace(" ", "_")
-    if await repository.reference_taken(session, funder_id=caller.funder_id, reference=reference):
+    if await repository.reference_taken(
+        session, funder_id=caller.staff_funder_id, reference=reference
+    ):
         raise Conflict(
             f"Your funder already has a grant with the reference '{reference}'; choose another.",
             errors={"reference": ["is already used"]},
         )
     grant = Grant(
         id=grant_id,
-        funder_id=caller.funder_id,
+        funder_id=caller.staff_funder_id,
         pool_id=None,
         partner_id=data.partner_id,
         title=data.title,
@@ -222,7 +224,7 @@ async def create_grant(
     session.add(grant)
     await session.flush()
     await repository.add_funding_organisation(
-        session, grant_id=grant.id, funder_id=caller.funder_id
+        session, grant_id=grant.id, funder_id=caller.staff_funder_id
     )
     try:
         await session.flush()
@@ -649,10 +651,10 @@ async def list_grants(*, session: AsyncSession, caller: Caller, query: ListQuery
     """Staff see their funder's grants; a partner sees its own awarded grants."""
     if caller.has("funder_staff"):
         return await repository.list_grants(
-            session, query, today=today(), funder_id=caller.funder_id
+            session, query, today=today(), funder_id=caller.staff_funder_id
         )
     return await repository.list_grants(
-        session, query, today=today(), partner_id=caller.partner_id, awarded_only=True
+        session, query, today=today(), partner_id=caller.own_partner_id, awarded_only=True
     )
 
 
@@ -817,10 +819,10 @@ async def update_instalment(
 async def list_instalments(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     if caller.has("funder_staff"):
         return await repository.list_instalments(
-            session, query, today=today(), funder_id=caller.funder_id
+            session, query, today=today(), funder_id=caller.staff_funder_id
         )
     return await repository.list_instalments(
-        session, query, today=today(), partner_id=caller.partner_id
+        session, query, today=today(), partner_id=caller.own_partner_id
     )
 
 
@@ -954,8 +956,8 @@ async def get_payment(*, session: AsyncSession, caller: Caller, payment_id: uuid
 
 async def list_payments(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     if caller.has("funder_staff"):
-        return await repository.list_payments(session, query, funder_id=caller.funder_id)
-    return await repository.list_payments(session, query, partner_id=caller.partner_id)
+        return await repository.list_payments(session, query, funder_id=caller.staff_funder_id)
+    return await repository.list_payments(session, query, partner_id=caller.own_partner_id)
 
 
 # Variations --------------------------------------------------------------------------------
@@ -1143,5 +1145,5 @@ async def grant_history(
 
 async def list_variations(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     if caller.has("funder_staff"):
-        return await repository.list_variations(session, query, funder_id=caller.funder_id)
-    return await repository.list_variations(session, query, partner_id=caller.partner_id)
+        return await repository.list_variations(session, query, funder_id=caller.staff_funder_id)
+    return await repository.list_variations(session, query, partner_id=caller.own_partner_id)

@@ -9,6 +9,7 @@ from services.common.auth import StaffDep
 from services.common.concurrency import IfMatchDep, etag
 from services.common.db import Database, SessionDep
 from services.common.http import ServiceClient
+from services.common.schemas import FunderSlug
 from services.common.service_app import problem_responses
 from services.funding.opendata import service
 from services.funding.opendata.models import FunderSetting
@@ -111,8 +112,8 @@ flattened with the standard's column titles. The answer streams, in award order.
 async def export_360giving(
     request: Request, caller: StaffDep, format: FormatQuery = "json"
 ) -> StreamingResponse:
-    assert caller.funder_id is not None
-    return await _export_response(request, caller.funder_id, format, "360giving")
+    assert caller.staff_funder_id is not None
+    return await _export_response(request, caller.staff_funder_id, format, "360giving")
 
 
 @router.get(
@@ -122,8 +123,8 @@ async def export_360giving(
 )
 async def export_360giving_csv(request: Request, caller: StaffDep) -> StreamingResponse:
     """Your funder's awarded grants as 360Giving CSV."""
-    assert caller.funder_id is not None
-    return await _export_response(request, caller.funder_id, "csv", "360giving")
+    assert caller.staff_funder_id is not None
+    return await _export_response(request, caller.staff_funder_id, "csv", "360giving")
 
 
 @router.get(
@@ -132,7 +133,7 @@ async def export_360giving_csv(request: Request, caller: StaffDep) -> StreamingR
     responses={**problem_responses(404, 503), 200: {"content": {"text/csv": {}}}},
 )
 async def public_360giving(
-    funder_slug: str, request: Request, session: SessionDep, format: FormatQuery = "json"
+    funder_slug: FunderSlug, request: Request, session: SessionDep, format: FormatQuery = "json"
 ) -> StreamingResponse:
     """A funder's published grants as 360Giving open data. No token needed; 404 unless the
     funder has chosen to publish."""
@@ -146,7 +147,7 @@ async def public_360giving(
     responses={**problem_responses(404, 503), 200: {"content": {"text/csv": {}}}},
 )
 async def public_360giving_csv(
-    funder_slug: str, request: Request, session: SessionDep
+    funder_slug: FunderSlug, request: Request, session: SessionDep
 ) -> StreamingResponse:
     """A funder's published grants as 360Giving CSV. No token needed."""
     funder_id = await service.published_funder(session=session, slug=funder_slug)

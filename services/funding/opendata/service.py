@@ -31,10 +31,10 @@ CACHE_LIMIT = 5000
 
 async def get_settings(*, session: AsyncSession, caller: Caller) -> FunderSetting:
     """Your funder's settings (not published until you choose to)."""
-    assert caller.funder_id is not None
-    settings = await repository.get_settings(session, caller.funder_id)
+    assert caller.staff_funder_id is not None
+    settings = await repository.get_settings(session, caller.staff_funder_id)
     return settings or FunderSetting(
-        funder_id=caller.funder_id, funder_slug=None, publish_360giving=False, version=0
+        funder_id=caller.staff_funder_id, funder_slug=None, publish_360giving=False, version=0
     )
 
 
@@ -47,13 +47,15 @@ async def update_settings(
     if_match: str | None,
 ) -> FunderSetting:
     """Choose whether your grants are published; the public URL uses your funder's slug."""
-    assert caller.funder_id is not None
-    funder = await partners.get_json(f"/internal/funders/{caller.funder_id}")
+    assert caller.staff_funder_id is not None
+    funder = await partners.get_json(f"/internal/funders/{caller.staff_funder_id}")
     if funder is None:
         raise NotFound("Your funder is not known to the partners service.")
-    settings = await repository.get_settings(session, caller.funder_id, for_update=True)
+    settings = await repository.get_settings(session, caller.staff_funder_id, for_update=True)
     if settings is None:
-        settings = FunderSetting(funder_id=caller.funder_id, publish_360giving=False, version=1)
+        settings = FunderSetting(
+            funder_id=caller.staff_funder_id, publish_360giving=False, version=1
+        )
         check_if_match(if_match, SimpleNamespace(version=0))
         session.add(settings)
     else:
@@ -66,7 +68,7 @@ async def update_settings(
         caller=caller,
         action="update",
         entity_type="funder_settings",
-        entity_id=caller.funder_id,
+        entity_id=caller.staff_funder_id,
         changes={"publish_360giving": data.publish_360giving},
     )
     return settings

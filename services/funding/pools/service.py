@@ -70,9 +70,9 @@ async def access(
 ) -> tuple[Pool, PoolMember]:
     """The pool and the caller's membership. 404 unless the caller's funder is (or was, or is
     invited to be) a member; 403 when its place in the pool does not allow this."""
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     pool = await repository.get_pool(session, pool_id)
-    member = await repository.get_member(session, pool_id, caller.funder_id)
+    member = await repository.get_member(session, pool_id, caller.staff_funder_id)
     if pool is None or member is None:
         raise NotFound("There is no pool with this id.")
     if member.status not in need:
@@ -90,7 +90,7 @@ async def access(
 
 
 def _host_only(pool: Pool, caller: Caller, doing: str) -> None:
-    if pool.host_funder_id != caller.funder_id:
+    if pool.host_funder_id != caller.staff_funder_id:
         raise Forbidden(f"Only the pool's host funder can {doing}.", slug="pool-host-only")
 
 
@@ -99,7 +99,7 @@ def _host_only(pool: Pool, caller: Caller, doing: str) -> None:
 
 async def create_pool(*, session: AsyncSession, caller: Caller, data: PoolCreate) -> Pool:
     """Make a pool hosted by the caller's funder, which becomes its first member."""
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     if data.decision_rule == "quorum" and data.quorum is None:
         raise Unprocessable(
             "A quorum rule needs 'quorum': how many approvals pass a proposal.",
@@ -115,7 +115,7 @@ async def create_pool(*, session: AsyncSession, caller: Caller, data: PoolCreate
         name=data.name,
         purpose=data.purpose,
         currency=data.currency,
-        host_funder_id=caller.funder_id,
+        host_funder_id=caller.staff_funder_id,
         decision_rule=data.decision_rule,
         quorum=data.quorum,
         created_by=caller.actor,
@@ -126,7 +126,7 @@ async def create_pool(*, session: AsyncSession, caller: Caller, data: PoolCreate
     session.add(
         PoolMember(
             pool_id=pool.id,
-            funder_id=caller.funder_id,
+            funder_id=caller.staff_funder_id,
             status="active",
             invited_by=caller.actor,
             invited_at=now,
@@ -148,9 +148,11 @@ async def create_pool(*, session: AsyncSession, caller: Caller, data: PoolCreate
 async def list_pools(
     *, session: AsyncSession, caller: Caller, query: ListQuery
 ) -> tuple[Page, dict[uuid.UUID, str]]:
-    assert caller.funder_id is not None
-    page = await repository.list_pools(session, query, funder_id=caller.funder_id)
-    statuses = await repository.statuses_of(session, [p.id for p in page.items], caller.funder_id)
+    assert caller.staff_funder_id is not None
+    page = await repository.list_pools(session, query, funder_id=caller.staff_funder_id)
+    statuses = await repository.statuses_of(
+        session, [p.id for p in page.items], caller.staff_funder_id
+    )
     return page, statuses
 
 
@@ -158,18 +160,16 @@ async def invite(
     *,
     session: AsyncSession,
     caller: Caller,
-    partners: ServiceClient,
     pool_id: uuid.UUID,
     data: Invitation,
 ) -> PoolMember:
-    """The host invites a funder (it must exist: the partners service is asked)."""
+    """The host invites a funder by its id.
+
+    The answer is the same whether or not a funder has that id, so the endpoint does not
+    tell which funders exist; an invitation nobody can accept stays ``invited`` and gives
+    no access. The host learns a funder's id from the funder itself."""
     pool, _ = await access(session=session, caller=caller, pool_id=pool_id, need=ACT)
     _host_only(pool, caller, "invite funders")
-    funder = await partners.get_json(f"/internal/funders/{data.funder_id}")
-    if funder is None:
-        raise Unprocessable(
-            "There is no funder with this id.", errors={"funder_id": ["is not a funder"]}
-        )
     member = await repository.get_member(session, pool.id, data.funder_id, for_update=True)
     now = utcnow()
     if member is not None and member.status in ("invited", "active"):
@@ -214,7 +214,7 @@ async def accept(*, session: AsyncSession, caller: Caller, pool_id: uuid.UUID) -
 async def leave(*, session: AsyncSession, caller: Caller, pool_id: uuid.UUID) -> PoolMember:
     """A member leaves; its contributions and commitments stand, and it can still read."""
     pool, member = await access(session=session, caller=caller, pool_id=pool_id, need=ACT)
-    if pool.host_funder_id == caller.funder_id:
+    if pool.host_funder_id == caller.staff_funder_id:
         raise Conflict(
             "The host cannot leave the pool it administers.", slug="pool-host-cannot-leave"
         )
@@ -239,14 +239,14 @@ async def pledge(
     *, session: AsyncSession, caller: Caller, pool_id: uuid.UUID, data: PledgeCreate
 ) -> PoolLedgerEntry:
     """A member promises money to the pool: a pledge entry (no money moves)."""
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     pool, _ = await access(session=session, caller=caller, pool_id=pool_id, need=ACT)
     pool = await ledger.lock(session, pool.id)
     entry = await ledger.post(
         session,
         pool=pool,
         kind="pledge",
-        funder_id=caller.funder_id,
+        funder_id=caller.staff_funder_id,
         amount=data.amount,
         posted_on=today(),
         recorded_by=caller.actor,
@@ -261,10 +261,10 @@ async def contribute(
     *, session: AsyncSession, caller: Caller, pool_id: uuid.UUID, data: ContributionCreate
 ) -> PoolLedgerEntry:
     """Money received by the pool from a member, against its pledge or not."""
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     pool, _ = await access(session=session, caller=caller, pool_id=pool_id, need=ACT)
-    funder_id = data.funder_id or caller.funder_id
-    if funder_id != caller.funder_id:
+    funder_id = data.funder_id or caller.staff_funder_id
+    if funder_id != caller.staff_funder_id:
         _host_only(pool, caller, "record another member's contribution")
         other = await repository.get_member(session, pool.id, funder_id)
         if other is None or other.status != "active":
@@ -350,7 +350,7 @@ async def reverse(
             "This entry is itself a reversal; record a new pledge or contribution instead.",
             slug="ledger-entry-not-reversible",
         )
-    if entry.funder_id != caller.funder_id and pool.host_funder_id != caller.funder_id:
+    if entry.funder_id != caller.staff_funder_id and pool.host_funder_id != caller.staff_funder_id:
         raise Forbidden(
             "Only the member it belongs to, or the host, can reverse an entry.",
             slug="pool-host-only",
@@ -414,11 +414,11 @@ async def propose(
     data: ProposalCreate,
 ) -> PoolProposal:
     """A member proposes a grant to a partner of its own funder or of the host."""
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     pool, _ = await access(session=session, caller=caller, pool_id=pool_id, need=ACT)
     grants.check_term(data.planned_start_date, data.planned_end_date)
     summary = None
-    for funder_id in dict.fromkeys([caller.funder_id, pool.host_funder_id]):
+    for funder_id in dict.fromkeys([caller.staff_funder_id, pool.host_funder_id]):
         summary = await partners.get_json(
             f"/internal/funders/{funder_id}/partners/{data.partner_id}"
         )
@@ -439,7 +439,7 @@ async def propose(
         )
     proposal = PoolProposal(
         pool_id=pool.id,
-        proposed_by_funder_id=caller.funder_id,
+        proposed_by_funder_id=caller.staff_funder_id,
         proposed_by=caller.actor,
         partner_id=data.partner_id,
         title=data.title,
@@ -569,15 +569,15 @@ async def vote(
     data: VoteCreate,
 ) -> PoolProposal:
     """Record (or change, while the proposal is open) the member's vote; the rule decides."""
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     pool, _ = await access(session=session, caller=caller, pool_id=pool_id, need=ACT)
     proposal = await _open_proposal(session, pool, proposal_id)
-    existing = await repository.get_vote(session, proposal.id, caller.funder_id)
+    existing = await repository.get_vote(session, proposal.id, caller.staff_funder_id)
     if existing is None:
         session.add(
             PoolVote(
                 proposal_id=proposal.id,
-                funder_id=caller.funder_id,
+                funder_id=caller.staff_funder_id,
                 vote=data.vote,
                 comment=data.comment,
                 voted_by=caller.actor,
@@ -741,9 +741,11 @@ async def pool_shares(
 
 async def my_shares(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     """The caller's funder's share of every pooled grant it funds, across its pools."""
-    assert caller.funder_id is not None
-    pools = await repository.member_pool_ids(session, caller.funder_id)
-    return await repository.list_shares(session, query, funder_id=caller.funder_id, pool_ids=pools)
+    assert caller.staff_funder_id is not None
+    pools = await repository.member_pool_ids(session, caller.staff_funder_id)
+    return await repository.list_shares(
+        session, query, funder_id=caller.staff_funder_id, pool_ids=pools
+    )
 
 
 async def statement(

@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.partners.bank.models import BankAccount
+from services.partners.people.models import Membership, Person
 from services.partners.relationships.models import Relationship
 
 
@@ -61,3 +62,18 @@ async def shares_with(session: AsyncSession, partner_id: uuid.UUID, funder_id: u
 
 async def all_accounts(session: AsyncSession) -> list[BankAccount]:
     return list((await session.execute(select(BankAccount))).scalars())
+
+
+async def people_emails(session: AsyncSession, partner_id: uuid.UUID) -> list[str]:
+    """Addresses of the organisation's own people (current memberships, enabled people)."""
+    stmt = (
+        select(Person.email)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(
+            Membership.partner_id == partner_id,
+            Membership.removed_at.is_(None),
+            Person.disabled_at.is_(None),
+        )
+        .distinct()
+    )
+    return list((await session.execute(stmt)).scalars())

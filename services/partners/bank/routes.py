@@ -99,6 +99,7 @@ async def enter_bank_account(
         session=session,
         caller=caller,
         cipher=cipher,
+        mailer=request.app.state.mailer,
         hold_hours=settings.bank_change_hold_hours,
         partner_id=partner_id,
         data=body,
@@ -121,12 +122,18 @@ async def confirm_bank_account(
     session: SessionDep,
     caller: CallerDep,
     cipher: CipherDep,
+    request: Request,
 ) -> BankAccount:
     """Confirm held bank details (finance role of a funder the organisation shares with),
     after their hold and after checking them with the organisation by a channel you
     already trust. 409 while still held."""
     account = await service.confirm(
-        session=session, caller=caller, partner_id=partner_id, account_id=account_id, note=body.note
+        session=session,
+        caller=caller,
+        mailer=request.app.state.mailer,
+        partner_id=partner_id,
+        account_id=account_id,
+        note=body.note,
     )
     out = account_out(cipher, account)
     assert out is not None

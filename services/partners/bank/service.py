@@ -7,7 +7,8 @@
 - A new or changed account is ``held`` for ``bank_change_hold_hours``, then must be confirmed
   by such a finance person (who checks it with the organisation by a channel they already
   trust) before a payment file can use it; until then payments go to the confirmed account.
-- The organisation is told of every change and confirmation (a notice row; see the README).
+- The organisation's people are told of every change and confirmation by email (and a
+  notice row is kept).
 - Details never reach logs, events, audit entries or exports: only ids and states do.
 """
 
@@ -21,6 +22,7 @@ from services.common import audit, outbox
 from services.common.auth import Caller
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound
+from services.common.mail import Mailer
 from services.partners.bank import repository
 from services.partners.bank.crypto import BankCipher
 from services.partners.bank.models import BankAccount, BankNotice
@@ -50,8 +52,22 @@ def details_of(cipher: BankCipher, account: BankAccount) -> BankDetails:
     )
 
 
-def _notice(session: AsyncSession, partner_id: uuid.UUID, kind: str, message: str) -> None:
+SUBJECTS = {
+    "bank_details_changed": "Your organisation's bank details were changed in Trellis",
+    "bank_details_confirmed": "Your organisation's new bank details were confirmed",
+}
+
+
+async def _notice(
+    session: AsyncSession, mailer: Mailer, partner_id: uuid.UUID, kind: str, message: str
+) -> None:
+    """Tell the organisation's people by email (sent once the change commits) and keep the
+    notice. Neither names the account."""
     session.add(BankNotice(partner_id=partner_id, kind=kind, message=message, created_at=utcnow()))
+    for email in await repository.people_emails(session, partner_id):
+        mailer.send_after_commit(
+            session, mailer.message(to=email, subject=SUBJECTS[kind], text=message)
+        )
 
 
 async def enter(
@@ -59,6 +75,7 @@ async def enter(
     session: AsyncSession,
     caller: Caller,
     cipher: BankCipher,
+    mailer: Mailer,
     hold_hours: float,
     partner_id: uuid.UUID,
     data: BankDetailsIn,
@@ -81,8 +98,9 @@ async def enter(
     )
     session.add(account)
     await session.flush()
-    _notice(
+    await _notice(
         session,
+        mailer,
         partner_id,
         "bank_details_changed",
         f"New bank details were entered for your organisation by {caller.actor} on "
@@ -124,6 +142,7 @@ async def confirm(
     *,
     session: AsyncSession,
     caller: Caller,
+    mailer: Mailer,
     partner_id: uuid.UUID,
     account_id: uuid.UUID,
     note: str,
@@ -162,8 +181,9 @@ async def confirm(
     if not moved:
         raise Conflict("These bank details were changed just now; look again.")
     await session.refresh(account)
-    _notice(
+    await _notice(
         session,
+        mailer,
         partner_id,
         "bank_details_confirmed",
         f"Your new bank details were confirmed by {caller.actor} on {now:%Y-%m-%d %H:%M} UTC; "

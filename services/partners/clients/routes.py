@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from services.common.auth import StaffOrPartnerDep
+from services.common.auth import PartnerDep
 from services.common.db import SessionDep
 from services.partners.clients import service
 from services.partners.clients.schemas import ApiClient, ApiClientCreate, ApiClientWithSecret
@@ -14,11 +14,13 @@ router = APIRouter(tags=["api clients"])
 
 @router.post("/partners/{partner_id}/clients", status_code=201, response_model=ApiClientWithSecret)
 async def create_client(
-    partner_id: uuid.UUID, body: ApiClientCreate, session: SessionDep, caller: StaffOrPartnerDep
+    partner_id: uuid.UUID, body: ApiClientCreate, session: SessionDep, caller: PartnerDep
 ) -> ApiClientWithSecret:
-    """Register a partner's system for the client-credentials grant at ``/oauth/token``.
+    """Register your organisation's system for the client-credentials grant at ``/oauth/token``.
 
-    The secret is in this answer only; Trellis keeps just a hash of it.
+    Only the organisation's own people do this (a funder's staff never can). The
+    secret is in this answer only; Trellis keeps just a hash of it. Its tokens
+    carry ``sid`` = ``client:<this record's id>``.
     """
     client, secret = await service.create_client(
         session=session, caller=caller, partner_id=partner_id, name=body.name
@@ -30,9 +32,9 @@ async def create_client(
 
 @router.get("/partners/{partner_id}/clients", response_model=list[ApiClient])
 async def list_clients(
-    partner_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+    partner_id: uuid.UUID, session: SessionDep, caller: PartnerDep
 ) -> list[ApiClient]:
-    """A partner's registered systems."""
+    """Your organisation's registered systems (its own people only)."""
     clients = await service.list_clients(session=session, caller=caller, partner_id=partner_id)
     return [ApiClient.model_validate(c) for c in clients]
 
@@ -42,10 +44,29 @@ async def revoke_client(
     partner_id: uuid.UUID,
     client_record_id: uuid.UUID,
     session: SessionDep,
-    caller: StaffOrPartnerDep,
+    caller: PartnerDep,
 ) -> ApiClient:
-    """Revoke a partner system's credentials; tokens it gets from now on are refused."""
+    """Revoke one of your organisation's systems; tokens it gets from now on are refused."""
     client = await service.revoke_client(
+        session=session, caller=caller, partner_id=partner_id, client_record_id=client_record_id
+    )
+    return ApiClient.model_validate(client)
+
+
+@router.post("/partners/{partner_id}/clients/{client_record_id}/confirm", response_model=ApiClient)
+async def confirm_client(
+    partner_id: uuid.UUID,
+    client_record_id: uuid.UUID,
+    session: SessionDep,
+    caller: PartnerDep,
+) -> ApiClient:
+    """Keep a client registered before organisations owned their API clients.
+
+    Such a client (``confirmed_at`` empty) may have been registered by a funder's
+    staff; its token requests are refused until a person of your organisation
+    confirms it here. Revoke it instead if you do not know it.
+    """
+    client = await service.confirm_client(
         session=session, caller=caller, partner_id=partner_id, client_record_id=client_record_id
     )
     return ApiClient.model_validate(client)

@@ -22,6 +22,11 @@ class ApiClient(Record):
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
+    confirmed_at: datetime | None = Field(
+        description="When the organisation's own people registered or kept this client. "
+        "Empty for a client registered before organisations owned their clients: it gets "
+        "no token until a person of the organisation confirms it."
+    )
 
 
 class ApiClientWithSecret(ApiClient):
@@ -33,3 +38,10 @@ class TokenResponse(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     scope: str
+
+
+class OAuthError(BaseModel):
+    """An RFC 6749 error answer (``application/json``, section 5.2)."""
+
+    error: str = Field(description="invalid_request, invalid_client, invalid_grant, ...")
+    error_description: str = Field(description="What went wrong, in words")

@@ -12,7 +12,7 @@ from services.partners.contacts.models import Contact
 from services.partners.documents.models import Document
 from services.partners.interactions.models import Interaction
 from services.partners.organisations.models import Partner
-from services.partners.relationships.models import Relationship
+from services.partners.relationships.models import SHARING_ACCEPTED, Relationship
 from services.partners.timeline.models import TimelineEntry
 from services.partners.updates.models import Reply, Update
 
@@ -36,7 +36,10 @@ async def list_contacts(
 ) -> Page:
     stmt = select(Contact)
     if funder_id is not None:
-        partners = select(Relationship.partner_id).where(Relationship.funder_id == funder_id)
+        # Only organisations that share their own data with this funder.
+        partners = select(Relationship.partner_id).where(
+            Relationship.funder_id == funder_id, Relationship.sharing == SHARING_ACCEPTED
+        )
         stmt = stmt.where(Contact.partner_id.in_(partners))
     if partner_id is not None:
         stmt = stmt.where(Contact.partner_id == partner_id)
@@ -72,6 +75,14 @@ async def audit_entries_of(
             stmt = stmt.where(AuditEntry.entity_type == entity_type)
         found.extend((await session.execute(stmt)).scalars())
     return found
+
+
+async def audit_entries_by(session: AsyncSession, actors: list[str]) -> list[AuditEntry]:
+    """Audit entries whose actor is one of ``actors`` (compared without case)."""
+    if not actors:
+        return []
+    stmt = select(AuditEntry).where(func.lower(AuditEntry.actor).in_(actors))
+    return list((await session.execute(stmt)).scalars())
 
 
 async def partner_records(session: AsyncSession, partner_id: uuid.UUID) -> list[Any]:

@@ -51,7 +51,7 @@ async def create_document(
 
     ``kind`` is one of annual_report, accounts, strategy, policy, other. The URL
     must be http:// or https://; Trellis stores it and never fetches it. A
-    partner adds its own documents (every funder it works with sees them); staff
+    partner adds its own documents (every funder it shares with sees them); staff
     may add a link they found (only their funder and the partner see it). There
     is no application form. Accepts ``Idempotency-Key``.
     """

@@ -14,8 +14,8 @@ from services.partners.access import (
     actor_name,
     can_see_partner,
     check_partner_field,
-    is_staff,
     own_partner_id,
+    shares_with_caller,
 )
 from services.partners.documents import repository
 from services.partners.documents.models import Document
@@ -61,7 +61,7 @@ async def create_document(
     *, session: AsyncSession, caller: Caller, data: DocumentCreate
 ) -> Document:
     """A partner adds a link to its own document; staff may add a link they found."""
-    if caller.has("partner"):
+    if caller.own_partner_id is not None:
         partner_id = own_partner_id(caller, data.partner_id)
         funder_id = None
     else:
@@ -69,7 +69,7 @@ async def create_document(
             message = "Say which partner this document belongs to."
             raise BadRequest(message, errors={"partner_id": [message]})
         await check_partner_field(session, caller, data.partner_id)
-        partner_id, funder_id = data.partner_id, caller.funder_id
+        partner_id, funder_id = data.partner_id, caller.staff_funder_id
     document = Document(
         partner_id=partner_id,
         funder_id=funder_id,
@@ -97,33 +97,42 @@ async def create_document(
 async def get_document(
     *, session: AsyncSession, caller: Caller, document_id: uuid.UUID
 ) -> Document:
-    """A partner sees every document about itself; staff see the partner's own documents
-    and the links their funder added, for partners in relationship with their funder."""
+    """A partner sees every document about itself; staff see the links their funder added
+    (partners in relationship with their funder) and the partner's own documents once the
+    partner shares with their funder."""
     document = await repository.get(session, document_id)
     if document is not None:
-        if caller.has("partner") and document.partner_id == caller.partner_id:
+        if caller.own_partner_id is not None and document.partner_id == caller.own_partner_id:
             return document
-        if (
-            is_staff(caller)
-            and document.funder_id in (None, caller.funder_id)
-            and await can_see_partner(session, caller, document.partner_id)
-        ):
-            return document
+        funder_id = caller.staff_funder_id
+        if funder_id is not None:
+            if document.funder_id == funder_id and await can_see_partner(
+                session, caller, document.partner_id
+            ):
+                return document
+            if document.funder_id is None and await shares_with_caller(
+                session, caller, document.partner_id
+            ):
+                return document
     raise NotFound(NOT_FOUND)
 
 
 async def list_documents(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
-    if caller.has("partner") and not is_staff(caller):
-        return await repository.list_documents(session, query, partner_id=caller.partner_id)
-    return await repository.list_documents(session, query, funder_id=caller.funder_id)
+    partner_id = caller.own_partner_id
+    if partner_id is not None:
+        return await repository.list_documents(session, query, partner_id=partner_id)
+    funder_id = caller.staff_funder_id
+    assert funder_id is not None
+    return await repository.list_documents(session, query, funder_id=funder_id)
 
 
 async def _editable(session: AsyncSession, caller: Caller, document_id: uuid.UUID) -> Document:
     document = await get_document(session=session, caller=caller, document_id=document_id)
     added_by_partner = document.funder_id is None
-    if caller.has("partner") and not added_by_partner:
+    by_partner = caller.own_partner_id is not None
+    if by_partner and not added_by_partner:
         raise Forbidden("Your funder's staff added this link; ask them to change or remove it.")
-    if not caller.has("partner") and added_by_partner:
+    if not by_partner and added_by_partner:
         raise Forbidden("The partner added this document; only the partner changes or removes it.")
     return document
 

@@ -33,14 +33,14 @@ async def create_funder(*, session: AsyncSession, caller: Caller, data: FunderCr
 
 async def get_funder(*, session: AsyncSession, caller: Caller, funder_id: uuid.UUID) -> Funder:
     funder = await repository.get_funder(session, funder_id)
-    visible = caller.has("platform_admin") or caller.funder_id == funder_id
+    visible = caller.has("platform_admin") or caller.staff_funder_id == funder_id
     if funder is None or not visible:
         raise NotFound("There is no funder with this id.")
     return funder
 
 
 async def list_funders(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
-    only = None if caller.has("platform_admin") else caller.funder_id
+    only = None if caller.has("platform_admin") else caller.staff_funder_id
     if only is None and not caller.has("platform_admin"):
         raise Forbidden("Only platform admins and funder staff list funders.")
     return await repository.list_funders(session, query, only=only)

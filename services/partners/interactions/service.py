@@ -67,11 +67,12 @@ async def create_interaction(
     *, session: AsyncSession, caller: Caller, data: InteractionCreate
 ) -> Interaction:
     """Staff record an interaction with a partner their funder has a relationship with."""
-    assert caller.funder_id is not None
+    funder_id = caller.staff_funder_id
+    assert funder_id is not None
     await check_partner_field(session, caller, data.partner_id)
     reason = _check_private(data.private, data.private_reason)
     interaction = Interaction(
-        funder_id=caller.funder_id,
+        funder_id=funder_id,
         partner_id=data.partner_id,
         kind=data.kind,
         occurred_at=data.occurred_at,
@@ -102,11 +103,11 @@ async def get_interaction(
     """Staff see their own funder's; a partner sees its own unless marked private."""
     interaction = await repository.get(session, interaction_id)
     if interaction is not None:
-        if is_staff(caller) and interaction.funder_id == caller.funder_id:
+        if is_staff(caller) and interaction.funder_id == caller.staff_funder_id:
             return interaction
         if (
-            caller.has("partner")
-            and interaction.partner_id == caller.partner_id
+            caller.own_partner_id is not None
+            and interaction.partner_id == caller.own_partner_id
             and not interaction.private
         ):
             return interaction
@@ -115,15 +116,21 @@ async def get_interaction(
 
 async def list_interactions(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     if is_staff(caller):
-        return await repository.list_interactions(session, query, funder_id=caller.funder_id)
-    return await repository.list_interactions(session, query, partner_id=caller.partner_id)
+        return await repository.list_interactions(session, query, funder_id=caller.staff_funder_id)
+    partner_id = caller.own_partner_id
+    assert partner_id is not None
+    return await repository.list_interactions(session, query, partner_id=partner_id)
 
 
 async def _own_interaction(
     session: AsyncSession, caller: Caller, interaction_id: uuid.UUID
 ) -> Interaction:
     interaction = await repository.get(session, interaction_id)
-    if interaction is None or interaction.funder_id != caller.funder_id:
+    if (
+        interaction is None
+        or caller.staff_funder_id is None
+        or (interaction.funder_id != caller.staff_funder_id)
+    ):
         raise NotFound(NOT_FOUND)
     return interaction
 

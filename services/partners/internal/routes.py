@@ -1,5 +1,10 @@
 """Internal routes: what the other Trellis services learn of funders and partners.
 
+The other services act for a funder (staff) or an organisation, so they learn
+no more than that side may see: of an organisation, a funder's side learns its
+name and registry identifiers, and its region only once the organisation shares
+with that funder; never its contacts, documents or other funders.
+
 Only callers with the ``service`` role reach them; they are not in the public OpenAPI.
 """
 
@@ -11,10 +16,12 @@ from fastapi import APIRouter, Query
 from services.common.auth import ServiceCallerDep
 from services.common.db import SessionDep
 from services.common.errors import NotFound
+from services.common.schemas import FunderSlug
 from services.partners.funders import service as funders_service
 from services.partners.funders.schemas import Funder
 from services.partners.organisations.schemas import PartnerSummary
 from services.partners.relationships import service as relationships_service
+from services.partners.relationships.models import SHARING_ACCEPTED
 from services.partners.relationships.models import Relationship as RelationshipRow
 
 router = APIRouter(prefix="/internal", include_in_schema=False)
@@ -28,9 +35,11 @@ def _summary(relationship: RelationshipRow) -> PartnerSummary:
         org_id=p.org_id,
         charity_number=p.charity_number,
         company_number=p.company_number,
-        region=p.region,
+        # The organisation's own description reaches a funder's side only once it shares.
+        region=p.region if relationship.sharing == SHARING_ACCEPTED else None,
         relationship_status=relationship.status,  # type: ignore[arg-type]
         relationship_since=relationship.since,
+        sharing=relationship.sharing,  # type: ignore[arg-type]
     )
 
 
@@ -41,7 +50,9 @@ async def internal_funder(funder_id: uuid.UUID, session: SessionDep, _: ServiceC
 
 
 @router.get("/funders/by-slug/{slug}", response_model=Funder)
-async def internal_funder_by_slug(slug: str, session: SessionDep, _: ServiceCallerDep) -> Funder:
+async def internal_funder_by_slug(
+    slug: FunderSlug, session: SessionDep, _: ServiceCallerDep
+) -> Funder:
     funder = await funders_service.find_funder_by_slug(session=session, slug=slug)
     return Funder.model_validate(funder)
 

@@ -3,21 +3,36 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.partners.organisations.models import Partner
-from services.partners.relationships.models import RELATIONSHIP_STATUSES, Relationship
+from services.partners.relationships.models import (
+    RELATIONSHIP_STATUSES,
+    SHARING_ACCEPTED,
+    SHARING_STATES,
+    Relationship,
+)
+
+#: The region as a funder may see it: only once the organisation shares with that funder.
+SHARED_REGION = case((Relationship.sharing == SHARING_ACCEPTED, Partner.region), else_=None)
 
 PARTNER_SORTS: dict[str, ColumnElement[Any]] = {
     "name": Partner.name,
     "created_at": Partner.created_at,
     "updated_at": Partner.updated_at,
-    "region": Partner.region,
+    "region": SHARED_REGION,
     "status": Relationship.status,
     "since": Relationship.since,
+    "sharing": Relationship.sharing,
+}
+OWN_SORTS: dict[str, ColumnElement[Any]] = {
+    "name": Partner.name,
+    "created_at": Partner.created_at,
+    "updated_at": Partner.updated_at,
+    "region": Partner.region,
 }
 
 
@@ -40,7 +55,11 @@ def _partner_filters(stmt: Select[Any], filters: dict[str, Any]) -> Select[Any]:
             )
         )
     if "region" in filters:
-        stmt = stmt.where(Partner.region == str(filters["region"]))
+        stmt = stmt.where(SHARED_REGION == str(filters["region"]))
+    if "sharing" in filters:
+        stmt = stmt.where(
+            Relationship.sharing.in_(filter_values("sharing", filters["sharing"], SHARING_STATES))
+        )
     if "org_id" in filters:
         stmt = stmt.where(Partner.org_id == str(filters["org_id"]))
     if "steward" in filters:
@@ -54,8 +73,10 @@ def _partner_filters(stmt: Select[Any], filters: dict[str, Any]) -> Select[Any]:
 
 
 def _row_value(row: Relationship, field: str) -> Any:
-    if field in {"status", "since"}:
+    if field in {"status", "since", "sharing"}:
         return getattr(row, field)
+    if field == "region" and row.sharing != SHARING_ACCEPTED:
+        return None
     return getattr(row.partner, field)
 
 
@@ -86,7 +107,6 @@ async def list_own_partner(
     stmt = select(Partner).where(Partner.id == partner_id)
     if "id" in query.filters:
         stmt = stmt.where(Partner.id.in_(parse_uuid_list("id", query.filters["id"])))
-    sorts = {k: v for k, v in PARTNER_SORTS.items() if k not in {"status", "since"}}
-    if query.sort not in sorts:
+    if query.sort not in OWN_SORTS:
         query = ListQuery(query.resource, "name", False, query.start, query.end, query.filters)
-    return await fetch_page(session, stmt, query, sort_columns=sorts, id_column=Partner.id)
+    return await fetch_page(session, stmt, query, sort_columns=OWN_SORTS, id_column=Partner.id)

@@ -13,7 +13,13 @@ from services.common.lists import ListQuery, list_query
 from services.common.service_app import problem_responses
 from services.partners.organisations import service
 from services.partners.organisations.models import Partner as PartnerRow
-from services.partners.organisations.schemas import Partner, PartnerCreate, PartnerUpdate
+from services.partners.organisations.schemas import (
+    SHARED_ONLY_FIELDS,
+    Partner,
+    PartnerCreate,
+    PartnerUpdate,
+)
+from services.partners.relationships.models import SHARING_ACCEPTED
 from services.partners.relationships.models import Relationship as RelationshipRow
 from services.partners.relationships.schemas import Relationship
 
@@ -24,8 +30,8 @@ PartnerListQuery = Annotated[
     Depends(
         list_query(
             "partners",
-            sortable=["name", "created_at", "updated_at", "region", "status", "since"],
-            filterable=["status", "region", "org_id", "steward", "q"],
+            sortable=["name", "created_at", "updated_at", "region", "status", "since", "sharing"],
+            filterable=["status", "region", "org_id", "steward", "q", "sharing"],
             default_sort=("name", "ASC"),
         )
     ),
@@ -36,6 +42,9 @@ def _partner_out(partner: PartnerRow, relationship: RelationshipRow | None) -> P
     out = Partner.model_validate(partner)
     if relationship is not None:
         out.relationship = Relationship.model_validate(relationship)
+        if relationship.sharing != SHARING_ACCEPTED:
+            for field in SHARED_ONLY_FIELDS:
+                setattr(out, field, None)
     return out
 
 
@@ -46,8 +55,14 @@ async def create_partner(
     """Record a partner organisation and your funder's relationship with it.
 
     There is no application form: a funder may get to know, and fund, an
-    organisation that never applied. An organisation already known by its
-    org-id is linked rather than duplicated.
+    organisation that never applied. A new organisation is *unclaimed*: your
+    funder may edit its record until the organisation's own people claim it.
+
+    An organisation already known by its org-id is linked rather than
+    duplicated, and nothing of it changes: your relationship's ``sharing`` is
+    ``pending`` and you see none of the organisation's own data (contacts, its
+    documents, website, region, description) until the organisation accepts
+    your funder.
     """
     partner, relationship = await service.create_partner(session=session, caller=caller, data=body)
     return await idem.respond(
@@ -63,12 +78,13 @@ async def list_partners(
 ) -> list[Partner]:
     """Partners your funder has a relationship with (staff), or your own organisation (partner).
 
-    Filters: ``status``, ``region``, ``org_id``, ``steward``, ``q`` (name or org-id
-    contains), ``id`` (one or a list).
+    Filters: ``status``, ``region``, ``org_id``, ``steward``, ``sharing``, ``q``
+    (name or org-id contains), ``id`` (one or a list). ``region`` matches only
+    organisations that share with your funder.
     """
     page = await service.list_partners(session=session, caller=caller, query=query)
     page.apply(response, "partners")
-    if caller.has("funder_staff"):
+    if caller.staff_funder_id is not None:
         return [_partner_out(rel.partner, rel) for rel in page.items]
     return [_partner_out(p, None) for p in page.items]
 
@@ -94,7 +110,13 @@ async def update_partner(
     if_match: IfMatchDep,
     response: Response,
 ) -> Partner:
-    """Update a partner. A partner updates its own name, website, region and description."""
+    """Update an organisation's own record.
+
+    The organisation's own people change every field. A funder's staff may do so
+    only for an organisation their funder added that has not been claimed yet;
+    otherwise the answer is 403 (``owned-by-organisation``) and your funder's
+    view belongs on the relationship (``PUT /api/v1/relationships/{id}``).
+    """
     partner, relationship = await service.update_partner(
         session=session, caller=caller, partner_id=partner_id, data=body, if_match=if_match
     )

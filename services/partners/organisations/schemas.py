@@ -1,14 +1,14 @@
 """Request and response bodies for partner organisations."""
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl
 
 from services.common.orgid import check_charity_number, check_company_number, check_org_id
 from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
-from services.partners.relationships.schemas import Relationship, RelationshipStatus
+from services.partners.relationships.schemas import Relationship, RelationshipStatus, Sharing
 
 OrgId = Annotated[str, AfterValidator(check_org_id)]
 CharityNumber = Annotated[str, AfterValidator(check_charity_number)]
@@ -34,11 +34,12 @@ class PartnerCreate(PartnerFields):
     steward: str | None = Field(None, max_length=200)
 
 
-DESCRIPTIVE_FIELDS = frozenset({"name", "website", "region", "description"})
-
-
 class PartnerUpdate(UpdateModel):
-    read_only = UpdateModel.read_only | {"relationship"}
+    nullable = frozenset(
+        {"org_id", "charity_number", "company_number", "website", "region", "description"}
+    )
+
+    read_only = UpdateModel.read_only | {"relationship", "claimed_at"}
 
     name: Name | None = None
     org_id: OrgId | None = None
@@ -49,6 +50,12 @@ class PartnerUpdate(UpdateModel):
     description: str | None = Field(None, max_length=5000)
 
 
+#: The organisation's own descriptive fields, shown to a funder only once the organisation
+#: has accepted it. Its name and registry identifiers (org-id, charity and company numbers)
+#: are public and shown to every funder in relationship with it.
+SHARED_ONLY_FIELDS = ("website", "region", "description")
+
+
 class Partner(TimestampedRecord):
     name: str
     org_id: str | None
@@ -57,8 +64,15 @@ class Partner(TimestampedRecord):
     website: str | None
     region: str | None
     description: str | None
+    claimed_at: datetime | None = Field(
+        None,
+        description="When the organisation's own people claimed its record; empty while "
+        "unclaimed (the funder that added it may still edit it)",
+    )
     relationship: Relationship | None = Field(
-        None, description="The caller's funder's relationship with this partner (staff only)"
+        None,
+        description="The caller's funder's relationship with this partner (staff only). "
+        "Until its sharing is accepted, website, region and description are left empty.",
     )
 
 
@@ -73,3 +87,4 @@ class PartnerSummary(BaseModel):
     region: str | None
     relationship_status: RelationshipStatus | None = None
     relationship_since: date | None = None
+    sharing: Sharing | None = None

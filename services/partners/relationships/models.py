@@ -8,11 +8,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.common.db import IdMixin, TimestampMixin, UTCDateTime, VersionedMixin
 from services.partners.db import Base
+from services.partners.funders.models import Funder
 from services.partners.organisations.models import Partner
 
 RELATIONSHIP_STATUSES = ("exploring", "active", "paused", "ended")
 #: Whether the organisation shares its own data (contacts, its documents, ...) with the funder.
 SHARING_STATES = ("pending", "accepted", "declined", "stopped")
+SHARING_ACCEPTED = "accepted"
 
 
 class Relationship(IdMixin, TimestampMixin, VersionedMixin, Base):
@@ -29,6 +31,7 @@ class Relationship(IdMixin, TimestampMixin, VersionedMixin, Base):
     sharing_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     partner: Mapped[Partner] = relationship(lazy="raise")
+    funder: Mapped[Funder] = relationship(lazy="raise")
 
     __table_args__ = (
         UniqueConstraint("funder_id", "partner_id"),

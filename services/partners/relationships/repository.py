@@ -8,9 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
+from services.partners.funders.models import Funder
 from services.partners.organisations.models import Partner
 from services.partners.relationships.models import (
     RELATIONSHIP_STATUSES,
+    SHARING_STATES,
     Relationship,
     RelationshipChange,
 )
@@ -101,3 +103,59 @@ async def list_changes(
     return await fetch_page(
         session, stmt, query, sort_columns=CHANGE_SORTS, id_column=RelationshipChange.id
     )
+
+
+SHARING_SORTS: dict[str, ColumnElement[Any]] = {
+    "funder_name": Funder.name,
+    "sharing": Relationship.sharing,
+    "related_since": Relationship.created_at,
+    "sharing_changed_at": Relationship.sharing_changed_at,
+}
+
+
+def _sharing_key(row: Relationship, field: str) -> tuple[Any, Any]:
+    value = {
+        "funder_name": lambda: row.funder.name,
+        "related_since": lambda: row.created_at,
+    }.get(field, lambda: getattr(row, field))()
+    return value, row.funder_id
+
+
+async def list_funders_of_partner(
+    session: AsyncSession, query: ListQuery, *, partner_id: uuid.UUID
+) -> Page:
+    """Every funder's relationship with one organisation, each with its funder loaded."""
+    stmt = (
+        select(Relationship)
+        .join(Relationship.funder)
+        .options(contains_eager(Relationship.funder))
+        .where(Relationship.partner_id == partner_id)
+    )
+    filters = query.filters
+    if "id" in filters:
+        stmt = stmt.where(Relationship.funder_id.in_(parse_uuid_list("id", filters["id"])))
+    if "sharing" in filters:
+        stmt = stmt.where(
+            Relationship.sharing.in_(filter_values("sharing", filters["sharing"], SHARING_STATES))
+        )
+    return await fetch_page(
+        session,
+        stmt,
+        query,
+        sort_columns=SHARING_SORTS,
+        id_column=Relationship.funder_id,
+        row_key=_sharing_key,
+    )
+
+
+async def get_relationship_with_funder(
+    session: AsyncSession, *, funder_id: uuid.UUID, partner_id: uuid.UUID
+) -> Relationship | None:
+    stmt = (
+        select(Relationship)
+        .join(Relationship.funder)
+        .options(contains_eager(Relationship.funder))
+        .where(Relationship.funder_id == funder_id, Relationship.partner_id == partner_id)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -5,16 +5,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from services.common.auth import StaffDep
+from services.common.auth import PartnerDep, StaffDep
 from services.common.concurrency import IfMatchDep, etag
 from services.common.db import SessionDep
 from services.common.lists import ListQuery, list_query
 from services.common.service_app import problem_responses
 from services.partners.relationships import service
+from services.partners.relationships.models import Relationship as RelationshipRow
 from services.partners.relationships.schemas import (
+    FunderSharing,
     Relationship,
     RelationshipChange,
     RelationshipUpdate,
+    SharingUpdate,
 )
 
 router = APIRouter(tags=["relationships"])
@@ -41,6 +44,30 @@ HistoryListQuery = Annotated[
         )
     ),
 ]
+
+
+SharingListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "sharing",
+            sortable=["funder_name", "sharing", "related_since", "sharing_changed_at"],
+            filterable=["sharing"],
+            default_sort=("related_since", "ASC"),
+        )
+    ),
+]
+
+
+def _sharing_out(relationship: RelationshipRow) -> FunderSharing:
+    return FunderSharing(
+        id=relationship.funder_id,
+        funder_id=relationship.funder_id,
+        funder_name=relationship.funder.name,
+        sharing=relationship.sharing,  # type: ignore[arg-type]
+        sharing_changed_at=relationship.sharing_changed_at,
+        related_since=relationship.created_at,
+    )
 
 
 @router.get("/relationships", response_model=list[Relationship])
@@ -108,3 +135,65 @@ async def list_relationship_history(
     )
     page.apply(response, "relationship-history")
     return [RelationshipChange.model_validate(c) for c in page.items]
+
+
+@router.get("/partners/{partner_id}/sharing", response_model=list[FunderSharing], tags=["sharing"])
+async def list_sharing(
+    partner_id: uuid.UUID,
+    session: SessionDep,
+    caller: PartnerDep,
+    query: SharingListQuery,
+    response: Response,
+) -> list[FunderSharing]:
+    """Every funder that has a relationship with your organisation, and whether you share with it.
+
+    For the organisation's own people. A funder that added your organisation
+    before you claimed it shares already (``accepted``); one that linked it by
+    org-id waits (``pending``) and sees none of your own data (contacts, your
+    documents, your description) until you accept it. Filter ``sharing``; sort
+    ``funder_name``, ``sharing``, ``related_since``, ``sharing_changed_at``.
+    """
+    page = await service.list_funders_of_partner(
+        session=session, caller=caller, partner_id=partner_id, query=query
+    )
+    page.apply(response, "sharing")
+    return [_sharing_out(r) for r in page.items]
+
+
+@router.get(
+    "/partners/{partner_id}/sharing/{funder_id}", response_model=FunderSharing, tags=["sharing"]
+)
+async def get_sharing(
+    partner_id: uuid.UUID, funder_id: uuid.UUID, session: SessionDep, caller: PartnerDep
+) -> FunderSharing:
+    """Whether your organisation shares its own data with one funder."""
+    relationship = await service.get_sharing(
+        session=session, caller=caller, partner_id=partner_id, funder_id=funder_id
+    )
+    return _sharing_out(relationship)
+
+
+@router.put(
+    "/partners/{partner_id}/sharing/{funder_id}",
+    response_model=FunderSharing,
+    responses=problem_responses(409),
+    tags=["sharing"],
+)
+async def set_sharing(
+    partner_id: uuid.UUID,
+    funder_id: uuid.UUID,
+    body: SharingUpdate,
+    session: SessionDep,
+    caller: PartnerDep,
+) -> FunderSharing:
+    """Accept a funder, decline it, or stop sharing with it: ``{"sharing": "accepted"}``.
+
+    ``accepted`` (from pending, declined or stopped) lets the funder's staff see
+    your contacts, your own documents and your description; ``declined`` answers
+    a pending funder no; ``stopped`` withdraws an acceptance. The funder keeps
+    its own relationship record (its notes and history) either way.
+    """
+    relationship = await service.set_sharing(
+        session=session, caller=caller, partner_id=partner_id, funder_id=funder_id, data=body
+    )
+    return _sharing_out(relationship)

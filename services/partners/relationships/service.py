@@ -8,12 +8,13 @@ from services.common import audit, outbox
 from services.common.auth import Caller
 from services.common.concurrency import check_if_match
 from services.common.db import utcnow
-from services.common.errors import NotFound
+from services.common.errors import Conflict, NotFound
 from services.common.lists import ListQuery, Page
-from services.partners.access import actor_name, jsonable
+from services.partners.access import PARTNER_NOT_FOUND, actor_name, is_own, jsonable
+from services.partners.organisations import repository as organisations_repository
 from services.partners.relationships import repository
 from services.partners.relationships.models import Relationship, RelationshipChange
-from services.partners.relationships.schemas import RelationshipUpdate
+from services.partners.relationships.schemas import RelationshipUpdate, SharingUpdate
 from services.partners.timeline import service as timeline_service
 
 STAGE_WORDS = {
@@ -82,9 +83,10 @@ async def relationship_changed(
 async def get_relationship(
     *, session: AsyncSession, caller: Caller, relationship_id: uuid.UUID
 ) -> Relationship:
-    assert caller.funder_id is not None
+    funder_id = caller.staff_funder_id
+    assert funder_id is not None
     relationship = await repository.get_relationship_by_id(
-        session, relationship_id=relationship_id, funder_id=caller.funder_id
+        session, relationship_id=relationship_id, funder_id=funder_id
     )
     if relationship is None:
         raise NotFound("There is no relationship with this id.")
@@ -92,8 +94,9 @@ async def get_relationship(
 
 
 async def list_relationships(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
-    assert caller.funder_id is not None
-    return await repository.list_relationships(session, query, funder_id=caller.funder_id)
+    funder_id = caller.staff_funder_id
+    assert funder_id is not None
+    return await repository.list_relationships(session, query, funder_id=funder_id)
 
 
 async def update_relationship(
@@ -147,3 +150,102 @@ async def partner_summaries(
     return await repository.relationships_of_funder(
         session, funder_id=funder_id, statuses=statuses, partner_ids=partner_ids
     )
+
+
+# The organisation's side: which funders it shares its own data with ---------------------
+
+FUNDER_NOT_FOUND = "No funder with this id has a relationship with your organisation."
+#: The answers an organisation may give, by the state the relationship is in.
+SHARING_MOVES: dict[str, set[str]] = {
+    "pending": {"accepted", "declined"},
+    "accepted": {"stopped"},
+    "declined": {"accepted"},
+    "stopped": {"accepted"},
+}
+SHARING_REFUSALS = {
+    ("accepted", "declined"): "You accepted this funder already; send 'stopped' to stop sharing.",
+    ("pending", "stopped"): "You have not accepted this funder yet; send 'declined' to decline.",
+    ("declined", "stopped"): "You declined this funder; it sees none of your own data already.",
+    ("stopped", "declined"): "You stopped sharing with this funder already.",
+}
+
+
+async def _check_own(session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> None:
+    if not is_own(caller, partner_id) or not await organisations_repository.get_partner(
+        session, partner_id
+    ):
+        raise NotFound(PARTNER_NOT_FOUND)
+
+
+async def list_funders_of_partner(
+    *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID, query: ListQuery
+) -> Page:
+    """Every funder that has a relationship with the caller's own organisation."""
+    await _check_own(session, caller, partner_id)
+    return await repository.list_funders_of_partner(session, query, partner_id=partner_id)
+
+
+async def get_sharing(
+    *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID, funder_id: uuid.UUID
+) -> Relationship:
+    await _check_own(session, caller, partner_id)
+    relationship = await repository.get_relationship_with_funder(
+        session, funder_id=funder_id, partner_id=partner_id
+    )
+    if relationship is None:
+        raise NotFound(FUNDER_NOT_FOUND)
+    return relationship
+
+
+async def set_sharing(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    partner_id: uuid.UUID,
+    funder_id: uuid.UUID,
+    data: SharingUpdate,
+) -> Relationship:
+    """The organisation accepts a funder, declines it, or stops sharing with it."""
+    relationship = await get_sharing(
+        session=session, caller=caller, partner_id=partner_id, funder_id=funder_id
+    )
+    return await change_sharing(
+        session=session, caller=caller, relationship=relationship, wanted=data.sharing
+    )
+
+
+async def change_sharing(
+    *, session: AsyncSession, caller: Caller, relationship: Relationship, wanted: str
+) -> Relationship:
+    """Move a relationship's sharing to ``wanted`` on the organisation's word.
+
+    The caller must already be known to speak for the organisation (its own
+    people: ``set_sharing``, or an accepted invitation of the funder).
+    """
+    current = relationship.sharing
+    if current == wanted:
+        return relationship
+    if wanted not in SHARING_MOVES.get(current, set()):
+        raise Conflict(
+            SHARING_REFUSALS.get(
+                (current, wanted), f"Sharing cannot go from {current} to {wanted}."
+            ),
+            slug="sharing-state",
+            extra={"sharing": current},
+        )
+    relationship.sharing = wanted
+    relationship.sharing_changed_at = utcnow()
+    await session.flush()
+    audit.record(
+        session,
+        caller=caller,
+        action=f"sharing.{wanted}",
+        entity_type="relationship",
+        entity_id=relationship.id,
+        changes={
+            "sharing": wanted,
+            "previous": current,
+            "funder_id": str(relationship.funder_id),
+        },
+    )
+    return relationship

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_or_ignore
@@ -58,8 +58,10 @@ async def entries_of_partner(
     *,
     partner_id: uuid.UUID,
     funder_id: uuid.UUID | None,
+    shared: bool = False,
 ) -> Page:
-    """A partner's timeline: everything it may see (``funder_id`` None), or what one funder may."""
+    """A partner's timeline: everything it may see (``funder_id`` None), or what one funder may
+    (entries of no funder, the partner's own documents, only when the partner ``shared``)."""
     stmt = select(TimelineEntry).where(TimelineEntry.partner_id == partner_id)
     if funder_id is None:
         stmt = stmt.where(TimelineEntry.visible_to_partner.is_(True))
@@ -71,7 +73,10 @@ async def entries_of_partner(
             or_(
                 and_(
                     TimelineEntry.kind.not_in(GRANT_KINDS),
-                    or_(TimelineEntry.funder_id == funder_id, TimelineEntry.funder_id.is_(None)),
+                    or_(
+                        TimelineEntry.funder_id == funder_id,
+                        and_(TimelineEntry.funder_id.is_(None), true() if shared else false()),
+                    ),
                 ),
                 and_(TimelineEntry.kind.in_(GRANT_KINDS), funds_grant),
             )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Caller
 from services.common.events import Event
 from services.common.lists import ListQuery, Page
-from services.partners.access import check_partner, is_staff
+from services.partners.access import check_partner, is_own, shares_with_caller
 from services.partners.timeline import repository
 from services.partners.timeline.models import TimelineEntry
 from services.partners.timeline.schemas import (
@@ -83,10 +83,18 @@ async def list_timeline(
     *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID, query: ListQuery
 ) -> Page:
     await check_partner(session, caller, partner_id)
-    own = caller.has("partner") and caller.partner_id == partner_id
-    funder_id = None if own or not is_staff(caller) else caller.funder_id
+    if is_own(caller, partner_id):
+        return await repository.entries_of_partner(
+            session, query, partner_id=partner_id, funder_id=None
+        )
+    # Staff: what concerns their funder, and the partner's own documents once it shares.
+    assert caller.staff_funder_id is not None
     return await repository.entries_of_partner(
-        session, query, partner_id=partner_id, funder_id=funder_id
+        session,
+        query,
+        partner_id=partner_id,
+        funder_id=caller.staff_funder_id,
+        shared=await shares_with_caller(session, caller, partner_id),
     )
 
 

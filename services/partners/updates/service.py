@@ -61,8 +61,8 @@ async def _recipients(
 
 async def send_update(*, session: AsyncSession, caller: Caller, data: UpdateCreate) -> list[Update]:
     """A partner shares an update with one or several of its funders: one copy each."""
-    assert caller.partner_id is not None
-    partner_id = caller.partner_id
+    partner_id = caller.own_partner_id
+    assert partner_id is not None
     texts = {p: (getattr(data, p) or "").strip() or None for p in PROMPTS}
     if not any(texts.values()):
         raise Unprocessable(
@@ -143,9 +143,9 @@ async def send_update(*, session: AsyncSession, caller: Caller, data: UpdateCrea
 
 
 def _sees(caller: Caller, update: Update) -> bool:
-    if caller.has("partner") and update.partner_id == caller.partner_id:
+    if caller.own_partner_id is not None and update.partner_id == caller.own_partner_id:
         return True
-    return is_staff(caller) and update.funder_id == caller.funder_id
+    return is_staff(caller) and update.funder_id == caller.staff_funder_id
 
 
 async def get_update(*, session: AsyncSession, caller: Caller, update_id: uuid.UUID) -> Update:
@@ -157,18 +157,20 @@ async def get_update(*, session: AsyncSession, caller: Caller, update_id: uuid.U
 
 
 async def list_updates(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
-    if is_staff(caller) and not caller.has("partner"):
-        return await repository.list_updates(session, query, funder_id=caller.funder_id)
-    return await repository.list_updates(session, query, partner_id=caller.partner_id)
+    if is_staff(caller):
+        return await repository.list_updates(session, query, funder_id=caller.staff_funder_id)
+    partner_id = caller.own_partner_id
+    assert partner_id is not None
+    return await repository.list_updates(session, query, partner_id=partner_id)
 
 
 async def shared_with(
     *, session: AsyncSession, caller: Caller, updates: list[Update]
 ) -> dict[uuid.UUID, list[UpdateCopy]]:
     """For a partner: every copy of each update. Funder staff get nothing (not their business)."""
-    if not caller.has("partner"):
+    if caller.own_partner_id is None:
         return {}
-    own = {u.submission_id for u in updates if u.partner_id == caller.partner_id}
+    own = {u.submission_id for u in updates if u.partner_id == caller.own_partner_id}
     groups: dict[uuid.UUID, list[UpdateCopy]] = defaultdict(list)
     for copy in await repository.copies_of(session, own):
         groups[copy.submission_id].append(UpdateCopy(update_id=copy.id, funder_id=copy.funder_id))
@@ -181,7 +183,9 @@ async def add_reply(
     """Either side continues the thread. The funder's first reply is timed and announced."""
     update = await get_update(session=session, caller=caller, update_id=update_id)
     side = (
-        "partner" if caller.has("partner") and update.partner_id == caller.partner_id else "funder"
+        "partner"
+        if caller.own_partner_id is not None and update.partner_id == caller.own_partner_id
+        else "funder"
     )
     now = utcnow()
     reply = Reply(

@@ -1,0 +1,73 @@
+"""``trellis token``: a developer tool that names only funders and organisations that exist."""
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from services import cli
+from services.common.auth import TokenVerifier
+from services.common.db import sync_url, utcnow
+from services.common.settings import CommonSettings, ServiceSettings
+from services.partners.organisations.models import Partner
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in [k for k in os.environ if k.startswith("TRELLIS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TRELLIS_DATA_DIR", str(tmp_path / "data"))
+    assert cli.main(["migrate", "partners"]) == 0
+    return tmp_path / "data"
+
+
+def _add_partner() -> uuid.UUID:
+    settings: ServiceSettings = cli._settings("partners")
+    engine = create_engine(sync_url(settings.effective_database_url))
+    partner = Partner(name="Hillside Youth Project", version=1)
+    partner.created_at = partner.updated_at = utcnow()
+    with Session(engine) as session:
+        session.add(partner)
+        session.commit()
+        partner_id = partner.id
+    engine.dispose()
+    return partner_id
+
+
+def test_a_partner_token_names_an_organisation_that_exists(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["token", "--role", "partner", "--partner", str(uuid.uuid4())]) == 2
+    err = capsys.readouterr().err
+    assert "no partner organisation with the id" in err
+
+    partner_id = _add_partner()
+    assert cli.main(["token", "--role", "partner", "--partner", str(partner_id)]) == 0
+    token = capsys.readouterr().out.strip()
+    settings = CommonSettings()
+    verifier = TokenVerifier(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        keys_file=settings.signing_keys_file,
+    )
+    caller = asyncio.run(verifier.verify(token))
+    assert caller.own_partner_id == partner_id and caller.staff_funder_id is None
+
+
+def test_a_staff_token_names_a_funder_that_exists(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["token", "--role", "funder_staff", "--funder", "nope"]) == 2
+    assert "no funder with the slug 'nope'" in capsys.readouterr().err
+
+
+def test_a_token_before_any_database_says_what_to_do(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRELLIS_DATA_DIR", str(data_dir.parent / "empty"))
+    assert cli.main(["token", "--role", "partner", "--partner", str(uuid.uuid4())]) == 2
+    assert "trellis migrate" in capsys.readouterr().err
