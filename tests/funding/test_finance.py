@@ -247,3 +247,37 @@ async def test_above_the_approval_limit_a_trustee_approves(stack: Stack) -> None
     response = await stack.funding.post(url, headers=trustee(f), json=decision)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "approved"
+
+
+async def test_trustee_papers_list_what_awaits_a_decision_with_its_money_by_year(
+    stack: Stack,
+) -> None:
+    f = await new_funder(stack)
+    other = await new_funder(stack)
+    await f.awarded(reference="DONE")
+    first = await f.propose(reference="P1", amount_awarded=300)  # 2030-04-01..2033-03-31
+    second = await f.propose(
+        reference="P2",
+        amount_awarded=1001,
+        planned_start_date="2031-01-01",
+        planned_end_date="2031-12-31",
+        payment_frequency="quarterly",
+    )
+    await other.propose(reference="THEIRS")
+    response = await stack.funding.get("/api/v1/trustee-papers", headers=f.staff)
+    assert response.status_code == 200, response.text
+    papers = response.json()
+    assert [p["grant_id"] for p in papers["proposals"]] == [first["id"], second["id"]]
+    years = {y["label"]: y["amount"] for y in papers["totals_by_year"]}
+    # P1: 100 a year from April 2030; P2: 251 in Jan 2031 (FY 2030-31), then 250 x 3.
+    assert years == {"2030-31": 100 + 251, "2031-32": 100 + 750, "2032-33": 100}
+    assert sum(years.values()) == 300 + 1001
+    statuses = {s["status"]: s for s in papers["totals_by_status"]}
+    assert statuses["proposed"]["count"] == 2 and statuses["proposed"]["amount"] == 1301
+    assert statuses["approved"]["count"] == 1
+    response = await stack.funding.get("/api/v1/trustee-papers.csv", headers=f.staff)
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["reference"] for r in rows if r["section"] == "proposal"] == ["P1", "P2"]
+    assert "THEIRS" not in response.text
+    response = await stack.funding.get("/api/v1/trustee-papers", headers=f.partner_headers)
+    assert response.status_code == 403

@@ -220,3 +220,50 @@ async def budget_sums(
         .group_by(Budget.financial_year, Budget.scope, Budget.pool_id, Budget.currency)
     )
     return list((await session.execute(stmt)).all())
+
+
+# Papers for a trustee meeting --------------------------------------------------------------
+
+PAPER_LIMIT = 5000
+
+
+async def proposals(session: AsyncSession, funder_id: uuid.UUID) -> list[Grant]:
+    """The funder's own proposed grants, oldest first (a board paper's order)."""
+    stmt = (
+        select(Grant)
+        .where(Grant.funder_id == funder_id, Grant.status == "proposed")
+        .order_by(Grant.created_at, Grant.id)
+        .limit(PAPER_LIMIT)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def proposal_years(
+    session: AsyncSession, *, funder_id: uuid.UUID, start_month: int
+) -> list[Any]:
+    """What the proposals would pay, by financial year and currency (their planned schedule)."""
+    fy = financial_year(PlannedInstalment.due_date, start_month).label("financial_year")
+    stmt = (
+        select(fy, PlannedInstalment.currency, func.sum(PlannedInstalment.amount).label("total"))
+        .join(Grant, Grant.id == PlannedInstalment.grant_id)
+        .where(PlannedInstalment.funder_id == funder_id, Grant.status == "proposed")
+        .group_by(fy, PlannedInstalment.currency)
+        .order_by(fy, PlannedInstalment.currency)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def status_totals(session: AsyncSession, funder_id: uuid.UUID) -> list[Any]:
+    """Grants by status and currency: how many, and their awards."""
+    stmt = (
+        select(
+            Grant.status,
+            Grant.currency,
+            func.count().label("count"),
+            func.sum(Grant.amount_awarded).label("total"),
+        )
+        .where(Grant.funder_id == funder_id)
+        .group_by(Grant.status, Grant.currency)
+        .order_by(Grant.status, Grant.currency)
+    )
+    return list((await session.execute(stmt)).all())

@@ -22,6 +22,7 @@ from services.funding.finance.schemas import (
     FinanceSettingsUpdate,
     Forecast,
     GroupBy,
+    TrusteePapers,
 )
 
 router = APIRouter()
@@ -225,4 +226,28 @@ async def get_forecast_csv(
         service.forecast_csv(result),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="forecast.csv"'},
+    )
+
+
+@router.get("/trustee-papers", response_model=TrusteePapers, tags=["finance"])
+async def get_trustee_papers(session: SessionDep, caller: StaffDep) -> TrusteePapers:
+    """Papers for a trustee meeting: the proposed grants awaiting a decision (oldest first),
+    what they would pay in each financial year, and all your grants by status. Variations
+    are recorded with the decision that made them, so none await one here."""
+    return await service.trustee_papers(session=session, caller=caller)
+
+
+@router.get(
+    "/trustee-papers.csv",
+    tags=["finance"],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_trustee_papers_csv(session: SessionDep, caller: StaffDep) -> Response:
+    """The trustee papers as CSV for a board pack: one line per proposal, then the totals by
+    financial year and by status."""
+    papers = await service.trustee_papers(session=session, caller=caller)
+    return Response(
+        service.papers_csv(papers),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="trustee-papers.csv"'},
     )

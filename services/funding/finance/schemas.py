@@ -135,3 +135,44 @@ class Forecast(BaseModel):
     group_by: GroupBy | None
     years: list[ForecastYear]
     rows: list[ForecastRow]
+
+
+class PaperProposal(BaseModel):
+    grant_id: uuid.UUID
+    reference: str
+    title: str
+    partner_id: uuid.UUID
+    amount_awarded: int
+    currency: str
+    planned_start_date: date
+    planned_end_date: date
+    payment_frequency: str
+    proposed_on: date
+
+
+class PaperYear(BaseModel):
+    financial_year: int
+    label: str
+    currency: str
+    amount: int = Field(description="What the proposals would pay in the year, if approved")
+
+
+class PaperStatus(BaseModel):
+    status: str
+    currency: str
+    count: int
+    amount: int
+
+
+class TrusteePapers(BaseModel):
+    """What awaits the trustees' decision, with its money by year, beside what is decided."""
+
+    year_start_month: int
+    proposals: list[PaperProposal] = Field(description="Proposed grants, oldest first")
+    totals_by_year: list[PaperYear]
+    totals_by_status: list[PaperStatus] = Field(
+        description="All your grants by status, so the board sees proposals beside commitments"
+    )
+    variations_awaiting_decision: list[PaperProposal] = Field(
+        description="Always empty: a variation is recorded with the decision that made it"
+    )

@@ -31,6 +31,10 @@ from services.funding.finance.schemas import (
     ForecastRow,
     ForecastYear,
     GroupBy,
+    PaperProposal,
+    PaperStatus,
+    PaperYear,
+    TrusteePapers,
 )
 from services.funding.grants.models import Grant
 from services.funding.grants.schedule import add_months, default_schedule, describe
@@ -376,4 +380,91 @@ def forecast_csv(result: Forecast) -> str:
         writer.writerow(
             [getattr(row, c) if getattr(row, c) is not None else "" for c in CSV_COLUMNS]
         )
+    return out.getvalue()
+
+
+# Papers for a trustee meeting --------------------------------------------------------------
+
+
+async def trustee_papers(*, session: AsyncSession, caller: Caller) -> TrusteePapers:
+    """Proposals awaiting a decision, their money by financial year, all grants by status."""
+    funder_id = _funder(caller)
+    settings = await get_settings(session=session, funder_id=funder_id)
+    start = settings.year_start_month
+    grants = await repository.proposals(session, funder_id)
+    years = await repository.proposal_years(session, funder_id=funder_id, start_month=start)
+    statuses = await repository.status_totals(session, funder_id)
+    return TrusteePapers(
+        year_start_month=start,
+        proposals=[
+            PaperProposal(
+                grant_id=g.id,
+                reference=g.reference,
+                title=g.title,
+                partner_id=g.partner_id,
+                amount_awarded=g.amount_awarded,
+                currency=g.currency,
+                planned_start_date=g.planned_start_date,
+                planned_end_date=g.planned_end_date,
+                payment_frequency=g.payment_frequency,
+                proposed_on=g.list_date,
+            )
+            for g in grants
+        ],
+        totals_by_year=[
+            PaperYear(
+                financial_year=int(y.financial_year),
+                label=year_label(int(y.financial_year), start),
+                currency=y.currency,
+                amount=int(y.total),
+            )
+            for y in years
+        ],
+        totals_by_status=[
+            PaperStatus(status=s.status, currency=s.currency, count=s.count, amount=int(s.total))
+            for s in statuses
+        ],
+        variations_awaiting_decision=[],
+    )
+
+
+def papers_csv(papers: TrusteePapers) -> str:
+    """The proposals as CSV, then the totals by year and by status, for a board pack."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "section",
+            "reference",
+            "title",
+            "partner_id",
+            "currency",
+            "amount",
+            "start",
+            "end",
+            "frequency",
+            "year_or_status",
+            "count",
+        ]
+    )
+    for p in papers.proposals:
+        writer.writerow(
+            [
+                "proposal",
+                p.reference,
+                p.title,
+                p.partner_id,
+                p.currency,
+                p.amount_awarded,
+                p.planned_start_date,
+                p.planned_end_date,
+                p.payment_frequency,
+                "",
+                "",
+            ]
+        )
+    for y in papers.totals_by_year:
+        writer.writerow(["year", "", "", "", y.currency, y.amount, "", "", "", y.label, ""])
+    for s in papers.totals_by_status:
+        writer.writerow(["status", "", "", "", s.currency, s.amount, "", "", "", s.status, s.count])
     return out.getvalue()

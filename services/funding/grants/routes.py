@@ -504,7 +504,7 @@ async def update_instalment(
     status_code=201,
     response_model=Payment,
     tags=["payments"],
-    responses=problem_responses(409),
+    responses=problem_responses(404, 409),
 )
 async def record_payment(
     body: PaymentCreate, session: SessionDep, caller: StaffDep, idem: IdempotencyDep
