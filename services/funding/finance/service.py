@@ -270,18 +270,6 @@ async def forecast(
         start_month=start_month,
         group_by=group_by,
     )
-    totals = (
-        await repository.forecast_sums(
-            session,
-            funder_id=funder_id,
-            begins=begins,
-            ends_before=ends_before,
-            start_month=start_month,
-            group_by=None,
-        )
-        if group_by not in (None, "currency")
-        else sums
-    )
     budgets = await repository.budget_sums(
         session, funder_id=funder_id, from_year=from_year, to_year=to_year
     )
@@ -293,7 +281,7 @@ async def forecast(
         for b in budgets
         if b.pool_id is not None
     }
-    years = list(_years(totals, whole, start_month))
+    years = list(_years(sums, whole, start_month))
     rows = list(_rows(sums, by_pool, group_by))
     return Forecast(
         from_year=from_year,
@@ -306,12 +294,13 @@ async def forecast(
 
 
 def _merge(sums: dict[str, list[Any]], width: int) -> dict[tuple[Any, ...], dict[str, int]]:
-    """Already-summed groups of each measure, side by side by their key."""
+    """Already-summed groups of each measure, side by side by their first ``width`` keys
+    (year totals add up the groups of a finer grouping: no second round of queries)."""
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
     for measure, groups in sums.items():
         for group in groups:
             key = tuple(group[:width])
-            merged.setdefault(key, {"committed": 0, "paid": 0, "pipeline": 0})[measure] = int(
+            merged.setdefault(key, {"committed": 0, "paid": 0, "pipeline": 0})[measure] += int(
                 group.total
             )
     return merged
