@@ -1,8 +1,8 @@
 """finance: financial year and approval limit, budgets, the planned pipeline of proposals,
 payment runs (their lines and the claims that keep an instalment in one open run)
 
-Revision ID: 0005_finance
-Revises: 0004
+Revision ID: 0007_finance
+Revises: 0004_runtime_robustness
 """
 
 import calendar
@@ -14,8 +14,8 @@ from alembic import op
 
 import services.common.db
 
-revision: str = "0005_finance"
-down_revision: str | None = "0004"
+revision: str = "0007_finance"
+down_revision: str | None = "0004_runtime_robustness"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
