@@ -1,7 +1,7 @@
 """bank accounts of partner organisations (encrypted, held, confirmed) and their notices
 
-Revision ID: 0009_bank_accounts
-Revises: 0003_runtime_robustness
+Revision ID: 0010_bank_accounts
+Revises: 0008_revocations
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import services.common.db
 
-revision: str = "0009_bank_accounts"
-down_revision: str | None = "0003_runtime_robustness"
+revision: str = "0010_bank_accounts"
+down_revision: str | None = "0008_revocations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
