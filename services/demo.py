@@ -453,7 +453,9 @@ def _seed_grants(
                 f"{partner['description'] or partner['name']}",
                 "amount_awarded": amount,
                 "planned_start_date": start.isoformat(),
-                "planned_end_date": date(start.year + years, start.month, 1).isoformat(),
+                "planned_end_date": (
+                    date(start.year + years, start.month, 1) - timedelta(days=1)
+                ).isoformat(),
                 "payment_frequency": "quarterly" if index % 4 == 0 else "annual",
                 "reference": f"NLCT-{start.year}-{index + 1:03d}",
             },

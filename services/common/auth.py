@@ -29,7 +29,10 @@ from services.common.errors import Forbidden, Unauthorized
 if TYPE_CHECKING:
     from services.common.revocation import RevocationList
 
-ROLES = ("platform_admin", "funder_staff", "partner", "service")
+#: ``finance`` and ``trustee`` are held on top of ``funder_staff`` (a finance person's token
+#: carries both): finance prepares and approves payment runs and sets budgets and limits;
+#: trustee marks a person who may approve above the staff approval limit.
+ROLES = ("platform_admin", "funder_staff", "partner", "service", "finance", "trustee")
 ALGORITHMS = ["RS256"]
 TOKEN_TYPE = "at+jwt"
 
@@ -427,6 +430,7 @@ CallerDep = Annotated[Caller, Depends(get_signed_in_caller)]
 AdminDep = Annotated[Caller, require_roles("platform_admin")]
 StaffDep = Annotated[Caller, require_roles("funder_staff")]
 PartnerDep = Annotated[Caller, require_roles("partner")]
+FinanceDep = Annotated[Caller, require_roles("finance")]
 StaffOrPartnerDep = Annotated[Caller, require_roles("funder_staff", "partner")]
 ServiceCallerDep = Annotated[Caller, require_roles("service")]
 

@@ -226,6 +226,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = f"There is no resource at {request.url.path}."
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not even text (bytes that are not UTF-8):
+            # the same 422 as any other body that is not valid JSON.
+            message = "the request body must be JSON in UTF-8"
+            return Unprocessable(
+                f"The request is not valid. body: {message}",
+                slug="validation-error",
+                title="Validation failed",
+                errors={"body": [message]},
+            ).to_response(request.url.path)
         problem = Problem(
             detail,
             status=exc.status_code,

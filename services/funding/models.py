@@ -5,6 +5,7 @@ registers all funding tables.
 """
 
 from services.funding.db import Base
+from services.funding.finance.models import Budget, FinanceSetting, PlannedInstalment
 from services.funding.grants.models import (
     Grant,
     GrantFundingOrganisation,
@@ -20,14 +21,21 @@ from services.funding.pools.models import (
     PoolProposal,
     PoolVote,
 )
+from services.funding.runs.models import PaymentRun, PaymentRunClaim, PaymentRunItem
 
 __all__ = [
     "Base",
+    "Budget",
+    "FinanceSetting",
     "FunderSetting",
     "Grant",
     "GrantFundingOrganisation",
     "Instalment",
     "Payment",
+    "PaymentRun",
+    "PaymentRunClaim",
+    "PaymentRunItem",
+    "PlannedInstalment",
     "Pool",
     "PoolLedgerEntry",
     "PoolMember",

@@ -31,6 +31,13 @@ RESOURCES: dict[str, str] = {
     "exports": "funding",
     "pools": "funding",
     "funder-settings": "funding",
+    "finance-settings": "funding",
+    "budgets": "funding",
+    "forecast": "funding",
+    "forecast.csv": "funding",
+    "payment-runs": "funding",
+    "trustee-papers": "funding",
+    "trustee-papers.csv": "funding",
     "imports/360giving": "funding",
     "public/funding": "funding",
     # feedback

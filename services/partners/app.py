@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from services.common.mail import Mailer
 from services.common.service_app import create_service_app
+from services.partners.bank.routes import internal as bank_internal_router
+from services.partners.bank.routes import router as bank_router
 from services.partners.clients.routes import router as clients_router
 from services.partners.config import Settings
 from services.partners.contacts.routes import router as contacts_router
@@ -53,6 +55,7 @@ def create_app(
             updates_router,
             timeline_router,
             people_router,
+            bank_router,
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
         extra_routers=[
@@ -62,6 +65,7 @@ def create_app(
             internal_router,
             imports_internal_router,
             revocations_router,
+            bank_internal_router,
         ],
         transports=transports,
         revocation_source=database_source,

@@ -48,6 +48,13 @@ class Settings(ServiceSettings):
 
     service_name: str = "partners"
     client_token_ttl: int = 3600
+    #: Bank details: id -> Fernet key (JSON) and the id new details are encrypted with. Empty:
+    #: the service keeps its own key file in the data directory.
+    bank_keys: dict[str, str] = {}
+    bank_key_id: str | None = None
+    #: How long a new or changed bank account is held before a funder's finance person may
+    #: confirm it and pay to it.
+    bank_change_hold_hours: float = 72.0
     token_failure_limits: str = "10/minute;30/hour"
     """Failed attempts at ``/oauth/token`` per client id: the first slows (429), the last locks."""
     token_failure_limits_per_source: str = "30/minute;300/hour"

@@ -4,6 +4,7 @@ Alembic's ``env.py`` imports ``Base`` from here, so importing this module
 registers all partners tables.
 """
 
+from services.partners.bank.models import BankAccount, BankNotice
 from services.partners.clients.models import ApiClient
 from services.partners.contacts.models import Contact
 from services.partners.db import Base
@@ -32,6 +33,8 @@ __all__ = [
     "RELATIONSHIP_STATUSES",
     "ApiClient",
     "AuthorizationCode",
+    "BankAccount",
+    "BankNotice",
     "Base",
     "Contact",
     "Document",

@@ -66,6 +66,15 @@ def seed(base: str, tokens: Tokens) -> Seeded:
         updates = ok(client.get(f"{API}/updates", headers=staff))
         partner = next(p for p in partners if p["id"] == updates[0]["partner_id"])
         own = tokens.partner(partner["id"])
+        # The funder's staff here are its finance people too (budgets and payment runs).
+        staff = Tokens.headers(
+            tokens.issuer.mint(
+                sub="staff@funder.test",
+                roles=["funder_staff", "finance"],
+                client_id="trellis-cli",
+                funder_id=funder["id"],
+            )
+        )
         seeded.headers = {
             "platform_admin": admin,
             "funder_staff": staff,
@@ -122,6 +131,31 @@ def seed(base: str, tokens: Tokens) -> Seeded:
         seeded.values["later_instalment_id"] = later["id"]
         later_due = date.fromisoformat(later["due_date"]) + timedelta(days=1)
         seeded.values["later_due"] = later_due.isoformat()
+
+        # A euro grant with an overdue instalment: what a payment run in EUR pays (the GBP
+        # instalments stay free for the single payment above).
+        euros = ok(
+            client.post(
+                f"{API}/grants",
+                headers={**staff, "Idempotency-Key": uuid.uuid4().hex},
+                json={
+                    "partner_id": partner["id"],
+                    "title": "Core funding in euros",
+                    "description": "Unrestricted core funding, paid in euros.",
+                    "amount_awarded": 100000,
+                    "currency": "EUR",
+                    "planned_start_date": "2025-01-01",
+                    "planned_end_date": "2025-12-31",
+                },
+            )
+        )
+        ok(
+            client.post(
+                f"{API}/grants/{euros['id']}/approve",
+                headers=staff,
+                json={"decided_on": "2024-12-01", "decided_by": "Board", "reference": "TM-EUR"},
+            )
+        )
 
         # Partner systems' API clients.
         for name in ("Our CRM", "Our website"):

@@ -63,6 +63,7 @@ TODAY = date.today()
 # (role, body). ``{partner_id}`` and the like are filled from the seeded data.
 CREATE: dict[str, tuple[str, dict[str, Any]]] = {
     "actions": ("funder_staff", {"title": "Publish the round's answers within a month"}),
+    "budgets": ("funder_staff", {"financial_year": 2031, "amount": 150000000}),
     "commitments": ("funder_staff", {"title": "We will answer every email within a week"}),
     "contacts": ("partner", {"name": "Sam Patel", "role": "Treasurer"}),
     "documents": (
@@ -95,6 +96,7 @@ CREATE: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "partners": ("funder_staff", {"name": "Harbour Arts Collective", "status": "exploring"}),
     "partners/{partner_id}/clients": ("partner", {"name": "Our CRM"}),
+    "payment-runs": ("funder_staff", {"due_by": "{today}", "currency": "EUR"}),
     "payments": ("funder_staff", {"instalment_id": "{open_instalment_id}", "paid_on": "{today}"}),
     "pools": (
         "funder_staff",
@@ -124,6 +126,7 @@ CREATE: dict[str, tuple[str, dict[str, Any]]] = {
 # A third element names the record to edit (else the first one listed).
 UPDATE: dict[str, tuple[Any, ...]] = {
     "actions": ("funder_staff", {"title": "Publish the answers within three weeks"}),
+    "budgets": ("funder_staff", {"amount": 160000000}),
     "commitments": ("funder_staff", {"description": "Measured from the day it arrives."}),
     "contacts": ("partner", {"role": "Chair"}),
     "documents": ("partner", {"title": "Strategy 2031"}),
@@ -137,7 +140,7 @@ UPDATE: dict[str, tuple[Any, ...]] = {
 }
 # Lists where <Edit> updates a record react-admin just created (a fresh one, free to change).
 UPDATE_CREATED = {"actions", "commitments", "contacts", "documents", "funders", "grants"}
-UPDATE_CREATED |= {"interactions", "partners", "rounds"}
+UPDATE_CREATED |= {"interactions", "partners", "rounds", "budgets"}
 
 
 def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:

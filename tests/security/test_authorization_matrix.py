@@ -257,6 +257,42 @@ async def build_victim(stack: Stack) -> Victim:
         201,
     )
     victim.add("variation_id", variation["id"])
+    # Money operations: a budget and a payment run (by the victim's finance people) and the
+    # partner's bank account.
+    money = Tokens.headers(
+        stack.tokens.issuer.mint(
+            sub=f"victim-finance-{tag}@victim.test",
+            roles=["funder_staff", "finance"],
+            client_id="trellis-cli",
+            funder_id=v["id"],
+        )
+    )
+    budget = await _ok(
+        await f.post(
+            f"{API}/budgets", headers=money, json={"financial_year": 2031, "amount": 77_000_00}
+        ),
+        201,
+    )
+    victim.add("budget_id", budget["id"])
+    run = await _ok(
+        await f.post(
+            f"{API}/payment-runs",
+            headers={**money, "Idempotency-Key": _unique()},
+            json={"due_by": "2032-12-31"},
+        ),
+        201,
+    )
+    victim.add("run_id", run["id"])
+    account = await _ok(
+        await stack.partners.post(
+            f"{API}/partners/{a['id']}/bank-accounts",
+            headers=as_a,
+            json={"account_name": f"Victim account {tag}", "iban": "GB33BUKB20201555555555"},
+        ),
+        201,
+    )
+    victim.add("account_id", account["id"])
+    victim.needles |= {"GB33BUKB20201555555555", f"Victim account {tag}"}
     settings = await f.get(f"{API}/funder-settings", headers=staff)
     await _ok(
         await f.put(

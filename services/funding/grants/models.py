@@ -17,7 +17,7 @@ from services.funding.db import Base
 GRANT_STATUSES = ("proposed", "approved", "active", "completed", "withdrawn")
 INSTALMENT_STATUSES = ("scheduled", "paid", "cancelled")
 VARIATION_KINDS = ("uplift", "reduction", "extension", "reprofile")
-FREQUENCIES = ("annual", "quarterly")
+FREQUENCIES = ("monthly", "quarterly", "annual", "custom")
 
 
 class Grant(IdMixin, TimestampMixin, VersionedMixin, Base):

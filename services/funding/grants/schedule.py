@@ -3,38 +3,24 @@
 import calendar
 from datetime import date, timedelta
 
-#: ISO 4217 currencies whose minor unit is not the cent (default 2 digits).
-MINOR_DIGITS = {
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-}
+import iso4217
 
-MONTHS_PER_INSTALMENT = {"annual": 12, "quarterly": 3}
+#: Months between instalments of each regular frequency; ``custom`` has no rhythm.
+MONTHS_PER_INSTALMENT = {"monthly": 1, "quarterly": 3, "annual": 12}
+
+
+def currency_digits(code: str) -> int | None:
+    """The minor-unit digits of an ISO 4217 currency (2 for GBP, 0 for JPY, 3 for KWD), or
+    None if ``code`` is not a currency one can pay a partner in (unknown, gold, test codes)."""
+    try:
+        return iso4217.Currency(code).exponent
+    except ValueError:
+        return None
 
 
 def minor_digits(currency: str) -> int:
-    return MINOR_DIGITS.get(currency, 2)
+    digits = currency_digits(currency)
+    return 2 if digits is None else digits
 
 
 def major_units_text(amount: int, currency: str) -> str:
@@ -64,11 +50,27 @@ def add_months(start: date, months: int) -> date:
 
 
 def term_months(start: date, end: date) -> int:
-    """Whole months covered by a term from ``start`` to ``end`` inclusive, rounded up."""
-    months = (end.year - start.year) * 12 + (end.month - start.month)
-    if add_months(start, months) <= end:
+    """Months of a term from ``start`` to ``end``, where ``end`` is the term's last day.
+
+    2025-10-01..2028-09-30 is 36 months. A part month at the end counts as a month, so a
+    term is never under-counted (the API refuses an end date on an anniversary of the
+    start, which would add one day of a new month, see :func:`ends_on_anniversary`).
+    """
+    after = end + timedelta(days=1)
+    months = (after.year - start.year) * 12 + (after.month - start.month)
+    if add_months(start, months) > after:
+        months -= 1
+    if add_months(start, months) < after:
         months += 1
     return max(months, 0)
+
+
+def ends_on_anniversary(start: date, end: date) -> int | None:
+    """If ``end`` falls exactly whole months after ``start`` (2028-10-01 for a start on
+    2025-10-01), the number of those months; such a term would have one day more than
+    it means. None otherwise."""
+    months = (end.year - start.year) * 12 + (end.month - start.month)
+    return months if months > 0 and add_months(start, months) == end else None
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -80,10 +82,12 @@ def split(total: int, parts: int) -> list[int]:
 
 
 def default_schedule(total: int, start: date, end: date, frequency: str) -> list[tuple[date, int]]:
-    """Instalments due at the start of each year (or quarter) of the term, summing to ``total``.
+    """Instalments due at the start of each month, quarter or year of the term, summing to
+    ``total``: a term of 2025-10-01..2028-09-30 paid annually has 3 instalments.
 
     The remainder minor units (e.g. the odd penny of £100,000.01 over 3 years) are
-    placed on the first instalment, so a partner is never short-changed later.
+    placed on the first instalment, so a partner is never short-changed later. A
+    ``custom`` schedule has no default: it is given with the approval.
     """
     step = MONTHS_PER_INSTALMENT[frequency]
     count = max(1, -(-term_months(start, end) // step))

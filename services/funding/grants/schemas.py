@@ -4,17 +4,33 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from services.common.errors import Unprocessable
 from services.common.schemas import Amount, InputModel, Record, TimestampedRecord, UpdateModel
+from services.funding.grants.schedule import currency_digits
 
 GrantStatus = Literal["proposed", "approved", "active", "completed", "withdrawn"]
 InstalmentStatus = Literal["scheduled", "paid", "cancelled"]
 VariationKind = Literal["uplift", "reduction", "extension", "reprofile"]
-Frequency = Literal["annual", "quarterly"]
+Frequency = Literal["monthly", "quarterly", "annual", "custom"]
+RegularFrequency = Literal["monthly", "quarterly", "annual"]
+
+
+def _iso4217(code: str) -> str:
+    digits = currency_digits(code)
+    if digits is None:
+        raise ValueError(
+            f"'{code}' is not an ISO 4217 currency one can pay in: use a code such as GBP, "
+            "EUR or USD (amounts are in its minor units, e.g. pence; 0 digits for JPY)"
+        )
+    return code
+
+
 Currency = Annotated[
-    str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["GBP"])
+    str,
+    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code", examples=["GBP"]),
+    AfterValidator(_iso4217),
 ]
 #: The most instalments a schedule takes: monthly over the longest term (10 years) is 120.
 MAX_INSTALMENTS = 200
@@ -83,9 +99,14 @@ class GrantCreate(NoKpiInput):
     amount_awarded: Amount
     currency: Currency = "GBP"
     planned_start_date: date
-    planned_end_date: date = Field(description="A term of 1 to 10 years")
+    planned_end_date: date = Field(
+        description="The last day of the term (1 to 10 years): a 3-year grant from 2025-10-01 "
+        "ends on 2028-09-30"
+    )
     payment_frequency: Frequency | None = Field(
-        None, description="annual or quarterly (your funder's default if omitted)"
+        None,
+        description="monthly, quarterly, annual (the default), or custom: the instalments are "
+        "then given with the approval",
     )
     reference: str | None = Field(
         None,
@@ -138,9 +159,23 @@ class Decision(NoKpiInput):
     reference: Text = Field(description="Minute or paper reference, e.g. 'TM-2025-03 item 4'")
 
 
+class InstalmentIn(NoKpiInput):
+    due_date: date
+    amount: Amount
+
+
 class Approval(Decision):
     payment_frequency: Frequency | None = Field(
-        None, description="Schedule to make: annual or quarterly (the grant's if omitted)"
+        None,
+        description="Schedule to make: monthly, quarterly, annual or custom (the grant's if "
+        "omitted)",
+    )
+    instalments: list[InstalmentIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=600,
+        description="A custom schedule: required when the frequency is custom, refused "
+        "otherwise; it must add up to the award and fall within the term",
     )
 
 
@@ -191,11 +226,6 @@ class Grant(TimestampedRecord):
 
 
 # Instalments and payments ------------------------------------------------------------------
-
-
-class InstalmentIn(NoKpiInput):
-    due_date: date
-    amount: Amount
 
 
 class ScheduleUpdate(NoKpiUpdate):

@@ -8,7 +8,7 @@ the amount awarded; variations change it only with their own decision.
 """
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,7 @@ from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
+from services.funding.finance import service as finance
 from services.funding.grants import repository
 from services.funding.grants.models import (
     Grant,
@@ -30,8 +31,10 @@ from services.funding.grants.models import (
     Variation,
 )
 from services.funding.grants.schedule import (
+    add_months,
     default_schedule,
     describe,
+    ends_on_anniversary,
     last_day_of_term,
     spread_increase,
     take_from_last,
@@ -48,6 +51,7 @@ from services.funding.grants.schemas import (
     Withdrawal,
 )
 from services.funding.pools import ledger
+from services.funding.runs import repository as runs_repository
 
 LIVE = ("approved", "active")
 ALLOWED = {
@@ -95,6 +99,24 @@ def _check_term(start: date, end: date) -> None:
             slug="grant-term",
             errors={"planned_end_date": ["the term must be 1 to 10 years"]},
         )
+    months = ends_on_anniversary(start, end)
+    if months:
+        last = add_months(start, months) - timedelta(days=1)
+        raise Unprocessable(
+            f"planned_end_date is the last day of the term: a grant from {start.isoformat()} "
+            f"for {_term_words(months)} ends on {last.isoformat()}. {end.isoformat()} would add "
+            "one day of a new period (and an instalment for it); send "
+            f"{last.isoformat()} instead.",
+            slug="grant-term-ends-on-its-last-day",
+            errors={"planned_end_date": [f"the last day of the term, e.g. {last.isoformat()}"]},
+        )
+
+
+def _term_words(months: int) -> str:
+    years, rest = divmod(months, 12)
+    parts = [f"{years} year{'s' if years != 1 else ''}"] if years else []
+    parts += [f"{rest} month{'s' if rest != 1 else ''}"] if rest else []
+    return " and ".join(parts)
 
 
 def check_term(start: date, end: date) -> None:
@@ -208,6 +230,7 @@ async def create_grant(
         await session.flush()
     except IntegrityError as exc:
         raise Conflict("A grant with this reference was just made; choose another.") from exc
+    await finance.replan(session=session, grant=grant)
     audit.record(
         session,
         caller=caller,
@@ -266,6 +289,8 @@ async def update_grant(
     for field, value in changes.items():
         setattr(grant, field, value)
     await session.flush()
+    if changed_terms:
+        await finance.replan(session=session, grant=grant)
     audit.record(
         session,
         caller=caller,
@@ -296,7 +321,9 @@ async def approve_grant(
     funder = await partners.get_json(f"/internal/funders/{grant.funder_id}")
     if funder is None:
         raise NotFound("Your funder is not known to the partners service.")
+    await finance.check_approval_limit(session=session, caller=caller, grant=grant)
     grant.payment_frequency = data.payment_frequency or grant.payment_frequency
+    lines = _approval_schedule(grant, data)
     return await _award(
         session,
         caller=caller,
@@ -306,7 +333,43 @@ async def approve_grant(
         decided_by=data.decided_by,
         reference=data.reference,
         changes=data.model_dump(mode="json"),
+        lines=lines,
     )
+
+
+def _approval_schedule(grant: Grant, data: Approval) -> list[tuple[date, int]] | None:
+    """The custom schedule given with an approval, checked; None for a regular frequency."""
+    if grant.payment_frequency != "custom":
+        if data.instalments is not None:
+            raise Unprocessable(
+                f"This grant is paid {grant.payment_frequency}: its schedule is made for you. "
+                "Send 'instalments' only with payment_frequency 'custom'.",
+                slug="custom-schedule-needs-custom-frequency",
+                errors={"instalments": ["only for payment_frequency 'custom'"]},
+            )
+        return None
+    if not data.instalments:
+        raise Unprocessable(
+            "A custom schedule is given with the approval: send 'instalments' (due_date and "
+            "amount of each) adding up to the award.",
+            slug="custom-schedule-missing",
+            errors={"instalments": ["required for payment_frequency 'custom'"]},
+        )
+    lines = sorted((i.due_date, i.amount) for i in data.instalments)
+    outside = [
+        d.isoformat()
+        for d, _ in lines
+        if d < grant.planned_start_date or d > grant.planned_end_date
+    ]
+    if outside:
+        raise Unprocessable(
+            f"Instalments must fall within the term {grant.planned_start_date.isoformat()} to "
+            f"{grant.planned_end_date.isoformat()}; {', '.join(outside)} do not.",
+            slug="instalment-outside-term",
+            errors={"instalments": [f"{d} is outside the term" for d in outside]},
+        )
+    _reconcile(grant, target=grant.amount_awarded, paid=0, lines=lines)
+    return lines
 
 
 async def _award(
@@ -319,8 +382,10 @@ async def _award(
     decided_by: str,
     reference: str,
     changes: dict[str, Any],
+    lines: list[tuple[date, int]] | None = None,
 ) -> Grant:
-    """Award a grant: its decision, 360Giving id, default schedule, audit and grant.approved."""
+    """Award a grant: its decision, 360Giving id, schedule (the default one unless ``lines``
+    are given), audit and grant.approved."""
     grant.status = "approved"
     grant.approved_on = decided_on
     grant.approved_by = decided_by
@@ -330,12 +395,14 @@ async def _award(
     grant.original_amount = grant.amount_awarded
     grant.original_start_date = grant.planned_start_date
     grant.original_end_date = grant.planned_end_date
-    lines = default_schedule(
-        grant.amount_awarded,
-        grant.planned_start_date,
-        grant.planned_end_date,
-        grant.payment_frequency,
-    )
+    await finance.replan(session=session, grant=grant)
+    if lines is None:
+        lines = default_schedule(
+            grant.amount_awarded,
+            grant.planned_start_date,
+            grant.planned_end_date,
+            grant.payment_frequency,
+        )
     for sequence, (due, amount) in enumerate(lines, start=1):
         session.add(_instalment(grant, sequence, due, amount))
     try:
@@ -548,6 +615,7 @@ async def withdraw_grant(
     grant.withdrawn_on = on
     grant.withdrawal_reason = data.reason
     await session.flush()
+    await finance.replan(session=session, grant=grant)
     if grant.pool_id is not None:
         await ledger.release(
             session,
@@ -761,12 +829,27 @@ async def list_instalments(*, session: AsyncSession, caller: Caller, query: List
 # Payments ----------------------------------------------------------------------------------
 
 
-async def record_payment(*, session: AsyncSession, caller: Caller, data: PaymentCreate) -> Payment:
-    """Pay one instalment in full. Never twice, never more than it is."""
+async def record_payment(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    data: PaymentCreate,
+    in_run: uuid.UUID | None = None,
+) -> Payment:
+    """Pay one instalment in full. Never twice, never more than it is; one held by an open
+    payment run is paid by that run (``in_run``) only."""
     instalment, grant = await get_instalment(
         session=session, caller=caller, instalment_id=data.instalment_id, for_update=True
     )
     _check_pool_host(caller, grant)
+    held_by = await runs_repository.claim_of(session, instalment.id)
+    if held_by is not None and held_by != in_run:
+        raise Conflict(
+            f"This instalment is in payment run {held_by}: it is paid when that run is marked "
+            "paid (or cancel the run to pay it on its own).",
+            slug="instalment-in-payment-run",
+            extra={"payment_run_id": str(held_by)},
+        )
     if instalment.status == "paid":
         paid = await repository.payment_of(session, instalment.id)
         when = f" on {paid.paid_on.isoformat()}" if paid else ""

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from services.common.schemas import Record, TimestampedRecord
-from services.funding.grants.schemas import Amount, Currency, Frequency, NoKpiInput
+from services.funding.grants.schemas import Amount, Currency, NoKpiInput, RegularFrequency
 
 DecisionRule = Literal["unanimous", "majority", "quorum"]
 MemberStatus = Literal["invited", "active", "left"]
@@ -119,7 +119,7 @@ class ProposalCreate(NoKpiInput):
     amount: Amount
     planned_start_date: date
     planned_end_date: date = Field(description="A term of 1 to 10 years")
-    payment_frequency: Frequency = "annual"
+    payment_frequency: RegularFrequency = "annual"
     reference: str | None = Field(
         None,
         min_length=1,
@@ -162,7 +162,7 @@ class Proposal(TimestampedRecord):
     currency: str
     planned_start_date: date
     planned_end_date: date
-    payment_frequency: Frequency
+    payment_frequency: RegularFrequency
     reference: str | None
     status: ProposalStatus
     decided_at: datetime | None
