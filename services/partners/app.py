@@ -24,6 +24,7 @@ from services.partners.organisations.routes import router as organisations_route
 from services.partners.people.pages import router as people_pages_router
 from services.partners.people.routes import router as people_router
 from services.partners.relationships.routes import router as relationships_router
+from services.partners.search.routes import router as search_router
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
 from services.partners.updates.routes import router as updates_router
@@ -51,6 +52,7 @@ def create_app(
             updates_router,
             timeline_router,
             people_router,
+            search_router,
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
         extra_routers=[
