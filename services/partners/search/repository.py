@@ -257,17 +257,28 @@ class SqliteSearch:
         snippet = func.snippet(fts_table, -1, MARK_START, MARK_END, " … ", SNIPPET_WORDS).label(
             "snippet"
         )
-        joined = (
-            select(SearchEntry, relevance, snippet)
-            .select_from(self.fts)
-            .join(SearchEntry, SearchEntry.id == self.fts.c.rowid)
-            .where(matches)
-        )
-        stmt = (
-            _filtered(joined, scope, filters)
+        page = (
+            _filtered(
+                select(SearchEntry.id, relevance)
+                .select_from(self.fts)
+                .join(SearchEntry, SearchEntry.id == self.fts.c.rowid)
+                .where(matches),
+                scope,
+                filters,
+            )
             .order_by(*_order(relevance, by_relevance, descending))
             .offset(offset)
             .limit(limit)
+            .subquery()
+        )
+        # Snippets only for the page: the match runs again on its rows alone (by rowid).
+        stmt = (
+            select(SearchEntry, page.c.relevance, snippet)
+            .select_from(self.fts)
+            .join(page, page.c.id == self.fts.c.rowid)
+            .join(SearchEntry, SearchEntry.id == page.c.id)
+            .where(matches)
+            .order_by(*_order(page.c.relevance, by_relevance, descending))
         )
         count_stmt = _filtered(
             select(func.count())
