@@ -8,7 +8,9 @@ from tests.support import Stack
 
 
 async def search(stack: Stack, headers: dict[str, str], q: str, **params: Any) -> list[dict]:
-    query = {"q": q, **{k: json.dumps(v) for k, v in params.items()}}
+    query = {k: json.dumps(v) for k, v in params.items()}
+    if q:
+        query["q"] = q
     response = await stack.partners.get("/api/v1/search", headers=headers, params=query)
     assert response.status_code == 200, response.text
     assert response.headers["content-range"].startswith("search ")
@@ -203,3 +205,26 @@ async def test_snippets_escape_the_partners_text(stack: Stack) -> None:
     unmarked = hit["snippet"].replace("<mark>", "").replace("</mark>", "")
     assert "<" not in unmarked and ">" not in unmarked
     assert "&amp; friends" in hit["snippet"]
+
+
+async def test_react_admins_filter_q_by_id_and_without_words(stack: Stack) -> None:
+    p = await pair(stack)
+    first = await update(stack, p, what_changed="Volunteers <b>painted</b> the hall.")
+    second = await interaction(stack, p, summary="Saw the new kitchen.")
+    stranger = await pair(stack)
+    hits = await search(stack, p.staff, "", filter={"q": "volunteer"})
+    assert [h["id"] for h in hits] == [first["id"]]
+    # Without words: everything the caller may read, newest first, opening words as snippet.
+    response = await stack.partners.get("/api/v1/search", headers=p.staff)
+    assert response.status_code == 200
+    assert response.headers["content-range"] == "search 0-1/2"
+    everything = response.json()
+    assert {h["id"] for h in everything} == {first["id"], second["id"]}
+    shown = next(h for h in everything if h["id"] == first["id"])
+    assert shown["snippet"] == "Volunteers &lt;b&gt;painted&lt;/b&gt; the hall."
+    by_id = await search(stack, p.staff, "", filter={"id": [second["id"]]})
+    assert [h["id"] for h in by_id] == [second["id"]]
+    response = await stack.partners.get("/api/v1/search", headers=stranger.staff)
+    assert response.json() == []
+    ordered = await search(stack, p.staff, "", sort=["id", "ASC"])
+    assert [h["id"] for h in ordered] == sorted([first["id"], second["id"]])

@@ -1,6 +1,6 @@
 """The search index: one row per searchable record, kept in step by database triggers.
 
-The migration (``0008_search``) creates the triggers on ``updates``,
+The migration (``0009_search``) creates the triggers on ``updates``,
 ``update_replies``, ``interactions`` and ``documents`` that write these rows in
 the same transaction as the record, and the full-text structures on top: a
 generated ``search_vector`` tsvector with a GIN index on PostgreSQL (not mapped

@@ -50,6 +50,7 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
+    ids: list[uuid.UUID] | None = None
     partner_ids: list[uuid.UUID] | None = None
     funder_ids: list[uuid.UUID] | None = None
     kinds: list[str] | None = None
@@ -72,7 +73,7 @@ class SearchIndex(Protocol):
         words: str,
         scope: Scope,
         filters: Filters,
-        by_relevance: bool,
+        sort: str,
         descending: bool,
         offset: int,
         limit: int,
@@ -109,6 +110,8 @@ def _readable(scope: Scope) -> ColumnElement[bool]:
 
 def _filtered(stmt: Select[Any], scope: Scope, filters: Filters) -> Select[Any]:
     stmt = stmt.where(_readable(scope))
+    if filters.ids is not None:
+        stmt = stmt.where(SearchEntry.source_id.in_(filters.ids))
     if filters.partner_ids is not None:
         stmt = stmt.where(SearchEntry.partner_id.in_(filters.partner_ids))
     if filters.funder_ids is not None:
@@ -122,11 +125,10 @@ def _filtered(stmt: Select[Any], scope: Scope, filters: Filters) -> Select[Any]:
     return stmt
 
 
-def _order(relevance: Any, by_relevance: bool, descending: bool) -> list[Any]:
-    if by_relevance:
-        first = relevance.desc() if descending else relevance.asc()
-    else:
-        first = SearchEntry.at.desc() if descending else SearchEntry.at.asc()
+def _order(relevance: Any, sort: str, descending: bool) -> list[Any]:
+    """By relevance, date or id (the record's), ties broken by the entry's own key."""
+    key = {"relevance": relevance, "at": SearchEntry.at, "id": SearchEntry.source_id}[sort]
+    first = key.desc() if descending else key.asc()
     return [first, SearchEntry.id.desc() if descending else SearchEntry.id.asc()]
 
 
@@ -148,7 +150,7 @@ class PostgresSearch:
         words: str,
         scope: Scope,
         filters: Filters,
-        by_relevance: bool,
+        sort: str,
         descending: bool,
         offset: int,
         limit: int,
@@ -163,7 +165,7 @@ class PostgresSearch:
             select(func.count()).select_from(SearchEntry).where(matches), scope, filters
         )
         page = (
-            base.order_by(*_order(relevance, by_relevance, descending))
+            base.order_by(*_order(relevance, sort, descending))
             .offset(offset)
             .limit(limit)
             .subquery()
@@ -182,7 +184,7 @@ class PostgresSearch:
         stmt = (
             select(SearchEntry, page.c.relevance, headline)
             .join(page, page.c.id == SearchEntry.id)
-            .order_by(*_order(page.c.relevance, by_relevance, descending))
+            .order_by(*_order(page.c.relevance, sort, descending))
         )
         rows, total = await _page(session, stmt, count_stmt)
         return [Hit(r[0], float(r[1]), r[2]) for r in rows], total
@@ -242,7 +244,7 @@ class SqliteSearch:
         words: str,
         scope: Scope,
         filters: Filters,
-        by_relevance: bool,
+        sort: str,
         descending: bool,
         offset: int,
         limit: int,
@@ -266,7 +268,7 @@ class SqliteSearch:
                 scope,
                 filters,
             )
-            .order_by(*_order(relevance, by_relevance, descending))
+            .order_by(*_order(relevance, sort, descending))
             .offset(offset)
             .limit(limit)
             .subquery()
@@ -278,7 +280,7 @@ class SqliteSearch:
             .join(page, page.c.id == self.fts.c.rowid)
             .join(SearchEntry, SearchEntry.id == page.c.id)
             .where(matches)
-            .order_by(*_order(page.c.relevance, by_relevance, descending))
+            .order_by(*_order(page.c.relevance, sort, descending))
         )
         count_stmt = _filtered(
             select(func.count())
@@ -290,6 +292,30 @@ class SqliteSearch:
         )
         rows, total = await _page(session, stmt, count_stmt)
         return [Hit(r[0], float(r[1]), r[2]) for r in rows], total
+
+
+async def browse(
+    session: AsyncSession,
+    *,
+    scope: Scope,
+    filters: Filters,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> tuple[list[SearchEntry], int]:
+    """Without words: everything the scope may read (the same rules), by date or id."""
+    if sort == "relevance":
+        sort = "at"
+    stmt = (
+        _filtered(select(SearchEntry), scope, filters)
+        .order_by(*_order(None, sort, descending))
+        .offset(offset)
+        .limit(limit)
+    )
+    count_stmt = _filtered(select(func.count()).select_from(SearchEntry), scope, filters)
+    total = (await session.execute(count_stmt)).scalar_one()
+    return list((await session.execute(stmt)).scalars()), int(total)
 
 
 def index_for(session: AsyncSession) -> SearchIndex:

@@ -18,7 +18,7 @@ SearchQuery = Annotated[
         list_query(
             "search",
             sortable=["relevance", "at"],
-            filterable=["partner_id", "funder_id", "kind", "at_gte", "at_lte"],
+            filterable=["q", "partner_id", "funder_id", "kind", "at_gte", "at_lte"],
             default_sort=("relevance", "DESC"),
         )
     ),
@@ -32,7 +32,7 @@ async def search(
     query: SearchQuery,
     response: Response,
     q: Annotated[
-        str,
+        str | None,
         Query(
             min_length=1,
             max_length=200,
@@ -40,7 +40,7 @@ async def search(
             "or between alternatives, -word to leave out.",
             examples=["volunteers energy costs"],
         ),
-    ],
+    ] = None,
 ) -> list[SearchHit]:
     """Search the stories you may read: reflective updates and their replies,
     interactions and documents' titles.
@@ -49,6 +49,8 @@ async def search(
     (English stemming) and ``cafe`` finds "café" (accents folded). Best matches
     first (``sort=["relevance","DESC"]``), or by date (``sort=["at","DESC"]``);
     paged with ``range`` and a ``Content-Range: search 0-24/N`` header.
+    react-admin's full-text search sends the words as ``filter={"q":"..."}``, which
+    works the same. Without words, the list is everything you may read, newest first.
 
     Filters: ``partner_id``, ``funder_id``, ``kind`` (update, reply,
     interaction, document; one or a list), ``at_gte`` / ``at_lte`` (a date or

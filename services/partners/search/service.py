@@ -17,13 +17,15 @@ from services.common.auth import Caller
 from services.common.errors import BadRequest, Unprocessable
 from services.common.lists import ListQuery, Page, filter_values, parse_uuid_list
 from services.partners.access import date_bound
-from services.partners.search.models import SEARCH_KINDS
+from services.partners.search.models import SEARCH_KINDS, SearchEntry
 from services.partners.search.repository import (
     MARK_END,
     MARK_START,
+    SNIPPET_WORDS,
     Filters,
     Hit,
     Scope,
+    browse,
     index_for,
 )
 from services.partners.search.schemas import SearchHit
@@ -39,14 +41,8 @@ def _scope(caller: Caller) -> Scope:
 
 def _filters(query: ListQuery) -> Filters:
     given = query.filters
-    ids = parse_uuid_list("id", given["id"]) if "id" in given else None
-    if ids is not None:
-        raise BadRequest(
-            "Search results are not fetched by id; fetch the record from its own endpoint.",
-            slug="bad-list-parameter",
-            errors={"filter": ["id is not a search filter"]},
-        )
     return Filters(
+        ids=parse_uuid_list("id", given["id"]) if "id" in given else None,
         partner_ids=parse_uuid_list("partner_id", given["partner_id"])
         if "partner_id" in given
         else None,
@@ -81,11 +77,20 @@ def _out(hit: Hit) -> SearchHit:
     )
 
 
+def _opening(entry: SearchEntry) -> str:
+    """Without words to highlight, the snippet is the text's opening words."""
+    words = " — ".join(t for t in (entry.title, entry.body) if t).split()
+    shown = " ".join(words[:SNIPPET_WORDS])
+    return shown + (" …" if len(words) > SNIPPET_WORDS else "")
+
+
 async def search(
-    *, session: AsyncSession, caller: Caller, words: str, query: ListQuery
+    *, session: AsyncSession, caller: Caller, words: str | None, query: ListQuery
 ) -> tuple[list[SearchHit], Page]:
     """The hits of one page and the page (for Content-Range)."""
-    if not re.search(r"\w", words):
+    if words is None and "q" in query.filters:
+        words = str(query.filters["q"])[:200]
+    if words is not None and not re.search(r"\w", words):
         message = "Say what to look for: q needs at least one word."
         raise Unprocessable(message, errors={"q": [message]})
     if query.cursor is not None:
@@ -94,15 +99,27 @@ async def search(
             slug="bad-list-parameter",
             errors={"cursor": ["search pages by range"]},
         )
-    hits, total = await index_for(session).search(
-        session,
-        words=words,
-        scope=_scope(caller),
-        filters=_filters(query),
-        by_relevance=query.sort == "relevance",
-        descending=query.descending,
-        offset=query.start,
-        limit=query.limit,
-    )
+    if words is None:
+        entries, total = await browse(
+            session,
+            scope=_scope(caller),
+            filters=_filters(query),
+            sort=query.sort,
+            descending=query.descending,
+            offset=query.start,
+            limit=query.limit,
+        )
+        hits = [Hit(e, 0.0, _opening(e)) for e in entries]
+    else:
+        hits, total = await index_for(session).search(
+            session,
+            words=words,
+            scope=_scope(caller),
+            filters=_filters(query),
+            sort=query.sort,
+            descending=query.descending,
+            offset=query.start,
+            limit=query.limit,
+        )
     out = [_out(h) for h in hits]
     return out, Page(out, total, query.start, None)

@@ -8,8 +8,8 @@ configuration: English stemming, plus ``unaccent`` when the extension can be
 created. On SQLite an external-content FTS5 table ``search_fts`` (porter stemming
 over unicode61 with diacritics removed) follows ``search_entries`` by triggers.
 
-Revision ID: 0008_search
-Revises: 0004_people
+Revision ID: 0009_search
+Revises: 0003_runtime_robustness
 """
 
 from collections.abc import Sequence
@@ -19,8 +19,8 @@ from alembic import op
 
 import services.common.db
 
-revision: str = "0008_search"
-down_revision: str | None = "0004_people"
+revision: str = "0009_search"
+down_revision: str | None = "0003_runtime_robustness"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
