@@ -9,7 +9,7 @@ created. On SQLite an external-content FTS5 table ``search_fts`` (porter stemmin
 over unicode61 with diacritics removed) follows ``search_entries`` by triggers.
 
 Revision ID: 0009_search
-Revises: 0003_runtime_robustness
+Revises: 0008_revocations
 """
 
 from collections.abc import Sequence
@@ -20,7 +20,7 @@ from alembic import op
 import services.common.db
 
 revision: str = "0009_search"
-down_revision: str | None = "0003_runtime_robustness"
+down_revision: str | None = "0008_revocations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
