@@ -23,6 +23,7 @@ RESOURCES: dict[str, str] = {
     "memberships": "partners",
     "invitations": "partners",
     "password-resets": "partners",
+    "search": "partners",
     # funding
     "grants": "funding",
     "instalments": "funding",

@@ -28,6 +28,7 @@ from services.partners.people.routes import router as people_router
 from services.partners.relationships.routes import router as relationships_router
 from services.partners.revocations.routes import router as revocations_router
 from services.partners.revocations.service import database_source
+from services.partners.search.routes import router as search_router
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
 from services.partners.updates.routes import router as updates_router
@@ -56,6 +57,7 @@ def create_app(
             timeline_router,
             people_router,
             bank_router,
+            search_router,
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
         extra_routers=[

@@ -26,6 +26,7 @@ from services.partners.relationships.models import (
     RelationshipChange,
 )
 from services.partners.revocations.models import Revocation
+from services.partners.search.models import SearchEntry
 from services.partners.timeline.models import GrantFunder, TimelineEntry
 from services.partners.updates.models import Reply, Update
 
@@ -52,6 +53,7 @@ __all__ = [
     "RelationshipChange",
     "Reply",
     "Revocation",
+    "SearchEntry",
     "SignInSession",
     "TimelineEntry",
     "Update",

@@ -614,6 +614,8 @@ FIELD_VALUES: dict[str, Any] = {
     "charity_number": "1164883",
     "company_number": "01234567",
     "what_changed": "Matrix words",
+    # GET /search: words of the victim's document, interaction, update and reply.
+    "q": "strategy or visit or notes or news or reply",
 }
 
 

@@ -1,0 +1,1 @@
+"""Search across the narrative a caller may read: updates, replies, interactions, documents."""
