@@ -23,6 +23,7 @@ RESOURCES: dict[str, str] = {
     "memberships": "partners",
     "invitations": "partners",
     "password-resets": "partners",
+    "webhooks": "partners",
     # funding
     "grants": "funding",
     "instalments": "funding",

@@ -26,6 +26,7 @@ from services.partners.relationships.models import (
 )
 from services.partners.timeline.models import GrantFunder, TimelineEntry
 from services.partners.updates.models import Reply, Update
+from services.partners.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "RELATIONSHIP_STATUSES",
@@ -50,4 +51,6 @@ __all__ = [
     "SignInSession",
     "TimelineEntry",
     "Update",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

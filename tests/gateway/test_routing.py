@@ -21,6 +21,7 @@ EXPECTED = {
         "memberships",
         "invitations",
         "password-resets",
+        "webhooks",
     ],
     "funding": [
         "grants",
