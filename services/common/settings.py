@@ -85,7 +85,12 @@ class ServiceSettings(CommonSettings):
     event_subscribers: list[str] | None = None
     outbox_poll_interval: float = 1.0
     outbox_autostart: bool = True
-    outbox_max_attempts: int = 25
+    outbox_max_backoff: float = 300.0
+    """Longest wait between two tries of one delivery (seconds); tries never stop."""
+    outbox_probe_interval: float = 5.0
+    """How often a subscriber with held deliveries has its ``/readyz`` asked (seconds)."""
+    outbox_backlog_alert_after: float = 600.0
+    """Age of the oldest waiting delivery (seconds) past which ``/readyz`` says degraded."""
     max_page_size: int = 100
 
     def model_post_init(self, __context: object) -> None:

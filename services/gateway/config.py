@@ -42,6 +42,16 @@ class Settings(CommonSettings):
     no commitment measured by days to first reply with its own ``promised_days``."""
     console_dir: Path | None = None
     """The console's built bundle; served at ``/`` when it holds an ``index.html``."""
+    request_deadline: float = 30.0
+    """Seconds a proxied request has end to end, the whole response body included.
+
+    The service is given ``min(request_deadline, upstream_timeout)`` less a margin to
+    decide (``X-Request-Timeout-Ms``); past it, it keeps nothing."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    """An internal port serving ``/metrics`` to Prometheus (unset: no such port)."""
+    metrics_token: str | None = None
+    """A bearer token that opens ``/metrics`` on the public port (unset: it answers 404)."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod
