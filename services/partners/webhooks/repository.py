@@ -29,8 +29,15 @@ async def list_endpoints(
         stmt = stmt.where(WebhookEndpoint.funder_id == funder_id)
     else:
         stmt = stmt.where(WebhookEndpoint.partner_id == partner_id)
-    if "id" in query.filters:
-        stmt = stmt.where(WebhookEndpoint.id.in_(parse_uuid_list("id", query.filters["id"])))
+    filters = query.filters
+    if "id" in filters:
+        stmt = stmt.where(WebhookEndpoint.id.in_(parse_uuid_list("id", filters["id"])))
+    if "funder_id" in filters:
+        ids = parse_uuid_list("funder_id", filters["funder_id"])
+        stmt = stmt.where(WebhookEndpoint.funder_id.in_(ids))
+    if "partner_id" in filters:
+        ids = parse_uuid_list("partner_id", filters["partner_id"])
+        stmt = stmt.where(WebhookEndpoint.partner_id.in_(ids))
     return await fetch_page(
         session,
         stmt,
@@ -44,6 +51,15 @@ async def list_deliveries(
     session: AsyncSession, query: ListQuery, *, endpoint_id: uuid.UUID
 ) -> Page:
     stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+    filters = query.filters
+    if "id" in filters:
+        stmt = stmt.where(WebhookDelivery.id.in_(parse_uuid_list("id", filters["id"])))
+    if "event_id" in filters:
+        ids = parse_uuid_list("event_id", filters["event_id"])
+        stmt = stmt.where(WebhookDelivery.event_id.in_(ids))
+    if "endpoint_id" in filters:
+        ids = parse_uuid_list("endpoint_id", filters["endpoint_id"])
+        stmt = stmt.where(WebhookDelivery.endpoint_id.in_(ids))
     if "status" in query.filters:
         stmt = stmt.where(WebhookDelivery.status == str(query.filters["status"]))
     if "event_type" in query.filters:

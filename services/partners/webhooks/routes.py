@@ -27,7 +27,7 @@ EndpointQuery = Annotated[
         list_query(
             "webhooks",
             sortable=["created_at", "url"],
-            filterable=[],
+            filterable=["funder_id", "partner_id"],
             default_sort=("created_at", "DESC"),
         )
     ),
@@ -38,7 +38,7 @@ DeliveryQuery = Annotated[
         list_query(
             "webhook_deliveries",
             sortable=["created_at", "last_attempt_at"],
-            filterable=["status", "event_type"],
+            filterable=["status", "event_type", "event_id", "endpoint_id"],
             default_sort=("created_at", "DESC"),
         )
     ),
@@ -97,7 +97,10 @@ async def create_webhook(
 async def list_webhooks(
     session: SessionDep, caller: StaffOrPartnerDep, query: EndpointQuery, response: Response
 ) -> list[WebhookEndpoint]:
-    """Your funder's (staff) or your organisation's (partner) webhook endpoints."""
+    """Your funder's (staff) or your organisation's (partner) webhook endpoints.
+
+    Filters: ``funder_id``, ``partner_id``, ``id``.
+    """
     page = await service.list_endpoints(session=session, caller=caller, query=query)
     page.apply(response, "webhooks")
     return [_out(e) for e in page.items]
@@ -173,7 +176,8 @@ async def list_webhook_deliveries(
 ) -> list[WebhookDelivery]:
     """The delivery log of one endpoint: status, attempts, last answer and when.
 
-    Filters: ``status`` (``pending``, ``delivered``, ``failed``), ``event_type``.
+    Filters: ``status`` (``pending``, ``delivered``, ``failed``), ``event_type``,
+    ``event_id``, ``endpoint_id``, ``id``.
     """
     page = await service.list_deliveries(
         session=session, caller=caller, endpoint_id=webhook_id, query=query
