@@ -16,13 +16,14 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import update
+from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.partners.app import create_app
 from services.partners.webhooks import netguard
 from services.partners.webhooks.dispatcher import WebhookDispatcher
 from services.partners.webhooks.models import WebhookDelivery
+from tests.feedback.support import new_funder as new_feedback_funder
 from tests.support import Stack, running_stack
 
 API = "/api/v1"
@@ -446,3 +447,49 @@ async def test_a_name_resolving_to_a_private_address_is_refused_at_registration_
     assert log[0]["status"] == "pending" and log[0]["attempts"] == 1
     assert "127.0.0.1" in log[0]["last_error"]
     assert not [s for s in sent if s.headers.get("host") == "crm.example.org"]
+
+
+async def test_round_opened_reaches_invited_partners_and_no_answer_is_ever_told(
+    hooks: Stack, receiver: Receiver
+) -> None:
+    stack = hooks
+    f = await new_feedback_funder(stack, partners=2)
+    await f.commitment("We answer within two weeks")
+    all_partner_types = ["update.replied", "thread.message", "grant.approved", "round.opened"]
+    hooks_ = [
+        await register(stack, f.partner(i), receiver.url(f"p{i}"), all_partner_types)
+        for i in range(2)
+    ]
+    staff_hook = await register(
+        stack, f.staff, receiver.url("staff"), ["round.opened", "update.received"]
+    )
+    receiver.secrets = {"p0": hooks_[0]["secret"], "p1": hooks_[1]["secret"]}
+    receiver.secrets["staff"] = staff_hook["secret"]
+    await receiver.start()
+    round_ = await f.round()
+    await stack.deliver_events()
+    await send(stack)
+    for path in ("p0", "p1"):
+        (opened,) = receiver.seen(path).values()
+        assert opened["type"] == "round.opened"
+        # A partner learns of the round, not which other partners were invited.
+        assert opened["data"] == {
+            "round_id": round_["id"],
+            "funder_id": f.id,
+            "title": round_["title"],
+            "closes_on": round_["closes_on"],
+        }
+    (opened,) = receiver.seen("staff").values()
+    assert set(opened["data"]) == {"round_id", "funder_id", "title", "opens_on", "closes_on"}
+    # Answers, named or anonymous, raise no event anyone's webhook hears.
+    await f.answer(round_, 0, [4])
+    await f.answer(round_, 1, [5], anonymous=True)
+    await stack.deliver_events()
+    async with stack.apps["partners"].state.db.sessionmaker() as session:
+        mine = {uuid.UUID(h["id"]) for h in [*hooks_, staff_hook]}
+        rows = (
+            await session.execute(
+                select(WebhookDelivery).where(WebhookDelivery.endpoint_id.in_(mine))
+            )
+        ).scalars()
+        assert sorted(r.event_type for r in rows) == ["round.opened"] * 3
