@@ -7,6 +7,7 @@ import email
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from email.policy import default
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.partners.app import create_app
+from services.partners.people.models import Person
 from services.partners.webhooks import netguard
 from services.partners.webhooks.dispatcher import WebhookDispatcher
 from services.partners.webhooks.models import WebhookDelivery
@@ -333,8 +335,19 @@ async def test_a_run_of_failures_disables_the_endpoint_and_mails_who_registered_
     inbox, _ = smtp
     funder = await stack.new_funder()
     partner = await stack.new_partner(funder["id"])
+    # A person of the funder's staff, signed in (their token names them as person:<id>).
     sub = f"dev-{uuid.uuid4().hex[:6]}@funder.test"
-    staff = stack.tokens.staff(funder["id"], sub=sub)
+    person = Person(email=sub, email_key=sub, name="Dev Lead", created_at=datetime.now(UTC))
+    async with stack.apps["partners"].state.db.sessionmaker() as session, session.begin():
+        session.add(person)
+    staff = stack.tokens.headers(
+        stack.tokens.issuer.mint(
+            sub=f"person:{person.id}",
+            roles=["funder_staff"],
+            client_id="trellis-console",
+            funder_id=funder["id"],
+        )
+    )
     dead = f"http://127.0.0.1:{free_port()}/gone"  # nothing listens there
     hook = await register(stack, staff, dead, ["update.received"])
     for _ in range(3):

@@ -83,11 +83,15 @@ def _check_types(caller: Caller, event_types: list[str]) -> None:
 
 
 async def _registrant_email(session: AsyncSession, caller: Caller) -> str | None:
-    try:
-        person_id = uuid.UUID(caller.sub or "")
-    except ValueError:
-        return caller.sub if caller.sub and "@" in caller.sub else None
-    return await repository.person_email(session, person_id)
+    """Whom to tell if the endpoint is disabled: the person who registered it (``person:<id>``
+    tokens), or the subject itself when it is an email address (developer tokens)."""
+    sub = caller.sub or ""
+    if sub.startswith("person:"):
+        try:
+            return await repository.person_email(session, uuid.UUID(sub.removeprefix("person:")))
+        except ValueError:
+            return None
+    return sub if "@" in sub and ":" not in sub else None
 
 
 async def create_endpoint(
