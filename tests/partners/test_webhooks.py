@@ -319,6 +319,14 @@ async def test_each_side_hears_only_of_its_own_events(hooks: Stack, receiver: Re
     assert (
         await stack.partners.get(f"{API}/webhooks/{hook_a['id']}/deliveries", headers=as_b)
     ).status_code == 404
+    # The owner removes its endpoint, and its log goes with it.
+    as_a = stack.tokens.partner(a["id"])
+    r = await stack.partners.delete(f"{API}/webhooks/{hook_a['id']}", headers=as_b)
+    assert r.status_code == 404
+    r = await stack.partners.delete(f"{API}/webhooks/{hook_a['id']}", headers=as_a)
+    assert r.status_code == 200 and r.json()["id"] == hook_a["id"]
+    r = await stack.partners.get(f"{API}/webhooks/{hook_a['id']}/deliveries", headers=as_a)
+    assert r.status_code == 404
     # A partner cannot subscribe to what only its funder sees.
     r = await stack.partners.post(
         f"{API}/webhooks",

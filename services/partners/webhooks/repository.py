@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.lists import ListQuery, Page, fetch_page, parse_uuid_list
@@ -162,3 +162,7 @@ async def endpoint_for_update(
 async def person_email(session: AsyncSession, person_id: uuid.UUID) -> str | None:
     stmt = select(Person.email).where(Person.id == person_id, Person.disabled_at.is_(None))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def delete_deliveries(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    await session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))

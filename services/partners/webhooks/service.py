@@ -191,6 +191,7 @@ async def delete_endpoint(
     *, session: AsyncSession, caller: Caller, endpoint_id: uuid.UUID
 ) -> WebhookEndpoint:
     endpoint = await find_endpoint(session=session, caller=caller, endpoint_id=endpoint_id)
+    await repository.delete_deliveries(session, endpoint.id)
     await session.delete(endpoint)
     await session.flush()
     audit.record(
