@@ -26,6 +26,7 @@ from services.partners.webhooks import netguard
 from services.partners.webhooks.dispatcher import WebhookDispatcher
 from services.partners.webhooks.models import WebhookDelivery
 from tests.feedback.support import new_funder as new_feedback_funder
+from tests.funding.helpers import new_funder as new_funding_funder
 from tests.support import Stack, running_stack
 
 API = "/api/v1"
@@ -514,3 +515,35 @@ async def test_round_opened_reaches_invited_partners_and_no_answer_is_ever_told(
             )
         ).scalars()
         assert sorted(r.event_type for r in rows) == ["round.opened"] * 3
+
+
+async def test_grant_and_payment_events_reach_their_funder_and_partner_only(
+    hooks: Stack, receiver: Receiver
+) -> None:
+    stack = hooks
+    ours = await new_funding_funder(stack)
+    theirs = await new_funding_funder(stack)
+    types = ["grant.approved", "instalment.paid"]
+    paths = {
+        "staff": await register(stack, ours.staff, receiver.url("staff"), types),
+        "partner": await register(stack, ours.partner_headers, receiver.url("partner"), types),
+        "other-staff": await register(stack, theirs.staff, receiver.url("other-staff"), types),
+        "other-partner": await register(
+            stack, theirs.partner_headers, receiver.url("other-partner"), types
+        ),
+    }
+    receiver.secrets = {path: hook["secret"] for path, hook in paths.items()}
+    await receiver.start()
+    grant = await ours.awarded()
+    schedule = await ours.schedule(grant)
+    instalment = schedule["instalments"][0] if isinstance(schedule, dict) else schedule[0]
+    r = await ours.pay(instalment["id"])
+    assert r.status_code == 201, r.text
+    await stack.deliver_events()
+    await send(stack)
+    for path in ("staff", "partner"):
+        seen = {p["type"]: p["data"] for p in receiver.seen(path).values()}
+        assert set(seen) == {"grant.approved", "instalment.paid"}
+        assert seen["grant.approved"]["grant_id"] == grant["id"]
+        assert seen["instalment.paid"]["amount"] == instalment["amount"]
+    assert receiver.seen("other-staff") == {} and receiver.seen("other-partner") == {}
