@@ -470,7 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve.add_argument("--host")
     p_serve.add_argument("--port", type=int)
     p_migrate = sub.add_parser("migrate", help="apply database migrations")
-    p_migrate.add_argument("service", nargs="*", help=f"one or more of {', '.join(SERVICES)}")
+    p_migrate.add_argument(
+        "service", nargs="*", help=f"one or more of {', '.join(ALL)} (default: the services)"
+    )
     p_token = sub.add_parser("token", help="mint an access token for a person")
     p_token.add_argument("--role", required=True, choices=[r for r in ROLES if r != "service"])
     p_token.add_argument("--funder", help="the funder's slug (funder_staff)")
@@ -504,11 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "migrate":
             names = args.service or list(SERVICES)
-            unknown = [n for n in names if n not in SERVICES]
+            unknown = [n for n in names if n not in ALL]
             if unknown:
-                raise CliError(
-                    f"no such service: {', '.join(unknown)} (one of {', '.join(SERVICES)})"
-                )
+                raise CliError(f"no such service: {', '.join(unknown)} (one of {', '.join(ALL)})")
             migrate(names)
             print(f"trellis: migrated {', '.join(names)}")
             return 0

@@ -164,6 +164,26 @@ class Idempotency:
         )
 
 
+def owner_of(caller: Caller) -> str:
+    """Whose keys these are: the subject within its tenant, not the subject alone.
+
+    Two callers share keys only when every part of who they act as is the same:
+    ``sub``, roles, the funder or organisation they act for, the client they use
+    and the membership they act under. The same ``sub`` at another funder (or as
+    another client) gets its own key space, so it can never replay another
+    tenant's answer.
+    """
+    parts = [
+        caller.sub or "",
+        " ".join(sorted(caller.roles)),
+        str(caller.funder_id or ""),
+        str(caller.partner_id or ""),
+        caller.client_id or "",
+        str(caller.claims.get("mid") or ""),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
 def _fingerprint(request: Request, body: bytes) -> str:
     digest = hashlib.sha256()
     digest.update(request.method.encode())
@@ -255,7 +275,7 @@ async def idempotency(
         )
     db: Database = request.app.state.db
     fingerprint = _fingerprint(request, await request.body())
-    record_id = await _claim(db, caller.actor, key, fingerprint)
+    record_id = await _claim(db, owner_of(caller), key, fingerprint)
     # If the write is not kept, free the key so a corrected retry can run.
     after_rollback(session, functools.partial(_release, record_id))
     yield Idempotency(record_id)

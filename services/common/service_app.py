@@ -1,7 +1,7 @@
 """``create_service_app``: what every data service is made of, wired once."""
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
@@ -24,6 +24,7 @@ from services.common.openapi import install_contract, operation_id, problem_resp
 from services.common.outbox import Outbox, OutboxDispatcher
 from services.common.outbox_routes import outbox_router
 from services.common.requestid import RequestIdMiddleware
+from services.common.revocation import RevocationList, RevocationSource, http_source
 from services.common.settings import SERVICES, ServiceSettings
 from services.common.tracing import install_tracing, instrument_client, shutdown_tracing
 
@@ -44,12 +45,14 @@ def create_service_app(
     event_handlers: dict[str, EventHandler] | None = None,
     transports: dict[str, httpx.AsyncBaseTransport] | None = None,
     extra_routers: Sequence[APIRouter] = (),
+    revocation_source: Callable[[FastAPI], RevocationSource] | None = None,
 ) -> FastAPI:
     """A FastAPI app with the kit wired in: database, auth, errors, outbox, health, logs.
 
     ``transports`` maps base URLs to in-process transports (tests use it to call
     the real other apps without sockets). Other services are reachable as
-    ``app.state.services[name]``.
+    ``app.state.services[name]``. Revoked tokens are learnt from partners over HTTP,
+    or from ``revocation_source(app)`` (partners reads its own table).
     """
 
     @asynccontextmanager
@@ -82,13 +85,6 @@ def create_service_app(
         app.state.http = http
         app.state.outbox = outbox
         app.state.dispatcher = dispatcher
-        app.state.verifier = TokenVerifier(
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            keys_file=None if settings.auth_jwks_url else settings.signing_keys_file,
-            jwks_url=settings.auth_jwks_url,
-            http=http,
-        )
         app.state.services = {
             name: ServiceClient(
                 name,
@@ -101,6 +97,33 @@ def create_service_app(
             for name in SERVICES
             if name != settings.service_name
         }
+        revocations = RevocationList(
+            revocation_source(app)
+            if revocation_source is not None
+            else http_source(
+                app.state.services.get("partners")
+                or ServiceClient(
+                    "partners",
+                    settings.service_url("partners"),
+                    http,
+                    tokens,
+                    caller=settings.service_name,
+                    timeout=settings.upstream_timeout,
+                )
+            ),
+            poll_interval=settings.revocation_poll_interval,
+            retention=settings.revocation_retention,
+            max_staleness=settings.revocation_max_staleness,
+        )
+        app.state.revocations = revocations
+        app.state.verifier = TokenVerifier(
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            keys_file=None if settings.auth_jwks_url else settings.signing_keys_file,
+            jwks_url=settings.auth_jwks_url,
+            http=http,
+            revocations=revocations,
+        )
         try:
             await release_keys_of_ended_processes(db)
         except Exception:  # the database may be down: /readyz says so; retries take keys over
@@ -110,9 +133,11 @@ def create_service_app(
         app.openapi()
         if settings.outbox_autostart:
             dispatcher.start()
+        revocations.start()
         try:
             yield
         finally:
+            await revocations.stop()
             await dispatcher.stop()
             await http.aclose()
             await db.dispose()

@@ -50,6 +50,20 @@ class CommonSettings(BaseSettings):
     upstream_timeout: float = Field(5.0, validation_alias=_env("TRELLIS_UPSTREAM_TIMEOUT"))
     otlp_endpoint: str | None = Field(None, validation_alias=_env("TRELLIS_OTLP_ENDPOINT"))
     """OTLP/HTTP collector for traces (e.g. ``http://otel-collector:4318``); unset: no tracing."""
+    redis_url: str | None = Field(None, validation_alias=_env("TRELLIS_REDIS_URL"))
+    """Redis for rate-limit counters shared by replicas; unset: the database keeps them."""
+    revocation_poll_interval: float = Field(
+        2.0, validation_alias=_env("TRELLIS_REVOCATION_POLL_INTERVAL")
+    )
+    """Seconds between refreshes of the revoked-token list (the bound on revocation)."""
+    revocation_retention: float = Field(
+        86400.0, validation_alias=_env("TRELLIS_REVOCATION_RETENTION")
+    )
+    """Seconds a revocation is kept in memory: at least the longest access-token lifetime."""
+    revocation_max_staleness: float = Field(
+        0.0, validation_alias=_env("TRELLIS_REVOCATION_MAX_STALENESS")
+    )
+    """If set, tokens are refused (503) when the list is older than this; 0: keep the last."""
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("TRELLIS_MAX_BODY_BYTES")
     )

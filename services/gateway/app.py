@@ -24,17 +24,20 @@ from services.common.errors import (
     ServiceUnavailable,
     install_problem_handlers,
 )
+from services.common.http import ServiceClient, ServiceTokens
 from services.common.limits import SizeLimitMiddleware
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import METRICS_PATH, MetricsMiddleware, install_metrics
 from services.common.openapi import install_contract, operation_id
 from services.common.requestid import RequestIdMiddleware
+from services.common.revocation import RevocationList, http_source
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
 from services.gateway.landing import install_front_page
 from services.gateway.openapi import OpenAPICache
 from services.gateway.proxy import NOSNIFF, Proxy, Upstream, problem_response
+from services.gateway.ratelimit import RateLimitMiddleware
 from services.gateway.takeout.jobs import TakeoutStore
 from services.gateway.takeout.routes import router as takeout_router
 from services.gateway.views.routes import router as views_router
@@ -56,6 +59,9 @@ CORS_EXPOSE_HEADERS = [
     "X-Request-ID",
     "X-Next-Cursor",
     "Idempotent-Replayed",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
 ]
 CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -129,13 +135,29 @@ class GatewayApp(FastAPI):
         return False
 
 
-def _verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
+def _verifier(
+    settings: Settings, http: httpx.AsyncClient, revocations: RevocationList
+) -> TokenVerifier:
     return TokenVerifier(
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         keys_file=None if settings.auth_jwks_url else settings.signing_keys_file,
         jwks_url=settings.auth_jwks_url,
         http=http,
+        revocations=revocations,
+    )
+
+
+def _revocations(settings: Settings, http: httpx.AsyncClient) -> RevocationList:
+    """Revoked tokens, learnt from the partners service like every service does."""
+    partners = ServiceClient(
+        "partners", settings.service_url("partners"), http, ServiceTokens(settings, http)
+    )
+    return RevocationList(
+        http_source(partners),
+        poll_interval=settings.revocation_poll_interval,
+        retention=settings.revocation_retention,
+        max_staleness=settings.revocation_max_staleness,
     )
 
 
@@ -182,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.data_dir / "takeouts", keep=timedelta(hours=settings.takeout_keep_hours)
     )
     proxy = Proxy(upstreams, verifier=None)
+    limits = RateLimitMiddleware(proxy, settings, lambda: proxy.verifier)
     openapi = OpenAPICache(
         upstreams,
         ttl=settings.openapi_cache_seconds,
@@ -202,7 +225,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_connections=settings.max_connections,
                 deadline=settings.request_deadline,
             )
-        proxy.verifier = _verifier(settings, http)
+        revocations = _revocations(settings, http)
+        proxy.verifier = _verifier(settings, http, revocations)
+        revocations.start()
+        await limits.open()
         metrics_server = None
         if settings.metrics_port is not None:
             # A plain threaded server on its own port: Prometheus scrapes it inside the
@@ -221,6 +247,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await takeouts.close()
+            await limits.close()
+            await revocations.stop()
             for upstream in upstreams.values():
                 await upstream.close()
             upstreams.clear()
@@ -257,7 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     metrics = install_metrics(app, settings.service_name)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
-    limited = SizeLimitMiddleware(proxy, max_body_bytes=settings.max_body_bytes)
+    limited = SizeLimitMiddleware(limits, max_body_bytes=settings.max_body_bytes)
     app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(limited, **cors)))
     app.hot_path = trace_asgi(
         MetricsMiddleware(app.hot_path, metrics=metrics, route=_route_label), tracer_provider

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import html
+import json
 import os
 import re
 import secrets
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -21,6 +23,8 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from services.common.auth import caller_from_claims
+from services.common.idempotency import owner_of
 from services.common.models import IdempotencyRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,6 +350,12 @@ def cli_token(env: dict[str, str], *args: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _claims(token: str) -> dict[str, Any]:
+    """A JWT's claims, read (not verified): the test's own token."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 def leave_key_in_flight(data_dir: Path, pid: int, owner: str, key: str, body: bytes) -> None:
     """What the partners process (``pid``) leaves when it dies mid-request under ``key``."""
     digest = hashlib.sha256(b"POST")
@@ -396,7 +406,8 @@ def test_up_restarts_a_service_that_was_killed(tmp_path: Path) -> None:
             body = b'{"name": "Hillside Youth Project"}'
             partners = child_serving(data_dir, "partners")
             assert partners is not None
-            leave_key_in_flight(data_dir, partners, "staff@crash", "in-flight-1", body)
+            owner = owner_of(caller_from_claims(_claims(staff["Authorization"].split()[1])))
+            leave_key_in_flight(data_dir, partners, owner, "in-flight-1", body)
             os.kill(partners, signal.SIGKILL)
 
             # The stack keeps running; partners comes back under a new pid and answers.

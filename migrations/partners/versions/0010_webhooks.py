@@ -1,7 +1,7 @@
 """webhooks: endpoints that funders' staff and partners' people register, and deliveries
 
-Revision ID: 0009_webhooks
-Revises: 0003_runtime_robustness
+Revision ID: 0010_webhooks
+Revises: 0008_revocations
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import services.common.db
 
-revision: str = "0009_webhooks"
-down_revision: str | None = "0003_runtime_robustness"
+revision: str = "0010_webhooks"
+down_revision: str | None = "0008_revocations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
