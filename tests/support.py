@@ -104,6 +104,7 @@ def service_settings(name: str, *, data_dir: Path, database_url: str, **override
         "funding_url": "http://funding.test",
         "feedback_url": "http://feedback.test",
         "outbox_autostart": False,
+        "webhooks_autostart": False,
         "log_level": "WARNING",
     }
     values.update(overrides)

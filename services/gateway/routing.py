@@ -24,6 +24,7 @@ RESOURCES: dict[str, str] = {
     "invitations": "partners",
     "password-resets": "partners",
     "search": "partners",
+    "webhooks": "partners",
     # funding
     "grants": "funding",
     "instalments": "funding",

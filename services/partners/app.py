@@ -32,6 +32,9 @@ from services.partners.search.routes import router as search_router
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
 from services.partners.updates.routes import router as updates_router
+from services.partners.webhooks.dispatcher import WebhookDispatcher
+from services.partners.webhooks.routes import router as webhooks_router
+from services.partners.webhooks.service import with_webhooks
 
 
 def create_app(
@@ -58,8 +61,9 @@ def create_app(
             people_router,
             bank_router,
             search_router,
+            webhooks_router,
         ],
-        event_handlers={**TIMELINE_EVENT_HANDLERS},
+        event_handlers=with_webhooks(TIMELINE_EVENT_HANDLERS),
         extra_routers=[
             identity_router,
             signin_router,
@@ -82,9 +86,25 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         async with kit_lifespan(app_):
+            # Webhooks to funders' and partners' own systems, from the deliveries table.
+            webhooks = WebhookDispatcher(
+                app_.state.db,
+                mailer,
+                base_url=settings.base_url,
+                allow_private=settings.webhooks_allow_private_addresses,
+                timeout=settings.webhooks_timeout,
+                max_attempts=settings.webhooks_max_attempts,
+                max_backoff=settings.webhooks_max_backoff,
+                disable_after=settings.webhooks_disable_after,
+                poll_interval=settings.webhooks_poll_interval,
+            )
+            app_.state.webhooks = webhooks
+            if settings.webhooks_autostart:
+                webhooks.start()
             try:
                 yield
             finally:
+                await webhooks.stop()
                 await mailer.drain()
 
     app.router.lifespan_context = lifespan

@@ -89,6 +89,23 @@ class Settings(ServiceSettings):
         "Trellis <trellis@localhost>", validation_alias=_global("TRELLIS_MAIL_FROM")
     )
 
+    # Webhooks to funders' and partners' own systems.
+    webhooks_allow_private_addresses: bool = False
+    """Allow webhook endpoints on loopback, private, link-local and other non-global
+    addresses, and plain ``http://`` (development and tests only: it opens SSRF)."""
+    webhooks_timeout: float = 10.0
+    """Seconds a webhook endpoint has to answer one delivery."""
+    webhooks_max_attempts: int = 12
+    """Tries of one delivery before it is given up as failed (backoff doubles, capped)."""
+    webhooks_max_backoff: float = 3600.0
+    """Longest wait, in seconds, between two tries of one delivery."""
+    webhooks_disable_after: int = 20
+    """Failed tries in a row, across deliveries, after which an endpoint is disabled."""
+    webhooks_secret_overlap: int = 24 * 3600
+    """Seconds the previous secret stays valid after a rotation (both sign meanwhile)."""
+    webhooks_poll_interval: float = 1.0
+    webhooks_autostart: bool = True
+
     @property
     def base_url(self) -> str:
         return (self.public_url or self.auth_issuer).rstrip("/")

@@ -29,6 +29,7 @@ from services.partners.revocations.models import Revocation
 from services.partners.search.models import SearchEntry
 from services.partners.timeline.models import GrantFunder, TimelineEntry
 from services.partners.updates.models import Reply, Update
+from services.partners.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "RELATIONSHIP_STATUSES",
@@ -57,4 +58,6 @@ __all__ = [
     "SignInSession",
     "TimelineEntry",
     "Update",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -260,6 +260,20 @@ NOT_NEEDED_IN_KUBERNETES = {
             "EXTERNAL_IDPS",
         )
     ),
+    # Webhooks: the defaults (public HTTPS only, capped backoff) suit a pod.
+    *(
+        f"TRELLIS_PARTNERS_WEBHOOKS_{knob}"
+        for knob in (
+            "ALLOW_PRIVATE_ADDRESSES",
+            "TIMEOUT",
+            "MAX_ATTEMPTS",
+            "MAX_BACKOFF",
+            "DISABLE_AFTER",
+            "SECRET_OVERLAP",
+            "POLL_INTERVAL",
+            "AUTOSTART",
+        )
+    ),
     "TRELLIS_PUBLIC_URL",
     "TRELLIS_FUNDING_OVERDUE_CHECK_INTERVAL",
     "TRELLIS_FUNDING_OVERDUE_CHECK_AUTOSTART",

@@ -22,6 +22,7 @@ EXPECTED = {
         "invitations",
         "password-resets",
         "search",
+        "webhooks",
     ],
     "funding": [
         "grants",

@@ -163,6 +163,18 @@ async def build_victim(stack: Stack) -> Victim:
     )
     victim.add("interaction_id", interaction["id"])
     victim.needles.add(f"Visit notes {tag}")
+    # The organisation's own system hears of replies; the reply below queues a delivery.
+    webhook_url = f"https://1.1.1.1/victim-hook-{tag}"
+    webhook = await _ok(
+        await p.post(
+            f"{API}/webhooks",
+            headers=as_a,
+            json={"url": webhook_url, "event_types": ["update.replied"]},
+        ),
+        201,
+    )
+    victim.add("webhook_id", webhook["id"])
+    victim.needles |= {webhook_url, webhook["secret"]}
     update = await _ok(
         await p.post(f"{API}/updates", headers=as_a, json={"what_changed": f"Our news {tag}"}), 201
     )
@@ -175,6 +187,8 @@ async def build_victim(stack: Stack) -> Victim:
         201,
     )
     victim.needles.add(f"Reply {tag}")
+    deliveries = await _ok(await p.get(f"{API}/webhooks/{webhook['id']}/deliveries", headers=as_a))
+    victim.add("delivery_id", deliveries[0]["id"])
     client = await _ok(
         await p.post(
             f"{API}/partners/{a['id']}/clients", headers=as_a, json={"name": f"CRM {tag}"}

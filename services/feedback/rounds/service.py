@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import audit
+from services.common import audit, outbox
 from services.common.auth import Caller
 from services.common.concurrency import check_if_match
 from services.common.db import utcnow
@@ -240,6 +240,19 @@ async def open_(
             "invited": len(invited),
             "commitments": len(commitments),
             "k_threshold": round_.k_threshold,
+        },
+    )
+    # Who is invited, never who answers or when: partners' webhooks learn the round opened.
+    outbox.emit(
+        session,
+        "round.opened",
+        {
+            "round_id": str(round_.id),
+            "funder_id": str(round_.funder_id),
+            "title": round_.title,
+            "opens_on": round_.opens_on.isoformat(),
+            "closes_on": round_.closes_on.isoformat(),
+            "partner_ids": [str(p["id"]) for p in invited],
         },
     )
     return round_

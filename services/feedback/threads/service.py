@@ -5,7 +5,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import audit
+from services.common import audit, outbox
 from services.common.auth import Caller
 from services.common.db import utcnow
 from services.common.errors import NotFound, Unprocessable
@@ -15,6 +15,23 @@ from services.feedback import directory
 from services.feedback.models import Thread, ThreadMessage
 from services.feedback.threads import repository
 from services.feedback.threads.schemas import ThreadCreate
+
+
+def _emit_message(session: AsyncSession, thread: Thread, message: ThreadMessage) -> None:
+    """A message is news for both sides of the thread (their webhooks)."""
+    outbox.emit(
+        session,
+        "thread.message",
+        {
+            "thread_id": str(thread.id),
+            "message_id": str(message.id),
+            "funder_id": str(thread.funder_id),
+            "partner_id": str(thread.partner_id),
+            "author_role": message.author_role,
+            "body": message.body,
+            "created_at": message.created_at.isoformat(),
+        },
+    )
 
 
 def _role(caller: Caller) -> str:
@@ -76,6 +93,7 @@ async def start(
         entity_id=thread.id,
         changes={"subject": data.subject, "partner_id": partner_id, "funder_id": funder_id},
     )
+    _emit_message(session, thread, message)
     return thread, message
 
 
@@ -126,4 +144,5 @@ async def post(
         entity_id=message.id,
         changes={"thread_id": thread.id},
     )
+    _emit_message(session, thread, message)
     return message

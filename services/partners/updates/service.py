@@ -8,6 +8,7 @@ sent as ``update.replied``; every copy sent is announced as ``update.received``.
 
 import uuid
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,9 +24,22 @@ from services.partners.timeline import service as timeline_service
 from services.partners.updates import repository
 from services.partners.updates.models import PROMPTS, Reply, Update
 from services.partners.updates.schemas import ReplyCreate, UpdateCopy, UpdateCreate
+from services.partners.webhooks import service as webhooks_service
 
 NOT_FOUND = "There is no update with this id."
 NO_TEXT = "is empty; at least one part of an update needs your words"
+
+
+async def _emit(session: AsyncSession, event_type: str, data: dict[str, Any]) -> None:
+    """To the other services' outboxes, and to the webhooks subscribed to it, in one go."""
+    event_id = outbox.emit(session, event_type, data)
+    await webhooks_service.fan_out(
+        session,
+        event_id=event_id,
+        event_type=event_type,
+        occurred_at=utcnow().isoformat(),
+        data=data,
+    )
 
 
 async def _recipients(
@@ -118,7 +132,7 @@ async def send_update(*, session: AsyncSession, caller: Caller, data: UpdateCrea
                 "links": len(copy.links),
             },
         )
-        outbox.emit(
+        await _emit(
             session,
             "update.received",
             {
@@ -211,7 +225,7 @@ async def add_reply(
     if side == "funder":
         seconds = max(0, int((now - update.sent_at).total_seconds()))
         if await repository.mark_first_reply(session, update_id=update.id, at=now, seconds=seconds):
-            outbox.emit(
+            await _emit(
                 session,
                 "update.replied",
                 {
