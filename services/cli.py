@@ -32,6 +32,8 @@ from services.common.migrate import upgrade
 from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings, ServiceSettings
 
 ALL = ("gateway", *SERVICES)
+#: The console's built bundle, committed (``console/`` builds it): ``trellis up`` serves it at ``/``.
+CONSOLE_BUNDLE = Path(__file__).resolve().parent / "gateway" / "console"
 APP_FACTORIES = {name: f"services.{name}.app:create_app" for name in ALL}
 
 
@@ -250,6 +252,8 @@ def up(args: argparse.Namespace) -> int:
     ensure_keys(settings)
     migrate(SERVICES)
     urls = {name: f"http://{hosts[name]}:{ports[name]}" for name in ALL}
+    if (CONSOLE_BUNDLE / "index.html").is_file():
+        os.environ.setdefault("TRELLIS_GATEWAY_CONSOLE_DIR", str(CONSOLE_BUNDLE))
     sup = Supervisor()
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)

@@ -1,0 +1,421 @@
+// Screens for a partner organisation's people.
+import { useState } from "react";
+import { Link } from "react-router-dom";
+import {
+  Alert,
+  Box,
+  Button as MButton,
+  Checkbox,
+  FormControl,
+  FormControlLabel,
+  FormGroup,
+  FormLabel,
+  Link as MLink,
+  Radio,
+  RadioGroup,
+  TextField as MTextField,
+  Typography,
+} from "@mui/material";
+import {
+  ChipField,
+  Create,
+  Datagrid,
+  DateField,
+  FunctionField,
+  List,
+  SelectInput,
+  Show,
+  SimpleForm,
+  SimpleShowLayout,
+  TextField,
+  TextInput,
+  useDataProvider,
+  useNotify,
+  usePermissions,
+  useRecordContext,
+  useRedirect,
+} from "react-admin";
+import type { Acting } from "./auth";
+import { money, type TrellisDataProvider } from "./data";
+import { PageTitle, Section, when } from "./common";
+import { Replies } from "./staff";
+import { ActionForm, Read } from "./widgets";
+
+type Rec = Record<string, any>;
+
+export function PartnerHome() {
+  const { permissions } = usePermissions<Acting>();
+  const id = permissions?.partnerId;
+  if (!id) return null;
+  return (
+    <main>
+      <PageTitle>Your organisation</PageTitle>
+      <Read<Rec> path={`/partners/${id}`}>
+        {(p) => (
+          <Section title={p.name}>
+            <Typography>{p.description}</Typography>
+            <Typography>
+              <MLink component={Link} to={`/partners/${id}/show`}>
+                Your organisation's details
+              </MLink>
+            </Typography>
+          </Section>
+        )}
+      </Read>
+      <Read<Rec[]> path={`/partners/${id}/funders`}>
+        {(funders) => (
+          <Section title="Funders you work with">
+            {funders.map((f) => (
+              <Typography key={f.id}>{f.name}</Typography>
+            ))}
+            <MButton component={Link} to="/updates/create" variant="contained" sx={{ mt: 1 }}>
+              Send an update
+            </MButton>
+          </Section>
+        )}
+      </Read>
+      <Read<Rec[]> path={`/rounds?filter=${encodeURIComponent(JSON.stringify({ status: "open" }))}`}>
+        {(rounds) => (
+          <Section title="Feedback rounds open to you">
+            {rounds.length === 0 ? <Typography>None open now.</Typography> : null}
+            {rounds.map((r) => (
+              <Typography key={r.id}>
+                <MLink component={Link} to={`/rounds/${r.id}/show`}>
+                  {r.title}
+                </MLink>{" "}
+                closes {when(r.closes_on)}
+                {r.answered ? " (you answered)" : ""}
+              </Typography>
+            ))}
+          </Section>
+        )}
+      </Read>
+    </main>
+  );
+}
+
+export const MyOrganisation = () => (
+  <Show>
+    <SimpleShowLayout>
+      <TextField source="name" />
+      <TextField source="description" />
+      <TextField source="region" />
+      <TextField source="website" />
+      <TextField source="org_id" label="Org id" />
+      <TextField source="charity_number" />
+      <ApiClients />
+    </SimpleShowLayout>
+  </Show>
+);
+
+function ApiClients() {
+  const p = useRecordContext<Rec>();
+  const [secret, setSecret] = useState<Rec | null>(null);
+  if (!p) return null;
+  return (
+    <Read<Rec[]> path={`/partners/${p.id}/clients`}>
+      {(clients, reload) => (
+        <Section title="API clients (for your own systems)">
+          {clients.length === 0 ? <Typography>None yet.</Typography> : null}
+          {clients.map((c) => (
+            <Typography key={c.id}>
+              {c.name} — <code>{c.client_id}</code> {c.revoked_at ? "(revoked)" : ""}
+            </Typography>
+          ))}
+          {secret ? (
+            <Alert severity="warning" sx={{ my: 1 }}>
+              Copy the secret now; it is not shown again: <code>{secret.client_secret}</code>
+            </Alert>
+          ) : null}
+          <ClientForm partnerId={p.id as string} onMade={(c) => (setSecret(c), reload())} />
+        </Section>
+      )}
+    </Read>
+  );
+}
+
+function ClientForm({ partnerId, onMade }: { partnerId: string; onMade: (c: Rec) => void }) {
+  const dp = useDataProvider<TrellisDataProvider>();
+  const [name, setName] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <Box
+      component="form"
+      sx={{ mt: 1 }}
+      onSubmit={async (e) => {
+        e.preventDefault();
+        try {
+          onMade(await dp.act<Rec>(`/partners/${partnerId}/clients`, { name }));
+          setName("");
+        } catch (err) {
+          setError((err as Error).message);
+        }
+      }}
+    >
+      <MTextField label="New client's name" value={name} onChange={(e) => setName(e.target.value)} required size="small" />
+      <MButton type="submit" sx={{ ml: 1 }}>
+        Add a client
+      </MButton>
+      {error ? <Alert severity="error">{error}</Alert> : null}
+    </Box>
+  );
+}
+
+export const ContactList = () => (
+  <List>
+    <Datagrid bulkActionButtons={false} rowClick="edit">
+      <TextField source="name" />
+      <TextField source="role" />
+      <TextField source="email" />
+      <TextField source="phone" />
+    </Datagrid>
+  </List>
+);
+
+export const ContactCreate = () => (
+  <Create redirect="list">
+    <SimpleForm>
+      <TextInput source="name" />
+      <TextInput source="role" />
+      <TextInput source="email" type="email" />
+      <TextInput source="phone" type="tel" />
+    </SimpleForm>
+  </Create>
+);
+
+const DOC_KINDS = ["annual_report", "accounts", "strategy", "policy", "other"].map((k) => ({ id: k, name: k.replace("_", " ") }));
+
+export const DocumentList = () => (
+  <List>
+    <Datagrid bulkActionButtons={false}>
+      <TextField source="title" />
+      <TextField source="kind" />
+      <TextField source="year" />
+      <FunctionField label="Link" render={(d: Rec) => <MLink href={d.url}>Open {d.title}</MLink>} />
+    </Datagrid>
+  </List>
+);
+
+export const DocumentCreate = () => (
+  <Create redirect="list">
+    <SimpleForm>
+      <TextInput source="title" fullWidth />
+      <SelectInput source="kind" choices={DOC_KINDS} />
+      <TextInput source="year" type="number" parse={(v: string) => (v ? Number(v) : null)} />
+      <TextInput source="url" type="url" fullWidth />
+    </SimpleForm>
+  </Create>
+);
+
+/** Send a reflective update to one or several of the funders the organisation works with. */
+export function PartnerUpdateCreate() {
+  const { permissions } = usePermissions<Acting>();
+  const dp = useDataProvider<TrellisDataProvider>();
+  const notify = useNotify();
+  const redirect = useRedirect();
+  const [chosen, setChosen] = useState<string[]>([]);
+  const [text, setText] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+  const id = permissions?.partnerId;
+  if (!id) return null;
+  const prompts: [string, string][] = [
+    ["what_changed", "What has changed"],
+    ["what_we_learned", "What we have learned"],
+    ["what_was_hard", "What has been hard or gone wrong"],
+    ["want_you_to_know", "What we want you to know"],
+  ];
+  return (
+    <main>
+      <PageTitle>Send an update</PageTitle>
+      <Read<Rec[]> path={`/partners/${id}/funders`}>
+        {(funders) => (
+          <Box
+            component="form"
+            sx={{ maxWidth: 640 }}
+            onSubmit={async (e) => {
+              e.preventDefault();
+              setError(null);
+              try {
+                const body = { funder_ids: chosen, ...Object.fromEntries(Object.entries(text).filter(([, v]) => v)) };
+                await dp.act("/updates", body);
+                notify("Update sent", { type: "success" });
+                redirect("list", "updates");
+              } catch (err) {
+                setError((err as Error).message);
+              }
+            }}
+          >
+            <FormControl component="fieldset" sx={{ mb: 2 }}>
+              <FormLabel component="legend">Send it to</FormLabel>
+              <FormGroup>
+                {funders.map((f) => (
+                  <FormControlLabel
+                    key={f.id}
+                    control={
+                      <Checkbox
+                        checked={chosen.includes(f.id)}
+                        onChange={(ev) => setChosen(ev.target.checked ? [...chosen, f.id] : chosen.filter((x) => x !== f.id))}
+                      />
+                    }
+                    label={f.name}
+                  />
+                ))}
+              </FormGroup>
+            </FormControl>
+            {prompts.map(([name, label]) => (
+              <MTextField
+                key={name}
+                id={`update-${name}`}
+                label={label}
+                multiline
+                minRows={3}
+                fullWidth
+                sx={{ mb: 2 }}
+                value={text[name] ?? ""}
+                onChange={(ev) => setText({ ...text, [name]: ev.target.value })}
+              />
+            ))}
+            {error ? (
+              <Alert severity="error" role="alert" sx={{ mb: 1 }}>
+                {error}
+              </Alert>
+            ) : null}
+            <MButton type="submit" variant="contained" disabled={chosen.length === 0}>
+              Send the update
+            </MButton>
+          </Box>
+        )}
+      </Read>
+    </main>
+  );
+}
+
+export const PartnerUpdateList = () => (
+  <List sort={{ field: "sent_at", order: "DESC" }}>
+    <Datagrid rowClick="show" bulkActionButtons={false}>
+      <DateField source="sent_at" label="Sent" />
+      <TextField source="what_changed" label="What has changed" />
+      <TextField source="reply_count" label="Replies" />
+    </Datagrid>
+  </List>
+);
+
+export const PartnerUpdateShow = () => (
+  <Show>
+    <SimpleShowLayout>
+      <DateField source="sent_at" label="Sent" showTime />
+      <TextField source="what_changed" label="What has changed" />
+      <TextField source="what_we_learned" label="What we have learned" />
+      <TextField source="what_was_hard" label="What has been hard" />
+      <TextField source="want_you_to_know" label="What we want you to know" />
+      <Replies side="partner" />
+    </SimpleShowLayout>
+  </Show>
+);
+
+export const PartnerGrantList = () => (
+  <List>
+    <Datagrid rowClick="show" bulkActionButtons={false}>
+      <TextField source="title" />
+      <FunctionField label="Award" render={(g: Rec) => money(g.amount_awarded, g.currency)} />
+      <ChipField source="status" />
+    </Datagrid>
+  </List>
+);
+
+export const PartnerRoundList = () => (
+  <List sort={{ field: "closes_on", order: "DESC" }}>
+    <Datagrid rowClick="show" bulkActionButtons={false}>
+      <TextField source="title" />
+      <DateField source="closes_on" label="Closes" />
+      <ChipField source="status" />
+      <FunctionField label="You" render={(r: Rec) => (r.answered ? "answered" : "not yet")} />
+    </Datagrid>
+  </List>
+);
+
+const RATINGS: [string, string][] = [
+  ["1", "1 poorly"],
+  ["2", "2"],
+  ["3", "3"],
+  ["4", "4"],
+  ["5", "5 very well"],
+  ["dont_know", "Don't know"],
+];
+
+function AnswerRound() {
+  const r = useRecordContext<Rec>();
+  const dp = useDataProvider<TrellisDataProvider>();
+  const notify = useNotify();
+  const [ratings, setRatings] = useState<Record<string, string>>({});
+  const [comment, setComment] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [sent, setSent] = useState(false);
+  if (!r) return null;
+  if (r.answered || sent) return <Alert severity="success">You have answered this round. Thank you.</Alert>;
+  if (r.status !== "open") return <Typography>This round is {r.status}.</Typography>;
+  return (
+    <Box
+      component="form"
+      sx={{ maxWidth: 640 }}
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError(null);
+        try {
+          await dp.act(`/rounds/${r.id}/responses`, {
+            ratings: (r.commitments as Rec[]).map((c) => ({
+              commitment_id: c.commitment_id,
+              rating: ratings[c.commitment_id] === "dont_know" ? "dont_know" : Number(ratings[c.commitment_id]),
+            })),
+            ...(comment ? { comment } : {}),
+          });
+          setSent(true);
+          notify("Thank you: your answer is in", { type: "success" });
+        } catch (err) {
+          setError((err as Error).message);
+        }
+      }}
+    >
+      <Typography variant="h6" component="h2">
+        How well does this funder keep its commitments?
+      </Typography>
+      <Typography variant="body2" sx={{ mb: 2 }}>
+        Your answer is named: the funder sees who said it. Figures are shown only once enough partners answer.
+      </Typography>
+      {(r.commitments as Rec[]).map((c) => (
+        <FormControl key={c.commitment_id} component="fieldset" required sx={{ mb: 2, display: "block" }}>
+          <FormLabel component="legend">{c.title}</FormLabel>
+          {c.description ? <Typography variant="body2">{c.description}</Typography> : null}
+          <RadioGroup row value={ratings[c.commitment_id] ?? ""} onChange={(e) => setRatings({ ...ratings, [c.commitment_id]: e.target.value })}>
+            {RATINGS.map(([value, label]) => (
+              <FormControlLabel key={value} value={value} control={<Radio required />} label={label} />
+            ))}
+          </RadioGroup>
+        </FormControl>
+      ))}
+      <MTextField label="Anything else (optional)" multiline minRows={3} fullWidth value={comment} onChange={(e) => setComment(e.target.value)} />
+      {error ? (
+        <Alert severity="error" role="alert" sx={{ mt: 1 }}>
+          {error}
+        </Alert>
+      ) : null}
+      <MButton type="submit" variant="contained" sx={{ mt: 2 }}>
+        Send my answer
+      </MButton>
+    </Box>
+  );
+}
+
+export const PartnerRoundShow = () => (
+  <Show>
+    <SimpleShowLayout>
+      <TextField source="title" />
+      <TextField source="description" />
+      <DateField source="closes_on" label="Closes" />
+      <TextField source="answer" label="The funder's answer" emptyText="Not published yet" />
+      <AnswerRound />
+    </SimpleShowLayout>
+  </Show>
+);
+
+export { ActionForm };
