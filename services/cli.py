@@ -3,13 +3,18 @@
 trellis up [--demo]       migrate, start the gateway and the three services, Ctrl-C stops all
 trellis serve SERVICE     run one service (what containers run)
 trellis migrate [SERVICE] apply migrations
-trellis token --role R    mint an access token for a person in a role
+trellis token --role R    mint an access token for a person in a role (a developer tool)
+trellis invite --email E  invite a person (--funder slug, --partner id or --admin); prints the link
 trellis keys rotate       put a new signing key first, keeping the previous one published
 """
 
 import argparse
+import asyncio
+import base64
 import ctypes
+import hashlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,6 +24,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import uvicorn
@@ -30,6 +36,9 @@ from services.common.auth import ROLES, KeyStore, TokenIssuer
 from services.common.db import sync_url
 from services.common.migrate import upgrade
 from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings, ServiceSettings
+from services.partners.config import CONSOLE_CLIENT_ID
+from services.partners.config import Settings as PartnersSettings
+from services.partners.people import operator
 
 ALL = ("gateway", *SERVICES)
 #: The console's built bundle, committed (``console/`` builds it): ``trellis up`` serves it at ``/``.
@@ -279,8 +288,62 @@ def up(args: argparse.Namespace) -> int:
         sup.stop()
 
 
+def invite(args: argparse.Namespace) -> str:
+    """An invitation made by the operator; its one-time link (the mail goes out too)."""
+    try:
+        return asyncio.run(
+            operator.invite(
+                PartnersSettings(),
+                email=args.email,
+                funder_slug=args.funder,
+                partner_id=args.partner,
+                admin=args.admin,
+            )
+        )
+    except operator.OperatorError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _signin_hint() -> list[str]:
+    """How a person signs in from a terminal and a browser: a ready PKCE pair."""
+    partners = PartnersSettings()
+    base = partners.base_url
+    redirect = f"{base}/console/callback"
+    verifier = secrets.token_urlsafe(48)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": CONSOLE_CLIENT_ID,
+            "redirect_uri": redirect,
+            "scope": "openid profile email",
+            "state": "from-the-terminal",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    return [
+        "Sign in as a person (OpenID Connect, authorization code + PKCE):",
+        f"  1. open {partners.auth_issuer.rstrip('/')}/oauth/authorize?{query}",
+        f"  2. sign in; the browser lands on {redirect}?code=...: copy the code",
+        "  3. exchange it for tokens:",
+        f"     curl -s -d grant_type=authorization_code -d client_id={CONSOLE_CLIENT_ID} \\",
+        f"       -d redirect_uri={redirect} -d code_verifier={verifier} \\",
+        f"       -d code=THE_CODE {partners.auth_issuer.rstrip('/')}/oauth/token",
+    ]
+
+
 def _banner(urls: dict[str, str], data_dir: Path, seeded: str) -> None:
     gw = urls["gateway"]
+    partners = PartnersSettings()
+    mail = (
+        f"Mail (invitations, password resets) goes by SMTP ({partners.smtp_url.split('@')[-1]})."
+        if partners.smtp_url
+        else f"Mail (invitations, password resets) is written to {partners.mail_dir.resolve()}/ "
+        "as .eml files; set TRELLIS_SMTP_URL to send it."
+    )
     lines = [
         "",
         "Trellis is running on the embedded default (SQLite in " + str(data_dir.resolve()) + ").",
@@ -290,8 +353,11 @@ def _banner(urls: dict[str, str], data_dir: Path, seeded: str) -> None:
     ]
     if seeded:
         lines += [seeded, ""]
+    lines += [mail, "", *_signin_hint(), ""]
     lines += [
-        "Get a token for a person (in another terminal):",
+        "Invite a person: uv run trellis invite --email someone@example.org --funder <slug>",
+        "",
+        "Developer tokens without signing in (in another terminal):",
         "  uv run trellis token --role platform_admin",
         "  uv run trellis token --role funder_staff --funder <funder slug>",
         "Then:",
@@ -322,6 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_token.add_argument("--sub", help="who the person is (default: made from the role)")
     p_token.add_argument("--name", help="the person's name")
     p_token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds it is valid")
+    p_invite = sub.add_parser("invite", help="invite a person by email; prints the link")
+    p_invite.add_argument("--email", required=True, help="where the invitation goes")
+    p_invite.add_argument("--funder", help="as staff of this funder (its slug)")
+    p_invite.add_argument("--partner", help="as the first person of this organisation (its id)")
+    p_invite.add_argument("--admin", action="store_true", help="as a platform admin")
     p_keys = sub.add_parser("keys", help="manage the embedded issuer's signing keys")
     p_keys.add_argument("action", choices=["rotate"])
     args = parser.parse_args(argv)
@@ -343,6 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "token":
             print(mint(args))
+            return 0
+        if args.command == "invite":
+            print(invite(args))
             return 0
         if args.command == "keys":
             kid = KeyStore(CommonSettings().signing_keys_file).rotate()

@@ -1,10 +1,14 @@
 """``trellis up --demo``: a believable funder, filled through the public API.
 
 Everything goes in through the gateway as a funder's staff and its partners
-would send it, so the demo exercises the same rules as real use.
+would send it, so the demo exercises the same rules as real use. The demo's
+people are invited as ``trellis invite`` does, and accept on the invitation page.
 """
 
+import asyncio
+import html
 import random
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,6 +16,8 @@ import httpx
 
 from services.common.auth import KeyStore, TokenIssuer
 from services.common.settings import CommonSettings
+from services.partners.config import Settings as PartnersSettings
+from services.partners.people import operator
 
 FUNDER = {
     "name": "Northern Lights Community Trust",
@@ -201,6 +207,10 @@ PARTNERS: list[tuple[str, str, str, str]] = [
 
 STEWARDS = ["Amina Hussain", "Tom Fletcher", "Grace Okafor"]
 
+# The demo's people who sign in: (email, name, password, whom they act for).
+DEMO_STAFF = ("amina@northernlights.example", "Amina Hussain", "northern-lights-demo")
+DEMO_PARTNER = ("priya@hillsideyouth.example", "Priya Shah", "hillside-youth-demo")
+
 
 def seed(*, gateway: str, settings: CommonSettings) -> str:
     """Fill the demo funder; a line saying what was made (or that it was there already)."""
@@ -217,7 +227,9 @@ def seed(*, gateway: str, settings: CommonSettings) -> str:
     with httpx.Client(base_url=gateway, timeout=30.0) as client:
         response = client.post("/api/v1/funders", json=FUNDER, headers=admin)
         if response.status_code == 409:
-            return f"Demo data is there already (funder '{FUNDER['slug']}')."
+            return (
+                f"Demo data is there already (funder '{FUNDER['slug']}').\n" + _demo_accounts_text()
+            )
         response.raise_for_status()
         funder = response.json()
         staff = {
@@ -251,12 +263,46 @@ def seed(*, gateway: str, settings: CommonSettings) -> str:
         _seed_relationship_records(client, issuer, staff, active[:8], rng)
         _seed_grants(client, staff, active[:14], rng)
         _seed_commitments(client, staff)
+        _seed_people(client, partners[0])
     return (
         f"Demo: funder '{FUNDER['slug']}' with {len(partners)} partners, their visits, documents "
         "and reflective updates, core grants with their payments, and its published "
-        "commitments.\n"
-        f"Try: uv run trellis token --role funder_staff --funder {FUNDER['slug']}"
+        "commitments.\n" + _demo_accounts_text(partners[0]["name"])
     )
+
+
+def _demo_accounts_text(partner_name: str = "Hillside Youth Project") -> str:
+    staff_email, staff_name, staff_password = DEMO_STAFF
+    partner_email, partner_name_, partner_password = DEMO_PARTNER
+    return (
+        "Demo accounts (sign in at the sign-in page below):\n"
+        f"  staff of {FUNDER['slug']}: {staff_email}  password {staff_password}  ({staff_name})\n"
+        f"  {partner_name}'s person:  {partner_email}  password {partner_password}  "
+        f"({partner_name_})"
+    )
+
+
+def _accept(client: httpx.Client, link: str, name: str, password: str) -> None:
+    """Accept an invitation through its page, as the person would in a browser."""
+    page = client.get(link)
+    page.raise_for_status()
+    fields = {
+        html.unescape(k): html.unescape(v)
+        for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)
+    }
+    form = {**fields, "name": name, "password": password, "password_confirm": password}
+    client.post(link.split("?")[0], data=form).raise_for_status()
+
+
+def _seed_people(client: httpx.Client, partner: dict[str, Any]) -> None:
+    """A staff member of the demo funder and the first person of one partner organisation."""
+    settings = PartnersSettings()
+    staff_email, staff_name, staff_password = DEMO_STAFF
+    link = asyncio.run(operator.invite(settings, email=staff_email, funder_slug=FUNDER["slug"]))
+    _accept(client, link, staff_name, staff_password)
+    partner_email, partner_name, partner_password = DEMO_PARTNER
+    link = asyncio.run(operator.invite(settings, email=partner_email, partner_id=partner["id"]))
+    _accept(client, link, partner_name, partner_password)
 
 
 INTERACTIONS = [

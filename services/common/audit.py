@@ -63,9 +63,9 @@ def record(
     record, and ``partner_id=None`` for a funder's record that is not the organisation's.
     """
     if funder_id is FROM_CALLER:
-        funder_id = caller.funder_id if caller.has("funder_staff") else None
+        funder_id = caller.staff_funder_id
     if partner_id is FROM_CALLER:
-        partner_id = caller.partner_id if caller.has("partner") else None
+        partner_id = caller.own_partner_id
     entry = AuditEntry(
         actor=caller.actor,
         actor_roles=" ".join(sorted(caller.roles)),
@@ -162,10 +162,10 @@ def router(service: str) -> APIRouter:
         stmt = select(AuditEntry)
         if caller.has("platform_admin"):
             pass
-        elif caller.has("funder_staff") and caller.funder_id is not None:
-            stmt = stmt.where(AuditEntry.funder_id == caller.funder_id)
-        elif caller.has("partner") and caller.partner_id is not None:
-            stmt = stmt.where(AuditEntry.partner_id == caller.partner_id)
+        elif caller.staff_funder_id is not None:
+            stmt = stmt.where(AuditEntry.funder_id == caller.staff_funder_id)
+        elif caller.own_partner_id is not None:
+            stmt = stmt.where(AuditEntry.partner_id == caller.own_partner_id)
         else:
             raise Forbidden(
                 "The audit trail is read by a funder's staff or an organisation's people."

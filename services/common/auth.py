@@ -203,7 +203,10 @@ class TokenIssuer:
         scope: str | None = None,
         ttl: int = 3600,
         sid: str | None = None,
+        mid: uuid.UUID | str | None = None,
     ) -> str:
+        """An access token; ``sid`` names the grant it comes from (e.g. a person's sign-in
+        session), ``mid`` the membership a person's token acts under."""
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
@@ -228,6 +231,8 @@ class TokenIssuer:
             claims["name"] = name
         if sid:
             claims["sid"] = sid
+        if mid:
+            claims["mid"] = str(mid)
         key = self.keys.signing_key()
         header = {"alg": "RS256", "typ": TOKEN_TYPE, "kid": key.kid}
         return jwt.encode(header, claims, key, algorithms=ALGORITHMS)
@@ -388,7 +393,9 @@ async def get_caller(request: Request) -> Caller:
 
 async def get_signed_in_caller(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     if caller.is_public:
-        raise Unauthorized("This needs an access token: 'Authorization: Bearer <token>'.")
+        raise Unauthorized(
+            "This needs an access token: 'Authorization: Bearer <token>'.", error=None
+        )
     return caller
 
 

@@ -122,9 +122,10 @@ class BadRequest(Problem):
 class Unauthorized(Problem):
     status, slug = 401, "unauthorized"
 
-    def __init__(self, detail: str, **kwargs: Any) -> None:
-        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        super().__init__(detail, headers=headers, **kwargs)
+    def __init__(self, detail: str, *, error: str | None = "invalid_token", **kwargs: Any) -> None:
+        # RFC 6750 section 3: no error code when the request carried no token at all.
+        challenge = 'Bearer realm="trellis"' + (f', error="{error}"' if error else "")
+        super().__init__(detail, headers={"WWW-Authenticate": challenge}, **kwargs)
 
 
 class Forbidden(Problem):

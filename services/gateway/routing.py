@@ -2,7 +2,9 @@
 
 A path ``/api/v1/<resource>/...`` goes to the service that owns ``<resource>``
 (for ``public/...`` the first two segments name the resource). The token issuer's
-``/oauth/*`` and ``/.well-known/*`` live in the partners service.
+``/oauth/*`` and ``/.well-known/*`` (the OpenID Connect provider and its sign-in pages)
+and ``/account/*`` (pages people open from an invitation or password reset email)
+live in the partners service.
 """
 
 API_PREFIX = "/api/v1/"
@@ -17,6 +19,10 @@ RESOURCES: dict[str, str] = {
     "contacts": "partners",
     "updates": "partners",
     "imports/partners": "partners",
+    "people": "partners",
+    "memberships": "partners",
+    "invitations": "partners",
+    "password-resets": "partners",
     # funding
     "grants": "funding",
     "instalments": "funding",
@@ -42,6 +48,7 @@ RESOURCES: dict[str, str] = {
 PREFIXES: dict[str, str] = {
     "/oauth/": "partners",
     "/.well-known/": "partners",
+    "/account/": "partners",
 }
 
 #: The gateway's own composite views (``views/``): under the API prefix, but not proxied.

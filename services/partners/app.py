@@ -1,8 +1,13 @@
-"""The partners service: funders, partner organisations and the relationships between them."""
+"""The partners service: funders, partner organisations, the relationships between them,
+and the people who sign in (the embedded OpenID Connect provider)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
+from services.common.mail import Mailer
 from services.common.service_app import create_service_app
 from services.partners.clients.routes import router as clients_router
 from services.partners.config import Settings
@@ -10,11 +15,14 @@ from services.partners.contacts.routes import router as contacts_router
 from services.partners.documents.routes import router as documents_router
 from services.partners.funders.routes import router as funders_router
 from services.partners.identity.routes import router as identity_router
+from services.partners.identity.signin import router as signin_router
 from services.partners.imports.routes import internal as imports_internal_router
 from services.partners.imports.routes import router as imports_router
 from services.partners.interactions.routes import router as interactions_router
 from services.partners.internal.routes import router as internal_router
 from services.partners.organisations.routes import router as organisations_router
+from services.partners.people.pages import router as people_pages_router
+from services.partners.people.routes import router as people_router
 from services.partners.relationships.routes import router as relationships_router
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
@@ -27,7 +35,7 @@ def create_app(
     transports: dict[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Trellis partners",
         description="Funders, partner organisations and each funder's relationship with them.",
@@ -42,8 +50,32 @@ def create_app(
             contacts_router,
             updates_router,
             timeline_router,
+            people_router,
         ],
         event_handlers={**TIMELINE_EVENT_HANDLERS},
-        extra_routers=[identity_router, internal_router, imports_internal_router],
+        extra_routers=[
+            identity_router,
+            signin_router,
+            people_pages_router,
+            internal_router,
+            imports_internal_router,
+        ],
         transports=transports,
     )
+    # Invitations and password resets go by mail once their transaction has committed.
+    mailer = Mailer(
+        smtp_url=settings.smtp_url, mail_dir=settings.mail_dir, sender=settings.mail_from
+    )
+    app.state.mailer = mailer
+    kit_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with kit_lifespan(app_):
+            try:
+                yield
+            finally:
+                await mailer.drain()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -9,8 +9,16 @@ from services.partners.contacts.models import Contact
 from services.partners.db import Base
 from services.partners.documents.models import Document
 from services.partners.funders.models import Funder
+from services.partners.identity.models import AuthorizationCode, RefreshToken, SignInSession
 from services.partners.interactions.models import Interaction
 from services.partners.organisations.models import Partner
+from services.partners.people.models import (
+    ExternalIdentity,
+    Invitation,
+    Membership,
+    PasswordReset,
+    Person,
+)
 from services.partners.relationships.models import (
     RELATIONSHIP_STATUSES,
     Relationship,
@@ -22,16 +30,24 @@ from services.partners.updates.models import Reply, Update
 __all__ = [
     "RELATIONSHIP_STATUSES",
     "ApiClient",
+    "AuthorizationCode",
     "Base",
     "Contact",
     "Document",
+    "ExternalIdentity",
     "Funder",
     "GrantFunder",
     "Interaction",
+    "Invitation",
+    "Membership",
     "Partner",
+    "PasswordReset",
+    "Person",
+    "RefreshToken",
     "Relationship",
     "RelationshipChange",
     "Reply",
+    "SignInSession",
     "TimelineEntry",
     "Update",
 ]

@@ -147,6 +147,7 @@ def test_ingress_reaches_only_the_gateway_and_not_its_internals(overlay) -> None
     assert ingress["spec"]["tls"][0]["hosts"] == ["trellis.example.org"]
     paths = {p["path"] for p in rule["http"]["paths"]}
     assert "/api" in paths and "/.well-known" in paths and "/oauth" in paths
+    assert "/account" in paths  # the pages people open from invitation and reset emails
     assert not paths & {"/", "/metrics", "/healthz", "/readyz", "/internal"}
     for path in rule["http"]["paths"]:
         assert path["backend"]["service"]["name"] == "gateway"
@@ -220,6 +221,24 @@ NOT_NEEDED_IN_KUBERNETES = {
         )
     ),
     "TRELLIS_PARTNERS_CLIENT_TOKEN_TTL",
+    # People's sign-in: lifetimes, the console's addresses (made from the issuer), extra
+    # OIDC clients and external providers, and the public URL (the issuer by default).
+    *(
+        f"TRELLIS_PARTNERS_{knob}"
+        for knob in (
+            "ACCESS_TOKEN_TTL",
+            "ID_TOKEN_TTL",
+            "SESSION_TTL",
+            "AUTHORIZATION_CODE_TTL",
+            "INVITATION_TTL",
+            "PASSWORD_RESET_TTL",
+            "CONSOLE_REDIRECT_URIS",
+            "CONSOLE_POST_LOGOUT_REDIRECT_URIS",
+            "OIDC_CLIENTS",
+            "EXTERNAL_IDPS",
+        )
+    ),
+    "TRELLIS_PUBLIC_URL",
     "TRELLIS_FUNDING_OVERDUE_CHECK_INTERVAL",
     "TRELLIS_FUNDING_OVERDUE_CHECK_AUTOSTART",
     "TRELLIS_GATEWAY_CONNECT_TIMEOUT",

@@ -1,6 +1,11 @@
 """End to end: `trellis up --demo` starts the real processes; a real token; calls through the gateway."""
 
+import base64
+import hashlib
+import html
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -8,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -140,6 +146,32 @@ def test_up_demo_token_and_a_call_through_the_gateway(running, tmp_path: Path) -
         spec = client.get("/openapi.json").json()
         assert any(path.startswith("/api/v1/partners") for path in spec["paths"])
 
+    # A person signs in through the gateway as a browser would, then calls the API.
+    staff = sign_in_through(gateway, *demo_account(banner, "amina@northernlights.example"))
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        auth = {"Authorization": f"Bearer {staff['access_token']}"}
+        listed = client.get("/api/v1/partners", params={"range": "[0,9]"}, headers=auth)
+        assert listed.status_code == 200, listed.text
+        assert listed.headers["content-range"] == "partners 0-9/30"
+        me = client.get("/oauth/userinfo", headers=auth).json()
+        assert me["email"] == "amina@northernlights.example" and me["roles"] == ["funder_staff"]
+        renewed = client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": staff["refresh_token"],
+                "client_id": "trellis-console",
+            },
+        )
+        assert renewed.status_code == 200, renewed.text
+    partner = sign_in_through(gateway, *demo_account(banner, "priya@hillsideyouth.example"))
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        auth = {"Authorization": f"Bearer {partner['access_token']}"}
+        me = client.get("/oauth/userinfo", headers=auth).json()
+        assert me["roles"] == ["partner"]
+        own = client.get(f"/api/v1/partners/{me['partner_id']}", headers=auth)
+        assert own.status_code == 200 and own.json()["name"] == "Hillside Youth Project"
+
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     time.sleep(0.5)
@@ -147,6 +179,61 @@ def test_up_demo_token_and_a_call_through_the_gateway(running, tmp_path: Path) -
     for port in ports.values():
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def demo_account(banner: str, email: str) -> tuple[str, str]:
+    match = re.search(rf"{re.escape(email)}\s+password (\S+)", banner)
+    assert match, banner
+    return email, match.group(1)
+
+
+def sign_in_through(gateway: str, email: str, password: str) -> dict:
+    """The authorization code flow with PKCE, as a browser and an app do it, via the gateway."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    redirect_uri = f"{gateway}/console/callback"
+    with httpx.Client(base_url=gateway, timeout=10, follow_redirects=True) as browser:
+        page = browser.get(
+            "/oauth/authorize",
+            params={
+                "response_type": "code",
+                "client_id": "trellis-console",
+                "redirect_uri": redirect_uri,
+                "scope": "openid profile email",
+                "state": "e2e",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            },
+        )
+        assert page.status_code == 200, page.text
+        assert page.headers["content-type"].startswith("text/html")
+        fields = {
+            html.unescape(k): html.unescape(v)
+            for k, v in re.findall(
+                r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text
+            )
+        }
+        landed = browser.post(
+            "/oauth/authorize", data={**fields, "email": email, "password": password}
+        )
+        # The browser followed the redirect back to the console's callback with the code.
+        assert str(landed.url).startswith(redirect_uri), landed.url
+        query = parse_qs(urlsplit(str(landed.url)).query)
+        assert query["state"] == ["e2e"]
+        tokens = browser.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": redirect_uri,
+                "client_id": "trellis-console",
+                "code_verifier": verifier,
+            },
+        )
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
 
 
 def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
@@ -197,3 +284,34 @@ def test_token_for_an_unknown_funder_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "no funder with the slug 'nope'" in result.stderr
+
+
+def test_invite_prints_the_link_and_writes_the_mail(tmp_path: Path) -> None:
+    env = environment(tmp_path / "data", dict(zip(SERVICES, free_ports(4), strict=True)))
+    subprocess.run(
+        [sys.executable, "-m", "services.cli", "migrate"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+    def invite(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli", "invite", *args],
+            env=env,
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+        )
+
+    unknown = invite("--email", "someone@example.org", "--funder", "nope")
+    assert unknown.returncode == 2
+    assert "no funder with the slug 'nope'" in unknown.stderr
+    done = invite("--email", "ops@example.org", "--admin")
+    assert done.returncode == 0, done.stderr
+    link = done.stdout.strip()
+    assert link.startswith(f"{env['TRELLIS_AUTH_ISSUER']}/account/invitation?token=")
+    [mail] = list((tmp_path / "data" / "mail").glob("*.eml"))
+    text = mail.read_text()
+    assert "To: ops@example.org" in text and link in text

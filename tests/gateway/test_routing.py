@@ -17,6 +17,10 @@ EXPECTED = {
         "contacts",
         "updates",
         "imports/partners",
+        "people",
+        "memberships",
+        "invitations",
+        "password-resets",
     ],
     "funding": [
         "grants",
@@ -61,7 +65,18 @@ async def test_each_resource_goes_to_its_service(
 
 
 @pytest.mark.parametrize(
-    "path", ["/oauth/token", "/.well-known/openid-configuration", "/.well-known/jwks.json"]
+    "path",
+    [
+        "/oauth/token",
+        "/oauth/authorize",
+        "/oauth/userinfo",
+        "/oauth/logout",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/jwks.json",
+        "/account/invitation",
+        "/account/password-reset",
+    ],
 )
 async def test_identity_endpoints_go_to_partners(echo_stack: EchoStack, path: str) -> None:
     async with httpx.AsyncClient(base_url=echo_stack.url) as client:

@@ -85,7 +85,7 @@ async def test_wrong_secret_and_revoked_clients_are_refused(stack: Stack) -> Non
     )
     assert wrong.status_code == 401
     assert wrong.json()["error"] == "invalid_client"
-    assert wrong.headers["content-type"] == "application/problem+json"
+    assert wrong.headers["content-type"] == "application/json"  # RFC 6749 5.2, not a problem
 
     revoked = await stack.partners.delete(
         f"/api/v1/partners/{partner['id']}/clients/{client['id']}",

@@ -54,10 +54,10 @@ async def issue(
     *, session: AsyncSession, caller: Caller, round_id: uuid.UUID, blinded_message: str
 ) -> dict[str, Any]:
     """Blind-sign an invited partner's ballot, once per round."""
-    assert caller.partner_id is not None
+    assert caller.own_partner_id is not None
     round_ = await rounds_repo.lock(session, round_id)
     invitation = (
-        await rounds_repo.invitation(session, round_id=round_id, partner_id=caller.partner_id)
+        await rounds_repo.invitation(session, round_id=round_id, partner_id=caller.own_partner_id)
         if round_ is not None
         else None
     )

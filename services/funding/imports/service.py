@@ -78,8 +78,8 @@ async def import_360giving(
     dry_run: bool,
 ) -> GrantImportReport:
     """Check (and unless ``dry_run``, import) every grant of a 360Giving file."""
-    assert caller.funder_id is not None
-    funder = await partners.get_json(f"/internal/funders/{caller.funder_id}")
+    assert caller.staff_funder_id is not None
+    funder = await partners.get_json(f"/internal/funders/{caller.staff_funder_id}")
     if funder is None:
         raise NotFound("Your funder is not known to the partners service.")
     prefix: str = funder["prefix_360giving"]
@@ -100,7 +100,7 @@ async def import_360giving(
                 prefix=prefix,
                 org_ids=org_ids,
                 existing=existing,
-                funder_id=caller.funder_id,
+                funder_id=caller.staff_funder_id,
             )
             if problem:
                 reasons.append(problem)
@@ -165,7 +165,7 @@ async def _ensure(
 ) -> list[dict[str, Any]]:
     response = await partners.request(
         "POST",
-        f"/internal/funders/{caller.funder_id}/partners/ensure",
+        f"/internal/funders/{caller.staff_funder_id}/partners/ensure",
         json={"actor": caller.actor, "recipients": recipients},
         params={"dry_run": "true" if dry_run else "false"},
     )
@@ -186,12 +186,14 @@ def _add_grant(
     prefix: str,
     today_: date,
 ) -> uuid.UUID:
-    assert caller.funder_id and candidate.identifier and candidate.amount and candidate.currency
+    assert (
+        caller.staff_funder_id and candidate.identifier and candidate.amount and candidate.currency
+    )
     assert candidate.award_date and candidate.start and candidate.end and candidate.title
     ended = candidate.end < today_
     grant = Grant(
         id=uuid.uuid4(),
-        funder_id=caller.funder_id,
+        funder_id=caller.staff_funder_id,
         partner_id=partner_id,
         title=candidate.title,
         description=candidate.description or candidate.title,
@@ -215,7 +217,9 @@ def _add_grant(
         version=1,
     )
     session.add(grant)
-    session.add(GrantFundingOrganisation(grant_id=grant.id, funder_id=caller.funder_id, position=0))
+    session.add(
+        GrantFundingOrganisation(grant_id=grant.id, funder_id=caller.staff_funder_id, position=0)
+    )
     audit.record(
         session,
         caller=caller,

@@ -34,9 +34,9 @@ BOOT = uuid.uuid4().hex
 def owner_of(caller: Caller) -> str:
     """Whose takeouts these are: the person or system, and the organisation it acts for."""
     tenant = (
-        f"funder:{caller.funder_id}"
+        f"funder:{caller.staff_funder_id}"
         if caller.has("funder_staff")
-        else f"partner:{caller.partner_id}"
+        else f"partner:{caller.own_partner_id}"
         if caller.has("partner")
         else "none"
     )

@@ -129,7 +129,7 @@ async def build(
             {**proposal, "pool_name": pool["name"]}
             for pool, (rows, _) in zip(member, found, strict=True)
             for proposal in rows
-            if not any(v["funder_id"] == str(caller.funder_id) for v in proposal["votes"])
+            if not any(v["funder_id"] == str(caller.staff_funder_id) for v in proposal["votes"])
         ]
         return {"awaiting_your_vote": waiting, "awaiting_your_vote_count": len(waiting)}
 

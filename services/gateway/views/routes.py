@@ -63,7 +63,7 @@ async def funder_overview(request: Request, caller: StaffDep) -> FunderOverview:
         caller,
         reply_within_days=request.app.state.settings.reply_within_days,
     )
-    return FunderOverview(funder_id=str(caller.funder_id), **built)
+    return FunderOverview(funder_id=str(caller.staff_funder_id), **built)
 
 
 @router.get(

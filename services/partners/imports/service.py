@@ -95,7 +95,7 @@ async def import_partners(
     *, session: AsyncSession, caller: Caller, body: bytes, dry_run: bool
 ) -> ImportReport:
     """A CSV of partners: checked row by row; imported whole or not at all."""
-    assert caller.funder_id is not None
+    assert caller.staff_funder_id is not None
     _, rows = _rows(decode(body))
     report: list[ImportRow] = []
     seen: dict[str, int] = {}
@@ -131,7 +131,7 @@ async def import_partners(
             continue
         seen[key] = number
         action, partner_id = await _plan(
-            session, funder_id=caller.funder_id, org_id=data.org_id, name=data.name
+            session, funder_id=caller.staff_funder_id, org_id=data.org_id, name=data.name
         )
         report.append(
             ImportRow(
