@@ -1,4 +1,16 @@
-import { Admin, CustomRoutes, Resource, Layout, Menu, usePermissions, type LayoutProps } from "react-admin";
+import {
+  Admin,
+  AppBar,
+  CustomRoutes,
+  Layout,
+  Logout,
+  Menu,
+  Resource,
+  UserMenu,
+  useGetIdentity,
+  usePermissions,
+  type LayoutProps,
+} from "react-admin";
 import { Route } from "react-router-dom";
 import { Box, Button, Container, Typography } from "@mui/material";
 import { authProvider, switchMembership, type Acting } from "./auth";
@@ -41,7 +53,19 @@ function RoleMenu() {
   );
 }
 
-const AppLayout = (props: LayoutProps) => <Layout {...props} menu={RoleMenu} />;
+// The user menu's accessible name carries the name it shows (WCAG 2.5.3 label in name).
+function PersonMenu() {
+  const { identity } = useGetIdentity();
+  return (
+    <UserMenu label={identity?.fullName ?? "Your account"}>
+      <Logout />
+    </UserMenu>
+  );
+}
+
+const TrellisBar = () => <AppBar userMenu={<PersonMenu />} color="primary" />;
+
+const AppLayout = (props: LayoutProps) => <Layout {...props} menu={RoleMenu} appBar={TrellisBar} />;
 
 export function App() {
   return (

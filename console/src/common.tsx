@@ -9,12 +9,20 @@ export const theme: RaThemeOptions = {
     primary: { main: "#24553a" },
     secondary: { main: "#1f4e79" },
     error: { main: "#a4262c" },
+    success: { main: "#1e5e24" },
+    warning: { main: "#7a4d00" },
+    info: { main: "#1f4e79" },
     text: { primary: "#1d2a22", secondary: "#45514a" },
   },
   typography: { fontFamily: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" },
   components: {
     ...defaultTheme.components,
     MuiLink: { defaultProps: { underline: "always" } },
+    // react-admin's empty lists fade their message to half opacity: keep it readable.
+    RaEmpty: { styleOverrides: { root: { "& .RaEmpty-message": { opacity: 1 } } } },
+    // Spinners carry a name for screen readers.
+    MuiCircularProgress: { defaultProps: { "aria-label": "Loading" } },
+    MuiLinearProgress: { defaultProps: { "aria-label": "Loading" } },
   },
 };
 

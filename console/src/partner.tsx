@@ -62,11 +62,21 @@ export function PartnerHome() {
           </Section>
         )}
       </Read>
-      <Read<Rec[]> path={`/partners/${id}/funders`}>
-        {(funders) => (
+      <Read<Rec[]> path={`/partners/${id}/sharing`}>
+        {(funders, reload) => (
           <Section title="Funders you work with">
             {funders.map((f) => (
-              <Typography key={f.id}>{f.name}</Typography>
+              <Box key={f.id} sx={{ mb: 1 }}>
+                <Typography>
+                  {f.funder_name}:{" "}
+                  {f.sharing === "pending"
+                    ? "asks to see your contacts, documents and description"
+                    : f.sharing === "accepted"
+                      ? "you share your organisation's records with it"
+                      : "you do not share your organisation's records with it"}
+                </Typography>
+                {f.sharing === "pending" ? <SharingButtons partnerId={id} funder={f} onDone={reload} /> : null}
+              </Box>
             ))}
             <MButton component={Link} to="/updates/create" variant="contained" sx={{ mt: 1 }}>
               Send an update
@@ -91,6 +101,30 @@ export function PartnerHome() {
         )}
       </Read>
     </main>
+  );
+}
+
+function SharingButtons({ partnerId, funder, onDone }: { partnerId: string; funder: Rec; onDone: () => void }) {
+  const dp = useDataProvider<TrellisDataProvider>();
+  const notify = useNotify();
+  const answer = async (sharing: "accepted" | "declined") => {
+    try {
+      await dp.update(`partners/${partnerId}/sharing`, { id: funder.id, data: { sharing }, previousData: funder });
+      notify(sharing === "accepted" ? `You now share with ${funder.funder_name}` : `You declined ${funder.funder_name}`, { type: "success" });
+      onDone();
+    } catch (e) {
+      notify((e as Error).message, { type: "error" });
+    }
+  };
+  return (
+    <Box>
+      <MButton size="small" variant="outlined" onClick={() => answer("accepted")} sx={{ mr: 1 }}>
+        Share with {funder.funder_name}
+      </MButton>
+      <MButton size="small" onClick={() => answer("declined")}>
+        Decline
+      </MButton>
+    </Box>
   );
 }
 
@@ -162,7 +196,7 @@ function ClientForm({ partnerId, onMade }: { partnerId: string; onMade: (c: Rec)
 }
 
 export const ContactList = () => (
-  <List>
+  <List empty={false}>
     <Datagrid bulkActionButtons={false} rowClick="edit">
       <TextField source="name" />
       <TextField source="role" />
@@ -186,7 +220,7 @@ export const ContactCreate = () => (
 const DOC_KINDS = ["annual_report", "accounts", "strategy", "policy", "other"].map((k) => ({ id: k, name: k.replace("_", " ") }));
 
 export const DocumentList = () => (
-  <List>
+  <List empty={false}>
     <Datagrid bulkActionButtons={false}>
       <TextField source="title" />
       <TextField source="kind" />
@@ -227,7 +261,7 @@ export function PartnerUpdateCreate() {
   return (
     <main>
       <PageTitle>Send an update</PageTitle>
-      <Read<Rec[]> path={`/partners/${id}/funders`}>
+      <Read<Rec[]> path={`/partners/${id}/sharing`}>
         {(funders) => (
           <Box
             component="form"
@@ -250,14 +284,16 @@ export function PartnerUpdateCreate() {
               <FormGroup>
                 {funders.map((f) => (
                   <FormControlLabel
-                    key={f.id}
+                    key={f.funder_id}
                     control={
                       <Checkbox
-                        checked={chosen.includes(f.id)}
-                        onChange={(ev) => setChosen(ev.target.checked ? [...chosen, f.id] : chosen.filter((x) => x !== f.id))}
+                        checked={chosen.includes(f.funder_id)}
+                        onChange={(ev) =>
+                          setChosen(ev.target.checked ? [...chosen, f.funder_id] : chosen.filter((x) => x !== f.funder_id))
+                        }
                       />
                     }
-                    label={f.name}
+                    label={f.funder_name}
                   />
                 ))}
               </FormGroup>
@@ -291,9 +327,9 @@ export function PartnerUpdateCreate() {
 }
 
 export const PartnerUpdateList = () => (
-  <List sort={{ field: "sent_at", order: "DESC" }}>
+  <List empty={false} sort={{ field: "sent_at", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
-      <DateField source="sent_at" label="Sent" />
+      <DateField locales="en-GB" source="sent_at" label="Sent" />
       <TextField source="what_changed" label="What has changed" />
       <TextField source="reply_count" label="Replies" />
     </Datagrid>
@@ -303,7 +339,7 @@ export const PartnerUpdateList = () => (
 export const PartnerUpdateShow = () => (
   <Show>
     <SimpleShowLayout>
-      <DateField source="sent_at" label="Sent" showTime />
+      <DateField locales="en-GB" source="sent_at" label="Sent" showTime />
       <TextField source="what_changed" label="What has changed" />
       <TextField source="what_we_learned" label="What we have learned" />
       <TextField source="what_was_hard" label="What has been hard" />
@@ -314,7 +350,7 @@ export const PartnerUpdateShow = () => (
 );
 
 export const PartnerGrantList = () => (
-  <List>
+  <List empty={false}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="title" />
       <FunctionField label="Award" render={(g: Rec) => money(g.amount_awarded, g.currency)} />
@@ -324,10 +360,10 @@ export const PartnerGrantList = () => (
 );
 
 export const PartnerRoundList = () => (
-  <List sort={{ field: "closes_on", order: "DESC" }}>
+  <List empty={false} sort={{ field: "closes_on", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="title" />
-      <DateField source="closes_on" label="Closes" />
+      <DateField locales="en-GB" source="closes_on" label="Closes" />
       <ChipField source="status" />
       <FunctionField label="You" render={(r: Rec) => (r.answered ? "answered" : "not yet")} />
     </Datagrid>
@@ -411,7 +447,7 @@ export const PartnerRoundShow = () => (
     <SimpleShowLayout>
       <TextField source="title" />
       <TextField source="description" />
-      <DateField source="closes_on" label="Closes" />
+      <DateField locales="en-GB" source="closes_on" label="Closes" />
       <TextField source="answer" label="The funder's answer" emptyText="Not published yet" />
       <AnswerRound />
     </SimpleShowLayout>

@@ -3,6 +3,7 @@ import { Link } from "react-router-dom";
 import { Alert, Box, Button as MButton, Link as MLink, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
 import {
   ArrayField,
+  AutocompleteInput,
   BooleanField,
   BooleanInput,
   ChipField,
@@ -44,7 +45,7 @@ const PartnerName = ({ source = "partner_id" }: { source?: string; label?: strin
 // Partners --------------------------------------------------------------------------------
 
 export const PartnerList = () => (
-  <List sort={{ field: "name", order: "ASC" }} filters={[<TextInput key="q" source="q" label="Search" alwaysOn />]}>
+  <List empty={false} sort={{ field: "name", order: "ASC" }} filters={[<TextInput key="q" source="q" label="Search" alwaysOn />]}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="name" />
       <TextField source="region" />
@@ -160,14 +161,14 @@ export const PartnerShow = () => (
         <RecordVisit />
         <ReferenceManyField reference="interactions" target="partner_id" label={false} sort={{ field: "occurred_at", order: "DESC" }}>
           <Datagrid bulkActionButtons={false} rowClick="show">
-            <DateField source="occurred_at" label="When" />
+            <DateField locales="en-GB" source="occurred_at" label="When" />
             <TextField source="kind" />
             <TextField source="summary" />
           </Datagrid>
         </ReferenceManyField>
       </TabbedShowLayout.Tab>
       <TabbedShowLayout.Tab label="Grants" path="grants">
-        <ReferenceManyField reference="grants" target="partner_id" label={false}>
+        <ReferenceManyField reference="grants" target="partner_id" label={false} sort={{ field: "created_at", order: "DESC" }}>
           <Datagrid bulkActionButtons={false} rowClick="show">
             <TextField source="title" />
             <Money source="amount_awarded" />
@@ -176,7 +177,7 @@ export const PartnerShow = () => (
         </ReferenceManyField>
       </TabbedShowLayout.Tab>
       <TabbedShowLayout.Tab label="Documents" path="documents">
-        <ReferenceManyField reference="documents" target="partner_id" label={false}>
+        <ReferenceManyField reference="documents" target="partner_id" label={false} sort={{ field: "year", order: "DESC" }}>
           <Datagrid bulkActionButtons={false}>
             <TextField source="title" />
             <TextField source="kind" />
@@ -186,7 +187,7 @@ export const PartnerShow = () => (
         </ReferenceManyField>
       </TabbedShowLayout.Tab>
       <TabbedShowLayout.Tab label="Contacts" path="contacts">
-        <ReferenceManyField reference="contacts" target="partner_id" label={false}>
+        <ReferenceManyField reference="contacts" target="partner_id" label={false} sort={{ field: "name", order: "ASC" }}>
           <Datagrid bulkActionButtons={false}>
             <TextField source="name" />
             <TextField source="role" />
@@ -204,9 +205,9 @@ export const PartnerShow = () => (
 const KINDS = ["visit", "call", "meeting", "event", "other"].map((k) => ({ id: k, name: k }));
 
 export const InteractionList = () => (
-  <List sort={{ field: "occurred_at", order: "DESC" }}>
+  <List empty={false} sort={{ field: "occurred_at", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
-      <DateField source="occurred_at" label="When" />
+      <DateField locales="en-GB" source="occurred_at" label="When" />
       <PartnerName />
       <TextField source="kind" />
       <TextField source="summary" />
@@ -219,7 +220,7 @@ export const InteractionShow = () => (
     <SimpleShowLayout>
       <PartnerName />
       <TextField source="kind" />
-      <DateField source="occurred_at" showTime />
+      <DateField locales="en-GB" source="occurred_at" showTime />
       <TextField source="summary" />
       <TextField source="recorded_by" />
       <BooleanField source="private" />
@@ -231,7 +232,7 @@ export const InteractionCreate = () => (
   <Create redirect="show">
     <SimpleForm defaultValues={{ kind: "visit", occurred_at: new Date().toISOString().slice(0, 16) }}>
       <ReferenceInput source="partner_id" reference="partners" sort={{ field: "name", order: "ASC" }}>
-        <SelectInput optionText="name" label="Partner" fullWidth />
+        <AutocompleteInput optionText="name" label="Partner" fullWidth />
       </ReferenceInput>
       <SelectInput source="kind" choices={KINDS} />
       <TextInput source="occurred_at" label="When" type="datetime-local" parse={(v: string) => (v ? new Date(v).toISOString() : v)} />
@@ -244,9 +245,9 @@ export const InteractionCreate = () => (
 // Updates and replies ---------------------------------------------------------------------
 
 export const UpdateList = () => (
-  <List sort={{ field: "sent_at", order: "DESC" }}>
+  <List empty={false} sort={{ field: "sent_at", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
-      <DateField source="sent_at" label="Sent" />
+      <DateField locales="en-GB" source="sent_at" label="Sent" />
       <PartnerName />
       <TextField source="what_changed" label="What has changed" />
       <NumberField source="reply_count" label="Replies" />
@@ -291,7 +292,7 @@ export const UpdateShow = () => (
   <Show>
     <SimpleShowLayout>
       <PartnerName />
-      <DateField source="sent_at" label="Sent" showTime />
+      <DateField locales="en-GB" source="sent_at" label="Sent" showTime />
       <TextField source="sent_by" />
       <TextField source="what_changed" label="What has changed" />
       <TextField source="what_we_learned" label="What we have learned" />
@@ -302,10 +303,12 @@ export const UpdateShow = () => (
   </Show>
 );
 
+const GRANT_STATUS = ["proposed", "approved", "active", "completed", "withdrawn"].map((x) => ({ id: x, name: x }));
+
 // Grants ----------------------------------------------------------------------------------
 
 export const GrantList = () => (
-  <List sort={{ field: "created_at", order: "DESC" }}>
+  <List empty={false} sort={{ field: "created_at", order: "DESC" }} filters={[<SelectInput key="status" source="status" choices={GRANT_STATUS} alwaysOn />]}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="reference" />
       <TextField source="title" />
@@ -349,7 +352,7 @@ function Schedule() {
           <Typography>
             Paid {money(s.amount_paid, s.currency)} of {money(s.amount_awarded, s.currency)}.
           </Typography>
-          <Box sx={{ overflowX: "auto" }}>
+          <Box sx={{ overflowX: "auto" }} tabIndex={0} role="region" aria-label="Instalments table">
             <Table size="small" aria-label="Instalments">
               <TableHead>
                 <TableRow>
@@ -431,18 +434,18 @@ export const GrantShow = () => (
       <TextField source="reference" />
       <ChipField source="status" />
       <Money source="amount_awarded" label="Award" />
-      <DateField source="planned_start_date" label="Starts" />
-      <DateField source="planned_end_date" label="Ends" />
+      <DateField locales="en-GB" source="planned_start_date" label="Starts" />
+      <DateField locales="en-GB" source="planned_end_date" label="Ends" />
       <TextField source="payment_frequency" label="Payments" />
       <TextField source="approved_by" label="Decided by" emptyText="—" />
       <TextField source="decision_reference" label="Decision reference" emptyText="—" />
       <TextField source="description" />
       <GrantActions />
       <Schedule />
-      <ReferenceManyField reference="variations" target="grant_id" label="Variations">
+      <ReferenceManyField reference="variations" target="grant_id" label="Variations" sort={{ field: "decided_on", order: "DESC" }}>
         <Datagrid bulkActionButtons={false} empty={<Typography>No variations.</Typography>}>
           <TextField source="kind" />
-          <DateField source="decided_on" />
+          <DateField locales="en-GB" source="decided_on" />
           <TextField source="reason" />
         </Datagrid>
       </ReferenceManyField>
@@ -455,7 +458,7 @@ export const GrantCreate = () => (
   <Create redirect="show" transform={(d: Rec) => ({ ...d, amount_awarded: Math.round(Number(d.amount_awarded) * 100) })}>
     <SimpleForm defaultValues={{ currency: "GBP", payment_frequency: "annual" }}>
       <ReferenceInput source="partner_id" reference="partners" sort={{ field: "name", order: "ASC" }}>
-        <SelectInput optionText="name" label="Partner" fullWidth />
+        <AutocompleteInput optionText="name" label="Partner" fullWidth />
       </ReferenceInput>
       <TextInput source="title" fullWidth />
       <TextInput source="description" multiline minRows={3} fullWidth />
@@ -468,9 +471,9 @@ export const GrantCreate = () => (
 );
 
 export const PaymentList = () => (
-  <List sort={{ field: "paid_on", order: "DESC" }}>
+  <List empty={false} sort={{ field: "paid_on", order: "DESC" }}>
     <Datagrid bulkActionButtons={false}>
-      <DateField source="paid_on" label="Paid on" />
+      <DateField locales="en-GB" source="paid_on" label="Paid on" />
       <ReferenceField source="grant_id" reference="grants" link="show" label="Grant">
         <TextField source="title" />
       </ReferenceField>
@@ -483,7 +486,7 @@ export const PaymentList = () => (
 // Commitments, rounds, results, actions ---------------------------------------------------
 
 export const CommitmentList = () => (
-  <List sort={{ field: "position", order: "ASC" }}>
+  <List empty={false} sort={{ field: "position", order: "ASC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <NumberField source="position" />
       <TextField source="title" />
@@ -523,26 +526,25 @@ export const CommitmentCreate = () => (
 );
 
 export const RoundList = () => (
-  <List sort={{ field: "opens_on", order: "DESC" }}>
+  <List empty={false} sort={{ field: "opens_on", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="title" />
-      <DateField source="opens_on" label="Opens" />
-      <DateField source="closes_on" label="Closes" />
+      <DateField locales="en-GB" source="opens_on" label="Opens" />
+      <DateField locales="en-GB" source="closes_on" label="Closes" />
       <ChipField source="status" />
     </Datagrid>
   </List>
 );
 
+/** What partners said about each commitment; a withheld figure says why it is withheld. */
 export function ResultsTable({ results }: { results: Rec[] }) {
   return (
-    <Box sx={{ overflowX: "auto" }}>
+    <Box sx={{ overflowX: "auto" }} tabIndex={0} role="region" aria-label="Results table">
       <Table size="small" aria-label="Results">
         <TableHead>
           <TableRow>
             <TableCell>Commitment</TableCell>
-            <TableCell>Responses</TableCell>
-            <TableCell>Mean (1 to 5)</TableCell>
-            <TableCell>Don't know</TableCell>
+            <TableCell>What partners said</TableCell>
           </TableRow>
         </TableHead>
         <TableBody>
@@ -550,13 +552,14 @@ export function ResultsTable({ results }: { results: Rec[] }) {
             <TableRow key={r.id ?? `${r.round_id}-${r.commitment_id}-${r.kind}`}>
               <TableCell>{r.title ?? r.round_title}</TableCell>
               <TableCell>
-                <Withheld value={r.responses} withheld={r.withheld ?? []} />
-              </TableCell>
-              <TableCell>
-                <Withheld value={r.mean} withheld={r.withheld ?? []} />
-              </TableCell>
-              <TableCell>
-                <Withheld value={r.dont_know} withheld={r.withheld ?? []} />
+                {(r.withheld ?? []).length > 0 ? (
+                  <Withheld value={null} withheld={r.withheld} />
+                ) : (
+                  <>
+                    Mean {r.mean} of 5 from {r.responses} responses
+                    {r.dont_know ? `; ${r.dont_know} did not know` : ""}
+                  </>
+                )}
               </TableCell>
             </TableRow>
           ))}
@@ -597,8 +600,8 @@ export const RoundShow = () => (
       <TextField source="title" />
       <TextField source="description" />
       <ChipField source="status" />
-      <DateField source="opens_on" label="Opens" />
-      <DateField source="closes_on" label="Closes" />
+      <DateField locales="en-GB" source="opens_on" label="Opens" />
+      <DateField locales="en-GB" source="closes_on" label="Closes" />
       <NumberField source="invited_count" label="Partners invited" emptyText="—" />
       <NumberField source="k_threshold" label="Anonymity threshold (k)" emptyText="—" />
       <ArrayField source="commitments" label="Asks about">
@@ -623,13 +626,17 @@ export const RoundCreate = () => (
 );
 
 export const ResultList = () => (
-  <List sort={{ field: "closes_on", order: "DESC" }}>
+  <List empty={false} sort={{ field: "closes_on", order: "DESC" }}>
     <Datagrid bulkActionButtons={false}>
       <TextField source="round_title" label="Round" />
       <TextField source="title" label="Commitment" />
       <TextField source="kind" />
-      <FunctionField label="Responses" render={(r: Rec) => <Withheld value={r.responses} withheld={r.withheld} />} />
-      <FunctionField label="Mean (1 to 5)" render={(r: Rec) => <Withheld value={r.mean} withheld={r.withheld} />} />
+      <FunctionField
+        label="What partners said"
+        render={(r: Rec) =>
+          r.withheld.length ? <Withheld value={null} withheld={r.withheld} /> : `Mean ${r.mean} of 5 from ${r.responses} responses`
+        }
+      />
     </Datagrid>
   </List>
 );
@@ -637,11 +644,11 @@ export const ResultList = () => (
 const ACTION_STATUS = ["planned", "in_progress", "done", "not_doing"].map((s) => ({ id: s, name: s.replace("_", " ") }));
 
 export const ActionList = () => (
-  <List>
+  <List empty={false} sort={{ field: "created_at", order: "DESC" }}>
     <Datagrid rowClick="edit" bulkActionButtons={false}>
       <TextField source="title" />
       <ChipField source="status" />
-      <DateField source="due_on" label="Due" />
+      <DateField locales="en-GB" source="due_on" label="Due" />
       <BooleanField source="published" />
     </Datagrid>
   </List>
@@ -665,11 +672,11 @@ export const ActionCreate = () => (
 // Threads ---------------------------------------------------------------------------------
 
 export const ThreadList = () => (
-  <List sort={{ field: "last_message_at", order: "DESC" }}>
+  <List empty={false} sort={{ field: "last_message_at", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="subject" />
       <TextField source="partner_name" label="Partner" />
-      <DateField source="last_message_at" label="Last message" />
+      <DateField locales="en-GB" source="last_message_at" label="Last message" />
     </Datagrid>
   </List>
 );
@@ -713,7 +720,7 @@ export const ThreadCreate = ({ partner }: { partner?: boolean }) => (
         <TextInput source="funder_id" label="Funder id" />
       ) : (
         <ReferenceInput source="partner_id" reference="partners" sort={{ field: "name", order: "ASC" }}>
-          <SelectInput optionText="name" label="Partner" />
+          <AutocompleteInput optionText="name" label="Partner" />
         </ReferenceInput>
       )}
       <TextInput source="subject" fullWidth />
@@ -725,7 +732,7 @@ export const ThreadCreate = ({ partner }: { partner?: boolean }) => (
 // Pools -----------------------------------------------------------------------------------
 
 export const PoolList = () => (
-  <List>
+  <List empty={false} sort={{ field: "name", order: "ASC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="name" />
       <TextField source="purpose" />
