@@ -8,6 +8,7 @@ import { money } from "./data";
 import { PageTitle, Section, SectionStatus, when } from "./common";
 import type { Acting } from "./auth";
 import { PartnerHome } from "./partner";
+import type { FunderOverview } from "./types";
 
 type Rec = Record<string, any>;
 
@@ -20,10 +21,10 @@ export function Home() {
 
 function FunderHome() {
   const dp = useDataProvider<TrellisDataProvider>();
-  const [overview, setOverview] = useState<Rec | null>(null);
+  const [overview, setOverview] = useState<FunderOverview | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    dp.read<Rec>("/overview").then(setOverview, (e: Error) => setError(e.message));
+    dp.read<FunderOverview>("/overview").then(setOverview, (e: Error) => setError(e.message));
   }, [dp]);
   if (error) return <Typography role="alert">{error}</Typography>;
   if (!overview) return <Loading />;

@@ -5,6 +5,7 @@ import { Alert, Box, Container, Link as MLink, Typography } from "@mui/material"
 import { publicRead, money } from "./data";
 import { Section, when } from "./common";
 import { ResultsTable } from "./staff";
+import type { PublicCommitment, Scorecard } from "./types";
 
 type Rec = Record<string, any>;
 
@@ -19,10 +20,10 @@ function usePublic<T>(path: string) {
 
 export function PublicFunder() {
   const { slug = "" } = useParams();
-  const scorecard = usePublic<Rec>(`/public/feedback/${encodeURIComponent(slug)}/scorecard`);
-  const commitments = usePublic<Rec[]>(`/public/feedback/${encodeURIComponent(slug)}/commitments`);
+  const scorecard = usePublic<Scorecard>(`/public/feedback/${encodeURIComponent(slug)}/scorecard`);
+  const commitments = usePublic<PublicCommitment[]>(`/public/feedback/${encodeURIComponent(slug)}/commitments`);
   const grants = usePublic<Rec>(`/public/funding/${encodeURIComponent(slug)}/360giving`);
-  const name = scorecard.data?.funder?.name ?? slug;
+  const name = (scorecard.data?.funder?.name as string | undefined) ?? slug;
   useEffect(() => {
     document.title = `${name}: commitments and feedback — Trellis`;
   }, [name]);
@@ -54,7 +55,7 @@ export function PublicFunder() {
               answers is withheld, so nobody can be picked out.
             </Typography>
             <ResultsTable
-              results={(scorecard.data.commitments as Rec[]).map((c) => ({
+              results={scorecard.data.commitments.map((c) => ({
                 id: c.id,
                 title: c.title,
                 responses: c.latest?.responses ?? null,
@@ -63,7 +64,7 @@ export function PublicFunder() {
                 withheld: c.latest ? c.latest.withheld : ["no published round yet"],
               }))}
             />
-            {(scorecard.data.rounds as Rec[]).map((r) => (
+            {scorecard.data.rounds.map((r) => (
               <Box key={r.id} sx={{ mt: 2 }}>
                 <Typography variant="subtitle1" component="h3">
                   {r.title} (closed {when(r.closes_on)})
@@ -74,13 +75,13 @@ export function PublicFunder() {
                 {r.answer ? <Typography>Our answer: {r.answer}</Typography> : null}
               </Box>
             ))}
-            {(scorecard.data.actions as Rec[]).length > 0 ? (
+            {scorecard.data.actions.length > 0 ? (
               <Box sx={{ mt: 2 }}>
                 <Typography variant="subtitle1" component="h3">
                   What we are doing about it
                 </Typography>
                 <ul>
-                  {(scorecard.data.actions as Rec[]).map((a) => (
+                  {scorecard.data.actions.map((a) => (
                     <li key={a.id}>
                       {a.title} — {a.status.replace("_", " ")}
                     </li>
