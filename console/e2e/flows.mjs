@@ -157,8 +157,9 @@ try {
     await pp.goto(`${base}/#/rounds`);
     await pp.getByText("Autumn 2026: how are we doing?").first().click();
     const groups = pp.getByRole("radiogroup");
+    await groups.first().waitFor();
     const count = await groups.count();
-    for (let i = 0; i < count; i++) await groups.nth(i).getByLabel("4").check();
+    for (let i = 0; i < count; i++) await groups.nth(i).getByLabel("4", { exact: true }).check();
     await audit(pp, "partner-round");
     await pp.getByRole("button", { name: "Send my answer" }).click();
     await pp.getByText("You have answered this round").waitFor();

@@ -397,6 +397,11 @@ function AnswerRound() {
       onSubmit={async (e) => {
         e.preventDefault();
         setError(null);
+        const unrated = (r.commitments as Rec[]).find((c) => !ratings[c.commitment_id]);
+        if (unrated) {
+          setError(`Choose an answer for "${unrated.title}" (or Don't know).`);
+          return;
+        }
         try {
           await dp.act(`/rounds/${r.id}/responses`, {
             ratings: (r.commitments as Rec[]).map((c) => ({
@@ -424,7 +429,7 @@ function AnswerRound() {
           {c.description ? <Typography variant="body2">{c.description}</Typography> : null}
           <RadioGroup row value={ratings[c.commitment_id] ?? ""} onChange={(e) => setRatings({ ...ratings, [c.commitment_id]: e.target.value })}>
             {RATINGS.map(([value, label]) => (
-              <FormControlLabel key={value} value={value} control={<Radio required />} label={label} />
+              <FormControlLabel key={value} value={value} control={<Radio />} label={label} />
             ))}
           </RadioGroup>
         </FormControl>
