@@ -91,7 +91,7 @@ export function App() {
               <Resource name="grants" list={P.PartnerGrantList} show={S.GrantShow} recordRepresentation="title" />
               <Resource name="payments" list={S.PaymentList} />
               <Resource name="rounds" options={{ label: "Feedback rounds" }} list={P.PartnerRoundList} show={P.PartnerRoundShow} recordRepresentation="title" />
-              <Resource name="threads" list={S.ThreadList} show={S.ThreadShow} create={() => <S.ThreadCreate partner />} />
+              <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={() => <S.ThreadCreate partner />} />
               <Resource name="contacts" list={P.ContactList} create={P.ContactCreate} />
               <Resource name="documents" list={P.DocumentList} create={P.DocumentCreate} />
             </>
@@ -106,7 +106,7 @@ export function App() {
               <Resource name="rounds" options={{ label: "Feedback rounds" }} list={S.RoundList} show={S.RoundShow} create={S.RoundCreate} recordRepresentation="title" />
               <Resource name="results" list={S.ResultList} />
               <Resource name="actions" list={S.ActionList} create={S.ActionCreate} />
-              <Resource name="threads" list={S.ThreadList} show={S.ThreadShow} create={S.ThreadCreate} />
+              <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={S.ThreadCreate} />
               <Resource name="pools" list={S.PoolList} show={S.PoolShow} recordRepresentation="name" />
               <Resource name="variations" />
               <Resource name="documents" />

@@ -337,7 +337,7 @@ export const PartnerUpdateList = () => (
 );
 
 export const PartnerUpdateShow = () => (
-  <Show>
+  <Show title="Your update">
     <SimpleShowLayout>
       <DateField locales="en-GB" source="sent_at" label="Sent" showTime />
       <TextField source="what_changed" label="What has changed" />

@@ -216,7 +216,7 @@ export const InteractionList = () => (
 );
 
 export const InteractionShow = () => (
-  <Show>
+  <Show title="A visit, call or meeting">
     <SimpleShowLayout>
       <PartnerName />
       <TextField source="kind" />
@@ -289,7 +289,7 @@ export function Replies({ side }: { side: "funder" | "partner" }) {
 }
 
 export const UpdateShow = () => (
-  <Show>
+  <Show title="An update from a partner">
     <SimpleShowLayout>
       <PartnerName />
       <DateField locales="en-GB" source="sent_at" label="Sent" showTime />

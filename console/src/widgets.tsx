@@ -77,6 +77,7 @@ export function ActionForm({
           const body = toBody ? toBody(values) : Object.fromEntries(Object.entries(values).filter(([, v]) => v !== ""));
           await dp.act(path, body);
           notify(`${title}: done`, { type: "success" });
+          setValues(Object.fromEntries(fields.map((f) => [f.name, f.initial ?? ""])));
           refresh();
           onDone?.();
         } catch (e) {
