@@ -8,6 +8,7 @@ UUIDs, money is integer minor units.
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -144,7 +145,23 @@ def secure_sqlite_file(url: str) -> None:
             file.chmod(0o600)
 
 
+#: Whether the transactions begun in this context may write. On SQLite a writing
+#: transaction begins with ``BEGIN IMMEDIATE``: it takes the database's write lock
+#: first (waiting up to ``busy_timeout`` for it), so two writers run one after the
+#: other, each reading what the previous one committed, as ``SELECT ... FOR UPDATE``
+#: makes them on PostgreSQL. A read-only request (``GET``) begins a plain deferred
+#: transaction and never waits for writers (WAL). Without this, two writers that both
+#: read first deadlock on the upgrade to a write lock and one fails at once.
+sqlite_writes: ContextVar[bool] = ContextVar("sqlite_writes", default=True)
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_writes.get() else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not begin transactions itself: ``_sqlite_begin`` does.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # Deleted rows are overwritten with zeros, not left readable in free pages.
@@ -164,6 +181,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         secure_sqlite_file(url)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
@@ -187,6 +205,9 @@ class Database:
         await self.engine.dispose()
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: the only place that commits or rolls back.
 
@@ -195,6 +216,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     success the database did not keep.
     """
     db: Database = request.app.state.db
+    sqlite_writes.set(request.method not in READ_METHODS)
     async with db.sessionmaker() as session:
         session.info["outbox"] = getattr(request.app.state, "outbox", None)
         try:

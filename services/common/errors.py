@@ -14,6 +14,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -107,12 +109,28 @@ class Problem(Exception):
         return body
 
     def to_response(self, instance: str) -> Response:
+        body = self.body(instance)
+        try:
+            content = orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            # A figure beyond 64 bits (orjson's limit) is written as text, not a crash.
+            content = orjson.dumps(_beyond_64_bits_as_text(body))
         return Response(
-            orjson.dumps(self.body(instance)),
+            content,
             status_code=self.status,
             media_type=PROBLEM_MEDIA_TYPE,
             headers=self.headers,
         )
+
+
+def _beyond_64_bits_as_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _beyond_64_bits_as_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_beyond_64_bits_as_text(v) for v in value]
+    return value
 
 
 class BadRequest(Problem):
@@ -175,6 +193,8 @@ def validation_problem(exc: RequestValidationError) -> Unprocessable:
     errors: dict[str, list[str]] = {}
     for error in exc.errors():
         field = _field_name(tuple(error.get("loc", ())))
+        if error.get("type") == "json_invalid":
+            field = "body"  # its location is a character offset, not a field
         message = _describe(error)
         if field == "body" and error.get("type") == "model_attributes_type":
             message = "the request body must be a JSON object"
@@ -215,9 +235,31 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem.to_response(request.url.path)
 
     async def on_stale(request: Request, exc: Exception) -> Response:
-        problem = PreconditionFailed(
-            "The record was changed by someone else while you were changing it. "
-            "Read it again and re-apply your change."
+        # 412 answers a condition the caller set; without If-Match there was none, and
+        # the clash is with a concurrent request: a 409 that says to try again.
+        if request.headers.get("if-match"):
+            problem: Problem = PreconditionFailed(
+                "The record was changed by someone else while you were changing it. "
+                "Read it again and re-apply your change."
+            )
+        else:
+            problem = Conflict(
+                "Another request changed the same record at the same moment; nothing was "
+                "changed by yours. Try again.",
+                slug="concurrent-change",
+            )
+        return problem.to_response(request.url.path)
+
+    async def on_busy(request: Request, exc: Exception) -> Response:
+        # SQLite's write lock not granted within busy_timeout, or no pooled connection in
+        # time: the database is saturated, nothing was written, and a retry will do.
+        if isinstance(exc, OperationalError) and "locked" not in str(exc.orig):
+            return await on_unexpected(request, exc)
+        logger.warning("database busy", extra={"path": request.url.path})
+        problem = ServiceUnavailable(
+            "The database is busy with other writes; nothing was changed. Try again shortly.",
+            slug="database-busy",
+            headers={"Retry-After": "1"},
         )
         return problem.to_response(request.url.path)
 
@@ -230,4 +272,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StaleDataError, on_stale)
+    app.add_exception_handler(OperationalError, on_busy)
+    app.add_exception_handler(PoolTimeoutError, on_busy)
     app.add_exception_handler(Exception, on_unexpected)

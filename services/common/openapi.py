@@ -204,7 +204,10 @@ class RouteFacts:
 
     def __init__(self, route: Any) -> None:
         calls = list(_calls(route.dependant))
-        self.signed_in = get_signed_in_caller in calls
+        # A route that reads its bearer token itself (OIDC userinfo) says so with
+        # ``openapi_extra={"security": [{"bearerAuth": []}]}``.
+        declared_security = (route.openapi_extra or {}).get("security")
+        self.signed_in = get_signed_in_caller in calls or bool(declared_security)
         self.optional_token = not self.signed_in and get_caller in calls
         self.idempotent = idempotency in calls
         self.lists = any(_returns_list_query(call) for call in calls)
@@ -212,6 +215,9 @@ class RouteFacts:
         self.if_match = "if-match" in headers
         self.has_path_ids = bool(re.search(r"{[^}]+}", route.path_format))
         self.has_input = _has_params(route.dependant)
+        self.has_body = route.body_field is not None or bool(
+            (route.openapi_extra or {}).get("requestBody")
+        )
         self.status_code = route.status_code or 200
         self.declared = {
             int(status)
@@ -241,6 +247,9 @@ class RouteFacts:
             found.add(400)
         if self.has_input:
             found.add(422)
+        if self.has_body:
+            found.add(413)  # a body over TRELLIS_MAX_BODY_BYTES (services/common/limits.py)
+        found.add(414)  # a URL over the limit
         return found
 
     def security(self) -> list[dict[str, list[str]]]:

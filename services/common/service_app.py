@@ -14,6 +14,7 @@ from services.common.errors import install_problem_handlers
 from services.common.events import EventHandler, events_router
 from services.common.health import router as health_router
 from services.common.http import ServiceClient, ServiceTokens
+from services.common.limits import SizeLimitMiddleware
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import install_metrics, service_collectors
 from services.common.openapi import install_contract, operation_id, problem_responses
@@ -108,6 +109,7 @@ def create_service_app(
         redoc_url=None,
     )
     install_problem_handlers(app)
+    app.add_middleware(SizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_metrics(

@@ -50,6 +50,10 @@ class CommonSettings(BaseSettings):
     upstream_timeout: float = Field(5.0, validation_alias=_env("TRELLIS_UPSTREAM_TIMEOUT"))
     otlp_endpoint: str | None = Field(None, validation_alias=_env("TRELLIS_OTLP_ENDPOINT"))
     """OTLP/HTTP collector for traces (e.g. ``http://otel-collector:4318``); unset: no tracing."""
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias=_env("TRELLIS_MAX_BODY_BYTES")
+    )
+    """Largest request body taken, in bytes (1 MiB); a larger one is answered 413."""
 
     @model_validator(mode="before")
     @classmethod

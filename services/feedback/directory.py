@@ -2,6 +2,7 @@
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from services.common.errors import NotFound
 from services.common.http import ServiceClient
@@ -9,7 +10,7 @@ from services.common.http import ServiceClient
 
 async def funder_by_slug(partners: ServiceClient, slug: str) -> dict[str, Any]:
     """The funder with this slug; 404 when there is none."""
-    funder = await partners.get_json(f"/internal/funders/by-slug/{slug}")
+    funder = await partners.get_json(f"/internal/funders/by-slug/{quote(slug, safe='')}")
     if funder is None:
         raise NotFound(f"There is no funder with the slug '{slug}'.")
     return funder

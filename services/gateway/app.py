@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.common.auth import TokenVerifier
 from services.common.docs import install_docs
 from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
+from services.common.limits import SizeLimitMiddleware
 from services.common.logs import AccessLogMiddleware, configure_logging
 from services.common.metrics import MetricsMiddleware, install_metrics
 from services.common.openapi import install_contract, operation_id
@@ -196,7 +197,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     metrics = install_metrics(app, settings.service_name)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
-    app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(proxy, **cors)))
+    limited = SizeLimitMiddleware(proxy, max_body_bytes=settings.max_body_bytes)
+    app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(limited, **cors)))
     app.hot_path = trace_asgi(
         MetricsMiddleware(app.hot_path, metrics=metrics, route=_route_label), tracer_provider
     )

@@ -1,5 +1,8 @@
 """Every error is an RFC 9457 problem with a message that says what to fix."""
 
+import orjson
+
+from services.common.errors import Unprocessable
 from tests.support import Stack
 
 PROBLEM = "application/problem+json"
@@ -72,3 +75,9 @@ async def test_unexpected_errors_leak_nothing(kit) -> None:
     assert "SELECT" not in response.text
     assert "Traceback" not in response.text
     assert body["title"] == "Internal Server Error"
+
+
+def test_a_problem_with_a_figure_beyond_64_bits_still_renders() -> None:
+    response = Unprocessable("Off by a lot.", extra={"off_by": 2**70, "parts": [-(2**65), 3]})
+    body = orjson.loads(response.to_response("/x").body)
+    assert body["off_by"] == str(2**70) and body["parts"] == [str(-(2**65)), 3]

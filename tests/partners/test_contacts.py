@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy import text
 
-from tests.partners.helpers import find_in_database, interaction, pair
+from tests.partners.helpers import find_in_database, interaction, org_id, pair, second_funder_of
 from tests.support import Stack
 
 
@@ -106,22 +106,27 @@ async def test_erasure_leaves_no_personal_data_anywhere(stack: Stack) -> None:
     assert erased["id"] == contact["id"] and erased["erased"] is True
     assert (await stack.partners.get(url, headers=p.as_partner)).status_code == 404
 
-    # Only the namesake at the other partner remains: their contact and its audit entry.
-    other = namesake.json()["id"].replace("-", "")
+    # Nothing about the person remains: not the contact, not what they wrote themselves
+    # (their update, signed in as their email), not who did what.
+    about_person = {contact["id"].replace("-", ""), sent["id"].replace("-", "")}
     hits = sorted(await find_in_database(stack, needles))
-    assert hits == [
-        f"audit_log.changes [{other}]",
-        f"contacts.name [{other}]",
-    ]
+    assert not [hit for hit in hits if any(key in hit for key in about_person)], hits
+    assert await find_in_database(stack, [email, phone, old_phone]) == []
+    response = await stack.partners.get(f"/api/v1/updates/{sent['id']}", headers=p.as_partner)
+    assert response.json()["sent_by"] == "[erased]"
+    assert (
+        response.json()["want_you_to_know"] == "Write to [erased] or ring [erased] while I am away."
+    )
+    # The namesake at the other partner is someone else and keeps their name.
     response = await stack.partners.get(
         f"/api/v1/contacts/{namesake.json()['id']}", headers=q.as_partner
     )
     assert response.json()["name"] == name
 
-    # What remains says that things happened, not what they were.
+    # Notes other people wrote keep their words: erasure follows links, not words.
     response = await stack.partners.get(f"/api/v1/interactions/{met['id']}", headers=p.staff)
-    assert response.json()["participants"] == ["Amina (us)", "[erased]"]
-    assert response.json()["summary"] == "Long call with [erased] about the summer."
+    assert response.json()["participants"] == ["Amina (us)", name]
+    assert response.json()["summary"] == f"Long call with {name} about the summer."
     async with stack.apps["partners"].state.db.engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -138,6 +143,37 @@ async def test_erasure_leaves_no_personal_data_anywhere(stack: Stack) -> None:
     )
     assert replay.headers["idempotent-replayed"] == "true"
     assert name not in replay.text and email not in replay.text
+
+
+async def test_erasure_never_rewrites_other_records_that_share_a_word(stack: Stack) -> None:
+    """Erasing a contact called "director" leaves "director" in a funder's private notes."""
+    p = await pair(stack, org_id=org_id())
+    other = await second_funder_of(stack, p)
+    notes = "Met the director: the board wants a finance director by spring."
+    private = await interaction(
+        stack, other, summary=notes, private=True, private_reason="Board matters"
+    )
+    response = await stack.partners.post(
+        "/api/v1/contacts", headers=p.as_partner, json={"name": "Director", "role": "director"}
+    )
+    assert response.status_code == 201, response.text
+    url = f"/api/v1/contacts/{response.json()['id']}"
+    assert (await stack.partners.delete(url, headers=p.as_partner)).status_code == 200
+
+    response = await stack.partners.get(
+        f"/api/v1/interactions/{private['id']}", headers=other.staff
+    )
+    assert response.json()["summary"] == notes
+    async with stack.apps["partners"].state.db.engine.connect() as conn:
+        changes = (
+            await conn.execute(
+                text("SELECT changes FROM audit_log WHERE entity_id = :id"),
+                {"id": private["id"]},
+            )
+        ).scalars()
+        assert any("finance director" in str(c) for c in changes)
+    hits = await find_in_database(stack, ["finance director"])
+    assert any(hit.startswith("interactions.summary") for hit in hits)
 
 
 async def test_staff_of_a_funder_in_relationship_may_erase_on_request(stack: Stack) -> None:

@@ -76,7 +76,7 @@ async def test_staff_cannot_invite_staff_of_another_funder(stack: Stack) -> None
 
 async def test_inviting_an_organisation_claims_it(stack: Stack) -> None:
     p = await pair(stack, org_id=org_id())
-    second = await second_funder_of(stack, p)
+    second = await second_funder_of(stack, p, accept=False)
     contact = unique_email("director")
     await add_contact(stack, p.partner_id, contact)
 
@@ -146,7 +146,7 @@ async def test_an_already_claimed_organisation_is_accepted_only_by_its_own_peopl
     await invite(stack, p.staff, email=first_contact, role="partner", partner_id=p.partner_id)
     assert (await accept(stack, first_contact)).status_code == 200
 
-    later = await second_funder_of(stack, p)
+    later = await second_funder_of(stack, p, accept=False)
     rows = await sql(
         stack,
         select(Relationship.sharing).where(

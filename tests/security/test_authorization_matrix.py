@@ -32,6 +32,7 @@ token is optional (``security`` lists ``{}`` beside ``bearerAuth``), a caller ma
 see no more of the victim than the public does.
 """
 
+import base64
 import json
 import os
 import re
@@ -44,6 +45,7 @@ import pytest
 
 from services.gateway import routing
 from services.gateway.openapi import merge_documents
+from tests.partners.people_helpers import staff_person
 from tests.support import Stack, Tokens
 
 API = "/api/v1"
@@ -77,6 +79,12 @@ def _unique() -> str:
 async def _ok(response: Any, status: int = 200) -> dict[str, Any]:
     assert response.status_code == status, response.text
     return response.json()
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT (read, not verified: the test's own token)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 async def build_victim(stack: Stack) -> Victim:
@@ -169,6 +177,27 @@ async def build_victim(stack: Stack) -> Victim:
         201,
     )
     victim.add("client_record_id", client["id"])
+
+    # People: a person on the victim's staff (signed in), and an invitation still pending.
+    address, tokens = await staff_person(stack, v["id"], f"victim-signin-{tag}@victim.test")
+    victim.needles.add(address)
+    claims = _claims(tokens["access_token"])
+    victim.add("person_id", claims["sub"].removeprefix("person:"))
+    victim.add("membership_id", claims["mid"])
+    invitation = await _ok(
+        await p.post(
+            f"{API}/invitations",
+            headers=staff,
+            json={
+                "email": f"victim-invited-{tag}@victim.test",
+                "role": "funder_staff",
+                "funder_id": v["id"],
+            },
+        ),
+        201,
+    )
+    victim.add("invitation_id", invitation["id"])
+    victim.needles.add(f"victim-invited-{tag}@victim.test")
     victim.needles |= {client["client_id"], client["client_secret"]}
 
     # Funding: a grant, its schedule, a payment and a variation; open data published.

@@ -11,7 +11,7 @@ Revises: 0003
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -57,6 +57,10 @@ def _as_datetime(value: object) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     moment = datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def _backfill() -> None:
@@ -110,7 +114,7 @@ def _backfill() -> None:
                     "partner_id": partner_id,
                     "status": new_status,
                     "previous_status": status,
-                    "since": rel.since,
+                    "since": _as_date(rel.since),
                     "changed_at": _as_datetime(entry.occurred_at),
                     "changed_by": str(entry.actor)[:200],
                 }
@@ -125,7 +129,7 @@ def _backfill() -> None:
                     "partner_id": partner_id,
                     "status": rel.status,
                     "previous_status": status,
-                    "since": rel.since,
+                    "since": _as_date(rel.since),
                     "changed_at": _as_datetime(rel.created_at),
                     "changed_by": "unknown",
                 }

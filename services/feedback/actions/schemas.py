@@ -26,6 +26,10 @@ class ActionCreate(InputModel):
 
 
 class ActionUpdate(UpdateModel):
+    nullable = frozenset(
+        {"description", "round_id", "commitment_id", "reason", "due_on", "done_on"}
+    )
+
     read_only = UpdateModel.read_only | {"funder_id", "published_at"}
 
     title: str | None = Field(None, min_length=1, max_length=300)

@@ -10,6 +10,7 @@ from services.common.concurrency import IfMatchDep
 from services.common.db import SessionDep
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
+from services.common.schemas import FunderSlug
 from services.common.service_app import problem_responses
 from services.feedback.commitments import service
 from services.feedback.commitments.schemas import (
@@ -173,7 +174,7 @@ async def retire_commitment(
     tags=["public"],
 )
 async def public_commitments(
-    funder_slug: str, session: SessionDep, partners: PartnersDep
+    funder_slug: FunderSlug, session: SessionDep, partners: PartnersDep
 ) -> list[PublicCommitment]:
     """A funder's current commitments, in charter order. No token needed."""
     items = await service.public_list(session=session, partners=partners, slug=funder_slug)

@@ -19,7 +19,7 @@ PROMISED_DAYS = (
 class CommitmentCreate(InputModel):
     title: str = Title
     description: str | None = Field(None, max_length=5000)
-    position: int = Field(0, ge=0, description="Order on the charter (lowest first)")
+    position: int = Field(0, ge=0, le=10_000, description="Order on the charter (lowest first)")
     measure: Measure | None = Field(
         None, description="The measure of the funder's own behaviour that evidences it"
     )
@@ -32,6 +32,8 @@ class CommitmentCreate(InputModel):
 class CommitmentUpdate(UpdateModel):
     """Change a commitment. New words on a published commitment make a new version."""
 
+    nullable = frozenset({"description", "measure"})
+
     read_only = UpdateModel.read_only | {
         "funder_id",
         "status",
@@ -42,7 +44,7 @@ class CommitmentUpdate(UpdateModel):
 
     title: str | None = Field(None, min_length=1, max_length=300)
     description: str | None = Field(None, max_length=5000)
-    position: int | None = Field(None, ge=0)
+    position: int | None = Field(None, ge=0, le=10_000)
     measure: Measure | None = None
     promised_days: int | None = Field(None, ge=1, le=366, description=PROMISED_DAYS)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from services.common.auth import StaffDep, StaffOrPartnerDep
 from services.common.db import SessionDep
 from services.common.lists import ListQuery, list_query
+from services.common.service_app import problem_responses
 from services.feedback.deps import PartnersDep
 from services.feedback.results import service
 from services.feedback.results.schemas import Result, RoundComments
@@ -59,13 +60,18 @@ async def round_results(
     return [Result.model_validate(r) for r in found]
 
 
-@router.get("/rounds/{round_id}/comments", response_model=RoundComments)
+@router.get(
+    "/rounds/{round_id}/comments",
+    response_model=RoundComments,
+    responses=problem_responses(409),
+)
 async def round_comments(
     round_id: uuid.UUID, session: SessionDep, caller: StaffDep
 ) -> RoundComments:
     """A closed round's comments, ordered by commitment and text (never by when written).
     Anonymous comments are released only when at least k of the round's answers are
-    anonymous."""
+    anonymous. 409 while the round is still open: comments are read once it has closed,
+    so none can be matched to who answered while answers still come in."""
     return RoundComments.model_validate(
         await service.comments(session=session, caller=caller, round_id=round_id)
     )

@@ -19,6 +19,8 @@ class RoundCreate(InputModel):
 
 
 class RoundUpdate(UpdateModel):
+    nullable = frozenset({"description", "answer"})
+
     read_only = UpdateModel.read_only | {
         "funder_id",
         "status",

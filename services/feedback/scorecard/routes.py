@@ -5,6 +5,7 @@ from fastapi import APIRouter, Response
 from services.common.auth import StaffDep
 from services.common.concurrency import IfMatchDep, etag
 from services.common.db import SessionDep
+from services.common.schemas import FunderSlug
 from services.common.service_app import problem_responses
 from services.feedback.deps import PartnersDep
 from services.feedback.scorecard import service
@@ -55,7 +56,7 @@ async def preview_scorecard(
 
 @router.get("/public/feedback/{funder_slug}/scorecard", response_model=Scorecard, tags=["public"])
 async def public_scorecard(
-    funder_slug: str, session: SessionDep, partners: PartnersDep
+    funder_slug: FunderSlug, session: SessionDep, partners: PartnersDep
 ) -> Scorecard:
     """A funder's published feedback scorecard: its commitments, the latest published
     results and their trend, the actions it took, and its own measured behaviour, ready

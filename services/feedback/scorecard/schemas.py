@@ -27,7 +27,7 @@ class SettingsUpdate(UpdateModel):
     read_only = UpdateModel.read_only | {"funder_id", "scorecard_published_at"}
 
     k_threshold: int | None = Field(
-        None, description="At least 3; 5 by default. Applies to rounds opened from now on."
+        None, le=1000, description="At least 3; 5 by default. Applies to rounds opened from now on."
     )
     scorecard_published: bool | None = None
 

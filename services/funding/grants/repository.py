@@ -47,9 +47,11 @@ VARIATION_SORTS: dict[str, ColumnElement[Any]] = {
 
 def _year(name: str, value: Any) -> tuple[date, date]:
     try:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError(value)
         year = int(value)
         return date(year, 1, 1), date(year, 12, 31)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise BadRequest(
             f"The '{name}' filter takes a year such as 2025.",
             slug="bad-list-parameter",

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from services.common.errors import Unprocessable
-from services.common.schemas import InputModel, Record, TimestampedRecord, UpdateModel
+from services.common.schemas import Amount, InputModel, Record, TimestampedRecord, UpdateModel
 
 GrantStatus = Literal["proposed", "approved", "active", "completed", "withdrawn"]
 InstalmentStatus = Literal["scheduled", "paid", "cancelled"]
@@ -16,9 +16,8 @@ Frequency = Literal["annual", "quarterly"]
 Currency = Annotated[
     str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["GBP"])
 ]
-Amount = Annotated[
-    int, Field(gt=0, description="Exact amount in minor units (pence)", examples=[10000001])
-]
+#: The most instalments a schedule takes: monthly over the longest term (10 years) is 120.
+MAX_INSTALMENTS = 200
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 #: Fields a project grant would carry and a core grant never does.
@@ -202,7 +201,7 @@ class InstalmentIn(NoKpiInput):
 class ScheduleUpdate(NoKpiUpdate):
     """The unpaid part of a schedule, replacing today's unpaid instalments."""
 
-    instalments: list[InstalmentIn] = Field(min_length=1)
+    instalments: list[InstalmentIn] = Field(min_length=1, max_length=MAX_INSTALMENTS)
 
 
 class InstalmentUpdate(NoKpiUpdate):
@@ -282,6 +281,7 @@ class VariationCreate(Decision):
     planned_end_date: date | None = Field(None, description="For extension: the new end date")
     instalments: list[InstalmentIn] | None = Field(
         None,
+        max_length=MAX_INSTALMENTS,
         description="The new unpaid schedule (required for reprofile). If omitted, an uplift is "
         "spread over the unpaid instalments, a reduction is taken from the last ones first, "
         "and an extension leaves them as they are.",

@@ -13,12 +13,12 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from services.common.csvsafe import FORMULA_STARTS
 from services.common.errors import BadRequest
 from services.funding.grants.schedule import minor_digits
 
 MAX_AMOUNT = 2**63 - 1
 REFERENCE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.- ")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass

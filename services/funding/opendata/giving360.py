@@ -1,12 +1,11 @@
 """The 360Giving Data Standard shapes of a grant: JSON package items and CSV rows (pure)."""
 
-import csv
-import io
 from datetime import date
 from typing import Any
 
 import orjson
 
+from services.common.csvsafe import csv_bytes
 from services.funding.grants.schedule import major_units_text, term_months
 
 CSV_COLUMNS = (
@@ -182,7 +181,5 @@ def _csv_cells(row: Any, recipient: dict[str, str], funder_cells: list[str]) -> 
 
 
 def csv_rows(rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
+    """Rows of CSV, with cells a spreadsheet would run as formulas neutralised."""
+    return csv_bytes(rows)

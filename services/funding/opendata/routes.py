@@ -9,6 +9,7 @@ from services.common.auth import StaffDep
 from services.common.concurrency import IfMatchDep, etag
 from services.common.db import Database, SessionDep
 from services.common.http import ServiceClient
+from services.common.schemas import FunderSlug
 from services.common.service_app import problem_responses
 from services.funding.opendata import service
 from services.funding.opendata.models import FunderSetting
@@ -132,7 +133,7 @@ async def export_360giving_csv(request: Request, caller: StaffDep) -> StreamingR
     responses={**problem_responses(404, 503), 200: {"content": {"text/csv": {}}}},
 )
 async def public_360giving(
-    funder_slug: str, request: Request, session: SessionDep, format: FormatQuery = "json"
+    funder_slug: FunderSlug, request: Request, session: SessionDep, format: FormatQuery = "json"
 ) -> StreamingResponse:
     """A funder's published grants as 360Giving open data. No token needed; 404 unless the
     funder has chosen to publish."""
@@ -146,7 +147,7 @@ async def public_360giving(
     responses={**problem_responses(404, 503), 200: {"content": {"text/csv": {}}}},
 )
 async def public_360giving_csv(
-    funder_slug: str, request: Request, session: SessionDep
+    funder_slug: FunderSlug, request: Request, session: SessionDep
 ) -> StreamingResponse:
     """A funder's published grants as 360Giving CSV. No token needed."""
     funder_id = await service.published_funder(session=session, slug=funder_slug)

@@ -248,12 +248,12 @@ async def invite(
     session: SessionDep,
     caller: StaffDep,
     idem: IdempotencyDep,
-    partners: PartnersDep,
 ) -> Response:
-    """The host invites a funder to join; its staff accept with ``POST /pools/{id}/accept``."""
-    member = await service.invite(
-        session=session, caller=caller, partners=partners, pool_id=pool_id, data=body
-    )
+    """The host invites a funder to join; its staff accept with ``POST /pools/{id}/accept``.
+
+    The answer does not say whether a funder has that id (no directory of funders by
+    trial and error): an invitation to an id that is no funder is never accepted."""
+    member = await service.invite(session=session, caller=caller, pool_id=pool_id, data=body)
     pool, _ = await service.access(session=session, caller=caller, pool_id=pool_id)
     return await idem.respond(
         session, member_out(member, pool), headers=_location(pool_id, "/members")

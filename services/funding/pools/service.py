@@ -160,18 +160,16 @@ async def invite(
     *,
     session: AsyncSession,
     caller: Caller,
-    partners: ServiceClient,
     pool_id: uuid.UUID,
     data: Invitation,
 ) -> PoolMember:
-    """The host invites a funder (it must exist: the partners service is asked)."""
+    """The host invites a funder by its id.
+
+    The answer is the same whether or not a funder has that id, so the endpoint does not
+    tell which funders exist; an invitation nobody can accept stays ``invited`` and gives
+    no access. The host learns a funder's id from the funder itself."""
     pool, _ = await access(session=session, caller=caller, pool_id=pool_id, need=ACT)
     _host_only(pool, caller, "invite funders")
-    funder = await partners.get_json(f"/internal/funders/{data.funder_id}")
-    if funder is None:
-        raise Unprocessable(
-            "There is no funder with this id.", errors={"funder_id": ["is not a funder"]}
-        )
     member = await repository.get_member(session, pool.id, data.funder_id, for_update=True)
     now = utcnow()
     if member is not None and member.status in ("invited", "active"):

@@ -16,17 +16,16 @@ from typing import IO, Any
 
 import orjson
 
-#: A spreadsheet runs a cell starting with one of these as a formula: such cells get a
-#: leading apostrophe, so a partner named "=HYPERLINK(...)" stays text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from services.common.csvsafe import neutralise
 
 
 def csv_cell(value: Any) -> str:
-    """One value as a CSV cell: text as is (formulas neutralised), the rest as JSON."""
+    """One value as a CSV cell: text as is (formulas neutralised, see ``csvsafe``), the rest
+    as JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
+        return neutralise(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

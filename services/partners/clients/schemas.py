@@ -38,3 +38,10 @@ class TokenResponse(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     scope: str
+
+
+class OAuthError(BaseModel):
+    """An RFC 6749 error answer (``application/json``, section 5.2)."""
+
+    error: str = Field(description="invalid_request, invalid_client, invalid_grant, ...")
+    error_description: str = Field(description="What went wrong, in words")

@@ -77,6 +77,14 @@ async def audit_entries_of(
     return found
 
 
+async def audit_entries_by(session: AsyncSession, actors: list[str]) -> list[AuditEntry]:
+    """Audit entries whose actor is one of ``actors`` (compared without case)."""
+    if not actors:
+        return []
+    stmt = select(AuditEntry).where(func.lower(AuditEntry.actor).in_(actors))
+    return list((await session.execute(stmt)).scalars())
+
+
 async def partner_records(session: AsyncSession, partner_id: uuid.UUID) -> list[Any]:
     """Every record about one partner that holds free text: where a name may be written."""
     records: list[Any] = []

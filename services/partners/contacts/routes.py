@@ -93,13 +93,17 @@ async def update_contact(
 async def erase_contact(
     contact_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
 ) -> ContactErased:
-    """Erase a contact on request: their personal data is removed everywhere Trellis keeps it.
+    """Erase a contact on request: their personal data is removed from every record about them.
 
     The contact goes; the audit log keeps that changes happened, not what they
-    were; their name, email and phone are replaced by ``[erased]`` wherever
-    they were written about this partner (interactions, updates, replies,
-    documents, the timeline, queued events, stored answers). The partner, or
-    staff of a funder it shares with (a person may ask either), may erase.
+    were; queued events and stored answers about the contact lose the person's
+    data. Where the person signed in with their email, what they wrote
+    themselves (updates, replies, documents) loses their name, email and phone,
+    and every "who did it" that names them becomes ``[erased]``. Records are
+    found by their links to the person, never by searching for words: notes
+    other people wrote (a funder's interaction summaries) keep their words; edit
+    them with ``PUT`` if they name the person. The partner, or staff of a funder
+    it shares with (a person may ask either), may erase.
     """
     contact, erased_at = await service.erase_contact(
         session=session, caller=caller, contact_id=contact_id

@@ -41,6 +41,8 @@ class ContactCreate(InputModel):
 
 
 class ContactUpdate(UpdateModel):
+    nullable = frozenset({"role", "email", "phone"})
+
     read_only = UpdateModel.read_only | {"partner_id"}
 
     name: Name | None = None

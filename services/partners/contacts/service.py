@@ -1,13 +1,16 @@
 """The rules of contacts, and erasure. Keyword-only functions; they flush, never commit.
 
-Erasure (``erase_contact``) removes a person's personal data everywhere this
-service keeps it: the contact itself; its audit entries, which keep that a
-change happened and which fields it touched but no longer the values; and any
-place their name, email or phone was written about the same partner: the
-partner's description, interactions (summaries, participants), updates and
-replies, document titles, who recorded or sent them (a person may sign in
-with their email), timeline lines, and the audit entries of those records
-(values and actor), queued event payloads and stored idempotent answers.
+Erasure (``erase_contact``) removes a person's personal data from the records
+*about that person*, found by their links, never by searching other records for
+words: the contact itself; its audit entries, which keep that a change happened
+and which fields it touched but no longer the values; queued events and stored
+idempotent answers about the contact; and, where the person signed in with their
+email (the identity a token carries), what they wrote themselves (their updates
+and replies, documents they added, interactions they recorded) and every "who
+did it" that names them. Notes other people wrote (a funder's interaction
+summaries, the organisation's description) are theirs and keep their words,
+even when a word happens to be the person's name: erasing a contact called
+"director" must not rewrite "director" in a funder's private notes.
 """
 
 import re
@@ -30,7 +33,6 @@ from services.partners.contacts.models import Contact
 from services.partners.contacts.schemas import ContactCreate, ContactUpdate
 from services.partners.documents.models import Document
 from services.partners.interactions.models import Interaction
-from services.partners.organisations.models import Partner
 from services.partners.timeline.models import TimelineEntry
 from services.partners.updates.models import Reply, Update
 
@@ -39,8 +41,15 @@ ERASED = "[erased]"
 PERSONAL_FIELDS = ("name", "role", "email", "phone")
 MIN_NEEDLE = 3
 #: Where free text about a partner is kept, by record type.
+#: Where each kind of record says who wrote it (a caller's identity, e.g. an email).
+AUTHOR_FIELDS: dict[type, str] = {
+    Interaction: "recorded_by",
+    Document: "added_by",
+    Update: "sent_by",
+    Reply: "author",
+}
+#: The free text of a record the person wrote, where they may have written about themselves.
 TEXT_FIELDS: dict[type, tuple[str, ...]] = {
-    Partner: ("description",),
     Interaction: ("summary", "participants", "private_reason", "recorded_by"),
     Document: ("title", "added_by"),
     Update: (
@@ -145,6 +154,12 @@ def _patterns(contact: Contact, history: list[dict[str, Any]]) -> list[re.Patter
     return [re.compile(re.escape(n), re.IGNORECASE) for n in sorted(needles, key=len, reverse=True)]
 
 
+def _identities(contact: Contact, history: list[dict[str, Any]]) -> set[str]:
+    """The person's sign-in identities: their emails, now and as they were (lower case)."""
+    values = [contact.email, *(changes.get("email") for changes in history)]
+    return {v.strip().lower() for v in values if isinstance(v, str) and v.strip()}
+
+
 def _scrub(value: Any, patterns: list[re.Pattern[str]]) -> Any:
     """``value`` with every mention replaced, through lists and objects."""
     if isinstance(value, str):
@@ -175,6 +190,10 @@ def _scrub_bytes(body: bytes, patterns: list[re.Pattern[str]]) -> bytes:
         return _scrub(body.decode("utf-8", "replace"), patterns).encode()
 
 
+def _is_identity(value: Any, identities: set[str]) -> bool:
+    return isinstance(value, str) and value.strip().lower() in identities
+
+
 async def erase_contact(
     *, session: AsyncSession, caller: Caller, contact_id: uuid.UUID
 ) -> tuple[Contact, datetime]:
@@ -184,27 +203,45 @@ async def erase_contact(
     own_entries = await repository.audit_entries_of(
         session, entity_type="contact", entity_ids=[contact_key]
     )
-    patterns = _patterns(contact, [e.changes for e in own_entries if isinstance(e.changes, dict)])
+    history = [e.changes for e in own_entries if isinstance(e.changes, dict)]
+    patterns = _patterns(contact, history)
+    identities = _identities(contact, history)
 
     for entry in own_entries:
         changed = sorted(entry.changes) if isinstance(entry.changes, dict) else []
         entry.changes = {"fields": changed, "erased": True}
-        _scrub_attributes(entry, ("actor",), patterns)
+        if _is_identity(entry.actor, identities):
+            entry.actor = ERASED
 
-    records = [r for r in await repository.partner_records(session, partner_id) if r is not contact]
-    for record in records:
-        fields = TEXT_FIELDS.get(type(record))
-        if fields:
-            _scrub_attributes(record, fields, patterns)
-    record_ids = sorted({str(partner_id), *(str(r.id) for r in records)})
-    for entry in await repository.audit_entries_of(session, entity_type="", entity_ids=record_ids):
-        _scrub_attributes(entry, ("changes", "actor"), patterns)
-    # Stored answers and queued events name the partner, the contact, or an update's thread.
-    keys = [str(partner_id), contact_key, *(str(r.id) for r in records if isinstance(r, Update))]
+    # What the person wrote themselves, found by the identity they signed in with.
+    authored = []
+    if identities:
+        records = await repository.partner_records(session, partner_id)
+        for record in records:
+            author_field = AUTHOR_FIELDS.get(type(record))
+            if author_field and _is_identity(getattr(record, author_field), identities):
+                authored.append(record)
+                _scrub_attributes(record, TEXT_FIELDS[type(record)], patterns)
+                setattr(record, author_field, ERASED)
+        sources = {r.id for r in authored}
+        for record in records:
+            if isinstance(record, TimelineEntry) and record.source_id in sources:
+                authored.append(record)
+                _scrub_attributes(record, TEXT_FIELDS[TimelineEntry], patterns)
+    authored_ids = [str(r.id) for r in authored]
+    for entry in await repository.audit_entries_of(
+        session, entity_type="", entity_ids=authored_ids
+    ):
+        _scrub_attributes(entry, ("changes",), patterns)
+    for entry in await repository.audit_entries_by(session, sorted(identities)):
+        entry.actor = ERASED
+    # Queued events and stored answers about the contact or what the person wrote.
+    keys = [contact_key, *authored_ids]
     for message in await repository.outbox_mentioning(session, keys):
         _scrub_attributes(message, ("payload",), patterns)
     for stored in await repository.idempotency_mentioning(session, keys):
-        _scrub_attributes(stored, ("owner",), patterns)
+        if _is_identity(stored.owner, identities):
+            stored.owner = ERASED
         if stored.body:
             cleaned = _scrub_bytes(stored.body, patterns)
             if cleaned != stored.body:

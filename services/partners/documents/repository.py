@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.errors import BadRequest
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.partners.access import check_boolean_filter, date_bound
 from services.partners.documents.models import DOCUMENT_KINDS, Document
@@ -18,6 +19,22 @@ SORTS: dict[str, ColumnElement[Any]] = {
     "title": Document.title,
     "kind": Document.kind,
 }
+
+
+def _years(value: Any) -> list[int]:
+    """A ``year`` filter value: one year or a list of them, each 1900 to 2100 as documents."""
+    values = value if isinstance(value, list) else [value]
+    years = []
+    for item in values:
+        text = str(item) if isinstance(item, int | str) and not isinstance(item, bool) else ""
+        if not (text.isascii() and text.isdigit() and 1900 <= int(text) <= 2100):
+            raise BadRequest(
+                "The 'year' filter takes a year from 1900 to 2100, or a list of them.",
+                slug="bad-list-parameter",
+                errors={"filter": ["year must be a year from 1900 to 2100"]},
+            )
+        years.append(int(text))
+    return years
 
 
 async def get(session: AsyncSession, document_id: uuid.UUID) -> Document | None:
@@ -75,8 +92,7 @@ async def list_documents(
     if "kind" in filters:
         stmt = stmt.where(Document.kind.in_(filter_values("kind", filters["kind"], DOCUMENT_KINDS)))
     if "year" in filters:
-        years = filters["year"] if isinstance(filters["year"], list) else [filters["year"]]
-        stmt = stmt.where(Document.year.in_([int(y) for y in years if str(y).isdigit()]))
+        stmt = stmt.where(Document.year.in_(_years(filters["year"])))
     if "added_by_partner" in filters:
         by_partner = check_boolean_filter("added_by_partner", filters["added_by_partner"])
         column = Document.funder_id

@@ -31,6 +31,8 @@ class DocumentCreate(InputModel):
 
 
 class DocumentUpdate(UpdateModel):
+    nullable = frozenset({"year"})
+
     read_only = UpdateModel.read_only | {"partner_id", "funder_id", "added_by", "added_by_funder"}
 
     title: Title | None = None

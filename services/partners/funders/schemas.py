@@ -2,13 +2,13 @@
 
 from pydantic import Field
 
-from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
+from services.common.schemas import SLUG_PATTERN, InputModel, TimestampedRecord, UpdateModel
 from services.partners.organisations.schemas import Name, OrgId
 
 
 class FunderCreate(InputModel):
     name: Name
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="Short name used in URLs")
+    slug: str = Field(pattern=SLUG_PATTERN, description="Short name used in URLs")
     prefix_360giving: str = Field(
         pattern=r"^360G-[A-Za-z0-9]+$",
         description="The funder's registered 360Giving prefix, e.g. 360G-exampletrust",
@@ -17,6 +17,8 @@ class FunderCreate(InputModel):
 
 
 class FunderUpdate(UpdateModel):
+    nullable = frozenset({"org_id"})
+
     name: Name | None = None
     prefix_360giving: str | None = Field(None, pattern=r"^360G-[A-Za-z0-9]+$")
     org_id: OrgId | None = None

@@ -15,6 +15,7 @@ from services.common.auth import KeyStore, TokenIssuer, bearer_token
 from services.common.db import SessionDep
 from services.common.errors import Problem, Unauthorized
 from services.partners.clients import service as clients_service
+from services.partners.clients.schemas import OAuthError as OAuthErrorBody
 from services.partners.clients.schemas import TokenResponse
 from services.partners.config import Settings
 from services.partners.identity import external, service
@@ -187,8 +188,14 @@ def _providers(request: Request) -> external.ExternalProviders:
     response_model=TokenResponse,
     summary="Get an access token",
     responses={
-        400: {"description": "An RFC 6749 error: `error` and `error_description`."},
-        401: {"description": "The client could not be authenticated (`invalid_client`)."},
+        400: {
+            "model": OAuthErrorBody,
+            "description": "An RFC 6749 error: `error` and `error_description`.",
+        },
+        401: {
+            "model": OAuthErrorBody,
+            "description": "The client could not be authenticated (`invalid_client`).",
+        },
     },
 )
 async def token(
@@ -327,14 +334,25 @@ async def _userinfo(request: Request, session: SessionDep) -> Response:
     return json_response(body)
 
 
-@router.get("/oauth/userinfo", summary="Who the access token's person is (OIDC userinfo)")
+BEARER = {"security": [{"bearerAuth": []}]}
+
+
+@router.get(
+    "/oauth/userinfo",
+    summary="Who the access token's person is (OIDC userinfo)",
+    openapi_extra=BEARER,
+)
 async def userinfo_get(request: Request, session: SessionDep) -> Response:
     """The person behind a person's access token, and the memberships they hold."""
     return await _userinfo(request, session)
 
 
-@router.post("/oauth/userinfo", summary="Who the access token's person is (OIDC userinfo)")
-async def userinfo_post(request: Request, session: SessionDep) -> Response:
+@router.post(
+    "/oauth/userinfo",
+    summary="Who the access token's person is (OIDC userinfo)",
+    openapi_extra=BEARER,
+)
+async def userinfo_form(request: Request, session: SessionDep) -> Response:
     """The same as ``GET``, for clients that POST."""
     return await _userinfo(request, session)
 
@@ -400,7 +418,7 @@ async def logout_get(
 @router.post(
     "/oauth/logout", summary="Sign out (OIDC RP-initiated logout)", include_in_schema=False
 )
-async def logout_post(
+async def logout_form(
     request: Request,
     session: SessionDep,
     id_token_hint: Annotated[str | None, Form()] = None,

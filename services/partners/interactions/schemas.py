@@ -38,6 +38,8 @@ class InteractionCreate(InputModel):
 
 
 class InteractionUpdate(UpdateModel):
+    nullable = frozenset({"private_reason"})
+
     read_only = UpdateModel.read_only | {"partner_id", "funder_id", "recorded_by"}
 
     kind: InteractionKind | None = None

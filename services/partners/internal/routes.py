@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from services.common.auth import ServiceCallerDep
 from services.common.db import SessionDep
 from services.common.errors import NotFound
+from services.common.schemas import FunderSlug
 from services.partners.funders import service as funders_service
 from services.partners.funders.schemas import Funder
 from services.partners.organisations.schemas import PartnerSummary
@@ -49,7 +50,9 @@ async def internal_funder(funder_id: uuid.UUID, session: SessionDep, _: ServiceC
 
 
 @router.get("/funders/by-slug/{slug}", response_model=Funder)
-async def internal_funder_by_slug(slug: str, session: SessionDep, _: ServiceCallerDep) -> Funder:
+async def internal_funder_by_slug(
+    slug: FunderSlug, session: SessionDep, _: ServiceCallerDep
+) -> Funder:
     funder = await funders_service.find_funder_by_slug(session=session, slug=slug)
     return Funder.model_validate(funder)
 

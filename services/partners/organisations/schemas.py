@@ -35,6 +35,10 @@ class PartnerCreate(PartnerFields):
 
 
 class PartnerUpdate(UpdateModel):
+    nullable = frozenset(
+        {"org_id", "charity_number", "company_number", "website", "region", "description"}
+    )
+
     read_only = UpdateModel.read_only | {"relationship", "claimed_at"}
 
     name: Name | None = None

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from services.common.schemas import InputModel, Record
 
@@ -51,6 +51,17 @@ class InvitationCreate(InputModel):
     )
     funder_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _names_only_its_own_kind(self) -> "InvitationCreate":
+        """A staff invitation names no organisation, and an organisation's names no funder."""
+        stray = {"funder_staff": "partner_id", "partner": "funder_id"}.get(self.role)
+        strays = [stray] if stray else ["funder_id", "partner_id"]
+        given = [name for name in strays if getattr(self, name) is not None]
+        if given:
+            message = f"A {self.role} invitation does not take {' or '.join(given)}; leave it out."
+            raise ValueError(message)
+        return self
 
     model_config = {
         "json_schema_extra": {

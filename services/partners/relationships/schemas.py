@@ -28,6 +28,8 @@ class Relationship(TimestampedRecord):
 
 
 class RelationshipUpdate(UpdateModel):
+    nullable = frozenset({"steward"})
+
     read_only = UpdateModel.read_only | {
         "funder_id",
         "partner_id",
