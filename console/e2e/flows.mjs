@@ -153,16 +153,18 @@ try {
     await pp.getByText("Update sent").waitFor();
   });
 
-  await step("partner answers a round", async () => {
+  await step("partner answers a round anonymously", async () => {
     await pp.goto(`${base}/#/rounds`);
     await pp.getByText("Autumn 2026: how are we doing?").first().click();
+    await pp.getByLabel(/^Anonymously/).check();
+    await pp.getByRole("button", { name: "Take my anonymous ballot" }).click();
+    await pp.getByText("Your ballot is ready").waitFor();
     const groups = pp.getByRole("radiogroup");
-    await groups.first().waitFor();
     const count = await groups.count();
-    for (let i = 0; i < count; i++) await groups.nth(i).getByLabel("4", { exact: true }).check();
+    for (let i = 1; i < count; i++) await groups.nth(i).getByLabel("4", { exact: true }).check();
     await audit(pp, "partner-round");
     await pp.getByRole("button", { name: "Send my answer" }).click();
-    await pp.getByText("You have answered this round").waitFor();
+    await pp.getByText("Your anonymous answer is in").waitFor();
   });
   await pctx.close();
 

@@ -35,7 +35,8 @@ import {
   useRecordContext,
   useRedirect,
 } from "react-admin";
-import type { Acting } from "./auth";
+import { currentUser, type Acting } from "./auth";
+import { cast, keepBallot, keptBallot, takeBallot, type Ballot } from "./ballot";
 import { money, type TrellisDataProvider } from "./data";
 import { PageTitle, Section, when } from "./common";
 import { Replies } from "./staff";
@@ -385,11 +386,31 @@ function AnswerRound() {
   const notify = useNotify();
   const [ratings, setRatings] = useState<Record<string, string>>({});
   const [comment, setComment] = useState("");
+  const [how, setHow] = useState<"anonymous" | "named">("anonymous");
+  const [ballot, setBallot] = useState<Ballot | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [sent, setSent] = useState(false);
+  const [sent, setSent] = useState<"named" | "anonymous" | null>(null);
   if (!r) return null;
+  if (sent === "anonymous")
+    return (
+      <Alert severity="success">
+        Your anonymous answer is in. Thank you. This device keeps its ballot, the only way to read or change that answer while the round is
+        open.
+      </Alert>
+    );
   if (r.answered || sent) return <Alert severity="success">You have answered this round. Thank you.</Alert>;
   if (r.status !== "open") return <Typography>This round is {r.status}.</Typography>;
+  // Take the ballot when the person chooses to answer anonymously, not when they send:
+  // taking and casting in the same second could be paired by whoever watches the server.
+  const prepareBallot = async () => {
+    const kept = keptBallot(r.id as string);
+    if (kept) return setBallot(kept);
+    const user = await currentUser();
+    if (!user) throw new Error("Sign in again to take your ballot.");
+    const taken = await takeBallot(r.id as string, user.access_token);
+    keepBallot(taken);
+    setBallot(taken);
+  };
   return (
     <Box
       component="form"
@@ -402,15 +423,22 @@ function AnswerRound() {
           setError(`Choose an answer for "${unrated.title}" (or Don't know).`);
           return;
         }
+        const answer = {
+          ratings: (r.commitments as Rec[]).map((c) => ({
+            commitment_id: c.commitment_id,
+            rating: ratings[c.commitment_id] === "dont_know" ? "dont_know" : Number(ratings[c.commitment_id]),
+          })),
+          ...(comment ? { comment } : {}),
+        };
         try {
-          await dp.act(`/rounds/${r.id}/responses`, {
-            ratings: (r.commitments as Rec[]).map((c) => ({
-              commitment_id: c.commitment_id,
-              rating: ratings[c.commitment_id] === "dont_know" ? "dont_know" : Number(ratings[c.commitment_id]),
-            })),
-            ...(comment ? { comment } : {}),
-          });
-          setSent(true);
+          if (how === "anonymous") {
+            const mine = ballot ?? keptBallot(r.id as string);
+            if (!mine) throw new Error("Your ballot is not ready yet; wait a moment and send again.");
+            await cast(mine, answer);
+          } else {
+            await dp.act(`/rounds/${r.id}/responses`, answer);
+          }
+          setSent(how);
           notify("Thank you: your answer is in", { type: "success" });
         } catch (err) {
           setError((err as Error).message);
@@ -420,8 +448,36 @@ function AnswerRound() {
       <Typography variant="h6" component="h2">
         How well does this funder keep its commitments?
       </Typography>
+      <FormControl component="fieldset" sx={{ my: 1 }}>
+        <FormLabel component="legend">How do you want to answer?</FormLabel>
+        <RadioGroup
+          value={how}
+          onChange={(e) => {
+            setHow(e.target.value as "anonymous" | "named");
+            setError(null);
+          }}
+        >
+          <FormControlLabel value="anonymous" control={<Radio />} label="Anonymously: the funder cannot tell which answer is yours" />
+          <FormControlLabel value="named" control={<Radio />} label="Named: the funder sees who said it" />
+        </RadioGroup>
+      </FormControl>
+      {how === "anonymous" && !ballot ? (
+        <Box sx={{ mb: 2 }}>
+          <MButton variant="outlined" onClick={() => prepareBallot().catch((err: Error) => setError(err.message))}>
+            Take my anonymous ballot
+          </MButton>
+          <Typography variant="body2" sx={{ mt: 0.5 }}>
+            Take it now and answer when you are ready: Trellis records only that your organisation took a ballot.
+          </Typography>
+        </Box>
+      ) : null}
+      {how === "anonymous" && ballot ? (
+        <Alert severity="info" sx={{ mb: 2 }}>
+          Your ballot is ready and kept on this device.
+        </Alert>
+      ) : null}
       <Typography variant="body2" sx={{ mb: 2 }}>
-        Your answer is named: the funder sees who said it. Figures are shown only once enough partners answer.
+        Figures are shown only once enough partners answer, so nobody can be picked out.
       </Typography>
       {(r.commitments as Rec[]).map((c) => (
         <FormControl key={c.commitment_id} component="fieldset" required sx={{ mb: 2, display: "block" }}>
@@ -440,7 +496,7 @@ function AnswerRound() {
           {error}
         </Alert>
       ) : null}
-      <MButton type="submit" variant="contained" sx={{ mt: 2 }}>
+      <MButton type="submit" variant="contained" sx={{ mt: 2 }} disabled={how === "anonymous" && !ballot}>
         Send my answer
       </MButton>
     </Box>

@@ -132,7 +132,7 @@ def test_the_console_in_a_browser(running, tmp_path: Path) -> None:  # noqa: F81
         "staff opens a round",
         "partner signs in",
         "partner sends an update to two funders",
-        "partner answers a round",
+        "partner answers a round anonymously",
         "staff close and publish the round",
         "the public scorecard shows the published results",
     ]
