@@ -8,22 +8,43 @@ fetches many. Page sizes are capped. A malformed ``sort``, ``range`` or
 Deep pages: ``range`` is an offset, which a database must walk. Every page also
 answers ``X-Next-Cursor``; sending it back as ``cursor=`` continues from the last
 row by its sort key (keyset pagination), so page 4,000 costs what page 1 does.
+A cursor page reports where it sits (``Content-Range: things 5-9/32``).
+
+Every list can be sorted by ``id`` (react-admin's default sort) and filtered by
+``id``; rows that tie on the sort key come in ``id`` order, so pages never overlap.
+A ``filter`` a list does not know is refused, never ignored. Lists that a service
+builds in memory (a handful of rows) page with :func:`page_of`, so they answer the
+same parameters and headers as the ones read from the database.
 """
 
-import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Query, Request, Response
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.cursors import (
+    MAX_FILTER_INT,
+    MAX_INDEX,
+    Cursor,
+    coerce_cursor_value,
+    decode_cursor,
+    encode_cursor,
+    is_int,
+)
 from services.common.errors import BadRequest
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 25
 
@@ -38,7 +59,7 @@ class ListQuery:
     start: int
     end: int
     filters: dict[str, Any] = field(default_factory=dict)
-    cursor: tuple[Any, str] | None = None
+    cursor: Cursor | None = None
 
     @property
     def limit(self) -> int:
@@ -56,33 +77,28 @@ def _json_param(name: str, raw: str, example: str) -> Any:
         ) from exc
 
 
-def _encode_cursor(sort: str, descending: bool, value: Any, row_id: Any) -> str:
-    if isinstance(value, datetime | date):
-        value = value.isoformat()
-    elif isinstance(value, Decimal | uuid.UUID):
-        value = str(value)
-    raw = orjson.dumps([sort, descending, value, str(row_id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(raw: str, sort: str, descending: bool) -> tuple[Any, str]:
-    try:
-        padded = raw + "=" * (-len(raw) % 4)
-        c_sort, c_desc, value, row_id = orjson.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, orjson.JSONDecodeError) as exc:
+def _check_filter_values(value: Any) -> None:
+    """Numbers in a filter must fit what the databases store, and text must hold no NUL
+    (PostgreSQL's text cannot); anything else is a 400."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_filter_values(key)
+            _check_filter_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_filter_values(item)
+    elif isinstance(value, str) and "\x00" in value:
         raise BadRequest(
-            "The 'cursor' parameter is not one this service gave out; "
-            "use the X-Next-Cursor header of the previous page.",
+            "Text in 'filter' cannot hold a NUL character (\\u0000).",
             slug="bad-list-parameter",
-            errors={"cursor": ["is not a valid cursor"]},
-        ) from exc
-    if c_sort != sort or bool(c_desc) != descending:
-        raise BadRequest(
-            "The 'cursor' belongs to another sort order; send the same 'sort' as the page it came from.",
-            slug="bad-list-parameter",
-            errors={"cursor": ["does not match the sort"]},
+            errors={"filter": ["holds a NUL character"]},
         )
-    return value, row_id
+    elif (is_int(value) or isinstance(value, float)) and not abs(value) <= MAX_FILTER_INT:
+        raise BadRequest(
+            f"A number in 'filter' is out of range: whole numbers go up to {MAX_FILTER_INT}.",
+            slug="bad-list-parameter",
+            errors={"filter": ["holds a number out of range"]},
+        )
 
 
 def list_query(
@@ -93,8 +109,12 @@ def list_query(
     default_sort: tuple[str, str] = ("created_at", "DESC"),
     max_page_size: int | None = None,
 ) -> Callable[..., ListQuery]:
-    """A FastAPI dependency that parses and checks the list parameters of ``resource``."""
-    sortable_set = set(sortable)
+    """A FastAPI dependency that parses and checks the list parameters of ``resource``.
+
+    ``id`` is always sortable and filterable (react-admin sorts by it by default and
+    fetches many by it); any other filter not in ``filterable`` is a 400.
+    """
+    sortable_set = {*sortable, "id"}
     filterable_set = {*filterable, "id"}
 
     def parse(
@@ -153,7 +173,7 @@ def list_query(
             if (
                 not isinstance(value, list)
                 or len(value) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+                or not all(is_int(v) for v in value)
                 or value[0] < 0
                 or value[1] < value[0]
             ):
@@ -162,6 +182,12 @@ def list_query(
                     "with 0 <= start <= end, like [0,24].",
                     slug="bad-list-parameter",
                     errors={"range": ["must be [start,end] with 0 <= start <= end"]},
+                )
+            if value[0] > MAX_INDEX:
+                raise BadRequest(
+                    f"The 'range' start is out of range: it goes up to {MAX_INDEX}.",
+                    slug="bad-list-parameter",
+                    errors={"range": [f"start must be at most {MAX_INDEX}"]},
                 )
             start, end = value
         # The route's own cap, else the service's (TRELLIS_<SERVICE>_MAX_PAGE_SIZE).
@@ -185,9 +211,14 @@ def list_query(
                     slug="bad-list-parameter",
                     errors={"filter": [f"unknown filter {u!r}" for u in unknown]},
                 )
+            _check_filter_values(value)
             filters = value
         descending = direction.upper() == "DESC"
-        decoded = _decode_cursor(cursor, field_name, descending) if cursor else None
+        decoded = None
+        if cursor:
+            decoded = decode_cursor(cursor, field_name, descending)
+            # A cursor page is as long as the range asks; it starts where the cursor says.
+            start, end = decoded.position, decoded.position + (end - start)
         return ListQuery(resource, field_name, descending, start, end, filters, decoded)
 
     return parse
@@ -254,24 +285,34 @@ async def fetch_page(
     count: bool = True,
     row_key: Callable[[Any, str], tuple[Any, Any]] | None = None,
 ) -> Page:
-    """Run ``stmt`` as one page of ``query``: sorted, windowed (by offset or cursor), counted."""
-    sort_column = sort_columns[query.sort]
+    """Run ``stmt`` as one page of ``query``: sorted, windowed (by offset or cursor), counted.
+
+    Rows are ordered by the sort column, then by ``id_column``, so rows that tie on
+    the sort come in a stable order and a cursor continues exactly. Sorting by
+    ``id`` needs no entry in ``sort_columns``: it is ``id_column``.
+    """
+    by_id = query.sort == "id" and "id" not in sort_columns
+    sort_column = id_column if by_id else sort_columns[query.sort]
     total = 0
     if count:
         count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
         total = (await session.execute(count_stmt)).scalar_one()
+    direction = (lambda c: c.desc()) if query.descending else (lambda c: c.asc())
     ordered = stmt.order_by(
-        sort_column.desc() if query.descending else sort_column.asc(),
-        id_column.desc() if query.descending else id_column.asc(),
+        *([direction(id_column)] if by_id else [direction(sort_column), direction(id_column)])
     )
     if query.cursor is not None:
-        value, row_id = query.cursor
-        value = _coerce(sort_column, value)
-        row_uuid = uuid.UUID(row_id)
-        key = tuple_(sort_column, id_column)
-        ordered = ordered.where(
-            key < (value, row_uuid) if query.descending else key > (value, row_uuid)
-        )
+        row_uuid = uuid.UUID(query.cursor.row_id)
+        if by_id:
+            ordered = ordered.where(
+                id_column < row_uuid if query.descending else id_column > row_uuid
+            )
+        else:
+            value = coerce_cursor_value(sort_column, query.cursor.value)
+            key = tuple_(sort_column, id_column)
+            ordered = ordered.where(
+                key < (value, row_uuid) if query.descending else key > (value, row_uuid)
+            )
     else:
         ordered = ordered.offset(query.start)
     rows = list((await session.execute(ordered.limit(query.limit + 1))).scalars().all())
@@ -281,25 +322,97 @@ async def fetch_page(
     if more and rows:
         last = rows[-1]
         value, row_id = (
-            row_key(last, query.sort) if row_key else (getattr(last, query.sort), last.id)
+            row_key(last, query.sort)
+            if row_key
+            else (last.id if by_id else getattr(last, query.sort), last.id)
         )
-        next_cursor = _encode_cursor(query.sort, query.descending, value, row_id)
+        if by_id:
+            value = row_id
+        next_cursor = encode_cursor(
+            query.sort, query.descending, value, row_id, query.start + len(rows)
+        )
     return Page(rows, total, query.start, next_cursor)
 
 
-def _coerce(column: ColumnElement[Any], value: Any) -> Any:
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    if isinstance(value, uuid.UUID):
+        value = str(value)
+    return (value is None, value if value is not None else 0)
+
+
+def page_of(
+    items: Sequence[T],
+    query: ListQuery,
+    *,
+    filters: dict[str, Callable[[T, Any], bool]] | None = None,
+) -> Page:
+    """One page of a short list a service already holds, with the same contract as a query.
+
+    ``query.filters`` are matched by ``filters[name](item, value)`` where given, else by
+    equality on the item's field of that name (a list value matches any of its
+    members; ids compare as text). Rows are sorted by ``query.sort`` then ``id``;
+    a cursor resumes at the position it names.
+    """
+    chosen: list[T] = list(items)
+    for name, wanted in query.filters.items():
+        if filters and name in filters:
+            check = filters[name]
+            chosen = [item for item in chosen if check(item, wanted)]
+            continue
+        options = {_text(v) for v in (wanted if isinstance(wanted, list) else [wanted])}
+        chosen = [item for item in chosen if _text(_field(item, name)) in options]
+    chosen.sort(key=lambda item: _sort_key(_field(item, "id")), reverse=query.descending)
+    if query.sort != "id":
+        chosen.sort(key=lambda item: _sort_key(_field(item, query.sort)), reverse=query.descending)
+    rows = chosen[query.start : query.start + query.limit]
+    next_cursor = None
+    if query.start + len(rows) < len(chosen) and rows:
+        last = rows[-1]
+        value = _field(last, query.sort)
+        value = value if isinstance(value, str | int | float | bool | None) else str(value)
+        next_cursor = encode_cursor(
+            query.sort, query.descending, value, _field(last, "id"), query.start + len(rows)
+        )
+    return Page(rows, len(chosen), query.start, next_cursor)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def where_ids(
+    stmt: Select[Any], filters: dict[str, Any], columns: dict[str, ColumnElement[Any]]
+) -> Select[Any]:
+    """``stmt`` narrowed by each id filter present in ``filters`` (one id or a list of them).
+
+    ``columns`` maps a filter name (``funder_id``, ``partner_id``...) to its column: what
+    react-admin's ``getManyReference`` sends to read the records of one parent.
+    """
+    for name, column in columns.items():
+        if name in filters:
+            stmt = stmt.where(column.in_(parse_uuid_list(name, filters[name])))
+    return stmt
+
+
+def one_query(resource: str, record_id: Any) -> ListQuery:
+    """A query for one record by id: how a ``GET /{list}/{id}`` reuses its list's visibility."""
+    return ListQuery(resource, "id", False, 0, 0, {"id": [str(record_id)]})
+
+
+def filter_flag(name: str, value: Any) -> bool:
+    """A yes/no filter: ``true`` or ``false`` (JSON, or as text); anything else is a 400."""
+    if isinstance(value, bool):
         return value
-    if value is None:
-        return None
-    if python_type is datetime:
-        return datetime.fromisoformat(value)
-    if python_type is date:
-        return date.fromisoformat(value)
-    if python_type is uuid.UUID:
-        return uuid.UUID(value)
-    if python_type is Decimal:
-        return Decimal(value)
-    return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise BadRequest(
+        f"The '{name}' filter takes true or false.",
+        slug="bad-list-parameter",
+        errors={"filter": [f"{name} must be true or false"]},
+    )

@@ -248,7 +248,8 @@ class RouteFacts:
         if self.has_input:
             found.add(422)
         if self.has_body:
-            found.add(413)  # a body over TRELLIS_MAX_BODY_BYTES (services/common/limits.py)
+            # A body that is not JSON (400), or over TRELLIS_MAX_BODY_BYTES (413).
+            found |= {400, 413}
         found.add(414)  # a URL over the limit
         return found
 

@@ -38,6 +38,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from services.common.logs import _ContextFilter
+from services.feedback.responses.repository import empty_sqlite_wal
 from tests.feedback.support import API, Funder
 from tests.support import Stack, running_stack
 from trellis_ballot import cast, change, take_ballot
@@ -233,8 +234,8 @@ async def test_an_attacker_with_every_copy_log_line_and_api_links_no_anonymous_a
         if backend == "sqlite":
             # 5. Freed pages: checkpoint, then read the main file's every byte.
             engine = stack.apps["feedback"].state.db.engine
+            await empty_sqlite_wal(engine)
             async with engine.connect() as conn:
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
                 secure_delete = (await conn.exec_driver_sql("PRAGMA secure_delete")).scalar()
             checkpointed = attacker.db_path.read_bytes()
             snapshot = tmp_path / "copy.db"

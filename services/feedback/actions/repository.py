@@ -6,7 +6,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
+from services.common.lists import (
+    ListQuery,
+    Page,
+    fetch_page,
+    filter_flag,
+    filter_values,
+    parse_uuid_list,
+)
 from services.feedback.models import ACTION_STATUSES, Action
 
 SORTS: dict[str, ColumnElement[Any]] = {
@@ -46,7 +53,7 @@ async def list_page(
     if "status" in f:
         stmt = stmt.where(Action.status.in_(filter_values("status", f["status"], ACTION_STATUSES)))
     if "published" in f:
-        stmt = stmt.where(Action.published.is_(bool(f["published"])))
+        stmt = stmt.where(Action.published.is_(filter_flag("published", f["published"])))
     return await fetch_page(session, stmt, query, sort_columns=SORTS, id_column=Action.id)
 
 

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Response
 from services.common.auth import StaffDep, StaffOrPartnerDep
 from services.common.concurrency import IfMatchDep
 from services.common.db import SessionDep
+from services.common.errors import NotFound
 from services.common.idempotency import IdempotencyDep
-from services.common.lists import ListQuery, list_query
+from services.common.lists import ListQuery, list_query, page_of
 from services.common.schemas import FunderSlug
 from services.common.service_app import problem_responses
 from services.feedback.commitments import service
@@ -31,6 +32,30 @@ CommitmentListQuery = Annotated[
             "commitments",
             sortable=["position", "status", "created_at", "updated_at"],
             filterable=["funder_id", "status", "measure"],
+            default_sort=("position", "ASC"),
+        )
+    ),
+]
+
+
+VersionListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "versions",
+            sortable=["number", "created_at", "published_at"],
+            filterable=["commitment_id"],
+            default_sort=("number", "ASC"),
+        )
+    ),
+]
+PublicCommitmentListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "commitments",
+            sortable=["position", "published_at", "title"],
+            filterable=["measure"],
             default_sort=("position", "ASC"),
         )
     ),
@@ -97,13 +122,44 @@ async def get_commitment(
 
 @router.get("/commitments/{commitment_id}/versions", response_model=list[CommitmentVersion])
 async def list_commitment_versions(
-    commitment_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep, partners: PartnersDep
+    commitment_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffOrPartnerDep,
+    partners: PartnersDep,
+    query: VersionListQuery,
+    response: Response,
 ) -> list[CommitmentVersion]:
     """Every version of a commitment's words, oldest first. Ratings name the version rated."""
     found = await service.versions(
         session=session, caller=caller, partners=partners, commitment_id=commitment_id
     )
-    return [CommitmentVersion.model_validate(v, from_attributes=True) for v in found]
+    page = page_of(
+        [CommitmentVersion.model_validate(v, from_attributes=True) for v in found], query
+    )
+    page.apply(response, "versions")
+    return page.items
+
+
+@router.get(
+    "/commitments/{commitment_id}/versions/{version_id}",
+    response_model=CommitmentVersion,
+    responses=problem_responses(404),
+)
+async def get_commitment_version(
+    commitment_id: uuid.UUID,
+    version_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffOrPartnerDep,
+    partners: PartnersDep,
+) -> CommitmentVersion:
+    """One version of a commitment's words."""
+    found = await service.versions(
+        session=session, caller=caller, partners=partners, commitment_id=commitment_id
+    )
+    for version in found:
+        if version.id == version_id:
+            return CommitmentVersion.model_validate(version, from_attributes=True)
+    raise NotFound("There is no version with this id of this commitment.")
 
 
 @router.put(
@@ -174,8 +230,33 @@ async def retire_commitment(
     tags=["public"],
 )
 async def public_commitments(
-    funder_slug: FunderSlug, session: SessionDep, partners: PartnersDep
+    funder_slug: FunderSlug,
+    session: SessionDep,
+    partners: PartnersDep,
+    query: PublicCommitmentListQuery,
+    response: Response,
 ) -> list[PublicCommitment]:
     """A funder's current commitments, in charter order. No token needed."""
     items = await service.public_list(session=session, partners=partners, slug=funder_slug)
-    return [PublicCommitment(**{**i, "version": i["current_version"]}) for i in items]
+    page = page_of(
+        [PublicCommitment(**{**i, "version": i["current_version"]}) for i in items], query
+    )
+    page.apply(response, "commitments")
+    return page.items
+
+
+@router.get(
+    "/public/feedback/{funder_slug}/commitments/{commitment_id}",
+    response_model=PublicCommitment,
+    tags=["public"],
+    responses=problem_responses(404),
+)
+async def public_commitment(
+    funder_slug: str, commitment_id: uuid.UUID, session: SessionDep, partners: PartnersDep
+) -> PublicCommitment:
+    """One of a funder's current commitments. No token needed."""
+    items = await service.public_list(session=session, partners=partners, slug=funder_slug)
+    for item in items:
+        if str(item["id"]) == str(commitment_id):
+            return PublicCommitment(**{**item, "version": item["current_version"]})
+    raise NotFound("This funder publishes no commitment with this id.")

@@ -32,7 +32,7 @@ class CommitmentCreate(InputModel):
 class CommitmentUpdate(UpdateModel):
     """Change a commitment. New words on a published commitment make a new version."""
 
-    nullable = frozenset({"description", "measure"})
+    nullable = frozenset({"description", "measure", "promised_days"})
 
     read_only = UpdateModel.read_only | {
         "funder_id",

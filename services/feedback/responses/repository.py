@@ -172,4 +172,7 @@ async def empty_sqlite_wal(engine: AsyncEngine) -> None:
     if engine.dialect.name != "sqlite":
         return
     async with engine.connect() as conn:
-        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Outside any transaction: the engine begins each of its own (BEGIN IMMEDIATE for
+        # writers), and SQLite cannot checkpoint from inside one.
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -96,7 +96,8 @@ async def submit_response(
     "/rounds/{round_id}/anonymous-responses",
     status_code=201,
     response_model=AnonymousResponse,
-    responses=problem_responses(409),
+    # 403: sent with a token (an anonymous answer is cast without one) or without a ballot.
+    responses=problem_responses(403, 409),
 )
 async def cast_anonymous_response(
     round_id: uuid.UUID,
@@ -155,7 +156,11 @@ async def change_my_response(
     return NamedResponse.model_validate(out)
 
 
-@router.get("/rounds/{round_id}/anonymous-responses/mine", response_model=AnonymousResponse)
+@router.get(
+    "/rounds/{round_id}/anonymous-responses/mine",
+    response_model=AnonymousResponse,
+    responses=problem_responses(403),
+)
 async def get_anonymous_response(
     round_id: uuid.UUID,
     session: SessionDep,
@@ -177,7 +182,7 @@ async def get_anonymous_response(
 @router.put(
     "/rounds/{round_id}/anonymous-responses/mine",
     response_model=AnonymousResponse,
-    responses=problem_responses(409),
+    responses=problem_responses(403, 409),
 )
 async def change_anonymous_response(
     round_id: uuid.UUID,

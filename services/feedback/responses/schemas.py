@@ -42,6 +42,7 @@ class ResponseChange(UpdateModel):
         "changed_at",
         "receipt",
     }
+    nullable = frozenset({"comment"})
 
     ratings: list[RatingIn] = Field(min_length=1)
     comment: str | None = Field(None, max_length=10000)

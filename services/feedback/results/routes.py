@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Response
 
 from services.common.auth import StaffDep, StaffOrPartnerDep
 from services.common.db import SessionDep
-from services.common.lists import ListQuery, list_query
+from services.common.errors import NotFound
+from services.common.lists import ListQuery, list_query, page_of
 from services.common.service_app import problem_responses
 from services.feedback.deps import PartnersDep
 from services.feedback.results import service
@@ -23,6 +24,17 @@ ResultListQuery = Annotated[
             sortable=["closes_on", "position"],
             filterable=["round_id", "commitment_id", "kind"],
             default_sort=("closes_on", "DESC"),
+        )
+    ),
+]
+RoundResultListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "results",
+            sortable=["position"],
+            filterable=["round_id", "commitment_id"],
+            default_sort=("position", "ASC"),
         )
     ),
 ]
@@ -49,15 +61,35 @@ async def list_results(
     return [Result.model_validate(r) for r in page.items]
 
 
+@router.get("/results/{result_id}", response_model=Result, responses=problem_responses(404))
+async def get_result(
+    result_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep, partners: PartnersDep
+) -> Result:
+    """One result, to whoever may read it in the list (the same k rule holds)."""
+    for kind in service.KINDS:
+        query = ListQuery("results", "id", False, 0, 0, {"id": [str(result_id)], "kind": kind})
+        page = await service.list_(session=session, caller=caller, partners=partners, query=query)
+        if page.items:
+            return Result.model_validate(page.items[0])
+    raise NotFound("There is no result with this id, or it is not yours to read yet.")
+
+
 @router.get("/rounds/{round_id}/results", response_model=list[Result])
 async def round_results(
-    round_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep, partners: PartnersDep
+    round_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffOrPartnerDep,
+    partners: PartnersDep,
+    query: RoundResultListQuery,
+    response: Response,
 ) -> list[Result]:
     """One round's results, per commitment in charter order."""
     found = await service.round_results(
         session=session, caller=caller, partners=partners, round_id=round_id
     )
-    return [Result.model_validate(r) for r in found]
+    page = page_of([Result.model_validate(r) for r in found], query)
+    page.apply(response, "results")
+    return page.items
 
 
 @router.get(

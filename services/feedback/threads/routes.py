@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Response
 from services.common.auth import StaffOrPartnerDep
 from services.common.concurrency import etag
 from services.common.db import SessionDep
+from services.common.errors import NotFound
 from services.common.idempotency import IdempotencyDep
-from services.common.lists import ListQuery, list_query
+from services.common.lists import ListQuery, list_query, page_of
+from services.common.service_app import problem_responses
 from services.feedback.deps import PartnersDep
 from services.feedback.threads import service
 from services.feedback.threads.schemas import Message, MessageCreate, Thread, ThreadCreate
@@ -24,6 +26,17 @@ ThreadListQuery = Annotated[
             sortable=["last_message_at", "created_at", "subject"],
             filterable=["partner_id", "funder_id"],
             default_sort=("last_message_at", "DESC"),
+        )
+    ),
+]
+MessageListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "messages",
+            sortable=["created_at", "author_role"],
+            filterable=["thread_id", "author_role"],
+            default_sort=("created_at", "ASC"),
         )
     ),
 ]
@@ -69,11 +82,33 @@ async def get_thread(
 
 @router.get("/threads/{thread_id}/messages", response_model=list[Message])
 async def list_messages(
-    thread_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+    thread_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffOrPartnerDep,
+    query: MessageListQuery,
+    response: Response,
 ) -> list[Message]:
     """A thread's messages, oldest first."""
     found = await service.messages(session=session, caller=caller, thread_id=thread_id)
-    return [Message.model_validate(m, from_attributes=True) for m in found]
+    page = page_of([Message.model_validate(m, from_attributes=True) for m in found], query)
+    page.apply(response, "messages")
+    return page.items
+
+
+@router.get(
+    "/threads/{thread_id}/messages/{message_id}",
+    response_model=Message,
+    responses=problem_responses(404),
+)
+async def get_message(
+    thread_id: uuid.UUID, message_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+) -> Message:
+    """One message of a thread."""
+    found = await service.messages(session=session, caller=caller, thread_id=thread_id)
+    for message in found:
+        if message.id == message_id:
+            return Message.model_validate(message, from_attributes=True)
+    raise NotFound("There is no message with this id in this thread.")
 
 
 @router.post("/threads/{thread_id}/messages", status_code=201, response_model=Message)

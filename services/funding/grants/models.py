@@ -62,6 +62,7 @@ class Grant(IdMixin, TimestampMixin, VersionedMixin, Base):
 
     __table_args__ = (
         UniqueConstraint("funder_id", "reference"),
+        Index("ix_grants_funder_id", "funder_id", "id"),
         Index("ix_grants_funder_list_date", "funder_id", "list_date", "id"),
         Index("ix_grants_funder_amount", "funder_id", "amount_awarded", "id"),
         Index("ix_grants_funder_created", "funder_id", "created_at", "id"),
@@ -107,6 +108,7 @@ class Instalment(IdMixin, TimestampMixin, VersionedMixin, Base):
 
     __table_args__ = (
         Index("ix_instalments_grant", "grant_id", "sequence"),
+        Index("ix_instalments_funder_id", "funder_id", "id"),
         Index("ix_instalments_funder_due", "funder_id", "due_date", "id"),
         Index("ix_instalments_funder_amount", "funder_id", "amount", "id"),
         Index("ix_instalments_funder_created", "funder_id", "created_at", "id"),
@@ -132,6 +134,7 @@ class Payment(IdMixin, TimestampMixin, Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
+        Index("ix_payments_funder_id", "funder_id", "id"),
         Index("ix_payments_funder_paid", "funder_id", "paid_on", "id"),
         Index("ix_payments_funder_amount", "funder_id", "amount", "id"),
         Index("ix_payments_funder_created", "funder_id", "created_at", "id"),
@@ -165,6 +168,7 @@ class Variation(IdMixin, TimestampMixin, Base):
 
     __table_args__ = (
         Index("ix_variations_grant", "grant_id", "decided_on"),
+        Index("ix_variations_funder_id", "funder_id", "id"),
         Index("ix_variations_funder_decided", "funder_id", "decided_on", "id"),
         Index("ix_variations_funder_created", "funder_id", "created_at", "id"),
     )

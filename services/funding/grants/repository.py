@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.common.errors import BadRequest
-from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
+from services.common.lists import (
+    ListQuery,
+    Page,
+    fetch_page,
+    filter_values,
+    parse_uuid_list,
+    where_ids,
+)
 from services.funding.grants.models import (
     GRANT_STATUSES,
     INSTALMENT_STATUSES,
@@ -119,6 +126,7 @@ async def list_grants(
     f = query.filters
     if "id" in f:
         stmt = stmt.where(Grant.id.in_(parse_uuid_list("id", f["id"])))
+    stmt = where_ids(stmt, f, {"funder_id": Grant.funder_id})
     if "partner_id" in f:
         stmt = stmt.where(Grant.partner_id.in_(parse_uuid_list("partner_id", f["partner_id"])))
     if "status" in f:
@@ -196,6 +204,7 @@ async def list_instalments(
     f = query.filters
     if "id" in f:
         stmt = stmt.where(Instalment.id.in_(parse_uuid_list("id", f["id"])))
+    stmt = where_ids(stmt, f, {"funder_id": Instalment.funder_id})
     if "grant_id" in f:
         stmt = stmt.where(Instalment.grant_id.in_(parse_uuid_list("grant_id", f["grant_id"])))
     if "partner_id" in f:
@@ -274,6 +283,7 @@ async def list_payments(
     f = query.filters
     if "id" in f:
         stmt = stmt.where(Payment.id.in_(parse_uuid_list("id", f["id"])))
+    stmt = where_ids(stmt, f, {"funder_id": Payment.funder_id})
     if "grant_id" in f:
         stmt = stmt.where(Payment.grant_id.in_(parse_uuid_list("grant_id", f["grant_id"])))
     if "instalment_id" in f:
@@ -318,6 +328,7 @@ async def list_variations(
     f = query.filters
     if "id" in f:
         stmt = stmt.where(Variation.id.in_(parse_uuid_list("id", f["id"])))
+    stmt = where_ids(stmt, f, {"funder_id": Variation.funder_id})
     if "grant_id" in f:
         stmt = stmt.where(Variation.grant_id.in_(parse_uuid_list("grant_id", f["grant_id"])))
     if "partner_id" in f:

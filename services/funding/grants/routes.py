@@ -50,7 +50,7 @@ GrantListQuery = Annotated[
                 "planned_end_date",
                 "created_at",
             ],
-            filterable=["partner_id", "status", "year", "overdue", "pool_id", "q"],
+            filterable=["partner_id", "funder_id", "status", "year", "overdue", "pool_id", "q"],
             default_sort=("awarded_on", "DESC"),
         )
     ),
@@ -61,7 +61,7 @@ InstalmentListQuery = Annotated[
         list_query(
             "instalments",
             sortable=["due_date", "amount", "created_at"],
-            filterable=["grant_id", "partner_id", "status", "year", "overdue"],
+            filterable=["grant_id", "partner_id", "funder_id", "status", "year", "overdue"],
             default_sort=("due_date", "ASC"),
         )
     ),
@@ -72,7 +72,7 @@ PaymentListQuery = Annotated[
         list_query(
             "payments",
             sortable=["paid_on", "amount", "created_at"],
-            filterable=["grant_id", "instalment_id", "partner_id", "year", "overdue"],
+            filterable=["grant_id", "instalment_id", "partner_id", "funder_id", "year", "overdue"],
             default_sort=("paid_on", "DESC"),
         )
     ),
@@ -83,7 +83,7 @@ VariationListQuery = Annotated[
         list_query(
             "variations",
             sortable=["decided_on", "created_at"],
-            filterable=["grant_id", "partner_id", "kind", "year"],
+            filterable=["grant_id", "partner_id", "funder_id", "kind", "year"],
             default_sort=("decided_on", "DESC"),
         )
     ),
@@ -504,7 +504,8 @@ async def update_instalment(
     status_code=201,
     response_model=Payment,
     tags=["payments"],
-    responses=problem_responses(409),
+    # 404: the instalment named is none of your funder's.
+    responses=problem_responses(404, 409),
 )
 async def record_payment(
     body: PaymentCreate, session: SessionDep, caller: StaffDep, idem: IdempotencyDep

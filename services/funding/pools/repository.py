@@ -4,11 +4,19 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, select, true
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
+from services.common.errors import BadRequest
+from services.common.lists import (
+    ListQuery,
+    Page,
+    fetch_page,
+    filter_values,
+    parse_uuid_list,
+    where_ids,
+)
 from services.funding.grants.models import Grant, GrantFundingOrganisation
 from services.funding.grants.repository import GRANT_SORTS, grant_row_key
 from services.funding.pools.models import (
@@ -80,6 +88,7 @@ async def list_pools(session: AsyncSession, query: ListQuery, *, funder_id: uuid
     f = query.filters
     if "id" in f:
         stmt = stmt.where(Pool.id.in_(parse_uuid_list("id", f["id"])))
+    stmt = where_ids(stmt, f, {"host_funder_id": Pool.host_funder_id})
     if f.get("q"):
         stmt = stmt.where(func.lower(Pool.name).like(f"%{str(f['q']).lower()}%"))
     return await fetch_page(session, stmt, query, sort_columns=POOL_SORTS, id_column=Pool.id)
@@ -117,10 +126,16 @@ async def list_proposals(session: AsyncSession, query: ListQuery, *, pool_id: uu
         stmt = stmt.where(
             PoolProposal.status.in_(filter_values("status", f["status"], PROPOSAL_STATUSES))
         )
-    if "partner_id" in f:
-        stmt = stmt.where(
-            PoolProposal.partner_id.in_(parse_uuid_list("partner_id", f["partner_id"]))
-        )
+    stmt = where_ids(
+        stmt,
+        f,
+        {
+            "partner_id": PoolProposal.partner_id,
+            "pool_id": PoolProposal.pool_id,
+            "proposed_by_funder_id": PoolProposal.proposed_by_funder_id,
+            "grant_id": PoolProposal.grant_id,
+        },
+    )
     return await fetch_page(
         session, stmt, query, sort_columns=PROPOSAL_SORTS, id_column=PoolProposal.id
     )
@@ -181,7 +196,7 @@ async def list_entries(session: AsyncSession, query: ListQuery, *, pool_id: uuid
         stmt = stmt.where(PoolLedgerEntry.id.in_(parse_uuid_list("id", f["id"])))
     if "kind" in f:
         stmt = stmt.where(PoolLedgerEntry.kind.in_(filter_values("kind", f["kind"], ENTRY_KINDS)))
-    for name in ("funder_id", "grant_id"):
+    for name in ("funder_id", "grant_id", "pool_id"):
         if name in f:
             column = getattr(PoolLedgerEntry, name)
             stmt = stmt.where(column.in_(parse_uuid_list(name, f[name])))
@@ -297,8 +312,11 @@ async def list_pool_grants(session: AsyncSession, query: ListQuery, *, pool_id: 
     f = query.filters
     if "id" in f:
         stmt = stmt.where(Grant.id.in_(parse_uuid_list("id", f["id"])))
-    if "partner_id" in f:
-        stmt = stmt.where(Grant.partner_id.in_(parse_uuid_list("partner_id", f["partner_id"])))
+    stmt = where_ids(
+        stmt,
+        f,
+        {"partner_id": Grant.partner_id, "funder_id": Grant.funder_id, "pool_id": Grant.pool_id},
+    )
     return await fetch_page(
         session, stmt, query, sort_columns=GRANT_SORTS, id_column=Grant.id, row_key=grant_row_key
     )
@@ -322,6 +340,20 @@ async def list_shares(
     if pool_ids is not None:
         stmt = stmt.where(Grant.pool_id.in_(pool_ids))
     f = query.filters
+    if "id" in f:
+        stmt = stmt.where(
+            or_(
+                false(),
+                *(
+                    and_(
+                        GrantFundingOrganisation.grant_id == grant_id,
+                        GrantFundingOrganisation.funder_id == funder_id,
+                    )
+                    for grant_id, funder_id in parse_share_ids(f["id"])
+                ),
+            )
+        )
+    stmt = where_ids(stmt, f, {"partner_id": Grant.partner_id})
     if "pool_id" in f:
         stmt = stmt.where(Grant.pool_id.in_(parse_uuid_list("pool_id", f["pool_id"])))
     if "grant_id" in f:
@@ -330,19 +362,53 @@ async def list_shares(
         stmt = stmt.where(
             GrantFundingOrganisation.funder_id.in_(parse_uuid_list("funder_id", f["funder_id"]))
         )
-    sort = SHARE_SORTS[query.sort]
-    order = sort.desc() if query.descending else sort.asc()
+    # A share is one (grant, funder) pair; ``id`` is ``<grant id>.<funder id>``.
+    key = (GrantFundingOrganisation.grant_id, GrantFundingOrganisation.funder_id)
+    sorts = [] if query.sort == "id" else [SHARE_SORTS[query.sort]]
+    order = [c.desc() if query.descending else c.asc() for c in (*sorts, *key)]
     total = (
         await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
     ).scalar_one()
     rows = (
-        await session.execute(
-            stmt.order_by(order, Grant.id, GrantFundingOrganisation.position)
-            .offset(query.start)
-            .limit(query.limit)
-        )
+        await session.execute(stmt.order_by(*order).offset(query.start).limit(query.limit))
     ).all()
     return Page(list(rows), total, query.start, None)
+
+
+def share_id(grant_id: uuid.UUID, funder_id: uuid.UUID) -> str:
+    """The id of one member's share of one pooled grant."""
+    return f"{grant_id}.{funder_id}"
+
+
+def parse_share_ids(value: Any) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Share ids (``<grant id>.<funder id>``) from a filter or a path; a malformed one is a 400."""
+    values = value if isinstance(value, list) else [value]
+    pairs = []
+    for raw in values:
+        grant, _, funder = str(raw).partition(".")
+        try:
+            pairs.append((uuid.UUID(grant), uuid.UUID(funder)))
+        except ValueError as exc:
+            raise BadRequest(
+                "A share id is '<grant id>.<funder id>', as the shares list gives it.",
+                slug="bad-list-parameter",
+                errors={"id": ["is not a share id"]},
+            ) from exc
+    return pairs
+
+
+async def get_share(session: AsyncSession, *, grant_id: uuid.UUID, funder_id: uuid.UUID) -> Any:
+    """One (funding organisation row, grant) pair of a pooled grant, or ``None``."""
+    stmt = (
+        select(GrantFundingOrganisation, Grant)
+        .join(Grant, Grant.id == GrantFundingOrganisation.grant_id)
+        .where(
+            Grant.pool_id.is_not(None),
+            GrantFundingOrganisation.grant_id == grant_id,
+            GrantFundingOrganisation.funder_id == funder_id,
+        )
+    )
+    return (await session.execute(stmt)).first()
 
 
 async def member_pool_ids(session: AsyncSession, funder_id: uuid.UUID) -> list[uuid.UUID]:

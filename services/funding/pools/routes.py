@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from services.common.auth import StaffDep
 from services.common.concurrency import etag
 from services.common.db import SessionDep
+from services.common.errors import NotFound
 from services.common.idempotency import IdempotencyDep
-from services.common.lists import ListQuery, list_query
+from services.common.lists import ListQuery, list_query, page_of
 from services.common.service_app import problem_responses
 from services.funding.grants.routes import PartnersDep, grant_out
 from services.funding.grants.schemas import Grant
@@ -49,13 +50,17 @@ router = APIRouter(tags=["pools"])
 
 PoolListQuery = Annotated[
     ListQuery,
-    Depends(list_query("pools", sortable=["created_at", "name"], filterable=["q"])),
+    Depends(
+        list_query("pools", sortable=["created_at", "name"], filterable=["q", "host_funder_id"])
+    ),
 ]
 ProposalListQuery = Annotated[
     ListQuery,
     Depends(
         list_query(
-            "proposals", sortable=["created_at", "amount"], filterable=["status", "partner_id"]
+            "proposals",
+            sortable=["created_at", "amount"],
+            filterable=["status", "partner_id", "pool_id", "proposed_by_funder_id", "grant_id"],
         )
     ),
 ]
@@ -65,7 +70,7 @@ LedgerListQuery = Annotated[
         list_query(
             "ledger",
             sortable=["sequence", "posted_on"],
-            filterable=["kind", "funder_id", "grant_id"],
+            filterable=["kind", "funder_id", "grant_id", "pool_id"],
             default_sort=("sequence", "ASC"),
             max_page_size=500,
         )
@@ -77,8 +82,19 @@ PoolGrantListQuery = Annotated[
         list_query(
             "grants",
             sortable=["awarded_on", "amount_awarded", "created_at"],
-            filterable=["partner_id"],
+            filterable=["partner_id", "funder_id", "pool_id"],
             default_sort=("awarded_on", "DESC"),
+        )
+    ),
+]
+MemberListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "members",
+            sortable=["status", "invited_at", "joined_at"],
+            filterable=["status", "funder_id", "pool_id"],
+            default_sort=("invited_at", "ASC"),
         )
     ),
 ]
@@ -88,7 +104,7 @@ ShareListQuery = Annotated[
         list_query(
             "shares",
             sortable=["approved_on", "share_amount"],
-            filterable=["pool_id", "grant_id", "funder_id"],
+            filterable=["pool_id", "grant_id", "funder_id", "partner_id"],
             default_sort=("approved_on", "DESC"),
         )
     ),
@@ -149,6 +165,7 @@ def proposal_out(row: ProposalRow, votes: list[VoteRow], members: int) -> Propos
 def share_out(row: Any) -> Share:
     org, grant = row
     return Share(
+        id=service.share_id(grant.id, org.funder_id),
         pool_id=grant.pool_id,
         grant_id=grant.id,
         grant_360_id=grant.grant_360_id,
@@ -226,14 +243,53 @@ async def get_pool(
 
 @router.get("/pools/{pool_id}/members", response_model=list[Member])
 async def list_members(
-    pool_id: uuid.UUID, session: SessionDep, caller: StaffDep, response: Response
+    pool_id: uuid.UUID,
+    session: SessionDep,
+    caller: StaffDep,
+    query: MemberListQuery,
+    response: Response,
 ) -> list[Member]:
-    """Everyone invited to, in, or gone from the pool."""
+    """Everyone invited to, in, or gone from the pool (filter ``status``, ``funder_id``)."""
     pool, rows = await service.members(session=session, caller=caller, pool_id=pool_id)
-    response.headers["Content-Range"] = (
-        f"members 0-{len(rows) - 1}/{len(rows)}" if rows else "members */0"
-    )
-    return [member_out(m, pool) for m in rows]
+    page = page_of([member_out(m, pool) for m in rows], query)
+    page.apply(response, "members")
+    return page.items
+
+
+@router.get(
+    "/pools/{pool_id}/members/{member_id}",
+    response_model=Member,
+    responses=problem_responses(404),
+)
+async def get_member(
+    pool_id: uuid.UUID, member_id: uuid.UUID, session: SessionDep, caller: StaffDep
+) -> Member:
+    """One member of the pool."""
+    pool, rows = await service.members(session=session, caller=caller, pool_id=pool_id)
+    for row in rows:
+        if row.id == member_id:
+            return member_out(row, pool)
+    raise NotFound("There is no member with this id in this pool.")
+
+
+@router.get(
+    "/pools/{pool_id}/shares/{share_id}", response_model=Share, responses=problem_responses(404)
+)
+async def get_pool_share(
+    pool_id: uuid.UUID, share_id: str, session: SessionDep, caller: StaffDep
+) -> Share:
+    """One member's share of one grant of the pool."""
+    row = await service.share(session=session, caller=caller, share_id=share_id)
+    if row[1].pool_id != pool_id:
+        raise NotFound("There is no share with this id in this pool.")
+    return share_out(row)
+
+
+@router.get("/pools/shares/{share_id}", response_model=Share, responses=problem_responses(404))
+async def get_share(share_id: str, session: SessionDep, caller: StaffDep) -> Share:
+    """One member's share of one pooled grant (its id is ``<grant id>.<funder id>``)."""
+    row = await service.share(session=session, caller=caller, share_id=share_id)
+    return share_out(row)
 
 
 @router.post(

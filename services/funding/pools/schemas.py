@@ -175,6 +175,7 @@ class Proposal(TimestampedRecord):
 class Share(BaseModel):
     """One member's share of one pooled grant."""
 
+    id: str = Field(description="The share's id: `<grant id>.<funder id>`.")
     pool_id: uuid.UUID
     grant_id: uuid.UUID
     grant_360_id: str | None

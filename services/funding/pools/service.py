@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import audit
 from services.common.auth import Caller
 from services.common.db import utcnow
-from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from services.common.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
 from services.funding.grants import service as grants
@@ -737,6 +737,23 @@ async def pool_shares(
     """Every member's share of every grant of the pool (open books)."""
     pool, _ = await access(session=session, caller=caller, pool_id=pool_id)
     return await repository.list_shares(session, query, pool_ids=[pool.id])
+
+
+share_id = repository.share_id
+
+
+async def share(*, session: AsyncSession, caller: Caller, share_id: str) -> Any:
+    """One share of a pooled grant, for the staff of a funder that can read the pool's books."""
+    assert caller.funder_id is not None
+    try:
+        ((grant_id, funder_id),) = repository.parse_share_ids(share_id)
+    except BadRequest as exc:
+        raise NotFound("There is no share with this id.") from exc
+    row = await repository.get_share(session, grant_id=grant_id, funder_id=funder_id)
+    readable = await repository.member_pool_ids(session, caller.funder_id)
+    if row is None or row[1].pool_id not in readable:
+        raise NotFound("There is no share with this id.")
+    return row
 
 
 async def my_shares(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:

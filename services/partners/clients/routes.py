@@ -1,11 +1,15 @@
 """HTTP routes for partner systems' API clients. Thin: parse, call the service, shape the answer."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Response
 
 from services.common.auth import PartnerDep
 from services.common.db import SessionDep
+from services.common.errors import NotFound
+from services.common.lists import ListQuery, list_query, page_of
+from services.common.service_app import problem_responses
 from services.partners.clients import service
 from services.partners.clients.schemas import ApiClient, ApiClientCreate, ApiClientWithSecret
 
@@ -30,13 +34,51 @@ async def create_client(
     )
 
 
+ClientListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "clients",
+            sortable=["name", "created_at"],
+            filterable=["partner_id"],
+            default_sort=("created_at", "ASC"),
+        )
+    ),
+]
+
+
 @router.get("/partners/{partner_id}/clients", response_model=list[ApiClient])
 async def list_clients(
-    partner_id: uuid.UUID, session: SessionDep, caller: PartnerDep
+    partner_id: uuid.UUID,
+    session: SessionDep,
+    caller: PartnerDep,
+    query: ClientListQuery,
+    response: Response,
 ) -> list[ApiClient]:
-    """Your organisation's registered systems (its own people only)."""
+    """Your organisation's registered systems (its own people only; paged like every list)."""
     clients = await service.list_clients(session=session, caller=caller, partner_id=partner_id)
-    return [ApiClient.model_validate(c) for c in clients]
+    page = page_of([ApiClient.model_validate(c) for c in clients], query)
+    page.apply(response, "clients")
+    return page.items
+
+
+@router.get(
+    "/partners/{partner_id}/clients/{client_record_id}",
+    response_model=ApiClient,
+    responses=problem_responses(404),
+)
+async def get_client(
+    partner_id: uuid.UUID,
+    client_record_id: uuid.UUID,
+    session: SessionDep,
+    caller: PartnerDep,
+) -> ApiClient:
+    """One of your organisation's registered systems (its own people only)."""
+    clients = await service.list_clients(session=session, caller=caller, partner_id=partner_id)
+    for client in clients:
+        if client.id == client_record_id:
+            return ApiClient.model_validate(client)
+    raise NotFound("There is no API client with this id.")
 
 
 @router.delete("/partners/{partner_id}/clients/{client_record_id}", response_model=ApiClient)

@@ -18,6 +18,8 @@ class FunderCreate(InputModel):
 
 class FunderUpdate(UpdateModel):
     nullable = frozenset({"org_id"})
+    # The slug is in URLs and cannot change; react-admin's <Edit> sends it back unchanged.
+    read_only = UpdateModel.read_only | {"slug"}
 
     name: Name | None = None
     prefix_360giving: str | None = Field(None, pattern=r"^360G-[A-Za-z0-9]+$")

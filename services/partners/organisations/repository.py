@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
+from services.common.errors import BadRequest
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.partners.organisations.models import Partner
 from services.partners.relationships.models import (
@@ -104,9 +105,24 @@ async def list_partners_of_funder(
 async def list_own_partner(
     session: AsyncSession, query: ListQuery, *, partner_id: uuid.UUID
 ) -> Page:
-    stmt = select(Partner).where(Partner.id == partner_id)
-    if "id" in query.filters:
-        stmt = stmt.where(Partner.id.in_(parse_uuid_list("id", query.filters["id"])))
-    if query.sort not in OWN_SORTS:
-        query = ListQuery(query.resource, "name", False, query.start, query.end, query.filters)
-    return await fetch_page(session, stmt, query, sort_columns=OWN_SORTS, id_column=Partner.id)
+    """A partner's own record, as a list of one. The relationship's fields (``status``,
+    ``since``, ``steward``) belong to each funder: filtering or sorting by them is a 400."""
+    own_fields = {"status", "since", "steward"}
+    refused = sorted(own_fields & set(query.filters))
+    if refused:
+        raise BadRequest(
+            f"A partner's own list cannot be filtered by {', '.join(map(repr, refused))}: "
+            "that is each funder's relationship with you. Filter by id, region, org_id or q.",
+            slug="bad-list-parameter",
+            errors={"filter": [f"unknown filter {name!r}" for name in refused]},
+        )
+    if query.sort in own_fields:
+        raise BadRequest(
+            f"A partner's own list cannot be sorted by '{query.sort}': that is each funder's "
+            "relationship with you. Sort by id, name, region, created_at or updated_at.",
+            slug="bad-list-parameter",
+            errors={"sort": [f"'{query.sort}' is not sortable"]},
+        )
+    stmt = _partner_filters(select(Partner).where(Partner.id == partner_id), query.filters)
+    sorts = {k: v for k, v in PARTNER_SORTS.items() if k not in own_fields}
+    return await fetch_page(session, stmt, query, sort_columns=sorts, id_column=Partner.id)

@@ -7,7 +7,14 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
+from services.common.lists import (
+    ListQuery,
+    Page,
+    fetch_page,
+    filter_values,
+    parse_uuid_list,
+    where_ids,
+)
 from services.partners.funders.models import Funder
 from services.partners.organisations.models import Partner
 from services.partners.relationships.models import (
@@ -49,10 +56,11 @@ async def list_relationships(
     stmt = select(Relationship).where(Relationship.funder_id == funder_id)
     if "id" in query.filters:
         stmt = stmt.where(Relationship.id.in_(parse_uuid_list("id", query.filters["id"])))
-    if "partner_id" in query.filters:
-        stmt = stmt.where(
-            Relationship.partner_id.in_(parse_uuid_list("partner_id", query.filters["partner_id"]))
-        )
+    stmt = where_ids(
+        stmt,
+        query.filters,
+        {"partner_id": Relationship.partner_id, "funder_id": Relationship.funder_id},
+    )
     if "status" in query.filters:
         stmt = stmt.where(
             Relationship.status.in_(

@@ -28,7 +28,7 @@ RelationshipListQuery = Annotated[
         list_query(
             "relationships",
             sortable=["since", "status", "created_at", "updated_at"],
-            filterable=["partner_id", "status"],
+            filterable=["partner_id", "funder_id", "status"],
             default_sort=("since", "DESC"),
         )
     ),

@@ -96,6 +96,10 @@ def _filters(stmt: Any, filters: dict[str, Any]) -> Any:
         stmt = stmt.where(
             TimelineEntry.funder_id.in_(parse_uuid_list("funder_id", filters["funder_id"]))
         )
+    if "partner_id" in filters:
+        stmt = stmt.where(
+            TimelineEntry.partner_id.in_(parse_uuid_list("partner_id", filters["partner_id"]))
+        )
     if "grant_id" in filters:
         stmt = stmt.where(
             TimelineEntry.grant_id.in_(parse_uuid_list("grant_id", filters["grant_id"]))

@@ -7,7 +7,9 @@ from fastapi import APIRouter, Depends, Response
 
 from services.common.auth import StaffOrPartnerDep
 from services.common.db import SessionDep
-from services.common.lists import ListQuery, list_query
+from services.common.errors import NotFound
+from services.common.lists import ListQuery, list_query, one_query
+from services.common.service_app import problem_responses
 from services.partners.timeline import service
 from services.partners.timeline.schemas import TimelineEntry
 
@@ -19,7 +21,14 @@ TimelineQuery = Annotated[
         list_query(
             "timeline",
             sortable=["occurred_at"],
-            filterable=["kind", "funder_id", "grant_id", "occurred_at_gte", "occurred_at_lte"],
+            filterable=[
+                "kind",
+                "funder_id",
+                "grant_id",
+                "partner_id",
+                "occurred_at_gte",
+                "occurred_at_lte",
+            ],
             default_sort=("occurred_at", "DESC"),
         )
     ),
@@ -57,3 +66,20 @@ async def timeline(
     )
     page.apply(response, "timeline")
     return [TimelineEntry.model_validate(e) for e in page.items]
+
+
+@router.get(
+    "/partners/{partner_id}/timeline/{entry_id}",
+    response_model=TimelineEntry,
+    responses=problem_responses(404),
+)
+async def timeline_entry(
+    partner_id: uuid.UUID, entry_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+) -> TimelineEntry:
+    """One entry of a partner's timeline, to whoever may see it in the list."""
+    page = await service.list_timeline(
+        session=session, caller=caller, partner_id=partner_id, query=one_query("timeline", entry_id)
+    )
+    if not page.items:
+        raise NotFound("There is no timeline entry with this id.")
+    return TimelineEntry.model_validate(page.items[0])

@@ -90,6 +90,10 @@ async def list_replies(session: AsyncSession, query: ListQuery, *, update_id: uu
         stmt = stmt.where(Reply.id.in_(parse_uuid_list("id", query.filters["id"])))
     if "author_side" in query.filters:
         stmt = stmt.where(Reply.author_side == str(query.filters["author_side"]))
+    if "update_id" in query.filters:
+        stmt = stmt.where(
+            Reply.update_id.in_(parse_uuid_list("update_id", query.filters["update_id"]))
+        )
     return await fetch_page(session, stmt, query, sort_columns=REPLY_SORTS, id_column=Reply.id)
 
 

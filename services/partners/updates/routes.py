@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Response
 
 from services.common.auth import PartnerDep, StaffOrPartnerDep
 from services.common.db import SessionDep
+from services.common.errors import NotFound
 from services.common.idempotency import IdempotencyDep
-from services.common.lists import ListQuery, list_query
+from services.common.lists import ListQuery, list_query, one_query
 from services.common.service_app import problem_responses
 from services.partners.updates import service
 from services.partners.updates.models import Update as UpdateRow
@@ -33,7 +34,7 @@ ReplyQuery = Annotated[
         list_query(
             "replies",
             sortable=["created_at"],
-            filterable=["author_side"],
+            filterable=["author_side", "update_id"],
             default_sort=("created_at", "ASC"),
             max_page_size=200,
         )
@@ -143,3 +144,20 @@ async def list_replies(
     )
     page.apply(response, "replies")
     return [Reply.model_validate(r) for r in page.items]
+
+
+@router.get(
+    "/updates/{update_id}/replies/{reply_id}",
+    response_model=Reply,
+    responses=problem_responses(404),
+)
+async def get_reply(
+    update_id: uuid.UUID, reply_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+) -> Reply:
+    """One reply in an update's thread."""
+    page = await service.list_replies(
+        session=session, caller=caller, update_id=update_id, query=one_query("replies", reply_id)
+    )
+    if not page.items:
+        raise NotFound("There is no reply with this id in this update's thread.")
+    return Reply.model_validate(page.items[0])
