@@ -256,6 +256,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/commitments/{commitment_id}/versions/{version_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Commitment Version
+         * @description One version of a commitment's words.
+         */
+        get: operations["commitments_get_version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contacts": {
         parameters: {
             query?: never;
@@ -308,13 +328,17 @@ export interface paths {
         post?: never;
         /**
          * Erase Contact
-         * @description Erase a contact on request: their personal data is removed everywhere Trellis keeps it.
+         * @description Erase a contact on request: their personal data is removed from every record about them.
          *
          *     The contact goes; the audit log keeps that changes happened, not what they
-         *     were; their name, email and phone are replaced by ``[erased]`` wherever
-         *     they were written about this partner (interactions, updates, replies,
-         *     documents, the timeline, queued events, stored answers). The partner, or
-         *     staff of a funder it shares with (a person may ask either), may erase.
+         *     were; queued events and stored answers about the contact lose the person's
+         *     data. Where the person signed in with their email, what they wrote
+         *     themselves (updates, replies, documents) loses their name, email and phone,
+         *     and every "who did it" that names them becomes ``[erased]``. Records are
+         *     found by their links to the person, never by searching for words: notes
+         *     other people wrote (a funder's interaction summaries) keep their words; edit
+         *     them with ``PUT`` if they name the person. The partner, or staff of a funder
+         *     it shares with (a person may ask either), may erase.
          */
         delete: operations["contacts_erase"];
         options?: never;
@@ -1048,6 +1072,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/measures/{measure_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Measure
+         * @description One of your funder's measures (``instalments_paid_on_time``, ``days_to_first_reply``).
+         */
+        get: operations["measures_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/memberships": {
         parameters: {
             query?: never;
@@ -1195,7 +1239,7 @@ export interface paths {
         };
         /**
          * List Clients
-         * @description Your organisation's registered systems (its own people only).
+         * @description Your organisation's registered systems (its own people only; paged like every list).
          */
         get: operations["partners_list_clients"];
         put?: never;
@@ -1221,7 +1265,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get Client
+         * @description One of your organisation's registered systems (its own people only).
+         */
+        get: operations["partners_get_client"];
         put?: never;
         post?: never;
         /**
@@ -1367,6 +1415,26 @@ export interface paths {
          *     ``grant_id``, ``occurred_at_gte`` and ``occurred_at_lte`` (dates or datetimes).
          */
         get: operations["partners_timeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/partners/{partner_id}/timeline/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Timeline Entry
+         * @description One entry of a partner's timeline, to whoever may see it in the list.
+         */
+        get: operations["partners_timeline_entry"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1558,6 +1626,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/shares/{share_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Share
+         * @description One member's share of one pooled grant (its id is ``<grant id>.<funder id>``).
+         */
+        get: operations["funding_pools_get_share"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pools/{pool_id}": {
         parameters: {
             query?: never;
@@ -1652,6 +1740,9 @@ export interface paths {
         /**
          * Invite
          * @description The host invites a funder to join; its staff accept with ``POST /pools/{id}/accept``.
+         *
+         *     The answer does not say whether a funder has that id (no directory of funders by
+         *     trial and error): an invitation to an id that is no funder is never accepted.
          */
         post: operations["pools_invite"];
         delete?: never;
@@ -1757,9 +1848,29 @@ export interface paths {
         };
         /**
          * List Members
-         * @description Everyone invited to, in, or gone from the pool.
+         * @description Everyone invited to, in, or gone from the pool (filter ``status``, ``funder_id``).
          */
         get: operations["pools_list_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool_id}/members/{member_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Member
+         * @description One member of the pool.
+         */
+        get: operations["pools_get_member"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1898,6 +2009,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/{pool_id}/shares/{share_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Pool Share
+         * @description One member's share of one grant of the pool.
+         */
+        get: operations["pools_get_share"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pools/{pool_id}/statement": {
         parameters: {
             query?: never;
@@ -1955,6 +2086,26 @@ export interface paths {
          * @description A funder's current commitments, in charter order. No token needed.
          */
         get: operations["public_commitments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/public/feedback/{funder_slug}/commitments/{commitment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public Commitment
+         * @description One of a funder's current commitments. No token needed.
+         */
+        get: operations["public_commitment"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2160,6 +2311,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/results/{result_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Result
+         * @description One result, to whoever may read it in the list (the same k rule holds).
+         */
+        get: operations["results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rounds": {
         parameters: {
             query?: never;
@@ -2315,7 +2486,8 @@ export interface paths {
          * Round Comments
          * @description A closed round's comments, ordered by commitment and text (never by when written).
          *     Anonymous comments are released only when at least k of the round's answers are
-         *     anonymous.
+         *     anonymous. 409 while the round is still open: comments are read once it has closed,
+         *     so none can be matched to who answered while answers still come in.
          */
         get: operations["rounds_comments"];
         put?: never;
@@ -2549,6 +2721,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/threads/{thread_id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Message
+         * @description One message of a thread.
+         */
+        get: operations["threads_get_message"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/updates": {
         parameters: {
             query?: never;
@@ -2634,6 +2826,26 @@ export interface paths {
          *     ``update.replied``. Accepts ``Idempotency-Key``.
          */
         post: operations["updates_add_reply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/updates/{update_id}/replies/{reply_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Reply
+         * @description One reply in an update's thread.
+         */
+        get: operations["updates_get_reply"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2729,7 +2941,7 @@ export interface paths {
          * Who the access token's person is (OIDC userinfo)
          * @description The same as ``GET``, for clients that POST.
          */
-        post: operations["oauth_userinfo_post"];
+        post: operations["oauth_userinfo_form"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3035,7 +3247,7 @@ export interface components {
          */
         ContactUpdate: {
             /** Name */
-            name?: string | null;
+            name?: string;
             /** Role */
             role?: string | null;
             /** Email */
@@ -3136,18 +3348,25 @@ export interface components {
          * @example {
          *       "title": "Core funding 2026 to 2029",
          *       "kind": "annual_report",
+         *       "url": "https://riverside.example.org/annual-report-2025.pdf",
          *       "year": 2026
          *     }
          */
         DocumentUpdate: {
             /** Title */
-            title?: string | null;
-            /** Kind */
-            kind?: ("annual_report" | "accounts" | "strategy" | "policy" | "other") | null;
+            title?: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind?: "annual_report" | "accounts" | "strategy" | "policy" | "other";
             /** Year */
             year?: number | null;
-            /** Url */
-            url?: string | null;
+            /**
+             * Url
+             * @description An http:// or https:// link; never fetched
+             */
+            url?: string;
         };
         /**
          * Funder
@@ -3264,9 +3483,9 @@ export interface components {
          */
         FunderUpdate: {
             /** Name */
-            name?: string | null;
+            name?: string;
             /** Prefix 360Giving */
-            prefix_360giving?: string | null;
+            prefix_360giving?: string;
             /** Org Id */
             org_id?: string | null;
         };
@@ -3493,20 +3712,34 @@ export interface components {
          * @example {
          *       "kind": "visit",
          *       "occurred_at": "2026-04-01T09:30:00Z",
-         *       "summary": "A good year; we learned a lot from the new drop-in."
+         *       "summary": "A good year; we learned a lot from the new drop-in.",
+         *       "participants": [
+         *         "Participant"
+         *       ],
+         *       "private": true
          *     }
          */
         InteractionUpdate: {
-            /** Kind */
-            kind?: ("visit" | "call" | "meeting" | "event" | "other") | null;
-            /** Occurred At */
-            occurred_at?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind?: "visit" | "call" | "meeting" | "event" | "other";
+            /**
+             * Occurred At
+             * Format: date-time
+             * @description When it happened (ISO 8601; without an offset it is taken as UTC)
+             */
+            occurred_at?: string;
             /** Summary */
-            summary?: string | null;
-            /** Participants */
-            participants?: string[] | null;
+            summary?: string;
+            /**
+             * Participants
+             * @description Who took part, in plain words
+             */
+            participants?: string[];
             /** Private */
-            private?: boolean | null;
+            private?: boolean;
             /** Private Reason */
             private_reason?: string | null;
         };
@@ -3651,6 +3884,26 @@ export interface components {
             removed_at: string | null;
         };
         /**
+         * OAuthError
+         * @description An RFC 6749 error answer (``application/json``, section 5.2).
+         * @example {
+         *       "error": "Error",
+         *       "error_description": "Core funding for the organisation's work with young people in Riverside."
+         *     }
+         */
+        OAuthError: {
+            /**
+             * Error
+             * @description invalid_request, invalid_client, invalid_grant, ...
+             */
+            error: string;
+            /**
+             * Error Description
+             * @description What went wrong, in words
+             */
+            error_description: string;
+        };
+        /**
          * Partner
          * @example {
          *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
@@ -3753,7 +4006,7 @@ export interface components {
          */
         PartnerUpdate: {
             /** Name */
-            name?: string | null;
+            name?: string;
             /** Org Id */
             org_id?: string | null;
             /** Charity Number */
@@ -3957,10 +4210,16 @@ export interface components {
          *     }
          */
         RelationshipUpdate: {
-            /** Status */
-            status?: ("exploring" | "active" | "paused" | "ended") | null;
-            /** Since */
-            since?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status?: "exploring" | "active" | "paused" | "ended";
+            /**
+             * Since
+             * Format: date
+             */
+            since?: string;
             /** Steward */
             steward?: string | null;
         };
@@ -4406,7 +4665,7 @@ export interface components {
         ContributionCreate: {
             /**
              * Amount
-             * @description Exact amount in minor units (pence)
+             * @description Exact amount in minor units (pence), at most 10^16
              * @example 10000001
              */
             amount: number;
@@ -4628,7 +4887,7 @@ export interface components {
             description: string;
             /**
              * Amount Awarded
-             * @description Exact amount in minor units (pence)
+             * @description Exact amount in minor units (pence), at most 10^16
              * @example 10000001
              */
             amount_awarded: number;
@@ -4817,28 +5076,54 @@ export interface components {
          * @example {
          *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
          *       "title": "Core funding 2026 to 2029",
-         *       "description": "Core funding for the organisation's work with young people in Riverside."
+         *       "description": "Core funding for the organisation's work with young people in Riverside.",
+         *       "amount_awarded": 10000001,
+         *       "currency": "GBP",
+         *       "planned_start_date": "2026-04-01",
+         *       "planned_end_date": "2029-03-31",
+         *       "payment_frequency": "annual",
+         *       "reference": "RCT-2026-01"
          *     }
          */
         GrantUpdate: {
-            /** Partner Id */
-            partner_id?: string | null;
+            /**
+             * Partner Id
+             * Format: uuid
+             */
+            partner_id?: string;
             /** Title */
-            title?: string | null;
+            title?: string;
             /** Description */
-            description?: string | null;
-            /** Amount Awarded */
-            amount_awarded?: number | null;
-            /** Currency */
-            currency?: string | null;
-            /** Planned Start Date */
-            planned_start_date?: string | null;
-            /** Planned End Date */
-            planned_end_date?: string | null;
-            /** Payment Frequency */
-            payment_frequency?: ("annual" | "quarterly") | null;
+            description?: string;
+            /**
+             * Amount Awarded
+             * @description Exact amount in minor units (pence), at most 10^16
+             * @example 10000001
+             */
+            amount_awarded?: number;
+            /**
+             * Currency
+             * @description ISO 4217 code
+             * @example GBP
+             */
+            currency?: string;
+            /**
+             * Planned Start Date
+             * Format: date
+             */
+            planned_start_date?: string;
+            /**
+             * Planned End Date
+             * Format: date
+             */
+            planned_end_date?: string;
+            /**
+             * Payment Frequency
+             * @enum {string}
+             */
+            payment_frequency?: "annual" | "quarterly";
             /** Reference */
-            reference?: string | null;
+            reference?: string;
         };
         /**
          * ImportedGrant
@@ -4983,7 +5268,7 @@ export interface components {
             due_date: string;
             /**
              * Amount
-             * @description Exact amount in minor units (pence)
+             * @description Exact amount in minor units (pence), at most 10^16
              * @example 10000001
              */
             amount: number;
@@ -4996,10 +5281,17 @@ export interface components {
          *     }
          */
         InstalmentUpdate: {
-            /** Due Date */
-            due_date?: string | null;
-            /** Amount */
-            amount?: number | null;
+            /**
+             * Due Date
+             * Format: date
+             */
+            due_date?: string;
+            /**
+             * Amount
+             * @description Exact amount in minor units (pence), at most 10^16
+             * @example 10000001
+             */
+            amount?: number;
         };
         /**
          * Invitation
@@ -5326,7 +5618,7 @@ export interface components {
         PledgeCreate: {
             /**
              * Amount
-             * @description Exact amount in minor units (pence)
+             * @description Exact amount in minor units (pence), at most 10^16
              * @example 10000001
              */
             amount: number;
@@ -5586,7 +5878,7 @@ export interface components {
             description: string;
             /**
              * Amount
-             * @description Exact amount in minor units (pence)
+             * @description Exact amount in minor units (pence), at most 10^16
              * @example 10000001
              */
             amount: number;
@@ -5712,6 +6004,7 @@ export interface components {
          * Share
          * @description One member's share of one pooled grant.
          * @example {
+         *       "id": "Id",
          *       "pool_id": "49d274c9-53d8-5f1a-abd3-fa32dbf8731e",
          *       "grant_id": "587880d7-3e26-5df9-990b-57fd556c7abe",
          *       "grant_360_id": "Grant 360 id",
@@ -5726,6 +6019,11 @@ export interface components {
          *     }
          */
         Share: {
+            /**
+             * Id
+             * @description The share's id: `<grant id>.<funder id>`.
+             */
+            id: string;
             /**
              * Pool Id
              * Format: uuid
@@ -6273,21 +6571,26 @@ export interface components {
          * ActionUpdate
          * @example {
          *       "title": "Core funding 2026 to 2029",
+         *       "status": "planned",
+         *       "published": true,
          *       "description": "Core funding for the organisation's work with young people in Riverside.",
          *       "round_id": "1b155711-0daa-56a9-8e53-c3153a1c9e51"
          *     }
          */
         ActionUpdate: {
             /** Title */
-            title?: string | null;
+            title?: string;
             /** Description */
             description?: string | null;
             /** Round Id */
             round_id?: string | null;
             /** Commitment Id */
             commitment_id?: string | null;
-            /** Status */
-            status?: ("planned" | "in_progress" | "done" | "not_doing") | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status?: "planned" | "in_progress" | "done" | "not_doing";
             /** Reason */
             reason?: string | null;
             /** Due On */
@@ -6295,7 +6598,7 @@ export interface components {
             /** Done On */
             done_on?: string | null;
             /** Published */
-            published?: boolean | null;
+            published?: boolean;
         };
         /**
          * AnonymousResponse
@@ -6542,17 +6845,17 @@ export interface components {
          * @description Change a commitment. New words on a published commitment make a new version.
          * @example {
          *       "title": "Core funding 2026 to 2029",
-         *       "description": "Core funding for the organisation's work with young people in Riverside.",
-         *       "position": 1
+         *       "position": 1,
+         *       "description": "Core funding for the organisation's work with young people in Riverside."
          *     }
          */
         CommitmentUpdate: {
             /** Title */
-            title?: string | null;
+            title?: string;
             /** Description */
             description?: string | null;
             /** Position */
-            position?: number | null;
+            position?: number;
             /** Measure */
             measure?: ("instalments_paid_on_time" | "days_to_first_reply") | null;
             /**
@@ -7224,19 +7527,26 @@ export interface components {
          * RoundUpdate
          * @example {
          *       "title": "Core funding 2026 to 2029",
-         *       "description": "Core funding for the organisation's work with young people in Riverside.",
-         *       "opens_on": "2026-04-01"
+         *       "opens_on": "2026-04-01",
+         *       "closes_on": "2029-03-31",
+         *       "description": "Core funding for the organisation's work with young people in Riverside."
          *     }
          */
         RoundUpdate: {
             /** Title */
-            title?: string | null;
+            title?: string;
             /** Description */
             description?: string | null;
-            /** Opens On */
-            opens_on?: string | null;
-            /** Closes On */
-            closes_on?: string | null;
+            /**
+             * Opens On
+             * Format: date
+             */
+            opens_on?: string;
+            /**
+             * Closes On
+             * Format: date
+             */
+            closes_on?: string;
             /**
              * Answer
              * @description The funder's answer to what partners said; shown when the round is published
@@ -7562,9 +7872,9 @@ export interface components {
              * K Threshold
              * @description At least 3; 5 by default. Applies to rounds opened from now on.
              */
-            k_threshold?: number | null;
+            k_threshold?: number;
             /** Scorecard Published */
-            scorecard_published?: boolean | null;
+            scorecard_published?: boolean;
         };
         /**
          * Thread
@@ -8467,6 +8777,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
             429: {
                 headers: {
@@ -8516,6 +8835,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
             429: {
                 headers: {
@@ -8558,6 +8886,15 @@ export interface operations {
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8636,6 +8973,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8749,6 +9095,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -8827,6 +9191,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -8873,6 +9246,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "title": "Core funding 2026 to 2029",
+                 *       "status": "planned",
+                 *       "published": true,
                  *       "description": "Core funding for the organisation's work with young people in Riverside.",
                  *       "round_id": "1b155711-0daa-56a9-8e53-c3153a1c9e51"
                  *     }
@@ -8890,6 +9265,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Action"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -8921,6 +9305,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8997,6 +9399,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9084,6 +9495,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -9164,6 +9584,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9277,6 +9706,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -9355,6 +9802,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -9401,8 +9857,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "title": "Core funding 2026 to 2029",
-                 *       "description": "Core funding for the organisation's work with young people in Riverside.",
-                 *       "position": 1
+                 *       "position": 1,
+                 *       "description": "Core funding for the organisation's work with young people in Riverside."
                  *     }
                  */
                 "application/json": components["schemas"]["CommitmentUpdate"];
@@ -9418,6 +9874,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Commitment"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -9458,6 +9923,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9564,6 +10047,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -9654,6 +10146,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -9685,7 +10186,16 @@ export interface operations {
     };
     commitments_list_versions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 commitment_id: string;
@@ -9699,10 +10209,21 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CommitmentVersion"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -9725,6 +10246,101 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    commitments_get_version: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                commitment_id: string;
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommitmentVersion"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9812,6 +10428,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9923,6 +10548,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -10001,6 +10644,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -10066,6 +10718,15 @@ export interface operations {
                     "application/json": components["schemas"]["Contact"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -10095,6 +10756,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10171,6 +10850,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10258,6 +10946,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10371,6 +11068,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -10449,6 +11164,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -10496,6 +11220,7 @@ export interface operations {
                  * @example {
                  *       "title": "Core funding 2026 to 2029",
                  *       "kind": "annual_report",
+                 *       "url": "https://riverside.example.org/annual-report-2025.pdf",
                  *       "year": 2026
                  *     }
                  */
@@ -10512,6 +11237,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Document"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -10543,6 +11277,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10638,6 +11390,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -10709,6 +11470,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10791,6 +11561,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
             429: {
                 headers: {
@@ -10849,6 +11628,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
             429: {
                 headers: {
@@ -10898,6 +11686,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10965,6 +11762,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11041,6 +11847,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11133,6 +11948,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -11200,6 +12024,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
             429: {
                 headers: {
@@ -11252,6 +12085,15 @@ export interface operations {
                     "application/json": components["schemas"]["FunderSettings"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -11272,6 +12114,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11359,6 +12219,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11472,6 +12341,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -11550,6 +12437,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -11615,6 +12511,15 @@ export interface operations {
                     "application/json": components["schemas"]["Funder"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -11644,6 +12549,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11731,6 +12654,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11848,6 +12780,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -11926,6 +12876,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -11973,7 +12932,13 @@ export interface operations {
                  * @example {
                  *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
                  *       "title": "Core funding 2026 to 2029",
-                 *       "description": "Core funding for the organisation's work with young people in Riverside."
+                 *       "description": "Core funding for the organisation's work with young people in Riverside.",
+                 *       "amount_awarded": 10000001,
+                 *       "currency": "GBP",
+                 *       "planned_start_date": "2026-04-01",
+                 *       "planned_end_date": "2029-03-31",
+                 *       "payment_frequency": "annual",
+                 *       "reference": "RCT-2026-01"
                  *     }
                  */
                 "application/json": components["schemas"]["GrantUpdate"];
@@ -11989,6 +12954,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -12029,6 +13003,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12099,6 +13091,15 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -12137,6 +13138,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12209,6 +13228,15 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -12247,6 +13275,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12317,6 +13363,15 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -12355,6 +13410,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12431,6 +13504,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12516,6 +13598,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -12584,6 +13675,15 @@ export interface operations {
                     "application/json": components["schemas"]["Schedule"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -12622,6 +13722,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12756,6 +13874,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -12819,6 +13955,15 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -12857,6 +14002,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12948,6 +14111,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -13026,6 +14207,24 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13120,6 +14319,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -13198,6 +14406,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -13262,6 +14479,15 @@ export interface operations {
                     "application/json": components["schemas"]["Instalment"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -13300,6 +14526,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13387,6 +14631,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13503,6 +14756,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -13581,6 +14852,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -13628,7 +14908,11 @@ export interface operations {
                  * @example {
                  *       "kind": "visit",
                  *       "occurred_at": "2026-04-01T09:30:00Z",
-                 *       "summary": "A good year; we learned a lot from the new drop-in."
+                 *       "summary": "A good year; we learned a lot from the new drop-in.",
+                 *       "participants": [
+                 *         "Participant"
+                 *       ],
+                 *       "private": true
                  *     }
                  */
                 "application/json": components["schemas"]["InteractionUpdate"];
@@ -13644,6 +14928,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Interaction"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -13675,6 +14968,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13770,6 +15081,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -13857,6 +15177,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -13917,6 +15246,15 @@ export interface operations {
                     "application/json": components["schemas"]["Partners_Invitation"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -13937,6 +15275,24 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14013,6 +15369,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14105,6 +15470,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -14141,6 +15515,14 @@ export interface operations {
                 from?: string | null;
                 /** @description Up to this date, inclusive */
                 to?: string | null;
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -14153,10 +15535,21 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Measure"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -14170,6 +15563,105 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    measures_get: {
+        parameters: {
+            query?: {
+                /** @description From this due / received date */
+                from?: string | null;
+                /** @description Up to this date, inclusive */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                measure_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Measure"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14264,6 +15756,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -14333,6 +15834,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14425,6 +15935,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -14483,6 +16002,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14561,6 +16089,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14673,6 +16210,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -14751,6 +16306,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -14816,6 +16380,15 @@ export interface operations {
                     "application/json": components["schemas"]["Partner"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -14845,6 +16418,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14883,7 +16474,16 @@ export interface operations {
     };
     partners_list_clients: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 partner_id: string;
@@ -14897,10 +16497,21 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ApiClient"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -14923,6 +16534,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14982,10 +16602,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ApiClientWithSecret"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -15008,6 +16639,110 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    partners_get_client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+                client_record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiClient"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15092,6 +16827,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -15169,6 +16913,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -15238,6 +16991,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15343,6 +17105,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -15420,6 +17191,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -15479,6 +17259,15 @@ export interface operations {
                     "application/json": components["schemas"]["FunderSharing"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -15508,6 +17297,24 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15613,6 +17420,101 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    partners_timeline_entry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineEntry"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -15669,8 +17571,35 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordResetRequested"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15758,6 +17687,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15859,8 +17797,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15937,6 +17902,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16031,6 +18005,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -16107,6 +18090,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -16176,6 +18168,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16263,6 +18264,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16375,6 +18385,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -16462,6 +18490,100 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    funding_pools_get_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                share_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -16531,6 +18653,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16616,6 +18747,15 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16735,6 +18875,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -16826,6 +18984,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16944,6 +19111,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -17022,6 +19207,15 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17127,6 +19321,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -17197,6 +19400,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17316,6 +19528,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -17347,7 +19577,16 @@ export interface operations {
     };
     pools_list_members: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 pool_id: string;
@@ -17361,10 +19600,21 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Member"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -17387,6 +19637,101 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pools_get_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pool_id: string;
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17505,6 +19850,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -17596,6 +19959,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17722,6 +20094,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -17792,6 +20182,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17878,6 +20277,15 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17997,6 +20405,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -18095,6 +20521,101 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pools_get_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pool_id: string;
+                share_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -18176,6 +20697,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -18243,6 +20773,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -18274,9 +20813,19 @@ export interface operations {
     };
     public_commitments: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
+                /** @description The funder's slug */
                 funder_slug: string;
             };
             cookie?: never;
@@ -18288,10 +20837,21 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PublicCommitment"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -18305,6 +20865,92 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    public_commitment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                funder_slug: string;
+                commitment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicCommitment"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18346,6 +20992,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The funder's slug */
                 funder_slug: string;
             };
             cookie?: never;
@@ -18372,6 +21019,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18416,6 +21072,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The funder's slug */
                 funder_slug: string;
             };
             cookie?: never;
@@ -18443,6 +21100,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18484,6 +21150,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The funder's slug */
                 funder_slug: string;
             };
             cookie?: never;
@@ -18511,6 +21178,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18605,6 +21281,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -18683,6 +21368,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -18748,6 +21442,15 @@ export interface operations {
                     "application/json": components["schemas"]["Relationship"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -18777,6 +21480,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18882,6 +21603,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -18969,6 +21699,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -19038,6 +21777,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19132,6 +21880,100 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    results_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -19212,6 +22054,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19325,6 +22176,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -19403,6 +22272,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -19449,8 +22327,9 @@ export interface operations {
                 /**
                  * @example {
                  *       "title": "Core funding 2026 to 2029",
-                 *       "description": "Core funding for the organisation's work with young people in Riverside.",
-                 *       "opens_on": "2026-04-01"
+                 *       "opens_on": "2026-04-01",
+                 *       "closes_on": "2029-03-31",
+                 *       "description": "Core funding for the organisation's work with young people in Riverside."
                  *     }
                  */
                 "application/json": components["schemas"]["RoundUpdate"];
@@ -19466,6 +22345,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Round"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -19506,6 +22394,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19579,8 +22485,26 @@ export interface operations {
                     "application/json": components["schemas"]["AnonymousResponse"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19599,6 +22523,24 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19669,8 +22611,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19746,8 +22706,26 @@ export interface operations {
                     "application/json": components["schemas"]["AnonymousResponse"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19766,6 +22744,24 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19831,6 +22827,15 @@ export interface operations {
                     "application/json": components["schemas"]["BallotOut"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -19860,6 +22865,24 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19966,6 +22989,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -20035,6 +23067,24 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20141,6 +23191,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -20204,6 +23263,15 @@ export interface operations {
                     "application/json": components["schemas"]["Round"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -20242,6 +23310,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20313,6 +23399,15 @@ export interface operations {
                     "application/json": components["schemas"]["NamedResponse"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -20342,6 +23437,24 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20425,6 +23538,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -20488,6 +23610,15 @@ export interface operations {
                     "application/json": components["schemas"]["NamedResponse"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -20517,6 +23648,24 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20555,7 +23704,16 @@ export interface operations {
     };
     rounds_results: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 round_id: string;
@@ -20569,10 +23727,21 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Result"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -20595,6 +23764,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20667,6 +23845,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
             429: {
                 headers: {
@@ -20718,6 +23905,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20778,6 +23974,15 @@ export interface operations {
                     "application/json": components["schemas"]["Settings"];
                 };
             };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
                 headers: {
@@ -20798,6 +24003,24 @@ export interface operations {
             };
             /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20885,6 +24108,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20995,6 +24227,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -21071,6 +24321,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -21102,7 +24361,16 @@ export interface operations {
     };
     threads_list_messages: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 thread_id: string;
@@ -21116,10 +24384,21 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Message"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -21142,6 +24421,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21207,6 +24495,8 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
                     /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
@@ -21253,6 +24543,110 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    threads_get_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                thread_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21340,6 +24734,15 @@ export interface operations {
             };
             /** @description The token is valid, but its role may not do this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21455,6 +24858,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -21524,6 +24945,15 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21629,6 +25059,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -21687,6 +25126,8 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
                     /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
@@ -21733,6 +25174,110 @@ export interface operations {
             };
             /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updates_get_reply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                update_id: string;
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reply"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21827,6 +25372,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -21903,6 +25457,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
                 headers: {
@@ -21966,14 +25529,36 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
             };
             /** @description The client could not be authenticated (`invalid_client`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
@@ -22031,6 +25616,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
             429: {
                 headers: {
@@ -22051,7 +25654,7 @@ export interface operations {
             };
         };
     };
-    oauth_userinfo_post: {
+    oauth_userinfo_form: {
         parameters: {
             query?: never;
             header?: never;
@@ -22071,6 +25674,24 @@ export interface operations {
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
