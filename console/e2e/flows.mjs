@@ -178,6 +178,8 @@ try {
     await sp.getByRole("button", { name: "Close the round" }).click();
     await sp.getByRole("button", { name: "Publish the results" }).click();
     await sp.getByText("published", { exact: true }).first().waitFor();
+    await sp.getByRole("table", { name: "Results" }).waitFor();
+    await sp.getByText(/Fewer than \d+ responses/).first().waitFor();
     await audit(sp, "staff-round-published");
   });
   await sctx.close();
@@ -189,6 +191,9 @@ try {
     await ap.getByRole("heading", { name: "Scorecard: what partners said" }).waitFor();
     await ap.getByText("Autumn 2026: how are we doing?").waitFor();
     await ap.getByRole("table", { name: "Results" }).waitFor();
+    // One answer is fewer than k: the figures say they are withheld, and why.
+    await ap.getByText("withheld", { exact: true }).first().waitFor();
+    await ap.getByText(/Fewer than \d+ responses/).first().waitFor();
     await ap.waitForLoadState("networkidle");
     await audit(ap, "public-scorecard");
   });

@@ -343,7 +343,7 @@ function Schedule() {
   const g = useRecordContext<Rec>();
   if (!g || g.status === "proposed" || g.status === "withdrawn") return null;
   return (
-    <Read<Rec> path={`/grants/${g.id}/schedule`}>
+    <Read<Rec> key={g.status} path={`/grants/${g.id}/schedule`}>
       {(s, reload) => (
         <Box>
           <Typography variant="h6" component="h2">
@@ -578,8 +578,8 @@ function RoundActions() {
   return (
     <Box>
       {step ? <ActionForm title={step[1]} path={`/rounds/${r.id}/${step[0]}`} fields={[]} submit={step[1]} toBody={() => ({})} /> : null}
-      {r.status !== "draft" ? (
-        <Read<Rec[]> path={`/rounds/${r.id}/results`}>
+      {r.status === "closed" || r.status === "published" ? (
+        <Read<Rec[]> key={r.status} path={`/rounds/${r.id}/results`}>
           {(results) => (
             <Box>
               <Typography variant="h6" component="h2">
