@@ -24,11 +24,13 @@ import {
   TabbedShowLayout,
   TextField,
   TextInput,
+  usePermissions,
   useRecordContext,
 } from "react-admin";
 import { money } from "./data";
 import { Section, SectionStatus, Withheld, today, when } from "./common";
-import { ActionForm, Read } from "./widgets";
+import { ActionForm, Read, useRead } from "./widgets";
+import type { Acting } from "./auth";
 
 type Rec = Record<string, any>;
 
@@ -713,11 +715,25 @@ export const ThreadShow = () => (
   </Show>
 );
 
+/** For a partner's person: the funders the organisation works with, by name. */
+function FunderChoice() {
+  const { permissions } = usePermissions<Acting>();
+  const { data } = useRead<Rec[]>(permissions?.partnerId ? `/partners/${permissions.partnerId}/sharing` : null);
+  return (
+    <SelectInput
+      source="funder_id"
+      label="Funder"
+      choices={(data ?? []).map((f) => ({ id: f.funder_id, name: f.funder_name }))}
+      isPending={data === null}
+    />
+  );
+}
+
 export const ThreadCreate = ({ partner }: { partner?: boolean }) => (
   <Create redirect="show">
     <SimpleForm>
       {partner ? (
-        <TextInput source="funder_id" label="Funder id" />
+        <FunderChoice />
       ) : (
         <ReferenceInput source="partner_id" reference="partners" sort={{ field: "name", order: "ASC" }}>
           <AutocompleteInput optionText="name" label="Partner" />
