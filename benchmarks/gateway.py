@@ -213,6 +213,9 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+BENCH_CLASSES = ("reads", "writes", "auth", "public")
+
+
 def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
     data_dir = tmp / "data"
     keys = KeyStore(data_dir / "keys" / "signing-keys.json")
@@ -236,6 +239,12 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
         "TRELLIS_FEEDBACK_URL": f"http://127.0.0.1:{free_port()}",
         "TRELLIS_PARTNERS_DATABASE_URL": database_url,
         "TRELLIS_PARTNERS_OUTBOX_AUTOSTART": "false",
+        # Rate limits stay on (their cost is part of the gateway's), set high enough
+        # that the load itself is never refused.
+        "TRELLIS_GATEWAY_RATE_LIMITS": json.dumps({c: "600000/minute" for c in BENCH_CLASSES}),
+        "TRELLIS_GATEWAY_SOURCE_RATE_LIMITS": json.dumps(
+            {c: "600000/minute" for c in BENCH_CLASSES}
+        ),
     }
     uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1"]
     uvicorn += ["--no-access-log", "--log-level", "warning"]

@@ -1,11 +1,14 @@
 """The ``trellis`` command: run, migrate, and mint tokens for the embedded default.
 
-trellis up [--demo]       migrate, start the gateway and the three services, Ctrl-C stops all
+trellis up [--demo]       migrate, start the gateway and the three services (a crashed one
+                          is restarted), Ctrl-C stops all
 trellis serve SERVICE     run one service (what containers run)
 trellis migrate [SERVICE] apply migrations
 trellis token --role R    mint an access token for a person in a role (a developer tool)
 trellis invite --email E  invite a person (--funder slug, --partner id or --admin); prints the link
 trellis keys rotate       put a new signing key first, keeping the previous one published
+trellis events list       event deliveries not made yet (waiting, or refused: dead)
+trellis events redeliver  make deliveries due now, dead ones included
 """
 
 import argparse
@@ -30,10 +33,12 @@ import httpx
 import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from services import demo
+from services.common import outbox
 from services.common.auth import ROLES, KeyStore, TokenIssuer
-from services.common.db import sync_url
+from services.common.db import sync_url, utcnow
 from services.common.migrate import upgrade
 from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings, ServiceSettings
 from services.partners.config import CONSOLE_CLIENT_ID
@@ -119,6 +124,52 @@ def _partners_row(sql: str, params: dict[str, Any]) -> Any:
         engine.dispose()
 
 
+def _engine(name: str) -> Any:
+    settings: ServiceSettings = _settings(name)
+    return create_engine(sync_url(settings.effective_database_url))
+
+
+def events_list(names: Sequence[str], state: outbox.State, limit: int) -> list[str]:
+    """One line per undelivered event delivery of each service, oldest first."""
+    lines = []
+    for name in names:
+        engine = _engine(name)
+        try:
+            with Session(engine) as session:
+                rows = session.scalars(outbox.deliveries_query(state, limit=limit)).all()
+        finally:
+            engine.dispose()
+        for row in rows:
+            item = outbox.describe(row)
+            when = item["dead_at"] and f"dead since {item['dead_at']}"
+            when = when or f"next try {item['next_attempt_at']}"
+            lines.append(
+                f"{name}\t{item['event_id']}\t{item['event_type']}\t{item['state']}\t"
+                f"{item['destination']}\tattempts {item['attempts']}\t{when}\t"
+                f"{(item['last_error'] or '').splitlines()[0][:120] if item['last_error'] else ''}"
+            )
+    return lines
+
+
+def events_redeliver(name: str, event_ids: Sequence[str], all_dead: bool) -> int:
+    """Make deliveries due now (dead ones revived); the running service sends them."""
+    try:
+        ids = [uuid.UUID(value) for value in event_ids]
+    except ValueError as exc:
+        raise CliError("event ids are UUIDs, as `trellis events list` shows them") from exc
+    if bool(ids) == all_dead:
+        raise CliError("give event ids, or --all-dead")
+    engine = _engine(name)
+    try:
+        with Session(engine) as session, session.begin():
+            result = session.execute(
+                outbox.redeliver_statement(utcnow(), event_ids=ids, all_dead=all_dead)
+            )
+            return int(result.rowcount)
+    finally:
+        engine.dispose()
+
+
 def _funder_id(slug: str) -> str:
     row = _partners_row("SELECT id FROM funders WHERE slug = :slug", {"slug": slug})
     if row is None:
@@ -182,11 +233,23 @@ def mint(args: argparse.Namespace) -> str:
 
 
 class Supervisor:
-    """Runs the four processes; stops every one of them on Ctrl-C, SIGTERM or a crash."""
+    """Runs the four processes and restarts one that crashes; stops them all on Ctrl-C.
+
+    A crashed process is restarted after a backoff (1 s, doubling to 30 s while it keeps
+    crashing; back to 1 s once it has run for a minute), and each crash is logged.
+    """
+
+    FIRST_DELAY = 1.0
+    MAX_DELAY = 30.0
+    STABLE_AFTER = 60.0
 
     def __init__(self) -> None:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
+        self.started: dict[str, float] = {}
+        self.delays: dict[str, float] = {}
+        self.restart_at: dict[str, float] = {}
+        self.crashes = 0
 
     def start(self, name: str) -> None:
         self.procs[name] = subprocess.Popen(
@@ -195,6 +258,7 @@ class Supervisor:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
+        self.started[name] = time.monotonic()
 
     def stop(self, *_: object) -> None:
         if self.stopping:
@@ -216,6 +280,40 @@ class Supervisor:
             if proc.poll() is not None:
                 return name
         return None
+
+    def watch(self) -> None:
+        """One look at every process: schedule a restart for a crashed one, make those due."""
+        now = time.monotonic()
+        for name, proc in self.procs.items():
+            code = proc.poll()
+            if code is None:
+                continue
+            if name not in self.restart_at:
+                self.crashes += 1
+                if now - self.started[name] >= self.STABLE_AFTER:
+                    self.delays.pop(name, None)
+                delay = self.delays.get(name, self.FIRST_DELAY)
+                self.delays[name] = min(self.MAX_DELAY, delay * 2)
+                self.restart_at[name] = now + delay
+                print(
+                    f"trellis: the {name} service stopped unexpectedly ({_exit(code)}) after "
+                    f"{now - self.started[name]:.0f} s; restarting it in {delay:g} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif now >= self.restart_at[name]:
+                del self.restart_at[name]
+                self.start(name)
+                print(f"trellis: restarted the {name} service", file=sys.stderr, flush=True)
+
+
+def _exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 60.0) -> None:
@@ -274,13 +372,9 @@ def up(args: argparse.Namespace) -> int:
         if args.demo:
             seeded = demo.seed(gateway=urls["gateway"], settings=settings)
         _banner(urls, data_dir, seeded)
-        while (name := sup.crashed()) is None:
-            time.sleep(0.5)
-        print(
-            f"trellis: the {name} service stopped unexpectedly; stopping the others",
-            file=sys.stderr,
-        )
-        return 1
+        while True:
+            sup.watch()
+            time.sleep(0.25)
     except KeyboardInterrupt:
         print("\ntrellis: stopping", file=sys.stderr)
         return 0
@@ -380,7 +474,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve.add_argument("--host")
     p_serve.add_argument("--port", type=int)
     p_migrate = sub.add_parser("migrate", help="apply database migrations")
-    p_migrate.add_argument("service", nargs="*", help=f"one or more of {', '.join(SERVICES)}")
+    p_migrate.add_argument(
+        "service", nargs="*", help=f"one or more of {', '.join(ALL)} (default: the services)"
+    )
     p_token = sub.add_parser("token", help="mint an access token for a person")
     p_token.add_argument("--role", required=True, choices=[r for r in ROLES if r != "service"])
     p_token.add_argument("--funder", help="the funder's slug (funder_staff)")
@@ -395,6 +491,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_invite.add_argument("--admin", action="store_true", help="as a platform admin")
     p_keys = sub.add_parser("keys", help="manage the embedded issuer's signing keys")
     p_keys.add_argument("action", choices=["rotate"])
+    p_events = sub.add_parser("events", help="list and redeliver events not delivered yet")
+    events = p_events.add_subparsers(dest="action", required=True)
+    p_list = events.add_parser("list", help="deliveries waiting or dead, oldest first")
+    p_list.add_argument("service", nargs="*", help=f"one or more of {', '.join(SERVICES)}")
+    p_list.add_argument("--state", choices=["waiting", "dead", "all"], default="all")
+    p_list.add_argument("--limit", type=int, default=100, help="lines per service at most")
+    p_again = events.add_parser("redeliver", help="make deliveries due now (dead ones too)")
+    p_again.add_argument("service", choices=SERVICES)
+    p_again.add_argument("event_id", nargs="*", help="events to redeliver (all their deliveries)")
+    p_again.add_argument("--all-dead", action="store_true", help="every dead delivery")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -404,11 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "migrate":
             names = args.service or list(SERVICES)
-            unknown = [n for n in names if n not in SERVICES]
+            unknown = [n for n in names if n not in ALL]
             if unknown:
-                raise CliError(
-                    f"no such service: {', '.join(unknown)} (one of {', '.join(SERVICES)})"
-                )
+                raise CliError(f"no such service: {', '.join(unknown)} (one of {', '.join(ALL)})")
             migrate(names)
             print(f"trellis: migrated {', '.join(names)}")
             return 0
@@ -417,6 +521,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "invite":
             print(invite(args))
+            return 0
+        if args.command == "events" and args.action == "list":
+            names = args.service or list(SERVICES)
+            unknown = [n for n in names if n not in SERVICES]
+            if unknown:
+                raise CliError(
+                    f"no such service: {', '.join(unknown)} (one of {', '.join(SERVICES)})"
+                )
+            lines = events_list(names, args.state, args.limit)
+            print("\n".join(lines) if lines else "trellis: every event has been delivered")
+            return 0
+        if args.command == "events":
+            count = events_redeliver(args.service, args.event_id, args.all_dead)
+            print(f"trellis: {count} deliveries of {args.service} are due now")
             return 0
         if args.command == "keys":
             kid = KeyStore(CommonSettings().signing_keys_file).rotate()

@@ -136,8 +136,11 @@ class Stack:
     def feedback(self) -> httpx.AsyncClient:
         return self.clients["feedback"]
 
-    async def deliver_events(self, rounds: int = 10) -> None:
-        """Run every outbox until nothing is due (what the background dispatcher does)."""
+    async def deliver_events(self, rounds: int = 1000) -> None:
+        """Run every outbox until nothing is due (what the background dispatcher does).
+
+        The stack is shared by a whole session, so earlier tests may have left many events
+        waiting: go on (a batch at a time) until none is due, not for a fixed few rounds."""
         for _ in range(rounds):
             moved = 0
             for app in self.apps.values():

@@ -16,7 +16,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
@@ -25,6 +25,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from services.common.errors import Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    from services.common.revocation import RevocationList
 
 ROLES = ("platform_admin", "funder_staff", "partner", "service")
 ALGORITHMS = ["RS256"]
@@ -241,6 +244,9 @@ class TokenIssuer:
 class TokenVerifier:
     """Verifies bearer tokens against a JWKS, caching good answers until they expire.
 
+    With a ``RevocationList``, every answer (cached ones too) is checked against it,
+    so a cached token never outlives its revocation.
+
     The JWKS comes from the embedded key file, or from ``jwks_url`` (fetched with
     the given client, and fetched again when a token names an unknown ``kid``, at
     most once every ``refresh_interval`` seconds).
@@ -256,6 +262,7 @@ class TokenVerifier:
         http: httpx.AsyncClient | None = None,
         refresh_interval: float = 30.0,
         cache_size: int = 4096,
+        revocations: "RevocationList | None" = None,
     ) -> None:
         if not (keys_file or jwks_url):
             raise ValueError("a token verifier needs a keys file or a JWKS URL")
@@ -270,6 +277,7 @@ class TokenVerifier:
         self.refresh_interval = refresh_interval
         self._cache: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
         self._cache_size = cache_size
+        self.revocations = revocations
         self._claims = jwt.JWTClaimsRegistry(
             leeway=30,
             iss={"essential": True, "value": issuer},
@@ -331,6 +339,8 @@ class TokenVerifier:
         """The caller a token speaks for; ``Unauthorized`` if it is not good."""
         cached = self._cached(token)
         if cached is not None:
+            if self.revocations is not None:
+                self.revocations.check(cached.claims)
             return cached
         keys = await self._load()
         if self.jwks_url and _kid(token) not in {k.kid for k in keys.keys}:
@@ -346,6 +356,8 @@ class TokenVerifier:
         if typ not in {"at+jwt", "application/at+jwt"}:
             raise Unauthorized("The token is not an access token (typ must be at+jwt).")
         caller = caller_from_claims(decoded.claims)
+        if self.revocations is not None:
+            self.revocations.check(decoded.claims)
         self._cache[token] = (float(decoded.claims["exp"]), caller)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -5,6 +5,7 @@ through this module: times come back as aware UTC datetimes on both, ids are
 UUIDs, money is integer minor units.
 """
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +27,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from services.common import deadline
+
+logger = logging.getLogger("trellis.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -208,12 +213,19 @@ class Database:
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def _service_name(request: Request) -> str:
+    settings = getattr(request.app.state, "settings", None)
+    return str(getattr(settings, "service_name", "this"))
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: the only place that commits or rolls back.
 
     It runs with ``scope="function"``, so the commit happens before the
     response is sent: a failed commit becomes an error response, never a
-    success the database did not keep.
+    success the database did not keep. Once the request's deadline has passed
+    (``services.common.deadline``) it rolls back instead: its caller has been
+    told the request failed, so nothing of it may be kept.
     """
     db: Database = request.app.state.db
     sqlite_writes.set(request.method not in READ_METHODS)
@@ -221,14 +233,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         session.info["outbox"] = getattr(request.app.state, "outbox", None)
         try:
             yield session
+            if deadline.expired():
+                raise deadline.DeadlineExceeded(_service_name(request))
+            await session.commit()
         except BaseException:
             await session.rollback()
+            for undo in session.info.pop("after_rollback", []):
+                try:
+                    await undo(session)
+                except Exception:  # the original error is the one to answer with
+                    logger.warning("could not undo bookkeeping after a rollback", exc_info=True)
             raise
-        else:
-            await session.commit()
-            hooks = session.info.pop("after_commit", [])
-            for hook in hooks:
-                hook()
+        hooks = session.info.pop("after_commit", [])
+        for hook in hooks:
+            hook()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -242,6 +260,15 @@ def insert_or_ignore(session: AsyncSession, model: Any) -> Any:
     """
     make = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return make(model).on_conflict_do_nothing()
+
+
+def after_rollback(session: AsyncSession, undo: Any) -> None:
+    """Run ``await undo(session)`` if the request's transaction is rolled back.
+
+    For bookkeeping that was committed on its own before the request's work
+    (an idempotency key's claim) and must be undone when that work is not kept.
+    """
+    session.info.setdefault("after_rollback", []).append(undo)
 
 
 def after_commit(session: AsyncSession, hook: Any) -> None:

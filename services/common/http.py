@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from services.common import deadline
 from services.common.auth import KeyStore, TokenIssuer
 from services.common.errors import ServiceUnavailable
 from services.common.requestid import current_request_id
@@ -74,11 +75,24 @@ class ServiceTokens:
 class ServiceClient:
     """Calls one other Trellis service by name; failures become a 503 naming it."""
 
-    def __init__(self, name: str, base_url: str, http: httpx.AsyncClient, tokens: ServiceTokens):
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        http: httpx.AsyncClient,
+        tokens: ServiceTokens,
+        *,
+        caller: str = "this",
+        timeout: float = 5.0,
+    ):
+        """``caller`` is the calling service's own name; ``timeout`` the longest a call may
+        take when the request has no deadline (or a longer one)."""
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.tokens = tokens
+        self.caller = caller
+        self.timeout = timeout
 
     async def request(
         self,
@@ -92,9 +106,29 @@ class ServiceClient:
         request_id = current_request_id()
         if request_id:
             headers["x-request-id"] = request_id
+        timeout: Any = httpx.USE_CLIENT_DEFAULT
+        left = deadline.remaining()
+        if left is not None:
+            # Our caller's deadline bounds this call; the callee gets a little less, so it
+            # gives up (and keeps nothing) before we do, and then it is the one named.
+            wait = min(self.timeout, left - deadline.margin(left))
+            if wait <= 0:
+                raise deadline.DeadlineExceeded(
+                    self.caller,
+                    f"This request ran out of time before the {self.name} service could be "
+                    "asked; nothing was changed. Try again.",
+                )
+            timeout = httpx.Timeout(wait, connect=min(2.0, wait))
+            name, value = deadline.budget_header(wait)
+            headers[name] = value
         try:
             response = await self.http.request(
-                method, self.base_url + path, json=json, params=params, headers=headers
+                method,
+                self.base_url + path,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=timeout,
             )
         except httpx.TimeoutException as exc:
             raise ServiceUnavailable(

@@ -7,8 +7,9 @@ Families (every one labelled with ``service``):
   label set stays small; unmatched paths count as ``route="unmatched"``).
 - ``trellis_http_request_duration_seconds{method,route,status}``: latency histogram.
 - ``trellis_outbox_backlog``: event deliveries still waiting (data services only),
-  ``trellis_outbox_dead_letters`` (gave up after the maximum attempts),
+  ``trellis_outbox_dead_letters`` (refused by their subscriber, parked until redelivered),
   ``trellis_outbox_oldest_pending_seconds`` (age of the oldest waiting delivery),
+  ``trellis_outbox_degraded`` (1 when ``/readyz`` says degraded: alert on it),
   ``trellis_outbox_deliveries_total`` and ``trellis_outbox_delivery_failures_total``
   (attempts made by this process).
 - ``trellis_db_pool_size``, ``trellis_db_pool_checked_out``, ``trellis_db_pool_overflow``:
@@ -22,7 +23,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,12 +30,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.db import utcnow
-from services.common.models import OutboxMessage
+from services.common.outbox import OutboxStatus
 
 logger = logging.getLogger("trellis.metrics")
 
@@ -178,9 +176,7 @@ def install_metrics(
 @dataclass
 class _OutboxSnapshot:
     up: bool = False
-    pending: int = 0
-    dead: int = 0
-    oldest: datetime | None = None
+    status: OutboxStatus | None = None
 
 
 class ServiceCollector(Collector):
@@ -196,28 +192,20 @@ class ServiceCollector(Collector):
         self.snapshot = _OutboxSnapshot()
 
     async def refresh(self) -> None:
-        """Count waiting and dead deliveries with one query."""
+        """Count waiting and dead deliveries with one query (the one ``/readyz`` makes)."""
         db = getattr(self.app.state, "db", None)
         dispatcher = getattr(self.app.state, "dispatcher", None)
         if db is None or dispatcher is None:
             self.snapshot = _OutboxSnapshot()
             return
-        retryable = OutboxMessage.attempts < dispatcher.max_attempts
-        stmt = select(
-            func.coalesce(func.sum(case((retryable, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((retryable, 0), else_=1)), 0),
-            func.min(case((retryable, OutboxMessage.created_at), else_=None)),
-        ).where(OutboxMessage.delivered_at.is_(None))
         try:
             async with db.sessionmaker() as session:
-                pending, dead, oldest = (await session.execute(stmt)).one()
+                status = await dispatcher.status(session)
         except Exception:
             logger.warning("metrics: the database did not answer the outbox query", exc_info=True)
             self.snapshot = _OutboxSnapshot(up=False)
             return
-        if isinstance(oldest, str):  # SQLite returns MIN() over a CASE untyped
-            oldest = datetime.fromisoformat(oldest)
-        self.snapshot = _OutboxSnapshot(True, int(pending), int(dead), oldest)
+        self.snapshot = _OutboxSnapshot(True, status)
 
     def _gauge(self, name: str, doc: str, value: float) -> GaugeMetricFamily:
         family = GaugeMetricFamily(name, doc, labels=["service"])
@@ -243,27 +231,28 @@ class ServiceCollector(Collector):
             "1 when the service's database answered the last scrape.",
             1 if snap.up else 0,
         )
-        if snap.up:
+        if snap.up and snap.status is not None:
+            status = snap.status
             yield self._gauge(
                 "trellis_outbox_backlog",
                 "Event deliveries waiting to be made (including ones being retried).",
-                snap.pending,
+                status.waiting,
             )
             yield self._gauge(
                 "trellis_outbox_dead_letters",
-                "Event deliveries given up after the maximum number of attempts.",
-                snap.dead,
+                "Event deliveries their subscriber refused, parked until redelivered.",
+                status.dead,
             )
-            age = 0.0
-            if snap.oldest is not None:
-                oldest = snap.oldest
-                if oldest.tzinfo is None:
-                    oldest = oldest.replace(tzinfo=utcnow().tzinfo)
-                age = max(0.0, (utcnow() - oldest).total_seconds())
             yield self._gauge(
                 "trellis_outbox_oldest_pending_seconds",
                 "Age of the oldest event delivery still waiting (0 when none waits).",
-                age,
+                status.oldest_seconds,
+            )
+            yield self._gauge(
+                "trellis_outbox_degraded",
+                "1 when /readyz says degraded: a refused event, or a backlog older than "
+                "OUTBOX_BACKLOG_ALERT_AFTER.",
+                1 if status.degraded else 0,
             )
         yield self._counter(
             "trellis_outbox_deliveries",

@@ -51,6 +51,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the subscriber refused the event outright (it is parked until redelivered)."""
 
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),)
 
@@ -80,6 +82,8 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column()
     headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    """The process running the request while it runs (``<instance> <boot id>``)."""
 
     __table_args__ = (UniqueConstraint("owner", "key"),)
 

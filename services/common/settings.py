@@ -50,6 +50,20 @@ class CommonSettings(BaseSettings):
     upstream_timeout: float = Field(5.0, validation_alias=_env("TRELLIS_UPSTREAM_TIMEOUT"))
     otlp_endpoint: str | None = Field(None, validation_alias=_env("TRELLIS_OTLP_ENDPOINT"))
     """OTLP/HTTP collector for traces (e.g. ``http://otel-collector:4318``); unset: no tracing."""
+    redis_url: str | None = Field(None, validation_alias=_env("TRELLIS_REDIS_URL"))
+    """Redis for rate-limit counters shared by replicas; unset: the database keeps them."""
+    revocation_poll_interval: float = Field(
+        2.0, validation_alias=_env("TRELLIS_REVOCATION_POLL_INTERVAL")
+    )
+    """Seconds between refreshes of the revoked-token list (the bound on revocation)."""
+    revocation_retention: float = Field(
+        86400.0, validation_alias=_env("TRELLIS_REVOCATION_RETENTION")
+    )
+    """Seconds a revocation is kept in memory: at least the longest access-token lifetime."""
+    revocation_max_staleness: float = Field(
+        0.0, validation_alias=_env("TRELLIS_REVOCATION_MAX_STALENESS")
+    )
+    """If set, tokens are refused (503) when the list is older than this; 0: keep the last."""
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("TRELLIS_MAX_BODY_BYTES")
     )
@@ -85,7 +99,12 @@ class ServiceSettings(CommonSettings):
     event_subscribers: list[str] | None = None
     outbox_poll_interval: float = 1.0
     outbox_autostart: bool = True
-    outbox_max_attempts: int = 25
+    outbox_max_backoff: float = 300.0
+    """Longest wait between two tries of one delivery (seconds); tries never stop."""
+    outbox_probe_interval: float = 5.0
+    """How often a subscriber with held deliveries has its ``/readyz`` asked (seconds)."""
+    outbox_backlog_alert_after: float = 600.0
+    """Age of the oldest waiting delivery (seconds) past which ``/readyz`` says degraded."""
     max_page_size: int = 100
 
     def model_post_init(self, __context: object) -> None:

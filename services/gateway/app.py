@@ -1,6 +1,7 @@
 """The gateway app: proxy for the API, plus its own health, readiness and docs."""
 
 import asyncio
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -8,25 +9,35 @@ from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 from fastapi import FastAPI, Request
+from prometheus_client.exposition import start_wsgi_server
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier
 from services.common.docs import install_docs
-from services.common.errors import BadRequest, ServiceUnavailable, install_problem_handlers
+from services.common.errors import (
+    BadRequest,
+    NotFound,
+    ServiceUnavailable,
+    install_problem_handlers,
+)
+from services.common.http import ServiceClient, ServiceTokens
 from services.common.limits import SizeLimitMiddleware
 from services.common.logs import AccessLogMiddleware, configure_logging
-from services.common.metrics import MetricsMiddleware, install_metrics
+from services.common.metrics import METRICS_PATH, MetricsMiddleware, install_metrics
 from services.common.openapi import install_contract, operation_id
 from services.common.requestid import RequestIdMiddleware
+from services.common.revocation import RevocationList, http_source
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
 from services.gateway.landing import install_front_page
 from services.gateway.openapi import OpenAPICache
-from services.gateway.proxy import Proxy, Upstream
+from services.gateway.proxy import NOSNIFF, Proxy, Upstream, problem_response
+from services.gateway.ratelimit import RateLimitMiddleware
 from services.gateway.takeout.jobs import TakeoutStore
 from services.gateway.takeout.routes import router as takeout_router
 from services.gateway.views.routes import router as views_router
@@ -48,6 +59,9 @@ CORS_EXPOSE_HEADERS = [
     "X-Request-ID",
     "X-Next-Cursor",
     "Idempotent-Replayed",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
 ]
 CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -86,35 +100,88 @@ class GatewayApp(FastAPI):
     """
 
     hot_path: ASGIApp
+    metrics_token: bytes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and routing.is_routed(scope["path"]):
-            await self.hot_path(scope, receive, send)
-        else:
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if routing.is_routed(path):
+            await self.hot_path(scope, receive, send)
+            return
+        if path == METRICS_PATH and not self._may_read_metrics(scope):
+            problem = NotFound(f"There is no resource at {path}.")
+            await problem_response(problem, path)(scope, receive, send)
+            return
+
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), NOSNIFF]
+            await send(message)
+
+        await super().__call__(scope, receive, send_nosniff)
+
+    def _may_read_metrics(self, scope: Scope) -> bool:
+        """``/metrics`` on the public port opens only to the metrics token, when one is set.
+
+        Prometheus reads it on the internal metrics port instead (``metrics_port``).
+        """
+        if self.metrics_token is None:
+            return False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return hmac.compare_digest(value, b"Bearer " + self.metrics_token)
+        return False
 
 
-def _verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
+def _verifier(
+    settings: Settings, http: httpx.AsyncClient, revocations: RevocationList
+) -> TokenVerifier:
     return TokenVerifier(
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         keys_file=None if settings.auth_jwks_url else settings.signing_keys_file,
         jwks_url=settings.auth_jwks_url,
         http=http,
+        revocations=revocations,
+    )
+
+
+def _revocations(settings: Settings, http: httpx.AsyncClient) -> RevocationList:
+    """Revoked tokens, learnt from the partners service like every service does."""
+    partners = ServiceClient(
+        "partners", settings.service_url("partners"), http, ServiceTokens(settings, http)
+    )
+    return RevocationList(
+        http_source(partners),
+        poll_interval=settings.revocation_poll_interval,
+        retention=settings.revocation_retention,
+        max_staleness=settings.revocation_max_staleness,
     )
 
 
 async def _readiness(upstream: Upstream, limit: float) -> str:
+    """``ready``, ``degraded`` (it serves, but its events are held up), or why it is not."""
     try:
         async with upstream.session.get(
             upstream.base_url + "/readyz", timeout=aiohttp.ClientTimeout(total=limit)
         ) as response:
-            await response.read()
-            return "ready" if response.status == 200 else f"not ready ({response.status})"
+            body = await response.read()
+            if response.status != 200:
+                return f"not ready ({response.status})"
     except TimeoutError:
         return f"no answer within {limit:g} seconds"
     except aiohttp.ClientError:
         return "unreachable"
+    try:
+        status = orjson.loads(body).get("status")
+    except (orjson.JSONDecodeError, AttributeError):
+        status = None
+    return "degraded" if status == "degraded" else "ready"
+
+
+SERVING = frozenset({"ready", "degraded"})
 
 
 def _route_label(scope: Scope) -> str | None:
@@ -137,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.data_dir / "takeouts", keep=timedelta(hours=settings.takeout_keep_hours)
     )
     proxy = Proxy(upstreams, verifier=None)
+    limits = RateLimitMiddleware(proxy, settings, lambda: proxy.verifier)
     openapi = OpenAPICache(
         upstreams,
         ttl=settings.openapi_cache_seconds,
@@ -155,8 +223,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 connect_timeout=settings.connect_timeout,
                 timeout=settings.upstream_timeout,
                 max_connections=settings.max_connections,
+                deadline=settings.request_deadline,
             )
-        proxy.verifier = _verifier(settings, http)
+        revocations = _revocations(settings, http)
+        proxy.verifier = _verifier(settings, http, revocations)
+        revocations.start()
+        await limits.open()
+        metrics_server = None
+        if settings.metrics_port is not None:
+            # A plain threaded server on its own port: Prometheus scrapes it inside the
+            # network, and the public port never answers /metrics without the token.
+            metrics_server, _ = start_wsgi_server(
+                settings.metrics_port, settings.metrics_host, registry=metrics.registry
+            )
+            host, port = metrics_server.server_address[:2]
+            app.state.metrics_url = f"http://{host}:{port}{METRICS_PATH}"
         app.state.settings = settings
         app.state.upstreams = upstreams
         app.state.verifier = proxy.verifier
@@ -166,10 +247,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await takeouts.close()
+            await limits.close()
+            await revocations.stop()
             for upstream in upstreams.values():
                 await upstream.close()
             upstreams.clear()
             await http.aclose()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             await shutdown_tracing(app)
 
     app = GatewayApp(
@@ -185,6 +271,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The gateway's own operations (composite views, audit, takeout) are documented as
     # every service's are, and merged into /openapi.json as the service "gateway".
     install_contract(app)
+    if settings.metrics_token:
+        app.metrics_token = settings.metrics_token.encode()
     cors: dict[str, Any] = {
         "allow_origins": settings.cors_origins,
         "allow_methods": CORS_METHODS,
@@ -197,7 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     metrics = install_metrics(app, settings.service_name)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
-    limited = SizeLimitMiddleware(proxy, max_body_bytes=settings.max_body_bytes)
+    limited = SizeLimitMiddleware(limits, max_body_bytes=settings.max_body_bytes)
     app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(limited, **cors)))
     app.hot_path = trace_asgi(
         MetricsMiddleware(app.hot_path, metrics=metrics, route=_route_label), tracer_provider
@@ -217,7 +305,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             *(_readiness(upstreams[n], settings.readiness_timeout) for n in names)
         )
         report = dict(zip(names, states, strict=True))
-        down = [name for name, state in report.items() if state != "ready"]
+        down = [name for name, state in report.items() if state not in SERVING]
         if down:
             listed = ", ".join(f"{name} ({report[name]})" for name in down)
             raise ServiceUnavailable(
@@ -225,7 +313,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"not ready: {listed}.",
                 extra={"upstreams": report, "down": down},
             )
-        return {"status": "ready", "upstreams": report}
+        # A degraded service still serves (its outbox is held up): say so, stay in rotation.
+        degraded = any(state == "degraded" for state in report.values())
+        return {"status": "degraded" if degraded else "ready", "upstreams": report}
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_json() -> Response:

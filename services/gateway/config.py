@@ -42,6 +42,54 @@ class Settings(CommonSettings):
     no commitment measured by days to first reply with its own ``promised_days``."""
     console_dir: Path | None = None
     """The console's built bundle; served at ``/`` when it holds an ``index.html``."""
+    request_deadline: float = 30.0
+    """Seconds a proxied request has end to end, the whole response body included.
+
+    The service is given ``min(request_deadline, upstream_timeout)`` less a margin to
+    decide (``X-Request-Timeout-Ms``); past it, it keeps nothing."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    """An internal port serving ``/metrics`` to Prometheus (unset: no such port)."""
+    metrics_token: str | None = None
+    """A bearer token that opens ``/metrics`` on the public port (unset: it answers 404)."""
+
+    database_url: str | None = None
+    """Where rate-limit counters live when ``TRELLIS_REDIS_URL`` is not set: SQLite or
+    PostgreSQL shared by the gateway's replicas (default: ``gateway.db`` in the data dir)."""
+    rate_limits_enabled: bool = True
+    """Rate limits per client and per source address at the door (429 with Retry-After)."""
+    rate_limits: Annotated[dict[str, str], NoDecode] = {
+        "reads": "1200/minute",
+        "writes": "300/minute",
+        "auth": "60/minute",
+        "public": "600/minute",
+    }
+    """Per client (the token's ``sub``), by route class; JSON, e.g. ``{"writes": "100/minute"}``."""
+    source_rate_limits: Annotated[dict[str, str], NoDecode] = {
+        "reads": "6000/minute",
+        "writes": "1200/minute",
+        "auth": "120/minute",
+        "public": "1200/minute",
+    }
+    """Per source address, by route class (an office behind one address shares these)."""
+    rate_limit_batch: float = 0.05
+    """Share of a limit a replica takes from the shared store per round trip (its local
+    tokens); 0 asks the store on every request. Never lets more through than the limit."""
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    @field_validator("rate_limits", "source_rate_limits", mode="before")
+    @classmethod
+    def _parse_limits(cls, value: object) -> object:
+        """A JSON object of route class to ``limits`` notation, e.g. ``{"writes": "100/minute"}``."""
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

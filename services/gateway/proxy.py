@@ -6,18 +6,39 @@ verifier caches good tokens until they expire), and forwards the request over
 one long-lived ``aiohttp`` session per upstream (keep-alive connection pool),
 streaming bodies both ways. An upstream that cannot be reached or does not
 answer in time becomes a 503 problem naming it; nothing ever hangs.
+
+Deadlines: each request has ``request_deadline`` seconds end to end, the body
+included: the answer must start within ``min(timeout, deadline)``, and a body
+that comes in several pieces is relayed under a timer that ends at the
+deadline, so an upstream that drips its body is cut off then. The upstream is
+told how long it has to decide in ``X-Request-Timeout-Ms`` (less than the
+gateway waits, so it gives up and keeps nothing before the caller is told the
+request failed; see ``services.common.deadline``). A 503 the upstream answers
+itself (naming the service behind it that was slow) is passed on unchanged.
+
+Connections: after an answer of 500 or more the connection is closed rather
+than pooled (a server that failed may close it right after answering, and a
+request sent on it would fail); aiohttp itself retries idempotent methods once
+on a pooled connection the server had closed, and the proxy does the same for
+a ``POST``/``PATCH`` that carries an ``Idempotency-Key`` (the service replays
+or runs it once).
 """
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from services.common.auth import TokenVerifier, bearer_token
+from services.common.deadline import HEADER as DEADLINE_HEADER
+from services.common.deadline import budget_header
 from services.common.errors import NotFound, Problem, ServiceUnavailable, Unauthorized
 from services.common.requestid import accept_or_make
 from services.common.tracing import trace_headers
@@ -38,14 +59,56 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Not forwarded upstream: the upstream's own host is used, and the request id is set below.
-_DROP_REQUEST = HOP_BY_HOP | {b"host", b"x-request-id", b"x-forwarded-for", b"x-forwarded-host"}
+# The deadline is the gateway's to set: a caller's own is not passed on.
+_DROP_REQUEST = HOP_BY_HOP | {
+    b"host",
+    b"x-request-id",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    DEADLINE_HEADER.encode(),
+}
 # Not passed back: the gateway's server adds its own date and server headers.
 _DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 # aiohttp must not add headers the caller did not send.
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+# What every answer carries unless the upstream chose otherwise (public data may be cached).
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+PROBLEM_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 logger = logging.getLogger("trellis.gateway")
+
+
+class UpstreamResponse(aiohttp.ClientResponse):
+    """An upstream's answer; after a server error its connection is closed, not pooled.
+
+    A server whose handler failed may close the connection right after answering
+    (uvicorn does when the app raised), and that close can arrive after the next
+    request was written on the pooled connection. aiohttp hands the connection
+    back to the pool the moment the body has been read (often inside
+    ``start()``), so it is marked here, at that moment.
+    """
+
+    _eof_in_start = False
+
+    async def start(self, connection: Any) -> "UpstreamResponse":
+        await super().start(connection)
+        if self._eof_in_start:
+            self._response_eof()
+        return self
+
+    def _response_eof(self) -> None:
+        status = self.status
+        if status is None:  # a body that ended inside start(), before the status was set
+            self._eof_in_start = True
+            return
+        if status >= 500:
+            connection = self._connection
+            protocol = connection.protocol if connection is not None else None
+            if protocol is not None:
+                protocol.force_close()
+        super()._response_eof()
 
 
 @dataclass
@@ -56,6 +119,9 @@ class Upstream:
     base_url: str
     session: aiohttp.ClientSession
     timeout: float
+    deadline: float
+    budget: tuple[str, str]
+    """The ``X-Request-Timeout-Ms`` header every forwarded request carries."""
 
     @classmethod
     def open(
@@ -66,9 +132,11 @@ class Upstream:
         connect_timeout: float,
         timeout: float,
         max_connections: int,
+        deadline: float = 30.0,
     ) -> "Upstream":
-        """A session with a keep-alive pool: ``connect_timeout`` to connect, and
-        ``timeout`` for the upstream to start answering (and between body chunks)."""
+        """A session with a keep-alive pool: ``connect_timeout`` to connect, ``timeout``
+        for the upstream to start answering (and between body chunks), and ``deadline``
+        for the whole exchange, body included."""
         connector = aiohttp.TCPConnector(
             limit=max_connections,
             # Below uvicorn's 5 s keep-alive so we never reuse a socket it is closing.
@@ -79,17 +147,25 @@ class Upstream:
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
-                total=None,
+                total=None,  # the deadline over a streamed body is kept by _relay, more cheaply
                 connect=connect_timeout,
                 sock_connect=connect_timeout,
-                sock_read=timeout,
+                sock_read=min(timeout, deadline),
             ),
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             skip_auto_headers=_SKIP_AUTO,
             raise_for_status=False,
+            response_class=UpstreamResponse,
         )
-        return cls(name=name, base_url=base_url.rstrip("/"), session=session, timeout=timeout)
+        return cls(
+            name=name,
+            base_url=base_url.rstrip("/"),
+            session=session,
+            timeout=timeout,
+            deadline=deadline,
+            budget=budget_header(min(timeout, deadline)),
+        )
 
     async def close(self) -> None:
         await self.session.close()
@@ -103,12 +179,14 @@ class Upstream:
 
 
 def _forward_headers(
-    scope: Scope, request_id: str
-) -> tuple[list[tuple[str, str]], str | None, bool]:
-    """Headers to send upstream, the Authorization value, and whether a body follows."""
+    scope: Scope, request_id: str, budget: tuple[str, str]
+) -> tuple[list[tuple[str, str]], str | None, bool, bool]:
+    """Headers to send upstream, the Authorization value, whether a body follows, and
+    whether the request carries an ``Idempotency-Key`` (so it may be sent again)."""
     headers: list[tuple[str, str]] = []
     authorization = None
     has_body = False
+    keyed = False
     host = None
     forwarded_for = None
     connection_tokens: set[bytes] = set()
@@ -130,8 +208,11 @@ def _forward_headers(
             authorization = text
         elif name == b"content-length":
             has_body = text.strip() not in ("", "0")
+        elif name == b"idempotency-key":
+            keyed = True
         headers.append((name.decode("latin-1"), text))
     headers.append(("x-request-id", request_id))
+    headers.append(budget)
     client = scope.get("client")
     if client:
         chain = f"{forwarded_for}, {client[0]}" if forwarded_for else client[0]
@@ -139,11 +220,18 @@ def _forward_headers(
     headers.append(("x-forwarded-proto", scope.get("scheme", "http")))
     if host:
         headers.append(("x-forwarded-host", host))
-    return headers, authorization, has_body
+    return headers, authorization, has_body, keyed
 
 
 class ClientGone(Exception):
     """The caller disconnected before its request was forwarded."""
+
+
+def problem_response(problem: Problem, instance: str) -> Response:
+    response = problem.to_response(instance)
+    for name, value in PROBLEM_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 class BodyStream:
@@ -188,6 +276,7 @@ class Proxy:
         self.verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.monotonic()
         path: str = scope["path"]
         method: str = scope["method"]
         try:
@@ -200,7 +289,9 @@ class Proxy:
             upstream = self.upstreams[service]
             state = scope.get("state") or {}
             request_id = state.get("request_id") or accept_or_make(None)
-            headers, authorization, has_body = _forward_headers(scope, request_id)
+            headers, authorization, has_body, keyed = _forward_headers(
+                scope, request_id, upstream.budget
+            )
             tracing = trace_headers()
             if tracing:  # the gateway's span is the upstream's parent
                 headers = [(k, v) for k, v in headers if k not in tracing]
@@ -210,25 +301,29 @@ class Proxy:
             data = None
             if has_body or method not in _BODYLESS:
                 data = await _read_body(receive, has_body)
-            response = await self._forward(upstream, scope, headers, data)
+            response = await self._forward(upstream, scope, headers, data, keyed)
         except ClientGone:
             return
         except Problem as problem:
-            await problem.to_response(path)(scope, receive, send)
+            await problem_response(problem, path)(scope, receive, send)
             return
         except Exception:
             logger.exception("the gateway failed before answering", extra={"path": path})
             problem = Problem("Something went wrong on our side. It has been logged.")
-            await problem.to_response(path)(scope, receive, send)
+            await problem_response(problem, path)(scope, receive, send)
             return
         try:
             watch = not isinstance(data, BodyStream) or data.finished
-            await _relay(response, receive if watch else None, send, method)
+            await _relay(
+                response, receive if watch else None, send, method, started + upstream.deadline
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            # Too late for a problem: the caller sees the connection close mid-body.
+            # Too late for a problem: returning without the last body message makes the
+            # server close the caller's connection, so the body is visibly incomplete.
             logger.warning(
                 "the %s service broke off its answer: %r", upstream.name, exc, extra={"path": path}
             )
+            response.close()
         finally:
             response.release()
 
@@ -246,6 +341,7 @@ class Proxy:
         scope: Scope,
         headers: list[tuple[str, str]],
         data: bytes | BodyStream | None,
+        keyed: bool,
     ) -> aiohttp.ClientResponse:
         """Send the request upstream; its response once the status and headers are in."""
         method: str = scope["method"]
@@ -254,27 +350,39 @@ class Proxy:
         query: bytes = scope.get("query_string", b"")
         if query:
             target += "?" + query.decode("latin-1")
-        try:
-            response = await upstream.session.request(
-                method,
-                URL(target, encoded=True),
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-            )
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise upstream.unavailable(
-                f"it did not answer within {upstream.timeout:g} seconds"
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise upstream.unavailable("it could not be reached") from exc
-        return response
+        url = URL(target, encoded=True)
+        # aiohttp sends idempotent methods again itself when a pooled connection turns out
+        # closed; a keyed write may be sent again too (the service answers it once).
+        again = keyed and not isinstance(data, BodyStream)
+        while True:
+            try:
+                return await upstream.session.request(
+                    method, url, headers=headers, data=data, allow_redirects=False
+                )
+            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+                raise upstream.unavailable(
+                    f"it did not answer within {min(upstream.timeout, upstream.deadline):g} seconds"
+                ) from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise upstream.unavailable("it could not be reached") from exc
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if again:
+                    again = False
+                    continue
+                raise upstream.unavailable("it closed the connection without answering") from exc
+            except aiohttp.ClientError as exc:
+                raise upstream.unavailable("it could not be reached") from exc
 
 
 async def _relay(
-    response: aiohttp.ClientResponse, receive: Receive | None, send: Send, method: str
+    response: aiohttp.ClientResponse,
+    receive: Receive | None,
+    send: Send,
+    method: str,
+    deadline: float,
 ) -> None:
-    """Send the upstream's answer to the caller, streaming the body.
+    """Send the upstream's answer to the caller, streaming the body until ``deadline``
+    (``time.monotonic()``); past it, ``TimeoutError``.
 
     While a body that comes in more than one piece is relayed, ``receive`` (when
     the caller's own body has been read) is watched: if the caller goes away, the
@@ -285,7 +393,21 @@ async def _relay(
     for name, value in raw:
         if name.lower() == b"connection":
             drop = drop | {t.strip().lower() for t in value.split(b",")}
-    headers = [(name.lower(), value) for name, value in raw if name.lower() not in drop]
+    headers = []
+    nosniff = no_store = True
+    for name, value in raw:
+        name = name.lower()
+        if name in drop:
+            continue
+        if name == b"cache-control":
+            no_store = False
+        elif name == b"x-content-type-options":
+            nosniff = False
+        headers.append((name, value))
+    if nosniff:
+        headers.append(NOSNIFF)
+    if no_store:
+        headers.append(_NO_STORE)
     start: Message = {"type": "http.response.start", "status": response.status, "headers": headers}
     await send(start)
     if method == "HEAD":
@@ -299,12 +421,13 @@ async def _relay(
         return
     watcher = asyncio.ensure_future(_close_when_gone(receive, response)) if receive else None
     try:
-        while True:
-            chunk = await content.readany()
-            done = not chunk or content.at_eof()
-            await send({"type": "http.response.body", "body": chunk, "more_body": not done})
-            if done:
-                return
+        async with asyncio.timeout(deadline - time.monotonic()):
+            while True:
+                chunk = await content.readany()
+                done = not chunk or content.at_eof()
+                await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+                if done:
+                    return
     except aiohttp.ClientError:
         if watcher is not None and watcher.done():
             return  # the caller went away and we stopped reading

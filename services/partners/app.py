@@ -24,6 +24,8 @@ from services.partners.organisations.routes import router as organisations_route
 from services.partners.people.pages import router as people_pages_router
 from services.partners.people.routes import router as people_router
 from services.partners.relationships.routes import router as relationships_router
+from services.partners.revocations.routes import router as revocations_router
+from services.partners.revocations.service import database_source
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
 from services.partners.updates.routes import router as updates_router
@@ -59,8 +61,10 @@ def create_app(
             people_pages_router,
             internal_router,
             imports_internal_router,
+            revocations_router,
         ],
         transports=transports,
+        revocation_source=database_source,
     )
     # Invitations and password resets go by mail once their transaction has committed.
     mailer = Mailer(

@@ -48,6 +48,14 @@ class Settings(ServiceSettings):
 
     service_name: str = "partners"
     client_token_ttl: int = 3600
+    token_failure_limits: str = "10/minute;30/hour"
+    """Failed attempts at ``/oauth/token`` per client id: the first slows (429), the last locks."""
+    token_failure_limits_per_source: str = "30/minute;300/hour"
+    """Failed attempts at ``/oauth/token`` per source address, the same way."""
+    signin_failure_limits: str = "5/minute;20/hour"
+    """Failed sign-ins per account (email) on the sign-in page: 429, then a lock."""
+    signin_failure_limits_per_source: str = "30/minute;300/hour"
+    """Failed sign-ins per source address, the same way."""
 
     # People and the embedded OpenID Connect provider.
     access_token_ttl: int = 300

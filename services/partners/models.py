@@ -24,6 +24,7 @@ from services.partners.relationships.models import (
     Relationship,
     RelationshipChange,
 )
+from services.partners.revocations.models import Revocation
 from services.partners.timeline.models import GrantFunder, TimelineEntry
 from services.partners.updates.models import Reply, Update
 
@@ -47,6 +48,7 @@ __all__ = [
     "Relationship",
     "RelationshipChange",
     "Reply",
+    "Revocation",
     "SignInSession",
     "TimelineEntry",
     "Update",

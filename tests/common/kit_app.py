@@ -45,6 +45,8 @@ async def create_note(
     if body.text == "wait":
         gate["started"].set()
         await gate["release"].wait()
+    if body.text.startswith("slow:"):
+        await asyncio.sleep(float(body.text.removeprefix("slow:")))
     if body.text == "fail":
         raise RuntimeError("secret internal detail: SELECT * FROM partners")
     entry = AuditEntry(

@@ -1,12 +1,18 @@
 """Idempotency-Key: replay, 422 for a different body, 409 while the first is running."""
 
 import asyncio
+import subprocess
+import sys
+import uuid
 
 from sqlalchemy import func, select
 
-from services.common.models import AuditEntry
-from tests.common.kit_app import gate
-from tests.support import Stack
+from services.common.db import Database
+from services.common.idempotency import release_keys_of_ended_processes, this_process
+from services.common.migrate import upgrade
+from services.common.models import AuditEntry, IdempotencyRecord
+from tests.common.kit_app import gate, kit_app
+from tests.support import Stack, create_database, drop_database
 
 
 async def test_retry_replays_the_first_answer(stack: Stack) -> None:
@@ -88,3 +94,77 @@ async def test_retry_while_first_is_running_is_409(kit) -> None:
             select(func.count()).select_from(AuditEntry).where(AuditEntry.entity_type == "note")
         )
     assert count == 1
+
+
+def ended_pid() -> int:
+    """A process id that no longer exists on this host."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    return ended.pid
+
+
+async def test_a_key_in_flight_at_a_crash_is_freed_once_its_process_is_gone(
+    backend: str, tmp_path
+) -> None:
+    """Keys name the process running them; a dead process's keys do not answer 409."""
+    me, dead = this_process(), ended_pid()
+    holders = {
+        "crashed": f"{me.host} {dead} {uuid.uuid4().hex}",
+        "restarted": f"{me.host} {me.pid} {uuid.uuid4().hex}",  # this pid, an earlier life
+        "alive-here": f"{me.host} 1 {uuid.uuid4().hex}",  # a process that still runs
+        "elsewhere": f"other-host.example {dead} {uuid.uuid4().hex}",
+    }
+    async with kit_app(backend, tmp_path) as (app, client, tokens):
+        headers = tokens.admin()
+        body = {"text": "after the crash"}
+        probe = await client.post(
+            "/api/v1/notes", json=body, headers={**headers, "Idempotency-Key": "probe"}
+        )
+        assert probe.status_code == 201
+        async with app.state.db.sessionmaker() as session, session.begin():
+            first = await session.scalar(
+                select(IdempotencyRecord).where(IdempotencyRecord.key == "probe")
+            )
+            for key, holder in holders.items():  # as processes that crashed mid-request left them
+                session.add(
+                    IdempotencyRecord(
+                        owner=first.owner, key=key, fingerprint=first.fingerprint, holder=holder
+                    )
+                )
+        answers = {}
+        for key in holders:
+            retry = await client.post(
+                "/api/v1/notes", json=body, headers={**headers, "Idempotency-Key": key}
+            )
+            answers[key] = retry.status_code
+    # Gone (no such process, or this pid's earlier life): the retry runs now, not in minutes.
+    assert answers == {"crashed": 201, "restarted": 201, "alive-here": 409, "elsewhere": 409}
+
+
+async def test_a_starting_process_frees_the_keys_crashed_processes_left(
+    backend: str, tmp_path
+) -> None:
+    me, dead = this_process(), ended_pid()
+    database_url = create_database(backend, "restart", tmp_path)
+    upgrade("partners", database_url)
+    db = Database(database_url)
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            for n, holder in enumerate(
+                [
+                    f"{me.host} {dead} {uuid.uuid4().hex}",
+                    f"{me.host} {me.pid} {uuid.uuid4().hex}",
+                    f"{me.host} 1 {uuid.uuid4().hex}",
+                    f"elsewhere {dead} x",
+                ]
+            ):
+                session.add(
+                    IdempotencyRecord(owner="o", key=f"k{n}", fingerprint="f", holder=holder)
+                )
+        assert await release_keys_of_ended_processes(db) == 2
+        async with db.sessionmaker() as session:
+            left = await session.scalars(select(IdempotencyRecord.key).order_by("key"))
+            assert list(left) == ["k2", "k3"]
+    finally:
+        await db.dispose()
+        drop_database(database_url)

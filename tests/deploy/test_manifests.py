@@ -153,6 +153,26 @@ def test_ingress_reaches_only_the_gateway_and_not_its_internals(overlay) -> None
         assert path["backend"]["service"]["name"] == "gateway"
 
 
+def test_prometheus_scrapes_each_process_where_metrics_are_open(overlay) -> None:
+    """Services serve /metrics on their own (cluster-internal) port; the gateway, whose
+    port is public, on its internal metrics port, which its Service does not expose."""
+    for name in PROCESSES:
+        template = overlay[("Deployment", name)]["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/path"] == "/metrics"
+        main = next(c for c in template["spec"]["containers"] if c["name"] == name)
+        env = environment(overlay, template["spec"], main)
+        scraped = int(annotations["prometheus.io/port"])
+        assert scraped in {p["containerPort"] for p in main["ports"]}
+        if name == "gateway":
+            assert scraped == int(env["TRELLIS_GATEWAY_METRICS_PORT"]) != PORTS[name]
+            assert env["TRELLIS_GATEWAY_METRICS_HOST"] == "0.0.0.0"
+            service_ports = overlay[("Service", name)]["spec"]["ports"]
+            assert [p["port"] for p in service_ports] == [PORTS[name]]
+        else:
+            assert scraped == PORTS[name]
+
+
 def environment(objects: dict, pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
     """What a container's process sees: its ConfigMaps and Secrets (decoded) and env."""
     env: dict[str, str] = {}
@@ -216,7 +236,9 @@ NOT_NEEDED_IN_KUBERNETES = {
         for s in SERVICES
         for knob in (
             "OUTBOX_POLL_INTERVAL",
-            "OUTBOX_MAX_ATTEMPTS",
+            "OUTBOX_MAX_BACKOFF",
+            "OUTBOX_PROBE_INTERVAL",
+            "OUTBOX_BACKLOG_ALERT_AFTER",
             "MAX_PAGE_SIZE",
         )
     ),
@@ -245,10 +267,22 @@ NOT_NEEDED_IN_KUBERNETES = {
     "TRELLIS_GATEWAY_MAX_CONNECTIONS",
     "TRELLIS_GATEWAY_OPENAPI_CACHE_SECONDS",
     "TRELLIS_GATEWAY_READINESS_TIMEOUT",
+    "TRELLIS_GATEWAY_RATE_LIMITS_ENABLED",
+    "TRELLIS_GATEWAY_RATE_LIMITS",
+    "TRELLIS_GATEWAY_SOURCE_RATE_LIMITS",
+    "TRELLIS_GATEWAY_RATE_LIMIT_BATCH",
+    "TRELLIS_PARTNERS_TOKEN_FAILURE_LIMITS",
+    "TRELLIS_PARTNERS_TOKEN_FAILURE_LIMITS_PER_SOURCE",
+    "TRELLIS_PARTNERS_SIGNIN_FAILURE_LIMITS",
+    "TRELLIS_PARTNERS_SIGNIN_FAILURE_LIMITS_PER_SOURCE",
+    "TRELLIS_REVOCATION_RETENTION",
+    "TRELLIS_REVOCATION_MAX_STALENESS",
     "TRELLIS_GATEWAY_TAKEOUT_KEEP_HOURS",
     "TRELLIS_GATEWAY_REPLY_WITHIN_DAYS",
     # Unset, / is a page of links; the console's image build sets it when it ships.
     "TRELLIS_GATEWAY_CONSOLE_DIR",
+    "TRELLIS_GATEWAY_REQUEST_DEADLINE",
+    "TRELLIS_GATEWAY_METRICS_TOKEN",
 }
 
 

@@ -272,6 +272,8 @@ async def test_gateway_metrics_label_proxied_requests_by_resource(tmp_path: Path
         funding_url=CLOSED_PORT_URL,
         feedback_url=CLOSED_PORT_URL,
         log_level="WARNING",
+        metrics_token="scrape-secret",
+        metrics_port=0,
     )
     app = create_gateway(settings)
     async with (
@@ -282,7 +284,17 @@ async def test_gateway_metrics_label_proxied_requests_by_resource(tmp_path: Path
         assert down.status_code == 503
         assert (await client.get("/api/v1/no-such-thing")).status_code == 404
         assert (await client.get("/healthz")).status_code == 200
-        response = await client.get("/metrics")
+        # On the public port /metrics is as good as absent without the metrics token...
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status_code == 404
+            assert refused.headers["content-type"] == "application/problem+json"
+        response = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+        # ...and open on the internal metrics port, where Prometheus scrapes it.
+        async with httpx.AsyncClient() as internal:
+            scraped = await internal.get(app.state.metrics_url)
+        assert scraped.status_code == 200
+        assert "trellis_http_requests_total" in scraped.text
     assert response.status_code == 200
     found = samples(response.text)
     common = {"service": "gateway", "method": "GET"}

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import html
+import json
 import os
 import re
 import secrets
@@ -11,12 +12,20 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from services.common.auth import caller_from_claims
+from services.common.idempotency import owner_of
+from services.common.models import IdempotencyRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "partners", "funding", "feedback")
@@ -315,3 +324,132 @@ def test_invite_prints_the_link_and_writes_the_mail(tmp_path: Path) -> None:
     [mail] = list((tmp_path / "data" / "mail").glob("*.eml"))
     text = mail.read_text()
     assert "To: ops@example.org" in text and link in text
+
+
+def child_serving(data_dir: Path, name: str) -> int | None:
+    """The pid of the `trellis serve <name>` child of this test's `trellis up`."""
+    for pid in processes_using(data_dir):
+        try:
+            argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[-3:-1] == [b"serve", name.encode()]:
+            return pid
+    return None
+
+
+def cli_token(env: dict[str, str], *args: str) -> dict[str, str]:
+    token = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", *args],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """A JWT's claims, read (not verified): the test's own token."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def leave_key_in_flight(data_dir: Path, pid: int, owner: str, key: str, body: bytes) -> None:
+    """What the partners process (``pid``) leaves when it dies mid-request under ``key``."""
+    digest = hashlib.sha256(b"POST")
+    digest.update(b"\0/api/v1/partners\0\0")
+    digest.update(body)
+    engine = create_engine(f"sqlite:///{data_dir / 'partners.db'}")
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(
+                IdempotencyRecord(
+                    owner=owner,
+                    key=key,
+                    fingerprint=digest.hexdigest(),
+                    holder=f"{socket.gethostname()} {pid} {uuid.uuid4().hex}",
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def test_up_restarts_a_service_that_was_killed(tmp_path: Path) -> None:
+    """kill -9 one child: it comes back and answers, and the key it held is free at once."""
+    ports = dict(zip(SERVICES, free_ports(4), strict=True))
+    data_dir = tmp_path / "data"
+    env = environment(data_dir, ports)
+    log = (tmp_path / "up.log").open("w+")
+    proc = trellis("up", env=env, stdout=subprocess.DEVNULL, stderr=log)
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    try:
+        with httpx.Client(base_url=gateway, timeout=5) as client:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
+            else:
+                raise AssertionError("trellis up did not become ready")
+            funder = client.post(
+                "/api/v1/funders",
+                headers=cli_token(env, "--role", "platform_admin"),
+                json={"name": "Crash Trust", "slug": "crash", "prefix_360giving": "360G-crash"},
+            )
+            assert funder.status_code == 201, funder.text
+            staff = cli_token(env, "--role", "funder_staff", "--funder", "crash")
+            body = b'{"name": "Hillside Youth Project"}'
+            partners = child_serving(data_dir, "partners")
+            assert partners is not None
+            owner = owner_of(caller_from_claims(_claims(staff["Authorization"].split()[1])))
+            leave_key_in_flight(data_dir, partners, owner, "in-flight-1", body)
+            os.kill(partners, signal.SIGKILL)
+
+            # The stack keeps running; partners comes back under a new pid and answers.
+            back = None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, "trellis up stopped when one service crashed"
+                try:
+                    back = client.get("/api/v1/partners", headers=staff)
+                    if back.status_code != 503:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
+            assert back is not None and back.status_code == 200, back and back.text
+            assert child_serving(data_dir, "partners") not in (None, partners)
+            assert client.get("/readyz").status_code == 200
+            # The request that was in flight at the crash can be retried now, not in minutes.
+            retried = client.post(
+                "/api/v1/partners",
+                headers={
+                    **staff,
+                    "Idempotency-Key": "in-flight-1",
+                    "Content-Type": "application/json",
+                },
+                content=body,
+            )
+            assert retried.status_code == 201, retried.text
+            listed = client.get("/api/v1/partners", headers=staff)
+            assert [p["name"] for p in listed.json()] == ["Hillside Youth Project"]
+        log.seek(0)
+        stderr = log.read()
+        assert "the partners service stopped unexpectedly (killed by SIGKILL)" in stderr
+        assert "restarted the partners service" in stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            for pid in processes_using(data_dir):
+                os.kill(pid, signal.SIGKILL)
+            log.close()
+    assert processes_using(data_dir) == []

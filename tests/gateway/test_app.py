@@ -169,3 +169,37 @@ async def test_a_slow_upstream_is_a_503_within_the_timeout(gateway_with_slow_fee
         "The feedback service is unavailable: it did not answer within 0.5 seconds. "
         "Try again shortly."
     )
+
+
+async def test_readyz_passes_on_a_degraded_service_and_stays_ready(keys) -> None:
+    """A service whose events are held up still serves: the gateway says so, with a 200."""
+
+    async def degraded(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b'{"status": "degraded", "outbox": {"waiting": 3, "dead": 1}}'
+        if scope["path"] != "/readyz":
+            body = b'{"status": "ready"}'
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    async def ready(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"status": "ready"}'})
+
+    up, down = Served(ready, lifespan="off").start(), Served(degraded, lifespan="off").start()
+    urls = {"partners": up.url, "funding": down.url, "feedback": up.url}
+    gateway = Served(create_app(gateway_settings(keys, urls))).start()
+    try:
+        async with httpx.AsyncClient(base_url=gateway.url) as client:
+            response = await client.get("/readyz")
+    finally:
+        for server in (gateway, up, down):
+            server.stop()
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "upstreams": {"partners": "ready", "funding": "degraded", "feedback": "ready"},
+    }

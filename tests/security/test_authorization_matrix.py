@@ -21,7 +21,7 @@ and by two callers who do know part of the victim's world:
   has not accepted: it may read the partner's record (name and identifiers), never the
   partner's own data, and never write the partner's record or its sub-resources;
 - another partner of the victim funder: it may name and see the funder, its
-  commitments, rounds and actions, and nothing of the victim partner's.
+  commitments (and their words), rounds and actions, and nothing of the victim partner's.
 
 The test fails on any 2xx to a request that names the victim's records, and on
 any of the victim's ids, names, emails or phone numbers in any answer (beyond
@@ -43,6 +43,7 @@ from typing import Any
 
 import pytest
 
+from services.feedback.results.service import RESULT_NAMESPACE
 from services.gateway import routing
 from services.gateway.openapi import merge_documents
 from tests.partners.people_helpers import staff_person
@@ -50,6 +51,10 @@ from tests.support import Stack, Tokens
 
 API = "/api/v1"
 METHODS = ("get", "post", "put", "delete", "patch")
+
+
+#: Path values that are not the victim's own (a slug is public; a measure's id is its name).
+SHARED_NAMES = frozenset({"funder_slug", "measure_id"})
 
 
 @dataclass
@@ -361,6 +366,27 @@ async def build_victim(stack: Stack) -> Victim:
         201,
     )
     victim.add("action_id", action["id"])
+
+    # Records read one by one from their lists: the first row of each, as the victim sees it.
+    async def first_id(client: Any, path: str) -> str:
+        rows = await _ok(await client.get(f"{API}/{path}", headers=staff))
+        assert rows, f"the victim has no {path} to name"
+        return str(rows[0]["id"])
+
+    version = victim.add(
+        "version_id", await first_id(fb, f"commitments/{commitment['id']}/versions")
+    )
+    victim.funder_to_its_partners.add(version)  # the words of a published commitment
+    victim.add("message_id", await first_id(fb, f"threads/{thread['id']}/messages"))
+    victim.add("reply_id", await first_id(p, f"updates/{update['id']}/replies"))
+    # A result's id names its round, commitment and kind (the round's results, once closed).
+    result = uuid.uuid5(RESULT_NAMESPACE, f"{round_['id']}:{commitment['id']}:all")
+    victim.add("result_id", str(result))
+    # A measure's id is its name, the same at every funder: each caller reads its own.
+    victim.add("measure_id", await first_id(fb, "measures"), secret=False)
+    victim.add("member_id", await first_id(f, f"pools/{pool['id']}/members"))
+    # A pooled grant's share is named <grant id>.<funder id>; the victim's own grant's.
+    victim.add("share_id", f"{victim.path_ids['grant_id']}.{v['id']}")
     victim.funder_to_its_partners |= {commitment["id"], round_["id"], action["id"]}
     scorecard = await fb.get(f"{API}/scorecards/settings", headers=staff)
     await _ok(
@@ -498,7 +524,7 @@ async def build_identities(stack: Stack, victim: Victim) -> dict[str, Identity]:
     b = await stack.new_partner(victim.path_ids["funder_id"])
     identities["another partner of the victim funder"] = Identity(
         tokens.partner(b["id"]),
-        may_name=frozenset({"funder_id", "commitment_id", "round_id", "action_id"}),
+        may_name=frozenset({"funder_id", "commitment_id", "version_id", "round_id", "action_id"}),
         may_see=frozenset(victim.funder_to_its_partners),
     )
     identities["staff of a funder linked by org-id, not accepted"] = Identity(
@@ -692,7 +718,7 @@ def calls(doc: dict[str, Any], victim: Victim) -> list[Call]:
             for body in bodies:
                 sent = json.dumps([url, params, body])
                 names = frozenset(
-                    k for k, v in victim.path_ids.items() if k != "funder_slug" and v in sent
+                    k for k, v in victim.path_ids.items() if k not in SHARED_NAMES and v in sent
                 )
                 out.append(
                     Call(

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.auth import PartnerDep
 from services.common.db import SessionDep
@@ -87,10 +87,19 @@ async def revoke_client(
     client_record_id: uuid.UUID,
     session: SessionDep,
     caller: PartnerDep,
+    request: Request,
 ) -> ApiClient:
-    """Revoke one of your organisation's systems; tokens it gets from now on are refused."""
+    """Revoke one of your organisation's systems.
+
+    It gets no new tokens, and the tokens it already has are refused by every
+    service within the revocation bound (a few seconds, see the README).
+    """
     client = await service.revoke_client(
-        session=session, caller=caller, partner_id=partner_id, client_record_id=client_record_id
+        session=session,
+        caller=caller,
+        partner_id=partner_id,
+        client_record_id=client_record_id,
+        wake=request.app.state.revocations.wake,
     )
     return ApiClient.model_validate(client)
 

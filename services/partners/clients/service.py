@@ -5,6 +5,7 @@ Keyword-only functions; they flush, never commit.
 
 import secrets
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,9 +13,11 @@ from services.common import audit
 from services.common.auth import Caller, TokenIssuer, hash_secret, new_client_secret
 from services.common.db import utcnow
 from services.common.errors import Forbidden, NotFound, Problem, Unauthorized
+from services.common.revocation import client_key
 from services.partners.clients import repository
 from services.partners.clients.models import ApiClient
 from services.partners.organisations.service import own_partner
+from services.partners.revocations.service import revoke
 
 NOT_FOUND = "There is no API client with this id."
 
@@ -109,12 +112,25 @@ async def confirm_client(
 
 
 async def revoke_client(
-    *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID, client_record_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    partner_id: uuid.UUID,
+    client_record_id: uuid.UUID,
+    wake: Callable[[], None] | None = None,
 ) -> ApiClient:
+    """Revoke a client: no new tokens, and its tokens are refused everywhere within seconds."""
     client = await _own_client(session, caller, partner_id, client_record_id)
     if client.revoked_at is None:
         client.revoked_at = utcnow()
         await session.flush()
+        await revoke(
+            session=session,
+            key=client_key(client.id),
+            reason="api client revoked",
+            caller=caller,
+            wake=wake,
+        )
         audit.record(
             session,
             caller=caller,
@@ -147,7 +163,7 @@ async def issue_client_token(
     scope = "partner"
     token = issuer.mint(
         sub=f"client:{client.client_id}",
-        sid=f"client:{client.id}",
+        sid=client_key(client.id),
         roles=["partner"],
         client_id=client.client_id,
         partner_id=client.partner_id,

@@ -14,6 +14,8 @@ from starlette.responses import RedirectResponse, Response
 from services.common.auth import KeyStore, TokenIssuer, bearer_token
 from services.common.db import SessionDep
 from services.common.errors import Problem, Unauthorized
+from services.common.openapi import problem_response
+from services.common.ratelimit import AttemptGuard, AttemptLimits, shared_storage, source_address
 from services.partners.clients import service as clients_service
 from services.partners.clients.schemas import OAuthError as OAuthErrorBody
 from services.partners.clients.schemas import TokenResponse
@@ -138,6 +140,32 @@ async def jwks(request: Request) -> Response:
     )
 
 
+CLIENT_LOCK_ADVICE = (
+    "Check the client id and secret your system sends; if the secret is lost, your "
+    "organisation's people can revoke this client and create a new one. The lock lifts by "
+    "itself after the time in Retry-After."
+)
+
+
+def _token_guard(request: Request) -> AttemptGuard:
+    """Failed client-credentials attempts, per client id and per source address."""
+    state = request.app.state
+    guard: AttemptGuard | None = getattr(state, "token_guard", None)
+    if guard is None:
+        settings = _settings(request)
+        guard = AttemptGuard(
+            shared_storage(request),
+            AttemptLimits.parse(
+                settings.token_failure_limits, settings.token_failure_limits_per_source
+            ),
+            name="oauth-token",
+            subject="client",
+            advice=CLIENT_LOCK_ADVICE,
+        )
+        state.token_guard = guard
+    return guard
+
+
 async def _client_credentials(
     request: Request,
     session: SessionDep,
@@ -156,6 +184,9 @@ async def _client_credentials(
     else:
         credentials = basic
     settings = _settings(request)
+    guard = _token_guard(request)
+    source = source_address(request)
+    await guard.check(subject=credentials[0], source=source)
     try:
         access_token, scope = await clients_service.issue_client_token(
             session=session,
@@ -165,6 +196,10 @@ async def _client_credentials(
             ttl=settings.client_token_ttl,
         )
     except Unauthorized as exc:
+        # Nothing of a failed authentication is kept; ending its transaction first frees
+        # SQLite's write lock for the counter (kept on its own connection).
+        await session.rollback()
+        await guard.failed(subject=credentials[0], source=source)
         raise invalid_client(exc.detail, basic=True) from exc
     except clients_service.ClientNotConfirmed as exc:
         raise OAuthError("unauthorized_client", exc.detail, 400) from exc
@@ -196,6 +231,12 @@ def _providers(request: Request) -> external.ExternalProviders:
             "model": OAuthErrorBody,
             "description": "The client could not be authenticated (`invalid_client`).",
         },
+        429: {
+            **problem_response(429),
+            "description": "Too many failed client-credentials attempts: wait the "
+            "`Retry-After` seconds; past the second limit the client is locked "
+            "(problem type `locked`).",
+        },
     },
 )
 async def token(
@@ -216,6 +257,9 @@ async def token(
     """The token endpoint (RFC 6749), form-encoded.
 
     - ``client_credentials``: registered partner systems (HTTP Basic or form secret).
+      Failed attempts are limited per client id and per source address: past the
+      limit, 429 with ``Retry-After``; past the second limit the client is locked for
+      the rest of the window, even with the right secret.
     - ``authorization_code``: with ``code``, ``redirect_uri``, ``client_id`` and the
       PKCE ``code_verifier``; answers an access token, an id_token and a refresh token.
     - ``refresh_token``: rotates the refresh token; a rotated one presented again

@@ -24,12 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import audit
 from services.common.auth import ALGORITHMS, Caller, KeyStore, TokenIssuer, hash_secret
 from services.common.db import utcnow
+from services.common.revocation import sid_key
 from services.partners.config import OidcClient
 from services.partners.identity import repository
 from services.partners.identity.models import AuthorizationCode, RefreshToken, SignInSession
 from services.partners.identity.oauth import AuthRequest, OAuthError
 from services.partners.people import repository as people_repository
 from services.partners.people.models import Membership, Person
+from services.partners.revocations.service import revoke
 
 TICKET_TYPE = "trellis-signin+jwt"
 TICKET_AUDIENCE = "trellis-signin"
@@ -255,6 +257,7 @@ async def refresh(
         await repository.revoke_sessions(
             session, now=now, reason="refresh_token_reuse", session_id=signin.id
         )
+        await revoke(session=session, key=sid_key(str(signin.id)), reason="refresh_token_reuse")
         audit.record(
             session,
             caller=_system(signin.person_id),
@@ -281,6 +284,7 @@ async def refresh(
         await repository.revoke_sessions(
             session, now=now, reason="refresh_token_reuse", session_id=signin.id
         )
+        await revoke(session=session, key=sid_key(str(signin.id)), reason="refresh_token_reuse")
         raise _invalid_grant("This refresh token was already used; sign in again.")
     person, membership = active
     return await _token_response(
@@ -430,6 +434,7 @@ async def end_session(*, session: AsyncSession, sid: str, person_sub_claim: str)
     revoked = await repository.revoke_sessions(
         session, now=utcnow(), reason="logout", session_id=signin.id
     )
+    await revoke(session=session, key=sid_key(str(signin.id)), reason="logout")
     if revoked:
         audit.record(
             session,

@@ -18,6 +18,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import KeyStore
 from services.common.db import SessionDep
+from services.common.ratelimit import (
+    AttemptGuard,
+    AttemptLimits,
+    TooManyAttempts,
+    shared_storage,
+    source_address,
+)
 from services.partners.config import Settings
 from services.partners.identity import service
 from services.partners.identity.oauth import (
@@ -70,6 +77,31 @@ def _refuse(request: Request, exc: AuthorizeError, redirect_uri: str | None) -> 
         },
     )
     return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+SIGNIN_LOCK_ADVICE = (
+    'If you have forgotten your password, reset it with "Forgot your password?" below; '
+    "otherwise wait until the lock lifts and try again."
+)
+
+
+def _signin_guard(request: Request) -> AttemptGuard:
+    """Failed sign-ins, per account (email) and per source address."""
+    state = request.app.state
+    guard: AttemptGuard | None = getattr(state, "signin_guard", None)
+    if guard is None:
+        settings = _settings(request)
+        guard = AttemptGuard(
+            shared_storage(request),
+            AttemptLimits.parse(
+                settings.signin_failure_limits, settings.signin_failure_limits_per_source
+            ),
+            name="sign-in",
+            subject="account",
+            advice=SIGNIN_LOCK_ADVICE,
+        )
+        state.signin_guard = guard
+    return guard
 
 
 def _signin_page(
@@ -146,10 +178,23 @@ async def sign_in(
         auth = check_authorization_request(_settings(request), params)
     except AuthorizeError as exc:
         return _refuse(request, exc, params.get("redirect_uri"))
-    # Rate limiting of failed sign-ins (per account and per source) hooks in here,
-    # before the password is checked.
+    # Failed sign-ins are limited per account and per source, before the password is
+    # checked: 429 with Retry-After, then a lock (the right password is refused too).
+    guard = _signin_guard(request)
+    account = email.strip().lower()
+    source = source_address(request)
+    try:
+        await guard.check(subject=account, source=source)
+    except TooManyAttempts as exc:
+        page = _signin_page(request, auth, email=email, error=exc.detail, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     person = await people_service.authenticate(session=session, email=email, password=password)
     if person is None:
+        # Nothing of a failed sign-in is kept; ending its transaction first frees
+        # SQLite's write lock for the counter (kept on its own connection).
+        await session.rollback()
+        await guard.failed(subject=account, source=source)
         return _signin_page(request, auth, email=email, error=WRONG, status=400)
     memberships = await people_repository.active_memberships(session, person.id)
     auth_time = int(time.time())

@@ -46,7 +46,10 @@ async def get_partner_by_org_id(session: AsyncSession, org_id: str) -> Partner |
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def _partner_filters(stmt: Select[Any], filters: dict[str, Any]) -> Select[Any]:
+def _partner_filters(
+    stmt: Select[Any], filters: dict[str, Any], *, own: bool = False
+) -> Select[Any]:
+    """Filters of the partners list; ``own``: the organisation's own list (no relationship)."""
     if "id" in filters:
         stmt = stmt.where(Partner.id.in_(parse_uuid_list("id", filters["id"])))
     if "status" in filters:
@@ -56,7 +59,8 @@ def _partner_filters(stmt: Select[Any], filters: dict[str, Any]) -> Select[Any]:
             )
         )
     if "region" in filters:
-        stmt = stmt.where(SHARED_REGION == str(filters["region"]))
+        region = Partner.region if own else SHARED_REGION
+        stmt = stmt.where(region == str(filters["region"]))
     if "sharing" in filters:
         stmt = stmt.where(
             Relationship.sharing.in_(filter_values("sharing", filters["sharing"], SHARING_STATES))
@@ -107,7 +111,7 @@ async def list_own_partner(
 ) -> Page:
     """A partner's own record, as a list of one. The relationship's fields (``status``,
     ``since``, ``steward``) belong to each funder: filtering or sorting by them is a 400."""
-    own_fields = {"status", "since", "steward"}
+    own_fields = {"status", "since", "steward", "sharing"}
     refused = sorted(own_fields & set(query.filters))
     if refused:
         raise BadRequest(
@@ -123,6 +127,8 @@ async def list_own_partner(
             slug="bad-list-parameter",
             errors={"sort": [f"'{query.sort}' is not sortable"]},
         )
-    stmt = _partner_filters(select(Partner).where(Partner.id == partner_id), query.filters)
+    stmt = _partner_filters(
+        select(Partner).where(Partner.id == partner_id), query.filters, own=True
+    )
     sorts = {k: v for k, v in PARTNER_SORTS.items() if k not in own_fields}
     return await fetch_page(session, stmt, query, sort_columns=sorts, id_column=Partner.id)

@@ -30,6 +30,7 @@ from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.lists import ListQuery, Page
 from services.common.mail import Mailer
+from services.common.revocation import mid_key, sub_key
 from services.partners.funders import repository as funders_repository
 from services.partners.identity import repository as identity_repository
 from services.partners.organisations import repository as organisations_repository
@@ -39,6 +40,7 @@ from services.partners.people.models import Invitation, Membership, PasswordRese
 from services.partners.people.passwords import check_strength, hash_password, verify_password
 from services.partners.people.schemas import InvitationCreate
 from services.partners.relationships import repository as relationships_repository
+from services.partners.revocations.service import revoke
 
 INVITATION_GONE = (
     "This invitation link has expired, was withdrawn or was already used. "
@@ -148,6 +150,9 @@ async def remove_membership(
     revoked = await identity_repository.revoke_sessions(
         session, now=now, reason="membership_removed", membership_id=membership.id
     )
+    await revoke(
+        session=session, key=mid_key(membership.id), reason="membership_removed", caller=caller
+    )
     await session.flush()
     audit.record(
         session,
@@ -171,6 +176,12 @@ async def disable_person(*, session: AsyncSession, caller: Caller, person_id: uu
         # Revocation point: person disabled.
         revoked = await identity_repository.revoke_sessions(
             session, now=now, reason="person_disabled", person_id=person.id
+        )
+        await revoke(
+            session=session,
+            key=sub_key(f"person:{person.id}"),
+            reason="person_disabled",
+            caller=caller,
         )
         await session.flush()
         audit.record(
@@ -643,6 +654,7 @@ async def reset_password(*, session: AsyncSession, token: str, password: str) ->
     await identity_repository.revoke_sessions(
         session, now=now, reason="password_reset", person_id=person.id
     )
+    await revoke(session=session, key=sub_key(f"person:{person.id}"), reason="password_reset")
     await session.flush()
     audit.record(
         session,

@@ -1,0 +1,290 @@
+"""Rate limits at the door: per client and per source address, by route class.
+
+Pure ASGI, in front of the proxy. Each request is put in a route class
+(``auth``: ``/oauth/`` and ``/.well-known/``; ``public``: ``/api/v1/public/``;
+``reads``: GET and HEAD; ``writes``: the rest) and counted against the limit of
+its source address and, with a good token, of its client (the token's ``sub``).
+The algorithm is the ``limits`` library's sliding window counter; the counters
+live in Redis (``TRELLIS_REDIS_URL``) or in the gateway's database
+(``TRELLIS_GATEWAY_DATABASE_URL``, default a SQLite file in the data dir), so
+every replica counts against the same limits.
+
+The hot path stays cheap: a replica takes a small share of a limit from the
+store in one request (``rate_limit_batch``, 5 % by default) and spends it
+locally, asking the store again only when it has run out. Every request let
+through was paid for in the shared store first, so replicas together never let
+more through than the limit (unused local shares make it slightly stricter).
+
+Answers carry ``RateLimit-Policy`` and ``RateLimit`` (IETF draft
+``draft-ietf-httpapi-ratelimit-headers``); a refusal is a 429 problem with
+``Retry-After``. If the store fails, requests are let through and a warning is
+logged: the limits protect the services, they must not take them down.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.auth import TokenVerifier, bearer_token
+from services.common.db import Database
+from services.common.errors import Problem
+from services.common.migrate import upgrade
+from services.common.ratelimit import make_storage, short_key
+from services.gateway.config import Settings
+
+logger = logging.getLogger("trellis.gateway.ratelimit")
+
+ROUTE_CLASSES = ("reads", "writes", "auth", "public")
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def route_class(path: str, method: str) -> str:
+    if path.startswith(("/oauth/", "/.well-known/")):
+        return "auth"
+    if path.startswith("/api/v1/public/"):
+        return "public"
+    return "reads" if method in _READS else "writes"
+
+
+class RateLimited(Problem):
+    status, slug = 429, "rate-limited"
+
+
+@dataclass
+class Lease:
+    """A share of a limit this replica has paid for in the shared store."""
+
+    remaining: int
+    expires: float
+    shared_remaining: int
+    reset_at: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    policy: str
+    limit: RateLimitItem
+    remaining: int
+    reset_in: int
+
+
+class GatewayLimiter:
+    """The limits of each route class, per client and per source."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        per_client: dict[str, str],
+        per_source: dict[str, str],
+        batch: float,
+    ) -> None:
+        for name in (*per_client, *per_source):
+            if name not in ROUTE_CLASSES:
+                raise ValueError(
+                    f"unknown route class {name!r} in the rate limits "
+                    f"(one of {', '.join(ROUTE_CLASSES)})"
+                )
+        self.limiter = SlidingWindowCounterRateLimiter(storage)
+        self.per_client = {name: parse(text) for name, text in per_client.items()}
+        self.per_source = {name: parse(text) for name, text in per_source.items()}
+        self.batch = max(0.0, min(batch, 0.5))
+        self._leases: dict[tuple[str, ...], Lease] = {}
+        self._refused: dict[tuple[str, ...], float] = {}
+        self._warned = 0.0
+
+    def _chunk(self, item: RateLimitItem) -> int:
+        return max(1, int(item.amount * self.batch))
+
+    async def take(self, kind: str, cls: str, who: str) -> Verdict | None:
+        """Spend one request of ``who``'s limit for ``cls``; ``None`` if it has none."""
+        limits = self.per_client if kind == "client" else self.per_source
+        item = limits.get(cls)
+        if item is None:
+            return None
+        policy = f"{cls}-{kind}"
+        key = (kind, cls, short_key(who) or "-")
+        now = time.time()
+        refused_until = self._refused.get(key)
+        if refused_until is not None:
+            if now < refused_until:
+                return Verdict(False, policy, item, 0, math.ceil(refused_until - now))
+            del self._refused[key]
+        lease = self._leases.get(key)
+        if lease is None or lease.remaining <= 0 or now >= lease.expires:
+            lease = await self._lease(key, item, now)
+            if lease is None:
+                return Verdict(False, policy, item, 0, math.ceil(self._refused[key] - now))
+        lease.remaining -= 1
+        return Verdict(
+            True,
+            policy,
+            item,
+            max(0, lease.shared_remaining + lease.remaining),
+            max(0, math.ceil(lease.reset_at - now)),
+        )
+
+    async def _lease(self, key: tuple[str, ...], item: RateLimitItem, now: float) -> Lease | None:
+        chunk = self._chunk(item)
+        got = await self.limiter.hit(item, *key, cost=chunk)
+        if not got and chunk > 1:
+            chunk = 1
+            got = await self.limiter.hit(item, *key, cost=1)
+        stats = await self.limiter.get_window_stats(item, *key)
+        reset_at = max(stats.reset_time, now + 1)
+        if not got:
+            self._leases.pop(key, None)
+            self._refused[key] = reset_at
+            return None
+        if len(self._leases) > 50_000:  # forget idle callers rather than grow without end
+            self._leases = {k: v for k, v in self._leases.items() if v.expires > now}
+        lease = Lease(
+            remaining=chunk,
+            expires=now + max(1.0, item.get_expiry() * self.batch),
+            shared_remaining=stats.remaining,
+            reset_at=reset_at,
+        )
+        self._leases[key] = lease
+        return lease
+
+    def warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned > 60:
+            self._warned = now
+            logger.warning("rate limits are not being checked (the store failed): %r", exc)
+
+
+def _headers(verdicts: list[Verdict]) -> list[tuple[bytes, bytes]]:
+    """``RateLimit-Policy`` for every limit that applied; ``RateLimit`` for the tightest."""
+    policies = ", ".join(
+        f'"{v.policy}";q={v.limit.amount};w={v.limit.get_expiry()}' for v in verdicts
+    )
+    tightest = min(verdicts, key=lambda v: (v.allowed, v.remaining))
+    current = f'"{tightest.policy}";r={tightest.remaining};t={tightest.reset_in}'
+    return [(b"ratelimit-policy", policies.encode()), (b"ratelimit", current.encode())]
+
+
+class RateLimitMiddleware:
+    """Counts each routed request against its limits before the proxy sees it.
+
+    ``open()`` (in the gateway's lifespan) connects the shared store; until then,
+    and when limits are off, requests pass straight through.
+    """
+
+    def __init__(
+        self, app: ASGIApp, settings: Settings, verifier: Callable[[], TokenVerifier | None]
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.verifier = verifier
+        self.limiter: GatewayLimiter | None = None
+        self._db: Database | None = None
+
+    async def open(self) -> None:
+        """Connect the shared store; if it cannot be opened, log why and run without limits."""
+        settings = self.settings
+        if not settings.rate_limits_enabled:
+            return
+        try:
+            if not settings.redis_url:
+                url = settings.effective_database_url
+                if url.startswith("sqlite"):
+                    # The embedded default keeps its one table up to date by itself; on
+                    # PostgreSQL run ``trellis migrate gateway`` (or set TRELLIS_REDIS_URL).
+                    await asyncio.to_thread(upgrade, "gateway", url)
+                self._db = Database(url)
+            self.limiter = GatewayLimiter(
+                make_storage(redis_url=settings.redis_url, db=self._db),
+                per_client=settings.rate_limits,
+                per_source=settings.source_rate_limits,
+                batch=settings.rate_limit_batch,
+            )
+        except ValueError:
+            raise  # a limit that does not parse: the operator must fix the setting
+        except Exception:
+            logger.exception(
+                "rate limits are OFF: their store could not be opened; set TRELLIS_REDIS_URL "
+                "or a writable TRELLIS_GATEWAY_DATABASE_URL"
+            )
+            await self.close()
+
+    async def close(self) -> None:
+        self.limiter = None
+        if self._db is not None:
+            await self._db.dispose()
+            self._db = None
+
+    async def _client(self, scope: Scope) -> str | None:
+        """The token's ``sub`` if the token is good (the proxy answers for bad ones)."""
+        verifier = self.verifier()
+        if verifier is None:
+            return None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                try:
+                    token = bearer_token(value.decode("latin-1"))
+                    if token is None:
+                        return None
+                    return (await verifier.verify(token)).sub
+                except Problem:
+                    return None
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter = self.limiter
+        if limiter is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cls = route_class(scope["path"], scope["method"])
+        client = scope.get("client")
+        source = client[0] if client else "unknown"
+        verdicts: list[Verdict] = []
+        try:
+            taken = await limiter.take("source", cls, source)
+            if taken is not None:
+                verdicts.append(taken)
+            if taken is None or taken.allowed:
+                sub = await self._client(scope)
+                if sub is not None:
+                    taken = await limiter.take("client", cls, sub)
+                    if taken is not None:
+                        verdicts.append(taken)
+        except Exception as exc:  # the store failed: let the request through
+            limiter.warn(exc)
+            verdicts = []
+        if not verdicts:
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(verdicts)
+        refused = next((v for v in verdicts if not v.allowed), None)
+        if refused is not None:
+            who = "this client" if refused.policy.endswith("-client") else "your network address"
+            wait = max(1, refused.reset_in)
+            problem = RateLimited(
+                f"Too many requests from {who} for {refused.policy.partition('-')[0]} "
+                f"({refused.limit.amount} per {refused.limit.get_expiry()} seconds). "
+                f"Wait {wait} seconds (Retry-After) before trying again.",
+                headers={
+                    "Retry-After": str(wait),
+                    **{k.decode(): v.decode() for k, v in headers},
+                },
+                extra={"retry_after": wait},
+            )
+            await problem.to_response(scope["path"])(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
