@@ -100,7 +100,17 @@ def create_service_app(
         revocations = RevocationList(
             revocation_source(app)
             if revocation_source is not None
-            else http_source(app.state.services["partners"]),
+            else http_source(
+                app.state.services.get("partners")
+                or ServiceClient(
+                    "partners",
+                    settings.service_url("partners"),
+                    http,
+                    tokens,
+                    caller=settings.service_name,
+                    timeout=settings.upstream_timeout,
+                )
+            ),
             poll_interval=settings.revocation_poll_interval,
             retention=settings.revocation_retention,
             max_staleness=settings.revocation_max_staleness,

@@ -252,7 +252,7 @@ async def public_commitments(
     responses=problem_responses(404),
 )
 async def public_commitment(
-    funder_slug: str, commitment_id: uuid.UUID, session: SessionDep, partners: PartnersDep
+    funder_slug: FunderSlug, commitment_id: uuid.UUID, session: SessionDep, partners: PartnersDep
 ) -> PublicCommitment:
     """One of a funder's current commitments. No token needed."""
     items = await service.public_list(session=session, partners=partners, slug=funder_slug)
