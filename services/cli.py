@@ -46,6 +46,8 @@ from services.partners.config import Settings as PartnersSettings
 from services.partners.people import operator
 
 ALL = ("gateway", *SERVICES)
+#: The console's built bundle, committed (``console/`` builds it): ``trellis up`` serves it at ``/``.
+CONSOLE_BUNDLE = Path(__file__).resolve().parent / "gateway" / "console"
 APP_FACTORIES = {name: f"services.{name}.app:create_app" for name in ALL}
 
 
@@ -357,6 +359,8 @@ def up(args: argparse.Namespace) -> int:
     ensure_keys(settings)
     migrate(SERVICES)
     urls = {name: f"http://{hosts[name]}:{ports[name]}" for name in ALL}
+    if (CONSOLE_BUNDLE / "index.html").is_file():
+        os.environ.setdefault("TRELLIS_GATEWAY_CONSOLE_DIR", str(CONSOLE_BUNDLE))
     sup = Supervisor()
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)

@@ -12,7 +12,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Scope
 
 LINKS: dict[str, str] = {
     "docs": "/docs",
@@ -77,6 +79,25 @@ def _page(links: dict[str, str]) -> str:
 """
 
 
+class ConsoleFiles(StaticFiles):
+    """The console's files; a page path the bundle has no file for answers ``index.html``.
+
+    The console is a single-page app: ``/console/callback`` (where sign-in returns) and
+    the other paths a person may bookmark are drawn by the app, not files. Only a
+    browser asking for a page (``Accept: text/html``) gets ``index.html``; a missing
+    script or image stays a 404, and nothing under ``/api/`` reaches here.
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as exc:
+            accept = dict(scope.get("headers", [])).get(b"accept", b"").decode("latin-1")
+            if exc.status_code != 404 or "text/html" not in accept:
+                raise
+            return await super().get_response("index.html", scope)
+
+
 def install_front_page(app: FastAPI, console_dir: Path | None) -> None:
     """Serve the console at ``/`` if its bundle is in ``console_dir``, else the signpost.
 
@@ -84,7 +105,7 @@ def install_front_page(app: FastAPI, console_dir: Path | None) -> None:
     otherwise shadow them.
     """
     if console_dir is not None and (console_dir / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=console_dir, html=True), name="console")
+        app.mount("/", ConsoleFiles(directory=console_dir, html=True), name="console")
         return
 
     @app.get("/", include_in_schema=False)

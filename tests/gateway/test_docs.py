@@ -17,6 +17,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from services.cli import CONSOLE_BUNDLE
 from services.gateway.app import create_app
 from tests.gateway.conftest import Keys, Services, gateway_settings
 
@@ -163,3 +164,33 @@ async def test_a_console_bundle_takes_the_front_page(
     assert script.status_code == 200
     assert docs.status_code == 200 and "swagger-ui" in docs.text
     assert health.json() == {"status": "ok"}
+
+
+async def test_the_console_draws_its_own_pages_but_a_missing_file_is_a_404(
+    keys: Keys, services: Services, tmp_path: Path
+) -> None:
+    """Where sign-in returns (``/console/callback``) is a page of the app, not a file."""
+    (tmp_path / "index.html").write_text("<!doctype html><title>Trellis console</title>")
+    app = create_app(gateway_settings(keys, services.urls, console_dir=tmp_path))
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+        html = {"Accept": "text/html,application/xhtml+xml"}
+        callback = await client.get("/console/callback?code=abc&state=x", headers=html)
+        page = await client.get("/partners/123", headers=html)
+        script = await client.get("/assets/missing.js", headers={"Accept": "*/*"})
+        api = await client.get("/api/v1/nothing-here", headers=html)
+    assert callback.status_code == 200 and "Trellis console" in callback.text
+    assert page.status_code == 200 and "Trellis console" in page.text
+    assert script.status_code == 404
+    assert api.status_code == 404 and "Trellis console" not in api.text
+
+
+def test_trellis_up_serves_the_committed_console() -> None:
+    """`trellis up` points the gateway at the bundle built from console/ and committed."""
+    index = (CONSOLE_BUNDLE / "index.html").read_text()
+    assert '<div id="root">' in index
+    assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', index)
+    assert assets and all((CONSOLE_BUNDLE / a.lstrip("/")).is_file() for a in assets)
+    assert not any(host in index for host in CDN_HOSTS)
