@@ -143,11 +143,7 @@ UPDATE: dict[str, tuple[Any, ...]] = {
 }
 # Lists where <Edit> updates a record react-admin just created (a fresh one, free to change).
 UPDATE_CREATED = {"actions", "commitments", "contacts", "documents", "funders", "grants"}
-<<<<<<< HEAD
-UPDATE_CREATED |= {"interactions", "partners", "rounds", "budgets"}
-=======
-UPDATE_CREATED |= {"interactions", "partners", "rounds", "webhooks"}
->>>>>>> connections
+UPDATE_CREATED |= {"interactions", "partners", "rounds", "budgets", "webhooks"}
 
 
 def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """bank accounts of partner organisations (encrypted, held, confirmed) and their notices
 
 Revision ID: 0010_bank_accounts
-Revises: 0008_revocations
+Revises: 0009_search
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import services.common.db
 
 revision: str = "0010_bank_accounts"
-down_revision: str | None = "0008_revocations"
+down_revision: str | None = "0009_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """webhooks: endpoints that funders' staff and partners' people register, and deliveries
 
 Revision ID: 0010_webhooks
-Revises: 0008_revocations
+Revises: 0010_bank_accounts
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import services.common.db
 
 revision: str = "0010_webhooks"
-down_revision: str | None = "0008_revocations"
+down_revision: str | None = "0010_bank_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
