@@ -65,6 +65,8 @@ CREATE: dict[str, tuple[str, dict[str, Any]]] = {
     # A literal public address: no DNS needed, and the test never lets the sender reach it.
     "webhooks": ("partner", {"url": "https://1.1.1.1/trellis", "event_types": ["update.replied"]}),
     "actions": ("funder_staff", {"title": "Publish the round's answers within a month"}),
+    "exports/takeout": ("funder_staff", {}),
+    "invitations": ("funder_staff", {"email": "new.colleague@example.org", "role": "funder_staff"}),
     "budgets": ("funder_staff", {"financial_year": 2031, "amount": 150000000}),
     "commitments": ("funder_staff", {"title": "We will answer every email within a week"}),
     "contacts": ("partner", {"name": "Sam Patel", "role": "Treasurer"}),
@@ -138,6 +140,8 @@ UPDATE: dict[str, tuple[Any, ...]] = {
     "interactions": ("funder_staff", {"summary": "A call about the lease and the van."}),
     "partners": ("funder_staff", {"description": "Arts with people of the harbour."}),
     "relationships": ("funder_staff", {"steward": "Tom Fletcher"}),
+    # The organisation answers its funder again as before (a no-op it may always send).
+    "partners/{partner_id}/sharing": ("partner", {"sharing": "accepted"}),
     "rounds": ("funder_staff", {"description": "Tell us how we are doing."}),
     "webhooks": ("partner", {"description": "Our CRM"}),
 }

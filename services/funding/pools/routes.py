@@ -286,7 +286,7 @@ async def get_pool_share(
 
 
 @router.get("/pools/shares/{share_id}", response_model=Share, responses=problem_responses(404))
-async def get_share(share_id: str, session: SessionDep, caller: StaffDep) -> Share:
+async def get_member_share(share_id: str, session: SessionDep, caller: StaffDep) -> Share:
     """One member's share of one pooled grant (its id is ``<grant id>.<funder id>``)."""
     row = await service.share(session=session, caller=caller, share_id=share_id)
     return share_out(row)
