@@ -119,4 +119,6 @@ async def bulk_grants(
         async with db.engine.connect() as conn:
             await conn.exec_driver_sql("ANALYZE")
             await conn.commit()
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # Outside the engine's transactions (it begins one for every statement).
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
