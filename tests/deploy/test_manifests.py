@@ -243,6 +243,10 @@ NOT_NEEDED_IN_KUBERNETES = {
         )
     ),
     "TRELLIS_PARTNERS_CLIENT_TOKEN_TTL",
+    # Bank details: an operator adds its keys to the partners Secret (deploy/README.md).
+    "TRELLIS_PARTNERS_BANK_KEYS",
+    "TRELLIS_PARTNERS_BANK_KEY_ID",
+    "TRELLIS_PARTNERS_BANK_CHANGE_HOLD_HOURS",
     # People's sign-in: lifetimes, the console's addresses (made from the issuer), extra
     # OIDC clients and external providers, and the public URL (the issuer by default).
     *(

@@ -264,7 +264,7 @@ def seed(base: str, tokens: Tokens) -> Seeded:
                     f"{API}/rounds/{round_['id']}/responses",
                     headers=tokens.partner(each["id"]),
                     json={
-                        "anonymous": index % 2 == 0,
+                        "anonymous": False,  # anonymous answers are cast with a ballot
                         "ratings": [
                             {"commitment_id": c["commitment_id"], "rating": 3 + index % 3}
                             for c in round_["commitments"]
