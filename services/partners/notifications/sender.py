@@ -266,7 +266,7 @@ class NotificationSender(BackgroundTask):
                     days=days,
                     promise=promise,
                 )
-                await service.queue(session, draft, now=now)
+                await service.queue(session=session, draft=draft, now=now)
                 fired += 1
         return fired
 
@@ -291,6 +291,6 @@ class NotificationSender(BackgroundTask):
                     closes_on=round_.closes_on,
                     partner_ids=round_.partner_ids,
                 )
-                await service.queue(session, draft, now=now)
+                await service.queue(session=session, draft=draft, now=now)
                 fired += 1
         return fired

@@ -217,7 +217,7 @@ async def _turn_off(session: AsyncSession, person_id: uuid.UUID, name: str, at: 
 # Queueing -------------------------------------------------------------------------------------
 
 
-async def queue(session: AsyncSession, draft: Draft, *, now: datetime | None = None) -> int:
+async def queue(*, session: AsyncSession, draft: Draft, now: datetime | None = None) -> int:
     """One notification per person the draft concerns who has it on; how many were queued.
 
     A person has each notification once per subject, so a redelivered event queues nothing."""
@@ -252,7 +252,7 @@ async def queue(session: AsyncSession, draft: Draft, *, now: datetime | None = N
     return queued
 
 
-async def names_for(session: AsyncSession, data: dict[str, Any]) -> Names:
+async def names_for(*, session: AsyncSession, data: dict[str, Any]) -> Names:
     funders = await repository.funders(session, messages.ids(data.get("funder_id")))
     partners = await repository.partner_names(session, messages.ids(data.get("partner_id")))
     return Names({k: f.name for k, f in funders.items()}, partners)
@@ -270,13 +270,13 @@ DRAFTERS = {
 }
 
 
-async def on_local_event(session: AsyncSession, event_type: str, data: dict[str, Any]) -> None:
+async def on_local_event(*, session: AsyncSession, event_type: str, data: dict[str, Any]) -> None:
     """An event of this service's own (an update sent or replied to): queued at once."""
     drafter = DRAFTERS.get(event_type)
     if drafter is not None:
-        draft = drafter(data, await names_for(session, data))
+        draft = drafter(data, await names_for(session=session, data=data))
         if draft is not None:
-            await queue(session, draft)
+            await queue(session=session, draft=draft)
 
 
 async def on_event(*, session: AsyncSession, event: Event) -> None:
@@ -300,7 +300,7 @@ async def on_event(*, session: AsyncSession, event: Event) -> None:
         await repository.mark(session, kind="round_closing", subject_id=round_id, at=now)
         await repository.close_round(session, round_id, now)
         return
-    await on_local_event(session, event.type, data)
+    await on_local_event(session=session, event_type=event.type, data=data)
 
 
 #: What this package consumes from the other services' events.

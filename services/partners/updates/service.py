@@ -35,7 +35,7 @@ async def _emit(session: AsyncSession, event_type: str, data: dict[str, Any]) ->
     """To the other services' outboxes, email notifications and the webhooks subscribed to
     it, in one go."""
     event_id = outbox.emit(session, event_type, data)
-    await notifications_service.on_local_event(session, event_type, data)
+    await notifications_service.on_local_event(session=session, event_type=event_type, data=data)
     await webhooks_service.fan_out(
         session,
         event_id=event_id,
