@@ -105,6 +105,7 @@ def service_settings(name: str, *, data_dir: Path, database_url: str, **override
         "feedback_url": "http://feedback.test",
         "outbox_autostart": False,
         "webhooks_autostart": False,
+        "notifications_autostart": False,
         "log_level": "WARNING",
     }
     values.update(overrides)

@@ -28,6 +28,24 @@ class Event(BaseModel):
 EventHandler = Callable[..., Awaitable[None]]
 
 
+def combine(*tables: dict[str, EventHandler]) -> dict[str, EventHandler]:
+    """One table of handlers from several: each event runs every handler of its type, in
+    the order the tables are given, in the same transaction."""
+    grouped: dict[str, list[EventHandler]] = {}
+    for table in tables:
+        for event_type, handler in table.items():
+            grouped.setdefault(event_type, []).append(handler)
+    return {t: hs[0] if len(hs) == 1 else _all_of(hs) for t, hs in grouped.items()}
+
+
+def _all_of(handlers: list[EventHandler]) -> EventHandler:
+    async def each(*, session: Any, event: "Event") -> None:
+        for handler in handlers:
+            await handler(session=session, event=event)
+
+    return each
+
+
 def events_router(handlers: dict[str, EventHandler]) -> APIRouter:
     """The internal endpoint that consumes events with ``handlers[type](session=, event=)``.
 

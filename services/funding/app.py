@@ -33,7 +33,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with kit_lifespan(app):
             checker = OverdueChecker(
-                app.state.db, app.state.outbox, interval=settings.overdue_check_interval
+                app.state.db,
+                app.state.outbox,
+                interval=settings.overdue_check_interval,
+                due_soon_days=settings.due_soon_days,
             )
             app.state.overdue_checker = checker
             if settings.overdue_check_autostart:

@@ -14,3 +14,6 @@ class Settings(ServiceSettings):
     #: Seconds between overdue checks (each emits ``instalment.overdue`` once per instalment).
     overdue_check_interval: float = 3600.0
     overdue_check_autostart: bool = True
+    #: Days before its due date that an instalment is announced as ``instalment.due_soon``
+    #: (once per due date, by the same periodic check): staff are reminded by email.
+    due_soon_days: int = 7

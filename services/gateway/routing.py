@@ -25,6 +25,7 @@ RESOURCES: dict[str, str] = {
     "password-resets": "partners",
     "search": "partners",
     "webhooks": "partners",
+    "notification-preferences": "partners",
     # funding
     "grants": "funding",
     "instalments": "funding",

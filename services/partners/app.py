@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.common.events import combine
 from services.common.mail import Mailer
 from services.common.service_app import create_service_app
 from services.partners.bank.routes import internal as bank_internal_router
@@ -22,6 +23,10 @@ from services.partners.imports.routes import internal as imports_internal_router
 from services.partners.imports.routes import router as imports_router
 from services.partners.interactions.routes import router as interactions_router
 from services.partners.internal.routes import router as internal_router
+from services.partners.notifications.routes import pages as notification_pages_router
+from services.partners.notifications.routes import router as notifications_router
+from services.partners.notifications.sender import NotificationSender
+from services.partners.notifications.service import EVENT_HANDLERS as NOTIFICATION_HANDLERS
 from services.partners.organisations.routes import router as organisations_router
 from services.partners.people.pages import router as people_pages_router
 from services.partners.people.routes import router as people_router
@@ -62,8 +67,9 @@ def create_app(
             bank_router,
             search_router,
             webhooks_router,
+            notifications_router,
         ],
-        event_handlers=with_webhooks(TIMELINE_EVENT_HANDLERS),
+        event_handlers=combine(with_webhooks(TIMELINE_EVENT_HANDLERS), NOTIFICATION_HANDLERS),
         extra_routers=[
             identity_router,
             signin_router,
@@ -72,6 +78,7 @@ def create_app(
             imports_internal_router,
             revocations_router,
             bank_internal_router,
+            notification_pages_router,
         ],
         transports=transports,
         revocation_source=database_source,
@@ -101,9 +108,26 @@ def create_app(
             app_.state.webhooks = webhooks
             if settings.webhooks_autostart:
                 webhooks.start()
+            # Email notifications, from the notifications table (the mail outbox).
+            notifications = NotificationSender(
+                app_.state.db,
+                mailer,
+                base_url=settings.base_url,
+                feedback=app_.state.services.get("feedback"),
+                reply_within_days=settings.notifications_reply_within_days,
+                round_closing_days=settings.notifications_round_closing_days,
+                digest_hour=settings.notifications_digest_hour,
+                poll_interval=settings.notifications_poll_interval,
+                scan_interval=settings.notifications_scan_interval,
+                max_attempts=settings.notifications_max_attempts,
+            )
+            app_.state.notifications = notifications
+            if settings.notifications_autostart:
+                notifications.start()
             try:
                 yield
             finally:
+                await notifications.stop()
                 await webhooks.stop()
                 await mailer.drain()
 

@@ -106,6 +106,21 @@ class Settings(ServiceSettings):
     webhooks_poll_interval: float = 1.0
     webhooks_autostart: bool = True
 
+    # Email notifications (services/partners/notifications).
+    notifications_digest_hour: int = Field(8, ge=0, le=23)
+    """The hour (UTC) each day's digest is sent at, to people who chose ``daily``."""
+    notifications_reply_within_days: int = Field(14, ge=1, le=366)
+    """Days after which staff are reminded of an update without a reply, where their funder
+    publishes no commitment measured by days to first reply with its ``promised_days``."""
+    notifications_round_closing_days: int = Field(3, ge=0, le=60)
+    """Days before a feedback round closes that invited partners' people are reminded."""
+    notifications_poll_interval: float = 5.0
+    notifications_scan_interval: float = 300.0
+    """Seconds between looks for reminders that fell due."""
+    notifications_max_attempts: int = 8
+    """Tries of one email before it is given up (backoff doubles from 30 s, capped at 1 h)."""
+    notifications_autostart: bool = True
+
     @property
     def base_url(self) -> str:
         return (self.public_url or self.auth_issuer).rstrip("/")

@@ -12,6 +12,13 @@ from services.partners.documents.models import Document
 from services.partners.funders.models import Funder
 from services.partners.identity.models import AuthorizationCode, RefreshToken, SignInSession
 from services.partners.interactions.models import Interaction
+from services.partners.notifications.models import (
+    Notification,
+    NotificationMark,
+    NotificationPreference,
+    NotificationRound,
+    NotificationSettings,
+)
 from services.partners.organisations.models import Partner
 from services.partners.people.models import (
     ExternalIdentity,
@@ -46,6 +53,11 @@ __all__ = [
     "Interaction",
     "Invitation",
     "Membership",
+    "Notification",
+    "NotificationMark",
+    "NotificationPreference",
+    "NotificationRound",
+    "NotificationSettings",
     "Partner",
     "PasswordReset",
     "Person",

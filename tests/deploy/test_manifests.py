@@ -281,6 +281,21 @@ NOT_NEEDED_IN_KUBERNETES = {
     "TRELLIS_PUBLIC_URL",
     "TRELLIS_FUNDING_OVERDUE_CHECK_INTERVAL",
     "TRELLIS_FUNDING_OVERDUE_CHECK_AUTOSTART",
+    "TRELLIS_FUNDING_DUE_SOON_DAYS",
+    # Email notifications: the defaults (a digest at 08:00 UTC, reminders after 14 days
+    # unless the funder publishes its own promise) suit a pod.
+    *(
+        f"TRELLIS_PARTNERS_NOTIFICATIONS_{knob}"
+        for knob in (
+            "DIGEST_HOUR",
+            "REPLY_WITHIN_DAYS",
+            "ROUND_CLOSING_DAYS",
+            "POLL_INTERVAL",
+            "SCAN_INTERVAL",
+            "MAX_ATTEMPTS",
+            "AUTOSTART",
+        )
+    ),
     "TRELLIS_GATEWAY_CONNECT_TIMEOUT",
     "TRELLIS_GATEWAY_MAX_CONNECTIONS",
     "TRELLIS_GATEWAY_OPENAPI_CACHE_SECONDS",

@@ -23,6 +23,7 @@ EXPECTED = {
         "password-resets",
         "search",
         "webhooks",
+        "notification-preferences",
     ],
     "funding": [
         "grants",
@@ -85,6 +86,7 @@ async def test_each_resource_goes_to_its_service(
         "/.well-known/jwks.json",
         "/account/invitation",
         "/account/password-reset",
+        "/account/notifications/unsubscribe",
     ],
 )
 async def test_identity_endpoints_go_to_partners(echo_stack: EchoStack, path: str) -> None:

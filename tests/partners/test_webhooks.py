@@ -3,18 +3,14 @@ each event once in effect across an outage and a restart of the sender, rotatabl
 SSRF refused, and each side's endpoints hear only of their own events."""
 
 import asyncio
-import email
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from email.policy import default
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import select, update
@@ -27,15 +23,10 @@ from services.partners.webhooks.dispatcher import WebhookDispatcher
 from services.partners.webhooks.models import WebhookDelivery
 from tests.feedback.support import new_funder as new_feedback_funder
 from tests.funding.helpers import new_funder as new_funding_funder
+from tests.partners.mail_helpers import Inbox, free_port, smtp_server
 from tests.support import Stack, running_stack
 
 API = "/api/v1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Receiver:
@@ -89,25 +80,10 @@ class Receiver:
         await self.task
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default))
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[tuple[Inbox, str]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, f"smtp://127.0.0.1:{port}"
-    finally:
-        controller.stop()
+    with smtp_server() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -272,6 +272,12 @@ async def close(
     await ballot_keys.erase_key(session=session, round_id=round_.id)
     await session.flush()
     audit.record(session, caller=caller, action="close", entity_type="round", entity_id=round_.id)
+    # Only that it closed: partners are no longer reminded of it. Never who answered.
+    outbox.emit(
+        session,
+        "round.closed",
+        {"round_id": str(round_.id), "funder_id": str(round_.funder_id)},
+    )
     return round_
 
 

@@ -105,6 +105,8 @@ class Instalment(IdMixin, TimestampMixin, VersionedMixin, Base):
     paid_on: Mapped[date | None]
     cancelled_on: Mapped[date | None]
     overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When ``instalment.due_soon`` was emitted for this due date (cleared when it moves).
+    due_soon_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_instalments_grant", "grant_id", "sequence"),

@@ -1,4 +1,5 @@
-"""The periodic overdue check: one ``instalment.overdue`` event per instalment, ever.
+"""The periodic instalment check: one ``instalment.overdue`` event per instalment, ever, and
+one ``instalment.due_soon`` per due date, ``due_soon_days`` before it.
 
 It runs in the funding service's lifespan (every ``overdue_check_interval``
 seconds) and can be run once on demand (tests, the CLI). Each instalment that
@@ -23,9 +24,16 @@ class OverdueChecker:
     """Finds newly overdue instalments and emits ``instalment.overdue`` for each, once."""
 
     def __init__(
-        self, db: Database, outbox: Outbox, *, interval: float = 3600.0, batch_size: int = 200
+        self,
+        db: Database,
+        outbox: Outbox,
+        *,
+        interval: float = 3600.0,
+        batch_size: int = 200,
+        due_soon_days: int = 7,
     ) -> None:
         self.db = db
+        self.due_soon_days = due_soon_days
         self.outbox = outbox
         self.interval = interval
         self.batch_size = batch_size
@@ -54,21 +62,35 @@ class OverdueChecker:
             await asyncio.sleep(self.interval)
 
     async def run_once(self, *, today: date | None = None) -> int:
-        """Emit ``instalment.overdue`` for every instalment newly overdue; how many."""
+        """Emit ``instalment.overdue`` for every instalment newly overdue, and
+        ``instalment.due_soon`` for every one newly due within ``due_soon_days``; how many."""
         today = today or utcnow().date()
+        emitted = 0
+        for kind in repository.NOTICES:
+            emitted += await self._notices(kind, today)
+        if emitted:
+            self.outbox.wake.set()
+        return emitted
+
+    async def _notices(self, kind: str, today: date) -> int:
         emitted = 0
         while True:
             async with self.db.sessionmaker() as session, session.begin():
                 session.info["outbox"] = self.outbox
-                rows = await repository.due_for_overdue_notice(
-                    session, today=today, limit=self.batch_size, lock=self.db.is_postgres
+                rows = await repository.due_for_notice(
+                    session,
+                    kind,
+                    today=today,
+                    days=self.due_soon_days,
+                    limit=self.batch_size,
+                    lock=self.db.is_postgres,
                 )
                 if not rows:
                     break
                 for row in rows:
                     outbox_module.emit(
                         session,
-                        "instalment.overdue",
+                        f"instalment.{kind}",
                         {
                             "instalment_id": str(row.id),
                             "grant_id": str(row.grant_id),
@@ -79,10 +101,8 @@ class OverdueChecker:
                             "due_date": row.due_date.isoformat(),
                         },
                     )
-                await repository.mark_overdue_notified(session, [r.id for r in rows], utcnow())
+                await repository.mark_notified(session, kind, [r.id for r in rows], utcnow())
             emitted += len(rows)
             if len(rows) < self.batch_size:
                 break
-        if emitted:
-            self.outbox.wake.set()
         return emitted

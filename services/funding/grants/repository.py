@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, select, update
@@ -224,13 +224,31 @@ async def list_instalments(
     )
 
 
-async def due_for_overdue_notice(
-    session: AsyncSession, *, today: date, limit: int, lock: bool
+#: The notices the periodic check sends once per instalment (and due date): their clause
+#: and the column that records that the notice went.
+NOTICES = ("overdue", "due_soon")
+
+
+def _notice(kind: str, today: date, *, days: int) -> tuple[ColumnElement[bool], Any]:
+    if kind == "overdue":
+        return overdue_clause(today), Instalment.overdue_notified_at
+    soon = (
+        (Instalment.status == "scheduled")
+        & (Instalment.due_date >= today)
+        & (Instalment.due_date <= today + timedelta(days=days))
+    )
+    return soon, Instalment.due_soon_notified_at
+
+
+async def due_for_notice(
+    session: AsyncSession, kind: str, *, today: date, days: int, limit: int, lock: bool
 ) -> list[Instalment]:
-    """Overdue instalments of live grants whose ``instalment.overdue`` is not yet emitted."""
+    """Instalments of live grants that need the ``instalment.<kind>`` notice not yet emitted:
+    ``overdue`` (unpaid after the due date) or ``due_soon`` (due within ``days``)."""
+    clause, column = _notice(kind, today, days=days)
     stmt = (
         select(Instalment)
-        .where(overdue_clause(today), Instalment.overdue_notified_at.is_(None))
+        .where(clause, column.is_(None))
         .where(
             exists().where(
                 Grant.id == Instalment.grant_id, Grant.status.in_(("approved", "active"))
@@ -244,13 +262,14 @@ async def due_for_overdue_notice(
     return list((await session.execute(stmt)).scalars())
 
 
-async def mark_overdue_notified(
-    session: AsyncSession, ids: Sequence[uuid.UUID], at: datetime
+async def mark_notified(
+    session: AsyncSession, kind: str, ids: Sequence[uuid.UUID], at: datetime
 ) -> None:
+    column = _notice(kind, at.date(), days=0)[1]
     await session.execute(
         update(Instalment)
         .where(Instalment.id.in_(ids))
-        .values(overdue_notified_at=at)
+        .values({column: at})
         .execution_options(synchronize_session=False)
     )
 

@@ -3,43 +3,13 @@
 import calendar
 from datetime import date, timedelta
 
-import iso4217
+from services.common.money import currency_digits as currency_digits
+from services.common.money import describe as describe
+from services.common.money import major_units_text as major_units_text
+from services.common.money import minor_digits as minor_digits
 
 #: Months between instalments of each regular frequency; ``custom`` has no rhythm.
 MONTHS_PER_INSTALMENT = {"monthly": 1, "quarterly": 3, "annual": 12}
-
-
-def currency_digits(code: str) -> int | None:
-    """The minor-unit digits of an ISO 4217 currency (2 for GBP, 0 for JPY, 3 for KWD), or
-    None if ``code`` is not a currency one can pay a partner in (unknown, gold, test codes)."""
-    try:
-        return iso4217.Currency(code).exponent
-    except ValueError:
-        return None
-
-
-def minor_digits(currency: str) -> int:
-    digits = currency_digits(currency)
-    return 2 if digits is None else digits
-
-
-def major_units_text(amount: int, currency: str) -> str:
-    """An amount in minor units written exactly in major units: 10000001 GBP -> '100000.01'."""
-    digits = minor_digits(currency)
-    if digits == 0:
-        return str(amount)
-    sign = "-" if amount < 0 else ""
-    whole, fraction = divmod(abs(amount), 10**digits)
-    return f"{sign}{whole}.{fraction:0{digits}d}"
-
-
-def describe(amount: int, currency: str) -> str:
-    """Human words for an amount: '£1,234.56' for GBP, '1,234.56 EUR' otherwise."""
-    text = major_units_text(abs(amount), currency)
-    whole, _, fraction = text.partition(".")
-    grouped = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
-    symbol = {"GBP": "£", "USD": "$", "EUR": "€"}.get(currency)
-    return f"{symbol}{grouped}" if symbol else f"{grouped} {currency}"
 
 
 def add_months(start: date, months: int) -> date:

@@ -698,7 +698,7 @@ async def _replace_unpaid(
         if index < len(unpaid):
             row = unpaid[index]
             if row.due_date != due:
-                row.overdue_notified_at = None
+                row.overdue_notified_at = row.due_soon_notified_at = None
             row.due_date, row.amount = due, amount
         else:
             sequence += 1
@@ -801,7 +801,7 @@ async def update_instalment(
         ]
         _reconcile(grant, target=grant.amount_awarded, paid=_paid(instalments), lines=lines)
     if "due_date" in changes and changes["due_date"] != instalment.due_date:
-        instalment.overdue_notified_at = None
+        instalment.overdue_notified_at = instalment.due_soon_notified_at = None
     for field, value in changes.items():
         setattr(instalment, field, value)
     await session.flush()

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import audit
+from services.common import audit, outbox
 from services.common.auth import Caller
 from services.common.db import utcnow
 from services.common.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
@@ -462,6 +462,21 @@ async def propose(
         entity_type="pool_proposal",
         entity_id=proposal.id,
         changes=data.model_dump(mode="json"),
+    )
+    # Each member's staff are told a proposal awaits their vote (email notifications).
+    members = await repository.members_of(session, pool.id, statuses=ACT)
+    outbox.emit(
+        session,
+        "proposal.opened",
+        {
+            "proposal_id": str(proposal.id),
+            "pool_id": str(pool.id),
+            "pool_name": pool.name,
+            "funder_ids": [str(m.funder_id) for m in members],
+            "title": proposal.title,
+            "amount": proposal.amount,
+            "currency": proposal.currency,
+        },
     )
     return proposal
 

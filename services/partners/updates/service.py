@@ -20,6 +20,7 @@ from services.common.lists import ListQuery, Page
 from services.partners.access import actor_name, is_staff
 from services.partners.documents import repository as documents_repository
 from services.partners.funders import repository as funders_repository
+from services.partners.notifications import service as notifications_service
 from services.partners.timeline import service as timeline_service
 from services.partners.updates import repository
 from services.partners.updates.models import PROMPTS, Reply, Update
@@ -31,8 +32,10 @@ NO_TEXT = "is empty; at least one part of an update needs your words"
 
 
 async def _emit(session: AsyncSession, event_type: str, data: dict[str, Any]) -> None:
-    """To the other services' outboxes, and to the webhooks subscribed to it, in one go."""
+    """To the other services' outboxes, email notifications and the webhooks subscribed to
+    it, in one go."""
     event_id = outbox.emit(session, event_type, data)
+    await notifications_service.on_local_event(session=session, event_type=event_type, data=data)
     await webhooks_service.fan_out(
         session,
         event_id=event_id,

@@ -1,0 +1,36 @@
+"""Money in words: integer minor units written exactly, for any ISO 4217 currency."""
+
+import iso4217
+
+
+def currency_digits(code: str) -> int | None:
+    """The minor-unit digits of an ISO 4217 currency (2 for GBP, 0 for JPY, 3 for KWD), or
+    None if ``code`` is not a currency one can pay a partner in (unknown, gold, test codes)."""
+    try:
+        return iso4217.Currency(code).exponent
+    except ValueError:
+        return None
+
+
+def minor_digits(currency: str) -> int:
+    digits = currency_digits(currency)
+    return 2 if digits is None else digits
+
+
+def major_units_text(amount: int, currency: str) -> str:
+    """An amount in minor units written exactly in major units: 10000001 GBP -> '100000.01'."""
+    digits = minor_digits(currency)
+    if digits == 0:
+        return str(amount)
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**digits)
+    return f"{sign}{whole}.{fraction:0{digits}d}"
+
+
+def describe(amount: int, currency: str) -> str:
+    """Human words for an amount: '£1,234.56' for GBP, '1,234.56 EUR' otherwise."""
+    text = major_units_text(abs(amount), currency)
+    whole, _, fraction = text.partition(".")
+    grouped = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
+    symbol = {"GBP": "£", "USD": "$", "EUR": "€"}.get(currency)
+    return f"{symbol}{grouped}" if symbol else f"{grouped} {currency}"
