@@ -30,6 +30,7 @@ RESOURCES: dict[str, str] = {
     "instalments": "funding",
     "payments": "funding",
     "variations": "funding",
+    "grant-requests": "funding",
     "exports": "funding",
     "pools": "funding",
     "funder-settings": "funding",
