@@ -24,6 +24,8 @@ RESOURCES: dict[str, str] = {
     "invitations": "partners",
     "password-resets": "partners",
     "search": "partners",
+    "tags": "partners",
+    "learning-notes": "partners",
     "webhooks": "partners",
     # funding
     "grants": "funding",

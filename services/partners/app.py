@@ -22,6 +22,7 @@ from services.partners.imports.routes import internal as imports_internal_router
 from services.partners.imports.routes import router as imports_router
 from services.partners.interactions.routes import router as interactions_router
 from services.partners.internal.routes import router as internal_router
+from services.partners.learning.routes import router as learning_router
 from services.partners.organisations.routes import router as organisations_router
 from services.partners.people.pages import router as people_pages_router
 from services.partners.people.routes import router as people_router
@@ -29,6 +30,7 @@ from services.partners.relationships.routes import router as relationships_route
 from services.partners.revocations.routes import router as revocations_router
 from services.partners.revocations.service import database_source
 from services.partners.search.routes import router as search_router
+from services.partners.search.service import EVENT_HANDLERS as SEARCH_EVENT_HANDLERS
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
 from services.partners.updates.routes import router as updates_router
@@ -61,9 +63,10 @@ def create_app(
             people_router,
             bank_router,
             search_router,
+            learning_router,
             webhooks_router,
         ],
-        event_handlers=with_webhooks(TIMELINE_EVENT_HANDLERS),
+        event_handlers=with_webhooks({**TIMELINE_EVENT_HANDLERS, **SEARCH_EVENT_HANDLERS}),
         extra_routers=[
             identity_router,
             signin_router,

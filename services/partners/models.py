@@ -12,6 +12,7 @@ from services.partners.documents.models import Document
 from services.partners.funders.models import Funder
 from services.partners.identity.models import AuthorizationCode, RefreshToken, SignInSession
 from services.partners.interactions.models import Interaction
+from services.partners.learning.models import LearningNote, NoteSource, Tag
 from services.partners.organisations.models import Partner
 from services.partners.people.models import (
     ExternalIdentity,
@@ -26,7 +27,7 @@ from services.partners.relationships.models import (
     RelationshipChange,
 )
 from services.partners.revocations.models import Revocation
-from services.partners.search.models import SearchEntry
+from services.partners.search.models import SearchEntry, ThreadMessageCopy
 from services.partners.timeline.models import GrantFunder, TimelineEntry
 from services.partners.updates.models import Reply, Update
 from services.partners.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -45,7 +46,9 @@ __all__ = [
     "GrantFunder",
     "Interaction",
     "Invitation",
+    "LearningNote",
     "Membership",
+    "NoteSource",
     "Partner",
     "PasswordReset",
     "Person",
@@ -56,6 +59,8 @@ __all__ = [
     "Revocation",
     "SearchEntry",
     "SignInSession",
+    "Tag",
+    "ThreadMessageCopy",
     "TimelineEntry",
     "Update",
     "WebhookDelivery",
