@@ -26,6 +26,7 @@ RESOURCES: dict[str, str] = {
     "search": "partners",
     "tags": "partners",
     "learning-notes": "partners",
+    "gatherings": "partners",
     "webhooks": "partners",
     # funding
     "grants": "funding",

@@ -16,6 +16,7 @@ from services.partners.config import Settings
 from services.partners.contacts.routes import router as contacts_router
 from services.partners.documents.routes import router as documents_router
 from services.partners.funders.routes import router as funders_router
+from services.partners.gatherings.routes import router as gatherings_router
 from services.partners.identity.routes import router as identity_router
 from services.partners.identity.signin import router as signin_router
 from services.partners.imports.routes import internal as imports_internal_router
@@ -64,6 +65,7 @@ def create_app(
             bank_router,
             search_router,
             learning_router,
+            gatherings_router,
             webhooks_router,
         ],
         event_handlers=with_webhooks({**TIMELINE_EVENT_HANDLERS, **SEARCH_EVENT_HANDLERS}),

@@ -10,6 +10,7 @@ from services.partners.contacts.models import Contact
 from services.partners.db import Base
 from services.partners.documents.models import Document
 from services.partners.funders.models import Funder
+from services.partners.gatherings.models import Gathering, Invitee
 from services.partners.identity.models import AuthorizationCode, RefreshToken, SignInSession
 from services.partners.interactions.models import Interaction
 from services.partners.learning.models import LearningNote, NoteSource, Tag
@@ -43,9 +44,11 @@ __all__ = [
     "Document",
     "ExternalIdentity",
     "Funder",
+    "Gathering",
     "GrantFunder",
     "Interaction",
     "Invitation",
+    "Invitee",
     "LearningNote",
     "Membership",
     "NoteSource",
