@@ -239,6 +239,8 @@ async def test_threads_are_searched_under_the_threads_own_rule(stack: Stack) -> 
     await stack.deliver_events()
     hits = await search(stack, p.staff, "allotment")
     assert [(h["id"], h["kind"]) for h in hits] == [(reply.json()["id"], "thread")]
+    in_thread = await search(stack, p.staff, None, thread_id=ours["id"])
+    assert len(in_thread) == 2 and {h["thread_id"] for h in in_thread} == {ours["id"]}
 
     # Staff tag their thread; another funder cannot tag it.
     assert (await tag(stack, p, "thread", ours["id"], "volunteers")).status_code == 201

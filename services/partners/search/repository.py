@@ -59,6 +59,7 @@ class Filters:
     at_gte: datetime | None = None
     at_lte: datetime | None = None
     tag_keys: list[str] | None = None
+    thread_ids: list[uuid.UUID] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,8 @@ def _filtered(stmt: Select[Any], scope: Scope, filters: Filters) -> Select[Any]:
         stmt = stmt.where(SearchEntry.partner_id.in_(filters.partner_ids))
     if filters.funder_ids is not None:
         stmt = stmt.where(SearchEntry.funder_id.in_(filters.funder_ids))
+    if filters.thread_ids is not None:
+        stmt = stmt.where(SearchEntry.thread_id.in_(filters.thread_ids))
     if filters.kinds is not None:
         stmt = stmt.where(SearchEntry.kind.in_(filters.kinds))
     if filters.at_gte is not None:

@@ -18,7 +18,16 @@ SearchQuery = Annotated[
         list_query(
             "search",
             sortable=["relevance", "at"],
-            filterable=["q", "partner_id", "funder_id", "kind", "at_gte", "at_lte", "tag"],
+            filterable=[
+                "q",
+                "partner_id",
+                "funder_id",
+                "kind",
+                "at_gte",
+                "at_lte",
+                "tag",
+                "thread_id",
+            ],
             default_sort=("relevance", "DESC"),
         )
     ),
@@ -55,7 +64,7 @@ async def search(
 
     Filters: ``partner_id``, ``funder_id``, ``kind`` (update, reply,
     interaction, document, thread, learning_note; one or a list), ``at_gte`` /
-    ``at_lte`` (a date or datetime), and for staff ``tag`` (your funder's tags, one
+    ``at_lte`` (a date or datetime), ``thread_id`` (a thread's messages), and for staff ``tag`` (your funder's tags, one
     or a list: an update's tag finds its replies, a thread's its messages). Each hit has a ``snippet``: the words around the match, escaped,
     with ``<mark>`` around matched words.
 

@@ -70,6 +70,9 @@ def _filters(caller: Caller, query: ListQuery) -> Filters:
     given = query.filters
     return Filters(
         tag_keys=staff_tag_keys(caller, given),
+        thread_ids=parse_uuid_list("thread_id", given["thread_id"])
+        if "thread_id" in given
+        else None,
         ids=parse_uuid_list("id", given["id"]) if "id" in given else None,
         partner_ids=parse_uuid_list("partner_id", given["partner_id"])
         if "partner_id" in given
