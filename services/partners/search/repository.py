@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_or_ignore
-from services.partners.learning.repository import tagged
+from services.partners.learning.models import Tag
 from services.partners.relationships.models import SHARING_ACCEPTED, Relationship
 from services.partners.search.models import SearchEntry, ThreadMessageCopy
 
@@ -118,27 +118,23 @@ def _tagged(scope: Scope, keys: list[str]) -> ColumnElement[bool]:
     """Entries of records the scope's funder tagged with one of ``keys``.
 
     An update's tags find its replies too, a thread's tags its messages. Tags are a
-    funder's own: for anyone else this matches nothing.
+    funder's own: for anyone else this matches nothing. Each kind is an ``IN`` over the
+    funder's few tagged ids, so the database reads them by the entries' own indexes.
     """
     if scope.funder_id is None:
         return false()
     funder_id = scope.funder_id
+
+    def ids(kind: str) -> Select[Any]:
+        return select(Tag.subject_id).where(
+            Tag.funder_id == funder_id, Tag.subject_kind == kind, Tag.key.in_(keys)
+        )
+
     return or_(
-        and_(
-            SearchEntry.kind.in_(("update", "reply")),
-            tagged(funder_id, keys, "update", SearchEntry.update_id),
-        ),
-        and_(
-            SearchEntry.kind == "interaction",
-            tagged(funder_id, keys, "interaction", SearchEntry.source_id),
-        ),
-        and_(
-            SearchEntry.kind == "thread", tagged(funder_id, keys, "thread", SearchEntry.thread_id)
-        ),
-        and_(
-            SearchEntry.kind == "learning_note",
-            tagged(funder_id, keys, "learning_note", SearchEntry.source_id),
-        ),
+        and_(SearchEntry.kind.in_(("update", "reply")), SearchEntry.update_id.in_(ids("update"))),
+        and_(SearchEntry.kind == "interaction", SearchEntry.source_id.in_(ids("interaction"))),
+        and_(SearchEntry.kind == "thread", SearchEntry.thread_id.in_(ids("thread"))),
+        and_(SearchEntry.kind == "learning_note", SearchEntry.source_id.in_(ids("learning_note"))),
     )
 
 
