@@ -22,6 +22,9 @@ EXPECTED = {
         "invitations",
         "password-resets",
         "search",
+        "tags",
+        "learning-notes",
+        "gatherings",
         "webhooks",
     ],
     "funding": [
@@ -29,6 +32,7 @@ EXPECTED = {
         "instalments",
         "payments",
         "variations",
+        "grant-requests",
         "exports",
         "pools",
         "funder-settings",
