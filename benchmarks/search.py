@@ -10,10 +10,15 @@ triggers, exactly as for updates sent through the API. Texts are drawn from a
 fixed vocabulary with a few planted words: "volunteering" in about 1 % of the
 updates, "café" in about 0.1 %, the phrase "energy costs" in about 5 %.
 
+The funder's staff have tagged about 1 % of the updates "energy costs" (its own
+tags, bulk-inserted too), and there are thread messages from feedback (one for
+every 20 updates, as the partners service keeps them from ``thread.message``).
+
 It times ``GET /api/v1/search`` (the first page of 25, best first, with the
 total counted and snippets made) for a rare word, an accented word, a phrase, a
-common word, and a rare word filtered to one partner; and, as the reference in
-the same run, ``GET /api/v1/updates`` (the first page of 25 of the same rows,
+common word, a rare word filtered to one partner, a word among the funder's
+tagged records, the tagged records alone (no words), and a word in threads'
+messages; and, as the reference in the same run, ``GET /api/v1/updates`` (the first page of 25 of the same rows,
 newest first). Each figure is the median of repeated requests, interleaved.
 """
 
@@ -29,6 +34,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from services.partners.learning.models import Tag
+from services.partners.search.models import ThreadMessageCopy
 from services.partners.updates.models import Update
 from tests.support import running_stack
 
@@ -83,8 +90,38 @@ async def bulk_updates(stack, funder_id: uuid.UUID, partner_ids: list[uuid.UUID]
                     "last_activity_at": sent,
                 }
             )
+        tags = [
+            {
+                "id": uuid.UUID(int=rng.getrandbits(128), version=4),
+                "funder_id": funder_id,
+                "subject_kind": "update",
+                "subject_id": row["id"],
+                "partner_id": row["partner_id"],
+                "tag": "energy costs",
+                "key": "energy costs",
+                "created_by": "Benchmark",
+                "created_at": row["sent_at"],
+            }
+            for row in rows
+            if rng.random() < 0.01
+        ]
+        messages = [
+            {
+                "id": uuid.UUID(int=rng.getrandbits(128), version=4),
+                "thread_id": uuid.UUID(int=rng.getrandbits(128), version=4),
+                "funder_id": funder_id,
+                "partner_id": row["partner_id"],
+                "subject": "A question",
+                "body": text(rng, 30),
+                "created_at": row["sent_at"],
+            }
+            for row in rows[::20]
+        ]
         async with db.sessionmaker() as session, session.begin():
             await session.execute(insert(Update), rows)
+            if tags:
+                await session.execute(insert(Tag), tags)
+            await session.execute(insert(ThreadMessageCopy), messages)
         if offset and offset % 100_000 == 0:
             print(f"  {offset:,} updates", flush=True)
     async with db.engine.connect() as conn:
@@ -108,6 +145,7 @@ async def main(args: argparse.Namespace) -> None:
             )
             staff = stack.tokens.staff(funder["id"])
             one_partner = f'{{"partner_id":"{partner_ids[0]}"}}'
+            tagged = '{"tag":"energy costs"}'
             variants = {
                 "search a rare word (volunteer)": ("/api/v1/search", {"q": "volunteer"}),
                 "search an accented word (cafe)": ("/api/v1/search", {"q": "cafe"}),
@@ -123,6 +161,15 @@ async def main(args: argparse.Namespace) -> None:
                 "search a rare word, by date": (
                     "/api/v1/search",
                     {"q": "volunteer", "sort": '["at","DESC"]'},
+                ),
+                "search a common word, tagged": (
+                    "/api/v1/search",
+                    {"q": "community", "filter": tagged},
+                ),
+                "tagged records, no words, by date": ("/api/v1/search", {"filter": tagged}),
+                "search threads (volunteer)": (
+                    "/api/v1/search",
+                    {"q": "volunteer", "filter": '{"kind":"thread"}'},
                 ),
                 "reference: list updates, first page": ("/api/v1/updates", {}),
             }

@@ -21,6 +21,7 @@ from services.funding.pools.models import (
     PoolProposal,
     PoolVote,
 )
+from services.funding.requests.models import GrantRequest
 from services.funding.runs.models import PaymentRun, PaymentRunClaim, PaymentRunItem
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "FunderSetting",
     "Grant",
     "GrantFundingOrganisation",
+    "GrantRequest",
     "Instalment",
     "Payment",
     "PaymentRun",

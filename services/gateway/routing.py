@@ -24,6 +24,9 @@ RESOURCES: dict[str, str] = {
     "invitations": "partners",
     "password-resets": "partners",
     "search": "partners",
+    "tags": "partners",
+    "learning-notes": "partners",
+    "gatherings": "partners",
     "webhooks": "partners",
     "notification-preferences": "partners",
     # funding
@@ -31,6 +34,7 @@ RESOURCES: dict[str, str] = {
     "instalments": "funding",
     "payments": "funding",
     "variations": "funding",
+    "grant-requests": "funding",
     "exports": "funding",
     "pools": "funding",
     "funder-settings": "funding",

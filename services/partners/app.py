@@ -17,12 +17,14 @@ from services.partners.config import Settings
 from services.partners.contacts.routes import router as contacts_router
 from services.partners.documents.routes import router as documents_router
 from services.partners.funders.routes import router as funders_router
+from services.partners.gatherings.routes import router as gatherings_router
 from services.partners.identity.routes import router as identity_router
 from services.partners.identity.signin import router as signin_router
 from services.partners.imports.routes import internal as imports_internal_router
 from services.partners.imports.routes import router as imports_router
 from services.partners.interactions.routes import router as interactions_router
 from services.partners.internal.routes import router as internal_router
+from services.partners.learning.routes import router as learning_router
 from services.partners.notifications.routes import pages as notification_pages_router
 from services.partners.notifications.routes import router as notifications_router
 from services.partners.notifications.sender import NotificationSender
@@ -34,6 +36,7 @@ from services.partners.relationships.routes import router as relationships_route
 from services.partners.revocations.routes import router as revocations_router
 from services.partners.revocations.service import database_source
 from services.partners.search.routes import router as search_router
+from services.partners.search.service import EVENT_HANDLERS as SEARCH_EVENT_HANDLERS
 from services.partners.timeline.routes import router as timeline_router
 from services.partners.timeline.service import EVENT_HANDLERS as TIMELINE_EVENT_HANDLERS
 from services.partners.updates.routes import router as updates_router
@@ -66,10 +69,15 @@ def create_app(
             people_router,
             bank_router,
             search_router,
+            learning_router,
+            gatherings_router,
             webhooks_router,
             notifications_router,
         ],
-        event_handlers=combine(with_webhooks(TIMELINE_EVENT_HANDLERS), NOTIFICATION_HANDLERS),
+        event_handlers=combine(
+            with_webhooks({**TIMELINE_EVENT_HANDLERS, **SEARCH_EVENT_HANDLERS}),
+            NOTIFICATION_HANDLERS,
+        ),
         extra_routers=[
             identity_router,
             signin_router,

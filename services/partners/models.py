@@ -10,8 +10,10 @@ from services.partners.contacts.models import Contact
 from services.partners.db import Base
 from services.partners.documents.models import Document
 from services.partners.funders.models import Funder
+from services.partners.gatherings.models import Gathering, Invitee
 from services.partners.identity.models import AuthorizationCode, RefreshToken, SignInSession
 from services.partners.interactions.models import Interaction
+from services.partners.learning.models import LearningNote, NoteSource, Tag
 from services.partners.notifications.models import (
     Notification,
     NotificationMark,
@@ -33,7 +35,7 @@ from services.partners.relationships.models import (
     RelationshipChange,
 )
 from services.partners.revocations.models import Revocation
-from services.partners.search.models import SearchEntry
+from services.partners.search.models import SearchEntry, ThreadMessageCopy
 from services.partners.timeline.models import GrantFunder, TimelineEntry
 from services.partners.updates.models import Reply, Update
 from services.partners.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -49,10 +51,14 @@ __all__ = [
     "Document",
     "ExternalIdentity",
     "Funder",
+    "Gathering",
     "GrantFunder",
     "Interaction",
     "Invitation",
+    "Invitee",
+    "LearningNote",
     "Membership",
+    "NoteSource",
     "Notification",
     "NotificationMark",
     "NotificationPreference",
@@ -68,6 +74,8 @@ __all__ = [
     "Revocation",
     "SearchEntry",
     "SignInSession",
+    "Tag",
+    "ThreadMessageCopy",
     "TimelineEntry",
     "Update",
     "WebhookDelivery",

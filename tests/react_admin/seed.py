@@ -109,6 +109,64 @@ def seed(base: str, tokens: Tokens) -> Seeded:
                     },
                 )
             )
+        # A partner asks for more time; staff decline one request and leave one open.
+        for reasons in ("Our building works slipped.", "Energy costs doubled this winter."):
+            request = ok(
+                client.post(
+                    f"{API}/grants/{grants[0]['id']}/requests",
+                    headers={**own, "Idempotency-Key": uuid.uuid4().hex},
+                    json={"kind": "extension", "reasons": reasons},
+                )
+            )
+        ok(
+            client.post(
+                f"{API}/grant-requests/{request['id']}/reply",
+                headers=staff,
+                json={"outcome": "declined", "reply": "Not this year; let's talk in spring."},
+            )
+        )
+        # The funder's own learning: a tag on an update and an interaction, a note drawing
+        # on them, and a learning day the partner came to.
+        interactions = ok(client.get(f"{API}/interactions", headers=staff))
+        for kind, subject in (("update", updates[0]), ("interaction", interactions[0])):
+            ok(
+                client.post(
+                    f"{API}/tags",
+                    headers=staff,
+                    json={"subject_kind": kind, "subject_id": subject["id"], "tag": "volunteers"},
+                )
+            )
+        note = ok(
+            client.post(
+                f"{API}/learning-notes",
+                headers=staff,
+                json={
+                    "title": "Volunteers across partners",
+                    "body": "Partners rely on volunteers more each year.",
+                    "update_ids": [updates[0]["id"]],
+                    "interaction_ids": [interactions[0]["id"]],
+                },
+            )
+        )
+        seeded.values["note_id"] = note["id"]
+        ok(
+            client.post(
+                f"{API}/gatherings",
+                headers=staff,
+                json={
+                    "kind": "learning_day",
+                    "title": "Spring learning day",
+                    "held_at": f"{TODAY.isoformat()}T10:00:00Z",
+                    "invited_partner_ids": [
+                        partner["id"],
+                        *[p["id"] for p in partners if p["id"] != partner["id"]][:2],
+                    ],
+                    "attended_partner_ids": [partner["id"]],
+                    "shared_notes": "What we heard together.",
+                    "private_notes": "For us only.",
+                },
+            )
+        )
         open_instalments = ok(
             client.get(
                 f"{API}/instalments",

@@ -78,6 +78,20 @@ CREATE: dict[str, tuple[str, dict[str, Any]]] = {
         "platform_admin",
         {"name": "Riverside Trust", "slug": "riverside-ra", "prefix_360giving": "360G-rsra"},
     ),
+    "gatherings": (
+        "funder_staff",
+        {
+            "kind": "network_meeting",
+            "title": "Partner network meeting",
+            "held_at": "2026-05-01T10:00:00Z",
+            "invited_partner_ids": ["{partner_id}"],
+        },
+    ),
+    "learning-notes": ("funder_staff", {"title": "Housing", "body": "Rents rose for many."}),
+    "tags": (
+        "funder_staff",
+        {"subject_kind": "learning_note", "subject_id": "{note_id}", "tag": "housing"},
+    ),
     "grants": (
         "funder_staff",
         {
@@ -135,6 +149,8 @@ UPDATE: dict[str, tuple[Any, ...]] = {
     "contacts": ("partner", {"role": "Chair"}),
     "documents": ("partner", {"title": "Strategy 2031"}),
     "funders": ("platform_admin", {"name": "Riverside Community Trust"}),
+    "gatherings": ("funder_staff", {"place": "Leeds Central Library"}),
+    "learning-notes": ("funder_staff", {"body": "Rents rose again for many."}),
     "grants": ("funder_staff", {"title": "Core funding, renewed"}),
     "instalments": ("funder_staff", {"due_date": "{later_due}"}, "{later_instalment_id}"),
     "interactions": ("funder_staff", {"summary": "A call about the lease and the van."}),
@@ -148,6 +164,7 @@ UPDATE: dict[str, tuple[Any, ...]] = {
 # Lists where <Edit> updates a record react-admin just created (a fresh one, free to change).
 UPDATE_CREATED = {"actions", "commitments", "contacts", "documents", "funders", "grants"}
 UPDATE_CREATED |= {"interactions", "partners", "rounds", "budgets", "webhooks"}
+UPDATE_CREATED |= {"gatherings", "learning-notes"}
 
 
 def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +247,8 @@ def _fill(template: Any, values: dict[str, str]) -> Any:
         return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
     if isinstance(template, dict):
         return {k: _fill(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, values) for v in template]
     return template
 
 

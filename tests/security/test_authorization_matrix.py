@@ -416,6 +416,66 @@ async def build_victim(stack: Stack) -> Victim:
         201,
     )
     victim.add("action_id", action["id"])
+    # The funder's own learning: a tag, a learning note and a gathering; the partner's
+    # request to change its grant.
+    victim_tag = await _ok(
+        await p.post(
+            f"{API}/tags",
+            headers=staff,
+            json={"subject_kind": "update", "subject_id": update["id"], "tag": f"Theme {tag}"},
+        ),
+        201,
+    )
+    victim.add("tag_id", victim_tag["id"])
+    note = await _ok(
+        await p.post(
+            f"{API}/learning-notes",
+            headers=staff,
+            json={
+                "title": f"Learnt {tag}",
+                "body": f"Learning notes {tag}",
+                "update_ids": [update["id"]],
+                "interaction_ids": [interaction["id"]],
+            },
+        ),
+        201,
+    )
+    victim.add("note_id", note["id"])
+    gathering = await _ok(
+        await p.post(
+            f"{API}/gatherings",
+            headers=staff,
+            json={
+                "kind": "learning_day",
+                "title": f"Gathering {tag}",
+                "held_at": "2030-05-01T10:00:00Z",
+                "invited_partner_ids": [a["id"]],
+                "attended_partner_ids": [a["id"]],
+                "shared_notes": f"Shared notes {tag}",
+                "private_notes": f"Private notes {tag}",
+            },
+        ),
+        201,
+    )
+    victim.add("gathering_id", gathering["id"])
+    request = await _ok(
+        await f.post(
+            f"{API}/grants/{grant['id']}/requests",
+            headers=as_a,
+            json={"kind": "extension", "reasons": f"Our reasons {tag}"},
+        ),
+        201,
+    )
+    victim.add("request_id", request["id"])
+    victim.needles |= {
+        f"Theme {tag}",
+        f"Learnt {tag}",
+        f"Learning notes {tag}",
+        f"Gathering {tag}",
+        f"Shared notes {tag}",
+        f"Private notes {tag}",
+        f"Our reasons {tag}",
+    }
 
     # Records read one by one from their lists: the first row of each, as the victim sees it.
     async def first_id(client: Any, path: str) -> str:

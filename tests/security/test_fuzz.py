@@ -89,7 +89,35 @@ async def _world(stack: Stack) -> tuple[dict[str, dict[str, str]], dict[str, str
         headers=f.staff,
         json={"title": "Spring", "opens_on": "2030-01-01", "closes_on": "2030-02-01"},
     )
+    request = await stack.funding.post(
+        f"/api/v1/grants/{grant['id']}/requests",
+        headers=f.partner_headers,
+        json={"kind": "extension", "reasons": "Our building works slipped."},
+    )
+    note = await stack.partners.post(
+        "/api/v1/learning-notes", headers=f.staff, json={"title": "Heating", "body": "Costs."}
+    )
+    tag = await stack.partners.post(
+        "/api/v1/tags",
+        headers=f.staff,
+        json={"subject_kind": "learning_note", "subject_id": note.json()["id"], "tag": "energy"},
+    )
+    gathering = await stack.partners.post(
+        "/api/v1/gatherings",
+        headers=f.staff,
+        json={
+            "kind": "learning_day",
+            "title": "Learning day",
+            "held_at": "2030-05-01T10:00:00Z",
+            "invited_partner_ids": [f.partner["id"]],
+            "attended_partner_ids": [f.partner["id"]],
+        },
+    )
     ids = {
+        "request_id": request.json()["id"],
+        "note_id": note.json()["id"],
+        "tag_id": tag.json()["id"],
+        "gathering_id": gathering.json()["id"],
         "funder_id": f.id,
         "partner_id": f.partner["id"],
         "grant_id": grant["id"],

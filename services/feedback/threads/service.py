@@ -18,7 +18,8 @@ from services.feedback.threads.schemas import ThreadCreate
 
 
 def _emit_message(session: AsyncSession, thread: Thread, message: ThreadMessage) -> None:
-    """A message is news for both sides of the thread (their webhooks)."""
+    """A message is news for both sides of the thread (their webhooks), and for partners'
+    search, which indexes it under the thread's funder and partner."""
     outbox.emit(
         session,
         "thread.message",
@@ -27,6 +28,7 @@ def _emit_message(session: AsyncSession, thread: Thread, message: ThreadMessage)
             "message_id": str(message.id),
             "funder_id": str(thread.funder_id),
             "partner_id": str(thread.partner_id),
+            "subject": thread.subject,
             "author_role": message.author_role,
             "body": message.body,
             "created_at": message.created_at.isoformat(),

@@ -317,6 +317,11 @@ class VariationCreate(Decision):
         "and an extension leaves them as they are.",
     )
     reason: str | None = Field(None, max_length=5000, description="Why, in plain words")
+    request_id: uuid.UUID | None = Field(
+        None,
+        description="The partner's open request (GET /grant-requests) this variation answers: "
+        "it is decided as varied in the same transaction",
+    )
 
 
 class ScheduleLine(BaseModel):

@@ -51,6 +51,7 @@ from services.funding.grants.schemas import (
     Withdrawal,
 )
 from services.funding.pools import ledger
+from services.funding.requests import service as requests_service
 from services.funding.runs import repository as runs_repository
 
 LIVE = ("approved", "active")
@@ -982,6 +983,13 @@ async def create_variation(
     """Apply an approved variation: amount, dates and unpaid instalments in one transaction."""
     grant = await _staff_grant(session, caller, grant_id, if_match)
     _check_live(grant, "a variation")
+    request = (
+        await requests_service.claim_open(
+            session, caller=caller, request_id=data.request_id, grant_id=grant.id
+        )
+        if data.request_id is not None
+        else None
+    )
     instalments = await repository.instalments_of(session, grant.id)
     paid = _paid(instalments)
     unpaid = [i for i in instalments if i.status == "scheduled"]
@@ -1122,6 +1130,10 @@ async def create_variation(
             "decided_on": data.decided_on.isoformat(),
         },
     )
+    if request is not None:
+        await requests_service.decide(
+            session, caller=caller, request=request, status="varied", variation_id=variation.id
+        )
     return variation
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.partners.access import check_boolean_filter, date_bound
 from services.partners.interactions.models import INTERACTION_KINDS, Interaction
+from services.partners.learning.repository import tagged
 
 SORTS: dict[str, ColumnElement[Any]] = {
     "occurred_at": Interaction.occurred_at,
@@ -33,6 +34,7 @@ async def list_interactions(
     *,
     funder_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
+    tag_keys: list[str] | None = None,
 ) -> Page:
     """One funder's interactions (staff), or the shared interactions of one partner."""
     stmt = select(Interaction)
@@ -65,4 +67,6 @@ async def list_interactions(
     if "occurred_at_lte" in filters:
         bound = date_bound("occurred_at_lte", filters["occurred_at_lte"], upper=True)
         stmt = stmt.where(Interaction.occurred_at <= bound)
+    if tag_keys is not None and funder_id is not None:
+        stmt = stmt.where(tagged(funder_id, tag_keys, "interaction", Interaction.id))
     return await fetch_page(session, stmt, query, sort_columns=SORTS, id_column=Interaction.id)

@@ -33,6 +33,7 @@ InteractionQuery = Annotated[
                 "private",
                 "occurred_at_gte",
                 "occurred_at_lte",
+                "tag",
             ],
             default_sort=("occurred_at", "DESC"),
         )
@@ -77,7 +78,7 @@ async def list_interactions(
 
     Filters: ``partner_id``, ``funder_id``, ``kind`` (one or a list), ``private``
     (true/false), ``occurred_at_gte`` / ``occurred_at_lte`` (a date or datetime),
-    ``id``. Sorted by ``occurred_at`` newest first unless ``sort`` says otherwise.
+    ``id``, and for staff ``tag`` (your funder's own tags, one or a list). Sorted by ``occurred_at`` newest first unless ``sort`` says otherwise.
     """
     page = await service.list_interactions(session=session, caller=caller, query=query)
     page.apply(response, "interactions")

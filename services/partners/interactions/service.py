@@ -14,6 +14,7 @@ from services.partners.access import actor_name, check_partner_field, is_staff
 from services.partners.interactions import repository
 from services.partners.interactions.models import Interaction
 from services.partners.interactions.schemas import InteractionCreate, InteractionUpdate
+from services.partners.search.service import staff_tag_keys
 from services.partners.timeline import service as timeline_service
 
 NOT_FOUND = "There is no interaction with this id."
@@ -116,9 +117,15 @@ async def get_interaction(
 
 async def list_interactions(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     if is_staff(caller):
-        return await repository.list_interactions(session, query, funder_id=caller.staff_funder_id)
+        return await repository.list_interactions(
+            session,
+            query,
+            funder_id=caller.staff_funder_id,
+            tag_keys=staff_tag_keys(caller, query.filters),
+        )
     partner_id = caller.own_partner_id
     assert partner_id is not None
+    staff_tag_keys(caller, query.filters)
     return await repository.list_interactions(session, query, partner_id=partner_id)
 
 

@@ -31,8 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import insert_or_ignore
+from services.partners.learning.models import Tag
 from services.partners.relationships.models import SHARING_ACCEPTED, Relationship
-from services.partners.search.models import SearchEntry
+from services.partners.search.models import SearchEntry, ThreadMessageCopy
 
 MARK_START = "\x02"
 MARK_END = "\x03"
@@ -56,6 +58,8 @@ class Filters:
     kinds: list[str] | None = None
     at_gte: datetime | None = None
     at_lte: datetime | None = None
+    tag_keys: list[str] | None = None
+    thread_ids: list[uuid.UUID] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,8 @@ class SearchIndex(Protocol):
 def _readable(scope: Scope) -> ColumnElement[bool]:
     """What the scope may read; the same rules as each record's own endpoints."""
     if scope.partner_id is not None:
-        # A partner: everything about itself except interactions a funder kept private.
+        # A partner: everything about itself except what a funder keeps private (its
+        # private interactions; learning notes are private and name no partner).
         return and_(SearchEntry.partner_id == scope.partner_id, SearchEntry.private.is_(False))
     if scope.funder_id is None:
         return false()
@@ -91,7 +96,8 @@ def _readable(scope: Scope) -> ColumnElement[bool]:
     related = select(Relationship.partner_id).where(Relationship.funder_id == funder_id)
     sharing = related.where(Relationship.sharing == SHARING_ACCEPTED)
     return or_(
-        # Its own copies of updates, their threads, its own interactions (private too).
+        # Its own copies of updates, their threads, its own interactions (private too),
+        # its feedback threads' messages and its own learning notes.
         and_(SearchEntry.kind != "document", SearchEntry.funder_id == funder_id),
         # Links its staff added about partners it relates to.
         and_(
@@ -108,14 +114,42 @@ def _readable(scope: Scope) -> ColumnElement[bool]:
     )
 
 
+def _tagged(scope: Scope, keys: list[str]) -> ColumnElement[bool]:
+    """Entries of records the scope's funder tagged with one of ``keys``.
+
+    An update's tags find its replies too, a thread's tags its messages. Tags are a
+    funder's own: for anyone else this matches nothing. Each kind is an ``IN`` over the
+    funder's few tagged ids, so the database reads them by the entries' own indexes.
+    """
+    if scope.funder_id is None:
+        return false()
+    funder_id = scope.funder_id
+
+    def ids(kind: str) -> Select[Any]:
+        return select(Tag.subject_id).where(
+            Tag.funder_id == funder_id, Tag.subject_kind == kind, Tag.key.in_(keys)
+        )
+
+    return or_(
+        and_(SearchEntry.kind.in_(("update", "reply")), SearchEntry.update_id.in_(ids("update"))),
+        and_(SearchEntry.kind == "interaction", SearchEntry.source_id.in_(ids("interaction"))),
+        and_(SearchEntry.kind == "thread", SearchEntry.thread_id.in_(ids("thread"))),
+        and_(SearchEntry.kind == "learning_note", SearchEntry.source_id.in_(ids("learning_note"))),
+    )
+
+
 def _filtered(stmt: Select[Any], scope: Scope, filters: Filters) -> Select[Any]:
     stmt = stmt.where(_readable(scope))
+    if filters.tag_keys is not None:
+        stmt = stmt.where(_tagged(scope, filters.tag_keys))
     if filters.ids is not None:
         stmt = stmt.where(SearchEntry.source_id.in_(filters.ids))
     if filters.partner_ids is not None:
         stmt = stmt.where(SearchEntry.partner_id.in_(filters.partner_ids))
     if filters.funder_ids is not None:
         stmt = stmt.where(SearchEntry.funder_id.in_(filters.funder_ids))
+    if filters.thread_ids is not None:
+        stmt = stmt.where(SearchEntry.thread_id.in_(filters.thread_ids))
     if filters.kinds is not None:
         stmt = stmt.where(SearchEntry.kind.in_(filters.kinds))
     if filters.at_gte is not None:
@@ -322,3 +356,8 @@ def index_for(session: AsyncSession) -> SearchIndex:
     """The implementation for the session's database."""
     dialect = session.get_bind().dialect.name
     return PostgresSearch() if dialect == "postgresql" else SqliteSearch()
+
+
+async def keep_thread_message(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Store a thread message feedback announced, once (the trigger indexes it)."""
+    await session.execute(insert_or_ignore(session, ThreadMessageCopy).values(**values))

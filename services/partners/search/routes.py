@@ -18,7 +18,16 @@ SearchQuery = Annotated[
         list_query(
             "search",
             sortable=["relevance", "at"],
-            filterable=["q", "partner_id", "funder_id", "kind", "at_gte", "at_lte"],
+            filterable=[
+                "q",
+                "partner_id",
+                "funder_id",
+                "kind",
+                "at_gte",
+                "at_lte",
+                "tag",
+                "thread_id",
+            ],
             default_sort=("relevance", "DESC"),
         )
     ),
@@ -43,7 +52,8 @@ async def search(
     ] = None,
 ) -> list[SearchHit]:
     """Search the stories you may read: reflective updates and their replies,
-    interactions and documents' titles.
+    interactions, feedback threads' messages, documents' titles and (staff) your
+    funder's learning notes.
 
     ``GET /api/v1/search?q=volunteer`` finds "volunteers" and "volunteering"
     (English stemming) and ``cafe`` finds "café" (accents folded). Best matches
@@ -53,14 +63,17 @@ async def search(
     works the same. Without words, the list is everything you may read, newest first.
 
     Filters: ``partner_id``, ``funder_id``, ``kind`` (update, reply,
-    interaction, document; one or a list), ``at_gte`` / ``at_lte`` (a date or
-    datetime). Each hit has a ``snippet``: the words around the match, escaped,
+    interaction, document, thread, learning_note; one or a list), ``at_gte`` /
+    ``at_lte`` (a date or datetime), ``thread_id`` (a thread's messages), and for staff ``tag`` (your funder's tags, one
+    or a list: an update's tag finds its replies, a thread's its messages). Each hit has a ``snippet``: the words around the match, escaped,
     with ``<mark>`` around matched words.
 
     Staff find their own funder's copies of updates and their threads, their
     funder's interactions (private ones too), the links their staff added and the
-    documents of partners that share with their funder. A partner finds what
-    concerns itself, without interactions a funder kept private. Nobody finds
+    documents of partners that share with their funder, their funder's threads and
+    learning notes. A partner finds what concerns itself (its threads included),
+    without interactions a funder kept private, and never a tag or learning note.
+    A thread message is found a few seconds after it is written (feedback announces it). Nobody finds
     another funder's copy of an update. Relevance ranks text, never partners.
     """
     hits, page = await service.search(session=session, caller=caller, words=q, query=query)

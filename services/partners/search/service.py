@@ -6,18 +6,31 @@ interactions (private ones too), the links their staff added and the documents
 of partners that share with their funder; a partner everything about itself
 except interactions a funder kept private. Nobody finds another funder's copy of
 an update, even of the same submission.
+
+Feedback's threads are searched here too: feedback announces each message
+(``thread.message``, with the thread's funder and partner) and ``on_thread_message``
+keeps a copy that a trigger indexes. A thread's funder and partner never change and
+are the whole of its reading rule (its funder's staff and its partner), so the copy
+is readable by exactly those who read the thread, by construction. A funder's own
+learning notes are indexed private, under no partner: only its staff find them.
 """
 
 import html
+import logging
 import re
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Caller
 from services.common.errors import BadRequest, Unprocessable
+from services.common.events import Event
 from services.common.lists import ListQuery, Page, filter_values, parse_uuid_list
 from services.partners.access import date_bound
-from services.partners.search.models import SEARCH_KINDS, SearchEntry
+from services.partners.learning.repository import tag_keys
+from services.partners.search import repository
+from services.partners.search.models import NO_PARTNER, SEARCH_KINDS, SearchEntry
 from services.partners.search.repository import (
     MARK_END,
     MARK_START,
@@ -28,8 +41,9 @@ from services.partners.search.repository import (
     browse,
     index_for,
 )
-from services.partners.search.schemas import SearchHit
+from services.partners.search.schemas import SearchHit, ThreadMessageEvent
 
+logger = logging.getLogger("trellis.partners.search")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -39,9 +53,26 @@ def _scope(caller: Caller) -> Scope:
     return Scope(funder_id=caller.staff_funder_id)
 
 
-def _filters(query: ListQuery) -> Filters:
+def staff_tag_keys(caller: Caller, given: dict[str, Any]) -> list[str] | None:
+    """A ``tag`` filter's keys: tags are a funder's own, so a partner's is a 400."""
+    if "tag" not in given:
+        return None
+    if caller.staff_funder_id is None:
+        raise BadRequest(
+            "Tags are a funder's own themes; there is no 'tag' filter for a partner.",
+            slug="bad-list-parameter",
+            errors={"filter": ["tag is for funder staff"]},
+        )
+    return tag_keys(given["tag"])
+
+
+def _filters(caller: Caller, query: ListQuery) -> Filters:
     given = query.filters
     return Filters(
+        tag_keys=staff_tag_keys(caller, given),
+        thread_ids=parse_uuid_list("thread_id", given["thread_id"])
+        if "thread_id" in given
+        else None,
         ids=parse_uuid_list("id", given["id"]) if "id" in given else None,
         partner_ids=parse_uuid_list("partner_id", given["partner_id"])
         if "partner_id" in given
@@ -67,9 +98,10 @@ def _out(hit: Hit) -> SearchHit:
     return SearchHit(
         id=entry.source_id,
         kind=entry.kind,  # type: ignore[arg-type]
-        partner_id=entry.partner_id,
+        partner_id=None if entry.partner_id == NO_PARTNER else entry.partner_id,
         funder_id=entry.funder_id,
         update_id=entry.update_id,
+        thread_id=entry.thread_id,
         at=entry.at,
         title=entry.title,
         snippet=_snippet(hit.snippet),
@@ -103,7 +135,7 @@ async def search(
         entries, total = await browse(
             session,
             scope=_scope(caller),
-            filters=_filters(query),
+            filters=_filters(caller, query),
             sort=query.sort,
             descending=query.descending,
             offset=query.start,
@@ -115,7 +147,7 @@ async def search(
             session,
             words=words,
             scope=_scope(caller),
-            filters=_filters(query),
+            filters=_filters(caller, query),
             sort=query.sort,
             descending=query.descending,
             offset=query.start,
@@ -123,3 +155,32 @@ async def search(
         )
     out = [_out(h) for h in hits]
     return out, Page(out, total, query.start, None)
+
+
+async def on_thread_message(*, session: AsyncSession, event: Event) -> None:
+    """``thread.message`` from feedback: index the message under its thread's funder and
+    partner (idempotent by message id)."""
+    try:
+        message = ThreadMessageEvent.model_validate(event.data)
+    except ValidationError as exc:
+        # A malformed event would fail forever if retried: log it and let it be acknowledged.
+        logger.warning(
+            "ignored a malformed thread message",
+            extra={"event_id": str(event.id), "error": str(exc)[:500]},
+        )
+        return
+    await repository.keep_thread_message(
+        session,
+        {
+            "id": message.message_id,
+            "thread_id": message.thread_id,
+            "funder_id": message.funder_id,
+            "partner_id": message.partner_id,
+            "subject": message.subject[:300],
+            "body": message.body,
+            "created_at": message.created_at,
+        },
+    )
+
+
+EVENT_HANDLERS = {"thread.message": on_thread_message}

@@ -20,6 +20,7 @@ ENTRY_KINDS = (
     "instalment.paid",
     "grant.withdrawn",
     "relationship",
+    "gathering",
 )
 
 

@@ -48,7 +48,8 @@ async def timeline(
     Interactions (``interaction``), reflective updates (``update``) and the
     replies in their threads (``reply``), documents (``document``), and grant
     events from the funding service (``grant.approved``, ``grant.varied``,
-    ``instalment.paid``, ``grant.withdrawn``). Each entry has ``kind``,
+    ``instalment.paid``, ``grant.withdrawn``), and gatherings the partner came to
+    (``gathering``: a learning day or network meeting, with its shared notes). Each entry has ``kind``,
     ``occurred_at``, ``title``, a short ``summary``, ``source_id`` (the record it
     is about) and ``data``.
 

@@ -18,6 +18,7 @@ EntryKind = Literal[
     "instalment.paid",
     "grant.withdrawn",
     "relationship",
+    "gathering",
 ]
 
 

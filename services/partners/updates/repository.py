@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.lists import ListQuery, Page, fetch_page, parse_uuid_list
 from services.partners.access import check_boolean_filter, date_bound
+from services.partners.learning.repository import tagged
 from services.partners.updates.models import Reply, Update
 
 SORTS: dict[str, ColumnElement[Any]] = {
@@ -54,6 +55,7 @@ async def list_updates(
     *,
     funder_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
+    tag_keys: list[str] | None = None,
 ) -> Page:
     stmt = select(Update)
     if funder_id is not None:
@@ -81,6 +83,8 @@ async def list_updates(
         stmt = stmt.where(
             Update.sent_at <= date_bound("sent_at_lte", filters["sent_at_lte"], upper=True)
         )
+    if tag_keys is not None and funder_id is not None:
+        stmt = stmt.where(tagged(funder_id, tag_keys, "update", Update.id))
     return await fetch_page(session, stmt, query, sort_columns=SORTS, id_column=Update.id)
 
 

@@ -23,7 +23,7 @@ UpdateQuery = Annotated[
         list_query(
             "updates",
             sortable=["sent_at", "last_activity_at", "first_reply_at"],
-            filterable=["partner_id", "funder_id", "replied", "sent_at_gte", "sent_at_lte"],
+            filterable=["partner_id", "funder_id", "replied", "sent_at_gte", "sent_at_lte", "tag"],
             default_sort=("sent_at", "DESC"),
         )
     ),

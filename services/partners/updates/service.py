@@ -21,6 +21,7 @@ from services.partners.access import actor_name, is_staff
 from services.partners.documents import repository as documents_repository
 from services.partners.funders import repository as funders_repository
 from services.partners.notifications import service as notifications_service
+from services.partners.search.service import staff_tag_keys
 from services.partners.timeline import service as timeline_service
 from services.partners.updates import repository
 from services.partners.updates.models import PROMPTS, Reply, Update
@@ -175,9 +176,15 @@ async def get_update(*, session: AsyncSession, caller: Caller, update_id: uuid.U
 
 async def list_updates(*, session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
     if is_staff(caller):
-        return await repository.list_updates(session, query, funder_id=caller.staff_funder_id)
+        return await repository.list_updates(
+            session,
+            query,
+            funder_id=caller.staff_funder_id,
+            tag_keys=staff_tag_keys(caller, query.filters),
+        )
     partner_id = caller.own_partner_id
     assert partner_id is not None
+    staff_tag_keys(caller, query.filters)
     return await repository.list_updates(session, query, partner_id=partner_id)
 
 

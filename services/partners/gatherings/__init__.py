@@ -1,0 +1,1 @@
+"""Gatherings: an event with many partners (a learning day, a partner network meeting)."""
