@@ -284,6 +284,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     metrics = install_metrics(app, settings.service_name)
+    limits.count_in(metrics.registry, settings.service_name)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
     limited = SizeLimitMiddleware(limits, max_body_bytes=settings.max_body_bytes)
     app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(limited, **cors)))

@@ -7,7 +7,6 @@ them gets exactly its limit, then 429 with ``Retry-After`` and the IETF draft's
 """
 
 import random
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,16 +21,7 @@ from services.gateway.app import create_app
 from services.gateway.ratelimit import route_class
 from tests.common.windows import start_inside_a_window_sync
 from tests.gateway.conftest import Echo, Keys, Served, gateway_settings
-from tests.support import POSTGRES_URL, create_database, drop_database
-
-
-def redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
+from tests.support import POSTGRES_URL, create_database, drop_database, redis_up
 
 STORES = ["sqlite"]
 if POSTGRES_URL:
