@@ -1,6 +1,7 @@
 """Rate limits at the door: per client and per source address, by route class.
 
-Pure ASGI, in front of the proxy. Each request is put in a route class
+Pure ASGI, in front of the proxy (and, through ``OwnOperationsLimits``, in front of
+the gateway's own operations). Each request is put in a route class
 (``auth``: ``/oauth/`` and ``/.well-known/``; ``public``: ``/api/v1/public/``;
 ``reads``: GET and HEAD; ``writes``: the rest) and counted against the limit of
 its source address and, with a good token, of its client (the token's ``sub``).
@@ -47,6 +48,7 @@ from services.common.db import Database
 from services.common.errors import Problem
 from services.common.migrate import upgrade
 from services.common.ratelimit import make_storage, short_key
+from services.gateway import routing
 from services.gateway.config import Settings
 
 logger = logging.getLogger("trellis.gateway.ratelimit")
@@ -302,9 +304,13 @@ class RateLimitMiddleware:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.guard(self.app, scope, receive, send)
+
+    async def guard(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request against its limits, then pass it to ``app`` or answer 429."""
         limiter = self.limiter
         if limiter is None or scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         cls = route_class(scope["path"], scope["method"])
         client = scope.get("client")
@@ -326,7 +332,7 @@ class RateLimitMiddleware:
                 self.unchecked.inc()
             verdicts = []
         if not verdicts:
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         headers = _headers(verdicts)
         refused = next((v for v in verdicts if not v.allowed), None)
@@ -351,4 +357,20 @@ class RateLimitMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), *headers]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await app(scope, receive, send_with_headers)
+
+
+class OwnOperationsLimits:
+    """The same limits for the gateway's own operations (composite views, the merged audit
+    trail, takeout), which FastAPI serves: each fans out to the services, so the door
+    counts them like the requests it forwards. Inside CORS, so a browser reads a 429."""
+
+    def __init__(self, app: ASGIApp, limits: RateLimitMiddleware) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and routing.is_view(scope["path"]):
+            await self.limits.guard(self.app, scope, receive, send)
+            return
+        await self.app(scope, receive, send)
