@@ -131,7 +131,7 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
         base_env,
         tmp / "stub.log",
     )
-    wait_ready(f"{upstream}/readyz", "the stub upstream", proc)
+    wait_ready(f"{upstream}/readyz", "the stub upstream", proc, timeout=90)
 
     gateways: dict[str, tuple[str, int]] = {}
     for offset, (name, env) in enumerate(configurations(tmp).items(), start=1):
@@ -143,7 +143,7 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
             {**base_env, **env},
             tmp / f"gateway-{name}.log",
         )
-        wait_ready(f"{url}/healthz", f"the gateway ({name})", proc)
+        wait_ready(f"{url}/healthz", f"the gateway ({name})", proc, timeout=90)
         gateways[name] = (url, proc.pid)
 
     path = "/api/v1/grants"
