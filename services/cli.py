@@ -40,6 +40,7 @@ from services.common import outbox
 from services.common.auth import ROLES, KeyStore, TokenIssuer
 from services.common.db import sync_url, utcnow
 from services.common.migrate import upgrade
+from services.common.server import ProblemHttpToolsProtocol
 from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings, ServiceSettings
 from services.partners.config import CONSOLE_CLIENT_ID
 from services.partners.config import Settings as PartnersSettings
@@ -103,7 +104,8 @@ def serve(name: str, host: str | None, port: int | None) -> None:
         log_config=None,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        # httptools, whose own refusals (an over-long URL, unreadable headers) are problem+json.
+        http=ProblemHttpToolsProtocol,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )

@@ -1,6 +1,7 @@
 """Test support: real migrations on real databases, the real apps wired in process."""
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,6 +20,17 @@ from services.common.migrate import upgrade
 from services.common.settings import SERVICES
 
 POSTGRES_URL = os.environ.get("TRELLIS_TEST_POSTGRES_URL")
+
+
+def redis_up() -> bool:
+    """Whether Redis answers at 127.0.0.1:6379 (the tests that need it run only then)."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 ISSUER = "http://trellis.test"
 AUDIENCE = "trellis"

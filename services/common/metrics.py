@@ -14,6 +14,8 @@ Families (every one labelled with ``service``):
   (attempts made by this process).
 - ``trellis_db_pool_size``, ``trellis_db_pool_checked_out``, ``trellis_db_pool_overflow``:
   the database connection pool of this process; ``trellis_database_up``.
+- ``trellis_rate_limit_unchecked_requests_total`` (gateway): requests let through without
+  their rate limits being checked, because the limits' store failed or was too slow.
 
 Each app has its own registry (several apps can share one process, as in the
 tests); values that need the database are read when ``/metrics`` is scraped.

@@ -16,12 +16,15 @@ endpoint uses it; a sign-in page uses it the same way (``check`` before looking
 at the credentials, ``failed`` after a wrong one).
 """
 
+import asyncio
 import hashlib
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from limits import RateLimitItem, parse_many
@@ -31,10 +34,11 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from sqlalchemy import BigInteger, Float, String, case, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.db import Database, make_metadata
+from services.common.db import Database, make_metadata, sqlite_writes
 from services.common.errors import Problem
 
 logger = logging.getLogger("trellis.ratelimit")
@@ -65,9 +69,18 @@ RATE_LIMIT_METADATA = RateLimitBase.metadata
 class SQLStorage(Storage, SlidingWindowCounterSupport):
     """``limits``' async storage on a SQLAlchemy database (SQLite or PostgreSQL).
 
-    Each counter is one row; an increment is one ``INSERT ... ON CONFLICT DO
-    UPDATE ... RETURNING`` statement, atomic on both databases, so replicas
+    Each counter is one row; taking from a limit is one short transaction: an
+    ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` on the current window's row
+    (which holds that row until commit on PostgreSQL), a read of the previous
+    window's, and a commit, or a rollback when the limit would be passed. Replicas
     sharing the database share the counts. Expired rows are pruned now and then.
+
+    SQLite has one writer at a time. This process's writers queue on one lock per
+    store, in order, instead of in SQLite's busy handler (which sleeps and retries:
+    slow under a burst, and a writer that waits past ``busy_timeout`` fails); the
+    write lock is taken when the transaction begins (``BEGIN IMMEDIATE``), so what
+    it reads is what it updates. Reads begin deferred and never wait (WAL). When a
+    write fails, the writers that were queued behind it fail at once.
     """
 
     STORAGE_SCHEME = ["trellis+sql"]
@@ -77,39 +90,86 @@ class SQLStorage(Storage, SlidingWindowCounterSupport):
         self.db = db
         self._writes = 0
         self._insert = postgresql_insert if db.is_postgres else sqlite_insert
+        self._lock = None if db.is_postgres else asyncio.Lock()
+        self._failed_at = -math.inf
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return SQLAlchemyError
 
-    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction; on SQLite, this process's writers take turns first."""
+        if self._lock is None:
+            async with self.db.engine.begin() as conn:
+                yield conn
+            return
+        asked = time.monotonic()
+        async with self._lock:
+            if self._failed_at > asked:
+                # The writer before this one failed (its wait for another process ran
+                # out, or the database is gone): fail at once rather than each in turn.
+                raise OperationalError(
+                    "-- the rate-limit store", None, RuntimeError("the store failed just now")
+                )
+            token = sqlite_writes.set(True)
+            try:
+                async with self.db.engine.begin() as conn:
+                    yield conn
+            except SQLAlchemyError:
+                self._failed_at = time.monotonic()
+                raise
+            finally:
+                sqlite_writes.reset(token)
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction: on SQLite a deferred one, which takes no write lock."""
+        token = sqlite_writes.set(False)
+        try:
+            async with self.db.engine.connect() as conn:
+                yield conn
+        finally:
+            sqlite_writes.reset(token)
+
+    def _increment(self, key: str, expiry: int, amount: int, now: float) -> Any:
         table = RateLimitCounter.__table__
         expired = table.c.expires_at <= now
         stmt = self._insert(table).values(key=key, count=amount, expires_at=now + expiry)
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
                 "count": case((expired, amount), else_=table.c.count + amount),
                 "expires_at": case((expired, now + expiry), else_=table.c.expires_at),
             },
         ).returning(table.c.count)
-        async with self.db.engine.begin() as conn:
-            count = (await conn.execute(stmt)).scalar_one()
-            self._writes += 1
-            if self._writes % PRUNE_EVERY == 0:
-                await conn.execute(delete(table).where(table.c.expires_at < now))
+
+    async def _pruned(self, conn: AsyncConnection, now: float) -> None:
+        """Every ``PRUNE_EVERY`` writes, delete the rows of windows that have ended."""
+        self._writes += 1
+        if self._writes % PRUNE_EVERY == 0:
+            table = RateLimitCounter.__table__
+            await conn.execute(delete(table).where(table.c.expires_at < now))
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        async with self._writing() as conn:
+            count = (await conn.execute(self._increment(key, expiry, amount, now))).scalar_one()
+            await self._pruned(conn, now)
         return int(count)
 
-    async def _counts(self, *keys: str) -> dict[str, tuple[int, float]]:
-        now = time.time()
+    @staticmethod
+    async def _read(conn: AsyncConnection, keys: Sequence[str], now: float) -> dict[str, Any]:
         table = RateLimitCounter.__table__
         stmt = select(table.c.key, table.c.count, table.c.expires_at).where(
             table.c.key.in_(keys), table.c.expires_at > now
         )
-        async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = (await conn.execute(stmt)).all()
         return {row.key: (int(row.count), float(row.expires_at)) for row in rows}
+
+    async def _counts(self, *keys: str) -> dict[str, tuple[int, float]]:
+        async with self._reading() as conn:
+            return await self._read(conn, keys, time.time())
 
     async def get(self, key: str) -> int:
         return (await self._counts(key)).get(key, (0, 0.0))[0]
@@ -125,13 +185,13 @@ class SQLStorage(Storage, SlidingWindowCounterSupport):
         return True
 
     async def reset(self) -> int | None:
-        async with self.db.engine.begin() as conn:
+        async with self._writing() as conn:
             result = await conn.execute(delete(RateLimitCounter.__table__))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def clear(self, key: str) -> None:
         table = RateLimitCounter.__table__
-        async with self.db.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(delete(table).where(table.c.key == key))
 
     # Sliding window counter: two fixed windows, the previous one weighted by how much
@@ -157,22 +217,30 @@ class SQLStorage(Storage, SlidingWindowCounterSupport):
     ) -> bool:
         if amount > limit:
             return False
-        previous, previous_ttl, current, _ = await self.get_sliding_window(key, expiry)
-        if math.floor(previous * previous_ttl / expiry + current) + amount > limit:
-            return False
-        _, current_key = self._window_keys(key, expiry, time.time())
-        current = await self.incr(current_key, 2 * expiry, amount)
-        if math.floor(previous * previous_ttl / expiry + current) > limit:
-            # Another replica's hit came first: give the amount back and refuse.
-            await self.incr(current_key, 2 * expiry, -amount)
-            return False
+        try:
+            async with self._writing() as conn:
+                now = time.time()
+                previous_key, current_key = self._window_keys(key, expiry, now)
+                increment = self._increment(current_key, 2 * expiry, amount, now)
+                current = (await conn.execute(increment)).scalar_one()
+                previous = (await self._read(conn, [previous_key], now)).get(previous_key)
+                weight = (expiry - now % expiry) / expiry if previous else 0.0
+                if math.floor((previous[0] if previous else 0) * weight + current) > limit:
+                    raise _Refused
+                await self._pruned(conn, now)
+        except _Refused:
+            return False  # rolled back: nothing was taken
         return True
 
     async def clear_sliding_window(self, key: str, expiry: int) -> None:
         previous_key, current_key = self._window_keys(key, expiry, time.time())
         table = RateLimitCounter.__table__
-        async with self.db.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(delete(table).where(table.c.key.in_([previous_key, current_key])))
+
+
+class _Refused(Exception):
+    """Rolls back a take that would pass the limit."""
 
 
 def redis_storage(url: str) -> Storage:
@@ -182,7 +250,7 @@ def redis_storage(url: str) -> Storage:
 
 
 def make_storage(*, redis_url: str | None, db: Database | None) -> Storage:
-    """Redis when configured, else the SQL table in ``db``."""
+    """Redis when configured, else the SQL table in ``db`` (see ``SQLStorage``)."""
     if redis_url:
         return redis_storage(redis_url)
     if db is None:

@@ -37,7 +37,7 @@ from services.gateway.config import Settings
 from services.gateway.landing import install_front_page
 from services.gateway.openapi import OpenAPICache
 from services.gateway.proxy import NOSNIFF, Proxy, Upstream, problem_response
-from services.gateway.ratelimit import RateLimitMiddleware
+from services.gateway.ratelimit import OwnOperationsLimits, RateLimitMiddleware
 from services.gateway.takeout.jobs import TakeoutStore
 from services.gateway.takeout.routes import router as takeout_router
 from services.gateway.views.routes import router as views_router
@@ -280,10 +280,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "expose_headers": CORS_EXPOSE_HEADERS,
         "max_age": 600,
     }
+    app.add_middleware(OwnOperationsLimits, limits=limits)
     app.add_middleware(ProblemCORSMiddleware, **cors)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     metrics = install_metrics(app, settings.service_name)
+    limits.count_in(metrics.registry, settings.service_name)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
     limited = SizeLimitMiddleware(limits, max_body_bytes=settings.max_body_bytes)
     app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(limited, **cors)))

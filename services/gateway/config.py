@@ -75,6 +75,10 @@ class Settings(CommonSettings):
     rate_limit_batch: float = 0.05
     """Share of a limit a replica takes from the shared store per round trip (its local
     tokens); 0 asks the store on every request. Never lets more through than the limit."""
+    rate_limit_store_timeout: float = 1.0
+    """Seconds a request waits for another replica's write to a SQLite store at most; past
+    it (or if the store fails) requests are let through unchecked for a second, counted in
+    ``trellis_rate_limit_unchecked_requests_total``."""
 
     @property
     def effective_database_url(self) -> str:

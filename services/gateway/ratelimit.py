@@ -1,6 +1,7 @@
 """Rate limits at the door: per client and per source address, by route class.
 
-Pure ASGI, in front of the proxy. Each request is put in a route class
+Pure ASGI, in front of the proxy (and, through ``OwnOperationsLimits``, in front of
+the gateway's own operations). Each request is put in a route class
 (``auth``: ``/oauth/`` and ``/.well-known/``; ``public``: ``/api/v1/public/``;
 ``reads``: GET and HEAD; ``writes``: the rest) and counted against the limit of
 its source address and, with a good token, of its client (the token's ``sub``).
@@ -17,8 +18,14 @@ more through than the limit (unused local shares make it slightly stricter).
 
 Answers carry ``RateLimit-Policy`` and ``RateLimit`` (IETF draft
 ``draft-ietf-httpapi-ratelimit-headers``); a refusal is a 429 problem with
-``Retry-After``. If the store fails, requests are let through and a warning is
-logged: the limits protect the services, they must not take them down.
+``Retry-After``.
+
+A burst never turns into errors: on SQLite a replica's writers take turns on one
+lock (``SQLStorage``), and a request waits for the store at most
+``rate_limit_store_timeout`` seconds. If the store fails or is too slow, requests
+are let through unchecked for a second, a warning is logged (once a minute) and
+``trellis_rate_limit_unchecked_requests_total`` counts them: the limits protect
+the services, they must not take them down.
 """
 
 import asyncio
@@ -27,10 +34,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy import event
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier, bearer_token
@@ -38,11 +48,15 @@ from services.common.db import Database
 from services.common.errors import Problem
 from services.common.migrate import upgrade
 from services.common.ratelimit import make_storage, short_key
+from services.gateway import routing
 from services.gateway.config import Settings
 
 logger = logging.getLogger("trellis.gateway.ratelimit")
 
 ROUTE_CLASSES = ("reads", "writes", "auth", "public")
+#: Seconds requests skip a store that just failed (they are let through, and counted).
+STORE_RETRY_SECONDS = 1.0
+WARN_EVERY_SECONDS = 60.0
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -56,6 +70,10 @@ def route_class(path: str, method: str) -> str:
 
 class RateLimited(Problem):
     status, slug = 429, "rate-limited"
+
+
+class StoreResting(Exception):
+    """The store failed a moment ago; it is not asked again until it has rested."""
 
 
 @dataclass
@@ -100,7 +118,9 @@ class GatewayLimiter:
         self.batch = max(0.0, min(batch, 0.5))
         self._leases: dict[tuple[str, ...], Lease] = {}
         self._refused: dict[tuple[str, ...], float] = {}
-        self._warned = 0.0
+        self._warned = -WARN_EVERY_SECONDS
+        self._resting_until = 0.0
+        self._asking: dict[tuple[str, ...], asyncio.Event] = {}
 
     def _chunk(self, item: RateLimitItem) -> int:
         return max(1, int(item.amount * self.batch))
@@ -113,17 +133,31 @@ class GatewayLimiter:
             return None
         policy = f"{cls}-{kind}"
         key = (kind, cls, short_key(who) or "-")
-        now = time.time()
-        refused_until = self._refused.get(key)
-        if refused_until is not None:
-            if now < refused_until:
-                return Verdict(False, policy, item, 0, math.ceil(refused_until - now))
-            del self._refused[key]
-        lease = self._leases.get(key)
-        if lease is None or lease.remaining <= 0 or now >= lease.expires:
-            lease = await self._lease(key, item, now)
+        while True:
+            now = time.time()
+            refused_until = self._refused.get(key)
+            if refused_until is not None:
+                if now < refused_until:
+                    return Verdict(False, policy, item, 0, math.ceil(refused_until - now))
+                del self._refused[key]
+            lease = self._leases.get(key)
+            if lease is not None and lease.remaining > 0 and now < lease.expires:
+                break
+            # One trip to the store per caller at a time: a burst of one caller's requests
+            # waits for that trip and spends its share, instead of queueing a trip each.
+            asked = self._asking.get(key)
+            if asked is not None:
+                await asked.wait()
+                continue
+            self._asking[key] = asked = asyncio.Event()
+            try:
+                lease = await self._lease(key, item, now)
+            finally:
+                del self._asking[key]
+                asked.set()
             if lease is None:
                 return Verdict(False, policy, item, 0, math.ceil(self._refused[key] - now))
+            break
         lease.remaining -= 1
         return Verdict(
             True,
@@ -134,6 +168,8 @@ class GatewayLimiter:
         )
 
     async def _lease(self, key: tuple[str, ...], item: RateLimitItem, now: float) -> Lease | None:
+        if time.monotonic() < self._resting_until:
+            raise StoreResting
         chunk = self._chunk(item)
         got = await self.limiter.hit(item, *key, cost=chunk)
         if not got and chunk > 1:
@@ -156,11 +192,19 @@ class GatewayLimiter:
         self._leases[key] = lease
         return lease
 
-    def warn(self, exc: Exception) -> None:
+    def store_failed(self, exc: Exception) -> None:
+        """Let requests through unchecked for a moment; warn once a minute at most."""
         now = time.monotonic()
-        if now - self._warned > 60:
+        if isinstance(exc, StoreResting):
+            return
+        self._resting_until = now + STORE_RETRY_SECONDS
+        if now - self._warned > WARN_EVERY_SECONDS:
             self._warned = now
-            logger.warning("rate limits are not being checked (the store failed): %r", exc)
+            logger.warning(
+                "rate limits are not being checked: their store failed (%r); requests are let "
+                "through and counted in trellis_rate_limit_unchecked_requests_total",
+                exc,
+            )
 
 
 def _headers(verdicts: list[Verdict]) -> list[tuple[bytes, bytes]]:
@@ -188,6 +232,16 @@ class RateLimitMiddleware:
         self.verifier = verifier
         self.limiter: GatewayLimiter | None = None
         self._db: Database | None = None
+        self.unchecked: Any = None
+
+    def count_in(self, registry: CollectorRegistry, service: str) -> None:
+        """Count requests let through unchecked (store failed) in the app's metrics."""
+        self.unchecked = Counter(
+            "trellis_rate_limit_unchecked_requests",
+            "Requests let through without checking their rate limits: the store failed.",
+            ["service"],
+            registry=registry,
+        ).labels(service)
 
     async def open(self) -> None:
         """Connect the shared store; if it cannot be opened, log why and run without limits."""
@@ -202,6 +256,8 @@ class RateLimitMiddleware:
                     # PostgreSQL run ``trellis migrate gateway`` (or set TRELLIS_REDIS_URL).
                     await asyncio.to_thread(upgrade, "gateway", url)
                 self._db = Database(url)
+                if not self._db.is_postgres:
+                    event.listen(self._db.engine.sync_engine, "connect", self._busy_timeout)
             self.limiter = GatewayLimiter(
                 make_storage(redis_url=settings.redis_url, db=self._db),
                 per_client=settings.rate_limits,
@@ -216,6 +272,14 @@ class RateLimitMiddleware:
                 "or a writable TRELLIS_GATEWAY_DATABASE_URL"
             )
             await self.close()
+
+    def _busy_timeout(self, dbapi_connection: Any, _record: Any) -> None:
+        # After the kit's pragmas: a request waits for another replica's write no longer
+        # than it waits for the store at all (SQLite's busy handler, in milliseconds).
+        wait = int(self.settings.rate_limit_store_timeout * 1000)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={wait}")
+        cursor.close()
 
     async def close(self) -> None:
         self.limiter = None
@@ -240,9 +304,13 @@ class RateLimitMiddleware:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.guard(self.app, scope, receive, send)
+
+    async def guard(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request against its limits, then pass it to ``app`` or answer 429."""
         limiter = self.limiter
         if limiter is None or scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         cls = route_class(scope["path"], scope["method"])
         client = scope.get("client")
@@ -259,10 +327,12 @@ class RateLimitMiddleware:
                     if taken is not None:
                         verdicts.append(taken)
         except Exception as exc:  # the store failed: let the request through
-            limiter.warn(exc)
+            limiter.store_failed(exc)
+            if self.unchecked is not None:
+                self.unchecked.inc()
             verdicts = []
         if not verdicts:
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         headers = _headers(verdicts)
         refused = next((v for v in verdicts if not v.allowed), None)
@@ -287,4 +357,20 @@ class RateLimitMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), *headers]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await app(scope, receive, send_with_headers)
+
+
+class OwnOperationsLimits:
+    """The same limits for the gateway's own operations (composite views, the merged audit
+    trail, takeout), which FastAPI serves: each fans out to the services, so the door
+    counts them like the requests it forwards. Inside CORS, so a browser reads a 429."""
+
+    def __init__(self, app: ASGIApp, limits: RateLimitMiddleware) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and routing.is_view(scope["path"]):
+            await self.limits.guard(self.app, scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -48,10 +48,18 @@ def free_socket() -> socket.socket:
 class Served:
     """An ASGI app served by uvicorn in a background thread until ``stop()``."""
 
-    def __init__(self, app: Any, sock: socket.socket | None = None, lifespan: str = "on"):
+    def __init__(
+        self,
+        app: Any,
+        sock: socket.socket | None = None,
+        lifespan: str = "on",
+        http: type[asyncio.Protocol] | str = "auto",
+    ):
         self.sock = sock or free_socket()
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            app, lifespan=lifespan, log_level="warning", access_log=False, http=http
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

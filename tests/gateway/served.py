@@ -92,6 +92,14 @@ async def served_views(stack: Stack) -> AsyncIterator[Views]:
         yield Views(whole, broken)
 
 
+async def served_gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """Serve the stack's apps and put one real gateway in front; a client of the gateway
+    (over ASGI, so an error inside it is raised in the test rather than hidden)."""
+    async with AsyncExitStack() as exits:
+        urls = {name: await _serve(app, exits) for name, app in stack.apps.items()}
+        yield await _gateway(stack, urls, exits)
+
+
 @dataclass
 class Story:
     """A funder and a partner with a little of everything between them."""

@@ -7,7 +7,6 @@ them gets exactly its limit, then 429 with ``Retry-After`` and the IETF draft's
 """
 
 import random
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,16 +21,7 @@ from services.gateway.app import create_app
 from services.gateway.ratelimit import route_class
 from tests.common.windows import start_inside_a_window_sync
 from tests.gateway.conftest import Echo, Keys, Served, gateway_settings
-from tests.support import POSTGRES_URL, create_database, drop_database
-
-
-def redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
+from tests.support import POSTGRES_URL, create_database, drop_database, redis_up
 
 STORES = ["sqlite"]
 if POSTGRES_URL:
@@ -162,3 +152,27 @@ def test_local_shares_never_let_more_through_than_the_limit(
             g.stop()
         if database:
             drop_database(database)
+
+
+def test_the_gateways_own_operations_count_against_the_same_limits(
+    keys: Keys, replicas: list[str]
+) -> None:
+    """Composite views, audit and takeout are served by the gateway itself: limited alike,
+    and a browser reads the 429 (it carries the CORS headers)."""
+    headers = {
+        **keys.tokens.staff(uuid.uuid4(), sub=f"views-{uuid.uuid4().hex[:8]}@funder.test"),
+        "Origin": "https://admin.example.org",
+    }
+    start_inside_a_window_sync(10)
+    answers = [
+        httpx.get(f"{replicas[i % 2]}/api/v1/exports/takeout", headers=headers) for i in range(6)
+    ]
+    answers += [httpx.get(f"{replicas[i % 2]}/api/v1/grants", headers=headers) for i in range(6)]
+    statuses = [a.status_code for a in answers]
+    assert statuses == [200] * 10 + [429] * 2, statuses
+    assert answers[0].headers["ratelimit"].startswith('"reads-client";r=')
+    refused = httpx.get(f"{replicas[0]}/api/v1/exports/takeout", headers=headers)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["access-control-allow-origin"] == "https://admin.example.org"

@@ -6,7 +6,6 @@ its own; the defaults are 10/minute then a lock at 30/hour per client, and
 """
 
 import random
-import socket
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.common.windows import start_inside_a_window
-from tests.support import Stack, app_factory
+from tests.support import Stack, app_factory, redis_up
 
 
 def random_source() -> tuple[str, int]:
@@ -111,14 +110,6 @@ async def test_one_source_trying_many_clients_is_slowed_down(stack: Stack) -> No
     async with client_from(stack.apps["partners"], random_source()) as http:
         ok = await token_request(http, good["client_id"], good["client_secret"])
         assert ok.status_code == 200
-
-
-def redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.mark.skipif(not redis_up(), reason="no Redis at 127.0.0.1:6379")

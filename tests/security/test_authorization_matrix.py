@@ -1,7 +1,9 @@
 """The authorization matrix: every operation of the merged OpenAPI x every kind of caller.
 
-Built from the document the gateway serves (the three services' documents merged
-in process), so a new operation is covered without editing this file. A victim
+Built from the document a real gateway serves in front of the stack (the three
+services' operations and the gateway's own: composite views, the merged audit
+trail, takeout), so a new operation is covered without editing this file. The
+services' operations are called on the services, the gateway's on the gateway. A victim
 funder and a victim partner organisation are set up with a record of every kind;
 then every operation is called with their ids in its path (and in its body's
 ``*_id`` fields), by callers who have nothing to do with them:
@@ -41,11 +43,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
+import httpx
 
 from services.feedback.results.service import RESULT_NAMESPACE
 from services.gateway import routing
-from services.gateway.openapi import merge_documents
 from tests.partners.people_helpers import staff_person
 from tests.support import Stack, Tokens
 
@@ -92,7 +93,7 @@ def _claims(token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-async def build_victim(stack: Stack) -> Victim:
+async def build_victim(stack: Stack, gateway: httpx.AsyncClient) -> Victim:
     """A funder V and its partner A, with a record of every kind the API has."""
     victim = Victim()
     tag = _unique()
@@ -506,6 +507,9 @@ async def build_victim(stack: Stack) -> Victim:
             json={"scorecard_published": True},
         )
     )
+    # The gateway's own records: a takeout of the victim funder's data.
+    takeout = await _ok(await gateway.post(f"{API}/exports/takeout", headers=staff), 202)
+    victim.add("takeout_id", takeout["id"])
     victim.path_ids["funder_slug"] = victim.slug
     return victim
 
@@ -849,15 +853,12 @@ def calls(doc: dict[str, Any], victim: Victim) -> list[Call]:
     return out
 
 
-@pytest.fixture
-async def merged(stack: Stack) -> dict[str, Any]:
-    doc = merge_documents({name: app.openapi() for name, app in stack.apps.items()})
-    assert not doc["x-trellis-missing"]
-    return doc
-
-
-async def test_no_caller_reaches_another_partys_records(stack: Stack, merged: dict) -> None:
-    victim = await build_victim(stack)
+async def test_no_caller_reaches_another_partys_records(
+    stack: Stack, gateway: httpx.AsyncClient, merged_document: dict[str, Any]
+) -> None:
+    merged = merged_document
+    clients = {**stack.clients, "gateway": gateway}
+    victim = await build_victim(stack, gateway)
     identities = await build_identities(stack, victim)
     planned = calls(merged, victim)
     failures: list[str] = []
@@ -872,7 +873,7 @@ async def test_no_caller_reaches_another_partys_records(stack: Stack, merged: di
             sent_headers = dict(identity.headers)
             if call.method in {"post", "put", "delete"}:
                 sent_headers["Idempotency-Key"] = _unique()
-            response = await stack.clients[call.service].request(
+            response = await clients[call.service].request(
                 call.method.upper(),
                 call.url,
                 headers=sent_headers,
@@ -926,6 +927,7 @@ async def test_no_caller_reaches_another_partys_records(stack: Stack, merged: di
         ):
             failures.append(f"{operation} (public) does not answer: {sorted(answered)}")
     operations = len({(c.method, c.path) for c in planned})
+    assert any(c.service == "gateway" for c in planned), "the gateway's own operations are missing"
     print(
         f"\nauthorization matrix: {operations} operations x {len(identities)} identities "
         f"({len(planned) * len(identities)} calls with body variants; "

@@ -1,14 +1,16 @@
 """Schemathesis over the merged OpenAPI: no input answers 5xx or a status the document hides.
 
-The merged document is built in process, as the gateway builds it, from the
-running apps' own documents. Schemathesis draws cases for every operation, both
-valid (positive) and invalid (negative) ones, from a fixed seed (Hypothesis
-``derandomize``), so a run is the same every time and in CI. Each case is sent,
-over ASGI to the service the gateway routes it to, as every role and with no
-token: a platform admin, a funder's staff, a partner, and the public. Half of the
-cases have their path ids replaced by ids of real records (a funder, its
-partner, a grant, an instalment, a pool, a round...), so the handlers past the
-404 are fuzzed too.
+The merged document is the one a real gateway serves, in front of the stack's
+apps served on loopback: the services' operations and the gateway's own
+(composite views, the merged audit trail, takeout). Schemathesis draws cases for
+every operation, both valid (positive) and invalid (negative) ones, from a fixed
+seed (Hypothesis ``derandomize``), so a run is the same every time and in CI.
+Each case is sent as every role and with no token (a platform admin, a funder's
+staff, a partner, and the public): over ASGI to the service the gateway routes
+it to, or to the gateway itself for its own operations. Half of the cases have
+their path ids replaced by ids of real records (a funder, its partner, a grant,
+an instalment, a pool, a round, a takeout...), so the handlers past the 404 are
+fuzzed too.
 
 ``TRELLIS_FUZZ_EXAMPLES`` sets how many cases are drawn per operation and mode
 (4 by default: about a thousand cases, four thousand requests per database).
@@ -28,7 +30,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
 from services.gateway import routing
-from services.gateway.openapi import merge_documents
 from tests.funding.helpers import new_funder
 from tests.funding.pool_helpers import new_pool
 from tests.support import Stack
@@ -77,7 +78,9 @@ def _documented(operation: Any, status: int) -> bool:
     return str(status) in responses or f"{str(status)[0]}XX" in responses or "default" in responses
 
 
-async def _world(stack: Stack) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+async def _world(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """Identities to send as, and ids of real records to put in paths."""
     f = await new_funder(stack, org_id=f"GB-CHC-{uuid.uuid4().int % 9_000_000 + 1_000_000}")
     grant = await f.awarded()
@@ -113,6 +116,7 @@ async def _world(stack: Stack) -> tuple[dict[str, dict[str, str]], dict[str, str
             "attended_partner_ids": [f.partner["id"]],
         },
     )
+    takeout = await gateway.post("/api/v1/exports/takeout", headers=f.staff)
     ids = {
         "request_id": request.json()["id"],
         "note_id": note.json()["id"],
@@ -127,6 +131,7 @@ async def _world(stack: Stack) -> tuple[dict[str, dict[str, str]], dict[str, str
         "round_id": round_.json().get("id", grant["id"]),
         "funder_slug": f.funder["slug"],
         "slug": f.funder["slug"],
+        "takeout_id": takeout.json().get("id", grant["id"]),
     }
     identities = {
         "platform_admin": stack.tokens.admin(),
@@ -165,13 +170,16 @@ def _request(
     return request
 
 
-async def test_no_input_answers_a_server_error_or_an_undocumented_status(stack: Stack) -> None:
-    doc = merge_documents({name: app.openapi() for name, app in stack.apps.items()})
+async def test_no_input_answers_a_server_error_or_an_undocumented_status(
+    stack: Stack, gateway: httpx.AsyncClient, merged_document: dict[str, Any]
+) -> None:
+    doc = merged_document
     key = "merged"
     if key not in _drawn:
         _drawn[key] = _draw(doc)
     drawn = _drawn[key]
-    identities, ids = await _world(stack)
+    identities, ids = await _world(stack, gateway)
+    clients = {**stack.clients, "gateway": gateway}
 
     sent, skipped = 0, 0
     statuses: Counter[int] = Counter()
@@ -180,7 +188,7 @@ async def test_no_input_answers_a_server_error_or_an_undocumented_status(stack: 
     for index, (operation, case) in enumerate(drawn):
         service = routing.service_for(operation.path)
         assert service is not None, operation.path
-        client = stack.clients[service]
+        client = clients[service]
         for role, auth in identities.items():
             request = _request(operation, case, ids if index % 2 else None, auth)
             try:
@@ -212,13 +220,16 @@ async def test_no_input_answers_a_server_error_or_an_undocumented_status(stack: 
         f"in {elapsed:.1f}s; statuses {dict(sorted(statuses.items()))}"
     )
     assert len(drawn) >= 2 * len(doc["paths"]), "too few cases were drawn"
+    assert any(routing.is_view(operation.path) for operation, _ in drawn)
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:20])
 
 
-async def test_the_ids_put_into_paths_are_of_real_records(stack: Stack) -> None:
+async def test_the_ids_put_into_paths_are_of_real_records(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
     """Half the fuzz cases use these ids: they must open real records, or the run would
     only ever see 404s."""
-    identities, ids = await _world(stack)
+    identities, ids = await _world(stack, gateway)
     staff = identities["funder_staff"]
     for url in (
         f"/api/v1/grants/{ids['grant_id']}",
@@ -231,3 +242,8 @@ async def test_the_ids_put_into_paths_are_of_real_records(stack: Stack) -> None:
     assert response.status_code == 200
     response = await stack.feedback.get(f"/api/v1/public/feedback/{ids['funder_slug']}/commitments")
     assert response.status_code == 200
+    for url in (
+        f"/api/v1/exports/takeout/{ids['takeout_id']}",
+        f"/api/v1/partners/{ids['partner_id']}/overview",
+    ):
+        assert (await gateway.get(url, headers=staff)).status_code == 200, url
