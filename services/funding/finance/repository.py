@@ -19,7 +19,7 @@ from services.common.lists import ListQuery, Page, fetch_page, parse_uuid_list
 from services.funding.finance.models import Budget, FinanceSetting, PlannedInstalment
 from services.funding.grants.models import Grant, Instalment, Payment
 
-GroupBy = Literal["partner", "pool", "currency", "month"] | None
+GroupBy = Literal["partner", "pool", "currency", "month", "region"] | None
 
 
 async def get_settings(
@@ -107,7 +107,9 @@ def financial_year(day: Any, start_month: int) -> ColumnElement[int]:
 
 
 def _key(group_by: GroupBy, *, day: Any, partner: Any, pool: Any) -> list[ColumnElement[Any]]:
-    if group_by == "partner":
+    # Region lives in the partners service: the database sums by partner, and the service
+    # adds up those partners' sums by the region the partners directory gives.
+    if group_by in ("partner", "region"):
         return [partner.label("key")]
     if group_by == "pool":
         return [pool.label("key")]
@@ -253,17 +255,29 @@ async def proposal_years(
     return list((await session.execute(stmt)).all())
 
 
-async def status_totals(session: AsyncSession, funder_id: uuid.UUID) -> list[Any]:
-    """Grants by status and currency: how many, and their awards."""
+async def _grant_totals(session: AsyncSession, key: Any, *where: Any) -> list[Any]:
+    """Grants by ``key`` and currency: how many, and their awards."""
     stmt = (
         select(
-            Grant.status,
+            key,
             Grant.currency,
             func.count().label("count"),
             func.sum(Grant.amount_awarded).label("total"),
         )
-        .where(Grant.funder_id == funder_id)
-        .group_by(Grant.status, Grant.currency)
-        .order_by(Grant.status, Grant.currency)
+        .where(*where)
+        .group_by(key, Grant.currency)
+        .order_by(key, Grant.currency)
     )
     return list((await session.execute(stmt)).all())
+
+
+async def proposal_partner_totals(session: AsyncSession, funder_id: uuid.UUID) -> list[Any]:
+    """The proposals by partner and currency: how many, and what they would award."""
+    return await _grant_totals(
+        session, Grant.partner_id, Grant.funder_id == funder_id, Grant.status == "proposed"
+    )
+
+
+async def status_totals(session: AsyncSession, funder_id: uuid.UUID) -> list[Any]:
+    """Grants by status and currency: how many, and their awards."""
+    return await _grant_totals(session, Grant.status, Grant.funder_id == funder_id)
