@@ -110,19 +110,27 @@ async def update_settings(
 
 
 async def check_approval_limit(*, session: AsyncSession, caller: Caller, grant: Grant) -> None:
-    """Above the funder's staff approval limit, only a person with the trustee role approves."""
+    """Above the approver's limit, only a person with the trustee role approves: a person's
+    own decision limit (set on their membership) if they have one, else the funder's staff
+    approval limit."""
     if caller.has("trustee"):
         return
-    settings = await repository.get_settings(session, grant.funder_id)
-    if settings is None or settings.approval_limit is None:
+    own = caller.decision_limit
+    if own is not None:
+        amount, currency = own
+        whose = "your funder lets you approve (your decision limit)"
+    else:
+        settings = await repository.get_settings(session, grant.funder_id)
+        if settings is None or settings.approval_limit is None:
+            return
+        amount, currency = settings.approval_limit, settings.approval_limit_currency or "GBP"
+        whose = "your funder lets its staff approve"
+    same = currency == grant.currency
+    if same and grant.amount_awarded <= amount:
         return
-    same = settings.approval_limit_currency == grant.currency
-    if same and grant.amount_awarded <= settings.approval_limit:
-        return
-    limit = describe(settings.approval_limit, settings.approval_limit_currency or "GBP")
     raise Forbidden(
         f"This award of {describe(grant.amount_awarded, grant.currency)} is above the "
-        f"{limit} your funder lets its staff approve"
+        f"{describe(amount, currency)} {whose}"
         + ("" if same else " (or in another currency)")
         + ": a person with the trustee role must record the trustees' decision.",
         slug="above-approval-limit",

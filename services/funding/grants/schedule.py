@@ -3,19 +3,10 @@
 import calendar
 from datetime import date, timedelta
 
-import iso4217
+from services.common.money import currency_digits
 
 #: Months between instalments of each regular frequency; ``custom`` has no rhythm.
 MONTHS_PER_INSTALMENT = {"monthly": 1, "quarterly": 3, "annual": 12}
-
-
-def currency_digits(code: str) -> int | None:
-    """The minor-unit digits of an ISO 4217 currency (2 for GBP, 0 for JPY, 3 for KWD), or
-    None if ``code`` is not a currency one can pay a partner in (unknown, gold, test codes)."""
-    try:
-        return iso4217.Currency(code).exponent
-    except ValueError:
-        return None
 
 
 def minor_digits(currency: str) -> int:

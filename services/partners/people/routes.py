@@ -10,15 +10,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.auth import AdminDep, Caller, require_roles
+from services.common.concurrency import IfMatchDep, etag
 from services.common.db import SessionDep
 from services.common.lists import ListQuery, list_query
 from services.common.mail import Mailer
 from services.common.service_app import problem_responses
-from services.partners.people import service
+from services.partners.people import capabilities, service
 from services.partners.people.schemas import (
     Invitation,
     InvitationCreate,
     Membership,
+    MembershipUpdate,
     PasswordResetRequest,
     PasswordResetRequested,
     Person,
@@ -107,6 +109,36 @@ async def get_membership(
     membership = await service.get_membership(
         session=session, caller=caller, membership_id=membership_id
     )
+    return Membership.model_validate(membership)
+
+
+@router.put(
+    "/memberships/{membership_id}", response_model=Membership, responses=problem_responses(412)
+)
+async def update_membership(
+    membership_id: uuid.UUID,
+    body: MembershipUpdate,
+    session: SessionDep,
+    caller: PeopleCallerDep,
+    if_match: IfMatchDep,
+    request: Request,
+    response: Response,
+) -> Membership:
+    """Set a colleague's capabilities (``finance``: budgets, payment runs, bank details;
+    ``trustee``: decisions above the limit; ``staff_admin``: set these) and personal
+    decision limit. Your funder's staff admins and platform admins only (403), never on
+    your own membership (403), only on a funder's staff membership (422). They are roles
+    and a ``decision_limit`` claim in the person's next access token; their current tokens
+    stop working at once."""
+    membership = await capabilities.update_membership(
+        session=session,
+        caller=caller,
+        membership_id=membership_id,
+        data=body,
+        if_match=if_match,
+        wake=request.app.state.revocations.wake,
+    )
+    response.headers["ETag"] = etag(membership)
     return Membership.model_validate(membership)
 
 
