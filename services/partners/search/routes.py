@@ -1,5 +1,6 @@
 """HTTP routes of search."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -18,7 +19,7 @@ SearchQuery = Annotated[
         list_query(
             "search",
             sortable=["relevance", "at"],
-            filterable=["q", "partner_id", "funder_id", "kind", "at_gte", "at_lte"],
+            filterable=["q", "partner_id", "funder_id", "update_id", "kind", "at_gte", "at_lte"],
             default_sort=("relevance", "DESC"),
         )
     ),
@@ -52,7 +53,8 @@ async def search(
     react-admin's full-text search sends the words as ``filter={"q":"..."}``, which
     works the same. Without words, the list is everything you may read, newest first.
 
-    Filters: ``partner_id``, ``funder_id``, ``kind`` (update, reply,
+    Filters: ``partner_id``, ``funder_id``, ``update_id`` (an update and its replies),
+    ``kind`` (update, reply,
     interaction, document; one or a list), ``at_gte`` / ``at_lte`` (a date or
     datetime). Each hit has a ``snippet``: the words around the match, escaped,
     with ``<mark>`` around matched words.
@@ -66,3 +68,12 @@ async def search(
     hits, page = await service.search(session=session, caller=caller, words=q, query=query)
     page.apply(response, "search")
     return hits
+
+
+@router.get("/search/{hit_id}", response_model=SearchHit)
+async def get_search_hit(
+    hit_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+) -> SearchHit:
+    """One record as search shows it (its opening words as the snippet): by the record's
+    own id, if you may read it; 404 otherwise, as for one that does not exist."""
+    return await service.get_hit(session=session, caller=caller, hit_id=hit_id)

@@ -10,11 +10,12 @@ an update, even of the same submission.
 
 import html
 import re
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Caller
-from services.common.errors import BadRequest, Unprocessable
+from services.common.errors import BadRequest, NotFound, Unprocessable
 from services.common.lists import ListQuery, Page, filter_values, parse_uuid_list
 from services.partners.access import date_bound
 from services.partners.search.models import SEARCH_KINDS, SearchEntry
@@ -41,14 +42,15 @@ def _scope(caller: Caller) -> Scope:
 
 def _filters(query: ListQuery) -> Filters:
     given = query.filters
+
+    def ids(name: str) -> list[uuid.UUID] | None:
+        return parse_uuid_list(name, given[name]) if name in given else None
+
     return Filters(
-        ids=parse_uuid_list("id", given["id"]) if "id" in given else None,
-        partner_ids=parse_uuid_list("partner_id", given["partner_id"])
-        if "partner_id" in given
-        else None,
-        funder_ids=parse_uuid_list("funder_id", given["funder_id"])
-        if "funder_id" in given
-        else None,
+        ids=ids("id"),
+        partner_ids=ids("partner_id"),
+        funder_ids=ids("funder_id"),
+        update_ids=ids("update_id"),
         kinds=filter_values("kind", given["kind"], SEARCH_KINDS) if "kind" in given else None,
         at_gte=date_bound("at_gte", given["at_gte"], upper=False) if "at_gte" in given else None,
         at_lte=date_bound("at_lte", given["at_lte"], upper=True) if "at_lte" in given else None,
@@ -123,3 +125,19 @@ async def search(
         )
     out = [_out(h) for h in hits]
     return out, Page(out, total, query.start, None)
+
+
+async def get_hit(*, session: AsyncSession, caller: Caller, hit_id: uuid.UUID) -> SearchHit:
+    """One record as search shows it, if the caller may read it (404 otherwise)."""
+    entries, _ = await browse(
+        session,
+        scope=_scope(caller),
+        filters=Filters(ids=[hit_id]),
+        sort="at",
+        descending=True,
+        offset=0,
+        limit=1,
+    )
+    if not entries:
+        raise NotFound("There is nothing you may read with this id.")
+    return _out(Hit(entries[0], 0.0, _opening(entries[0])))
