@@ -195,13 +195,13 @@ def router(service: str) -> APIRouter:
             for entry in page.items
         ]
 
-    @api.get("/audit/{entry_id}", response_model=AuditEntryOut)
+    @api.get("/audit/{audit_id}", response_model=AuditEntryOut)
     async def get_audit_entry(
-        entry_id: uuid.UUID, session: SessionDep, caller: CallerDep
+        audit_id: uuid.UUID, session: SessionDep, caller: CallerDep
     ) -> AuditEntryOut:
         """One audit entry of your records (another's answers 404, as one that does not
         exist)."""
-        stmt = _scoped(caller).where(AuditEntry.id == entry_id)
+        stmt = _scoped(caller).where(AuditEntry.id == audit_id)
         entry = (await session.execute(stmt)).scalar_one_or_none()
         if entry is None:
             raise NotFound("There is no audit entry with this id.")

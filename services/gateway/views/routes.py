@@ -109,14 +109,14 @@ async def list_audit(
 
 
 @router.get(
-    "/audit/{entry_id}",
+    "/audit/{audit_id}",
     response_model=AuditEntryOut,
     tags=["audit"],
     responses=problem_responses(401, 403, 404, 503),
 )
 async def get_audit_entry(
-    entry_id: uuid.UUID, request: Request, caller: StaffOrPartnerDep
+    audit_id: uuid.UUID, request: Request, caller: StaffOrPartnerDep
 ) -> dict[str, object]:
     """One entry of your audit trail, from whichever service recorded it (404 for an entry
     of another funder or organisation, as for one that does not exist)."""
-    return await audit.one(calls_for(request), str(entry_id))
+    return await audit.one(calls_for(request), str(audit_id))
