@@ -10,6 +10,9 @@ each run (tracemalloc): flat memory means the two peaks are about the same. The 
 is a fifth of the grants (20,000 against 100,000 by default). The
 reference in the same run is the streaming 360Giving export of the same grants.
 PostgreSQL: ``TRELLIS_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres``.
+On a loaded machine give the calls room: ``TRELLIS_UPSTREAM_TIMEOUT=600
+TRELLIS_GATEWAY_REQUEST_DEADLINE=600`` (the export streams through the gateway, whose
+deadline covers the whole body).
 """
 
 import asyncio
@@ -72,7 +75,8 @@ async def main() -> None:
             f"{result['seconds']:.1f}s ({result['rows_per_second']:,.0f} rows/s), zip "
             f"{result['zip_mib']:.1f} MiB, peak Python memory {result['peak_mib']:.1f} MiB; "
             f"360Giving export of the same grants: {result['export_grants_per_second']:,.0f} "
-            "grants/s"
+            "grants/s",
+            flush=True,
         )
     small, large = results
     print(

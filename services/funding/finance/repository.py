@@ -56,6 +56,8 @@ async def list_budgets(session: AsyncSession, funder_id: uuid.UUID, query: ListQ
         stmt = stmt.where(Budget.financial_year == year_filter(f["financial_year"]))
     if "pool_id" in f:
         stmt = stmt.where(Budget.pool_id.in_(parse_uuid_list("pool_id", f["pool_id"])))
+    if "funder_id" in f:
+        stmt = stmt.where(Budget.funder_id.in_(parse_uuid_list("funder_id", f["funder_id"])))
     return await fetch_page(session, stmt, query, sort_columns=BUDGET_SORTS, id_column=Budget.id)
 
 

@@ -36,7 +36,7 @@ BudgetListQuery = Annotated[
         list_query(
             "budgets",
             sortable=["financial_year", "amount"],
-            filterable=["financial_year", "pool_id"],
+            filterable=["financial_year", "pool_id", "funder_id"],
             default_sort=("financial_year", "ASC"),
         )
     ),

@@ -85,6 +85,7 @@ class BudgetCreate(InputModel):
 
 class BudgetUpdate(UpdateModel):
     read_only = UpdateModel.read_only | {"funder_id", "financial_year", "pool_id", "currency"}
+    nullable = frozenset({"notes"})
 
     amount: int | None = Field(None, ge=0)
     notes: str | None = Field(None, max_length=2000)

@@ -32,7 +32,7 @@ RunListQuery = Annotated[
         list_query(
             "payment-runs",
             sortable=["created_at", "due_by", "total"],
-            filterable=["status"],
+            filterable=["status", "funder_id"],
             default_sort=("created_at", "DESC"),
         )
     ),
@@ -75,7 +75,7 @@ async def prepare_payment_run(
 async def list_payment_runs(
     session: SessionDep, caller: StaffDep, query: RunListQuery, response: Response
 ) -> list[PaymentRun]:
-    """Your funder's payment runs, newest first. Filters: ``status``, ``id``."""
+    """Your funder's payment runs, newest first. Filters: ``status``, ``funder_id``, ``id``."""
     page = await service.list_runs(session=session, caller=caller, query=query)
     page.apply(response, "payment-runs")
     return [run_out(r) for r in page.items]
