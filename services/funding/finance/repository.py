@@ -14,7 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Integer, case, cast, delete, extract, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import Unprocessable
+from services.common.errors import BadRequest
 from services.common.lists import ListQuery, Page, fetch_page, parse_uuid_list
 from services.funding.finance.models import Budget, FinanceSetting, PlannedInstalment
 from services.funding.grants.models import Grant, Instalment, Payment
@@ -65,8 +65,9 @@ def year_filter(value: Any) -> int:
     try:
         return int(str(value))
     except ValueError:
-        raise Unprocessable(
-            f"financial_year must be a year such as 2025, not {value!r}.",
+        raise BadRequest(
+            f"The 'financial_year' filter must be a year such as 2025, not {value!r}.",
+            slug="bad-list-parameter",
             errors={"filter": ["financial_year must be a year such as 2025"]},
         ) from None
 
