@@ -214,11 +214,13 @@ async def main() -> None:
         by_year = await median(api)
         by_month = await median(lambda: api("month"))
         by_partner = await median(lambda: api("partner"))
+        by_region = await median(lambda: api("region"))
         reference_ms = await median(raw)
         print(f"backend: {args.backend}; grants: {args.grants:,}; runs: median of {RUNS}")
         print(f"forecast API, by year:         {by_year:8.1f} ms")
         print(f"forecast API, by month:        {by_month:8.1f} ms")
         print(f"forecast API, by partner:      {by_partner:8.1f} ms")
+        print(f"forecast API, by region:       {by_region:8.1f} ms (partners directory call)")
         print(f"raw SQL (the same sums):       {reference_ms:8.1f} ms")
         print(f"API by year / raw SQL:         {by_year / reference_ms:8.2f}x")
 

@@ -42,6 +42,7 @@ from services.common.db import sync_url, utcnow
 from services.common.migrate import upgrade
 from services.common.server import ProblemHttpToolsProtocol
 from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings, ServiceSettings
+from services.partners.bank import keys as bank_key_rotation
 from services.partners.config import CONSOLE_CLIENT_ID
 from services.partners.config import Settings as PartnersSettings
 from services.partners.people import operator
@@ -400,6 +401,36 @@ def invite(args: argparse.Namespace) -> str:
         raise CliError(str(exc)) from exc
 
 
+def bank_keys(action: str, *, new_key: bool) -> str:
+    """Rotate the key bank details are encrypted with, or retire the keys no row uses."""
+    settings = PartnersSettings()
+    try:
+        if action == "rotate-bank":
+            done = asyncio.run(bank_key_rotation.rotate(settings, new_key=new_key))
+            return (
+                f"trellis: bank details are encrypted with key {done.current} now "
+                f"({done.moved} re-encrypted); keys kept, so everything stays readable: "
+                f"{', '.join(done.kept)}. Once every partners replica has restarted, run "
+                "`trellis keys rotate-bank --no-new-key` then `trellis keys retire-bank`."
+            )
+        removed, used = asyncio.run(bank_key_rotation.retire(settings))
+    except bank_key_rotation.KeyRotationError as exc:
+        raise CliError(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise CliError(
+            f"the partners database could not be read ({exc.__class__.__name__})"
+        ) from exc
+    if settings.bank_keys:
+        return (
+            f"trellis: keys still in use: {', '.join(used) or 'none'}; any other key may leave "
+            "TRELLIS_PARTNERS_BANK_KEYS"
+        )
+    return (
+        f"trellis: removed bank keys {', '.join(removed) or '(none)'}; still in use: "
+        f"{', '.join(used) or 'none'}"
+    )
+
+
 def _signin_hint() -> list[str]:
     """How a person signs in from a terminal and a browser: a ready PKCE pair."""
     partners = PartnersSettings()
@@ -491,8 +522,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_invite.add_argument("--funder", help="as staff of this funder (its slug)")
     p_invite.add_argument("--partner", help="as the first person of this organisation (its id)")
     p_invite.add_argument("--admin", action="store_true", help="as a platform admin")
-    p_keys = sub.add_parser("keys", help="manage the embedded issuer's signing keys")
-    p_keys.add_argument("action", choices=["rotate"])
+    p_keys = sub.add_parser(
+        "keys",
+        help="rotate the embedded issuer's signing keys (rotate) or the bank details' key "
+        "(rotate-bank, then retire-bank)",
+    )
+    p_keys.add_argument("action", choices=["rotate", "rotate-bank", "retire-bank"])
+    p_keys.add_argument(
+        "--no-new-key",
+        action="store_true",
+        help="rotate-bank: only re-encrypt under the current key (keys from settings)",
+    )
     p_events = sub.add_parser("events", help="list and redeliver events not delivered yet")
     events = p_events.add_subparsers(dest="action", required=True)
     p_list = events.add_parser("list", help="deliveries waiting or dead, oldest first")
@@ -537,6 +577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "events":
             count = events_redeliver(args.service, args.event_id, args.all_dead)
             print(f"trellis: {count} deliveries of {args.service} are due now")
+            return 0
+        if args.command == "keys" and args.action != "rotate":
+            print(bank_keys(args.action, new_key=not args.no_new_key))
             return 0
         if args.command == "keys":
             kid = KeyStore(CommonSettings().signing_keys_file).rotate()

@@ -207,7 +207,9 @@ async def running_stack(
     async with AsyncExitStack() as stack:
         clients = {}
         for name, app in apps.items():
-            await stack.enter_async_context(LifespanManager(app))
+            await stack.enter_async_context(
+                LifespanManager(app, startup_timeout=60, shutdown_timeout=60)
+            )
             clients[name] = await stack.enter_async_context(
                 httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app), base_url=f"http://{name}.test"

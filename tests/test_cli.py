@@ -1,11 +1,13 @@
 """``trellis token``: a developer tool that names only funders and organisations that exist."""
 
 import asyncio
+import json
 import os
 import uuid
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
@@ -71,3 +73,23 @@ def test_a_token_before_any_database_says_what_to_do(
     monkeypatch.setenv("TRELLIS_DATA_DIR", str(data_dir.parent / "empty"))
     assert cli.main(["token", "--role", "partner", "--partner", str(uuid.uuid4())]) == 2
     assert "trellis migrate" in capsys.readouterr().err
+
+
+def test_keys_rotate_bank_adds_a_key_and_retire_bank_drops_the_unused(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``trellis keys rotate-bank`` makes a new current key and keeps the old one readable;
+    ``retire-bank`` drops keys no stored account uses; keys from settings are the operator's."""
+    assert cli.main(["keys", "rotate-bank"]) == 0
+    keys = json.loads((data_dir / "keys" / "bank-keys.json").read_text())
+    assert keys["current"] == "k2" and set(keys["keys"]) == {"k1", "k2"}
+    assert "k2" in capsys.readouterr().out
+    assert cli.main(["keys", "retire-bank"]) == 0
+    keys = json.loads((data_dir / "keys" / "bank-keys.json").read_text())
+    assert set(keys["keys"]) == {"k2"}
+    monkeypatch.setenv(
+        "TRELLIS_PARTNERS_BANK_KEYS", json.dumps({"k9": Fernet.generate_key().decode()})
+    )
+    assert cli.main(["keys", "rotate-bank"]) == 2
+    assert "TRELLIS_PARTNERS_BANK_KEY_ID" in capsys.readouterr().err
+    assert cli.main(["keys", "rotate-bank", "--no-new-key"]) == 0

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Caller, CallerDep
 from services.common.db import SessionDep
-from services.common.errors import BadRequest, Forbidden
+from services.common.errors import BadRequest, Forbidden, NotFound
 from services.common.lists import ListQuery, fetch_page, list_query, parse_uuid_list
 from services.common.models import AuditEntry
 from services.common.requestid import current_request_id
@@ -115,6 +115,8 @@ AuditListQuery = Annotated[
                 "request_id",
                 "occurred_at_gte",
                 "occurred_at_lte",
+                "funder_id",
+                "partner_id",
             ],
             default_sort=("occurred_at", "DESC"),
         )
@@ -157,22 +159,18 @@ def router(service: str) -> APIRouter:
         """Changes to your records: who made each, with which roles, when, what changed and
         in which request. Funder staff read their funder's; an organisation's people read
         their organisation's own records'. Filters: ``entity_type``, ``entity_id``,
-        ``actor``, ``action``, ``request_id``, ``occurred_at_gte``, ``occurred_at_lte``.
+        ``actor``, ``action``, ``request_id``, ``occurred_at_gte``, ``occurred_at_lte``,
+        ``funder_id``, ``partner_id``, ``id``.
         """
-        stmt = select(AuditEntry)
-        if caller.has("platform_admin"):
-            pass
-        elif caller.staff_funder_id is not None:
-            stmt = stmt.where(AuditEntry.funder_id == caller.staff_funder_id)
-        elif caller.own_partner_id is not None:
-            stmt = stmt.where(AuditEntry.partner_id == caller.own_partner_id)
-        else:
-            raise Forbidden(
-                "The audit trail is read by a funder's staff or an organisation's people."
-            )
+        stmt = _scoped(caller)
         filters = query.filters
-        if "id" in filters:
-            stmt = stmt.where(AuditEntry.id.in_(parse_uuid_list("id", filters["id"])))
+        for name, ids in (
+            ("id", AuditEntry.id),
+            ("funder_id", AuditEntry.funder_id),
+            ("partner_id", AuditEntry.partner_id),
+        ):
+            if name in filters:
+                stmt = stmt.where(ids.in_(parse_uuid_list(name, filters[name])))
         for name, column in (
             ("entity_type", AuditEntry.entity_type),
             ("entity_id", AuditEntry.entity_id),
@@ -197,7 +195,31 @@ def router(service: str) -> APIRouter:
             for entry in page.items
         ]
 
+    @api.get("/audit/{audit_id}", response_model=AuditEntryOut)
+    async def get_audit_entry(
+        audit_id: uuid.UUID, session: SessionDep, caller: CallerDep
+    ) -> AuditEntryOut:
+        """One audit entry of your records (another's answers 404, as one that does not
+        exist)."""
+        stmt = _scoped(caller).where(AuditEntry.id == audit_id)
+        entry = (await session.execute(stmt)).scalar_one_or_none()
+        if entry is None:
+            raise NotFound("There is no audit entry with this id.")
+        return AuditEntryOut.model_validate({**_fields(entry), "service": service})
+
     return api
+
+
+def _scoped(caller: Caller) -> Select[tuple[AuditEntry]]:
+    """The audit entries ``caller`` may read: its funder's, or its organisation's own."""
+    stmt = select(AuditEntry)
+    if caller.has("platform_admin"):
+        return stmt
+    if caller.staff_funder_id is not None:
+        return stmt.where(AuditEntry.funder_id == caller.staff_funder_id)
+    if caller.own_partner_id is not None:
+        return stmt.where(AuditEntry.partner_id == caller.own_partner_id)
+    raise Forbidden("The audit trail is read by a funder's staff or an organisation's people.")
 
 
 def _fields(entry: AuditEntry) -> dict[str, Any]:

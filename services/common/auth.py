@@ -32,7 +32,15 @@ if TYPE_CHECKING:
 #: ``finance`` and ``trustee`` are held on top of ``funder_staff`` (a finance person's token
 #: carries both): finance prepares and approves payment runs and sets budgets and limits;
 #: trustee marks a person who may approve above the staff approval limit.
-ROLES = ("platform_admin", "funder_staff", "partner", "service", "finance", "trustee")
+ROLES = (
+    "platform_admin",
+    "funder_staff",
+    "partner",
+    "service",
+    "finance",
+    "trustee",
+    "staff_admin",
+)
 ALGORITHMS = ["RS256"]
 TOKEN_TYPE = "at+jwt"
 
@@ -89,6 +97,18 @@ class Caller:
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def decision_limit(self) -> tuple[int, str] | None:
+        """The most a staff member may approve alone, as their funder's staff admins set it
+        on their membership (the token's ``decision_limit`` claim), in minor units."""
+        value = self.claims.get("decision_limit")
+        if not isinstance(value, dict):
+            return None
+        amount, currency = value.get("amount"), value.get("currency")
+        if isinstance(amount, int) and isinstance(currency, str):
+            return amount, currency
+        return None
 
     @property
     def actor(self) -> str:
@@ -210,14 +230,17 @@ class TokenIssuer:
         ttl: int = 3600,
         sid: str | None = None,
         mid: uuid.UUID | str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> str:
         """An access token; ``sid`` names the grant it comes from (e.g. a person's sign-in
-        session), ``mid`` the membership a person's token acts under."""
+        session), ``mid`` the membership a person's token acts under; ``extra`` adds claims
+        (never in place of the ones above)."""
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
         now = int(time.time())
         claims: dict[str, Any] = {
+            **(extra or {}),
             "iss": self.issuer,
             "aud": self.audience,
             "sub": sub,

@@ -13,6 +13,8 @@ import io
 import re
 from collections.abc import Iterable
 
+from fastapi import Response
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
@@ -24,9 +26,18 @@ def neutralise(cell: str) -> str:
     return cell
 
 
-def csv_bytes(rows: Iterable[Iterable[str]]) -> bytes:
+def csv_bytes(rows: Iterable[Iterable[object]]) -> bytes:
     """RFC 4180 CSV (CRLF line ends) of ``rows``, every cell neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerows([neutralise(str(cell)) for cell in row] for row in rows)
     return buffer.getvalue().encode()
+
+
+def csv_response(rows: Iterable[Iterable[object]], filename: str) -> Response:
+    """A CSV download of ``rows`` (the header first) as an attachment named ``filename``."""
+    return Response(
+        csv_bytes(("" if cell is None else cell for cell in row) for row in rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,6 +1,11 @@
-"""Money in words: integer minor units written exactly, for any ISO 4217 currency."""
+"""ISO 4217 currencies as every service takes them: a code one can pay in, and its minor
+units (2 for GBP, 0 for JPY, 3 for KWD), and amounts in words. Amounts are always integer
+minor units, written exactly."""
+
+from typing import Annotated
 
 import iso4217
+from pydantic import AfterValidator, Field
 
 
 def currency_digits(code: str) -> int | None:
@@ -34,3 +39,20 @@ def describe(amount: int, currency: str) -> str:
     grouped = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
     symbol = {"GBP": "£", "USD": "$", "EUR": "€"}.get(currency)
     return f"{symbol}{grouped}" if symbol else f"{grouped} {currency}"
+
+
+def _iso4217(code: str) -> str:
+    digits = currency_digits(code)
+    if digits is None:
+        raise ValueError(
+            f"'{code}' is not an ISO 4217 currency one can pay in: use a code such as GBP, "
+            "EUR or USD (amounts are in its minor units, e.g. pence; 0 digits for JPY)"
+        )
+    return code
+
+
+Currency = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code", examples=["GBP"]),
+    AfterValidator(_iso4217),
+]

@@ -76,7 +76,7 @@ UPSTREAMS: tuple[str, ...] = tuple(dict.fromkeys([*RESOURCES.values(), *PREFIXES
 
 def is_view(path: str) -> bool:
     """Whether ``path`` is one of the gateway's own composite views."""
-    if path in (FUNDER_OVERVIEW, AUDIT) or path.startswith(TAKEOUT):
+    if path in (FUNDER_OVERVIEW, AUDIT) or path.startswith((TAKEOUT, AUDIT + "/")):
         return True
     # /api/v1/partners/<id>/overview
     return (

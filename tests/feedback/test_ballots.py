@@ -3,6 +3,7 @@ token, once per partner, checked against the round's one key."""
 
 import asyncio
 import base64
+import json
 import secrets
 
 import httpx
@@ -35,6 +36,14 @@ async def test_a_ballot_casts_one_anonymous_answer_without_a_token(stack: Stack)
     r = await http.get(f"{API}/rounds/{round_['id']}", headers=f.partner(0))
     assert r.json()["answered"] is True
     assert r.json()["ballot_key_id"] == ballot.key_id
+    # A client checking the key it was given finds the round it belongs to by the key's id.
+    for key_id, found in ((ballot.key_id, [round_["id"]]), ("0" * 64, [])):
+        listed = await http.get(
+            f"{API}/rounds",
+            headers=f.partner(0),
+            params={"filter": json.dumps({"ballot_key_id": key_id})},
+        )
+        assert [x["id"] for x in listed.json()] == found
     # One ballot per partner: a second is refused, and so is a named answer.
     with_token = f.partner(0)
     second = rsabssa.blind(

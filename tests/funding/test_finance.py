@@ -281,3 +281,68 @@ async def test_trustee_papers_list_what_awaits_a_decision_with_its_money_by_year
     assert "THEIRS" not in response.text
     response = await stack.funding.get("/api/v1/trustee-papers", headers=f.partner_headers)
     assert response.status_code == 403
+
+
+async def test_the_forecast_and_papers_by_region_add_up_the_partners_by_their_region(
+    stack: Stack,
+) -> None:
+    """Region is the partner's, held by the partners service: partners of one region add up,
+    a partner with none is null, and the papers total the proposals by region too."""
+    f = await new_funder(stack, region="North East")
+    north = await stack.new_partner(f.id, region="North East")
+    york = await stack.new_partner(f.id, region="Yorkshire")
+    nowhere = await stack.new_partner(f.id)
+    await f.awarded(reference="NE1", amount_awarded=300)
+    await f.awarded(reference="NE2", partner_id=north["id"], amount_awarded=600)
+    await f.awarded(reference="Y1", partner_id=york["id"], amount_awarded=900)
+    await f.propose(reference="Y2", partner_id=york["id"], amount_awarded=1200)
+    await f.propose(reference="N1", partner_id=nowhere["id"], amount_awarded=30)
+    params = {"from_year": 2030, "to_year": 2032}
+    by_partner = await stack.funding.get(
+        "/api/v1/forecast", headers=f.staff, params={**params, "group_by": "partner"}
+    )
+    by_region = await stack.funding.get(
+        "/api/v1/forecast", headers=f.staff, params={**params, "group_by": "region"}
+    )
+    assert by_region.status_code == 200, by_region.text
+    region_of = {f.partner["id"]: "North East", north["id"]: "North East", york["id"]: "Yorkshire"}
+    expected: dict[Any, dict[str, int]] = defaultdict(lambda: {"committed": 0, "pipeline": 0})
+    for row in by_partner.json()["rows"]:
+        key = (row["financial_year"], region_of.get(row["key"]))
+        for measure in ("committed", "pipeline"):
+            expected[key][measure] += row[measure]
+    got = {
+        (r["financial_year"], r["key"]): {"committed": r["committed"], "pipeline": r["pipeline"]}
+        for r in by_region.json()["rows"]
+    }
+    assert got == dict(expected)
+    assert got[(2030, "North East")] == {"committed": 100 + 200, "pipeline": 0}
+    assert got[(2031, "Yorkshire")] == {"committed": 300, "pipeline": 400}
+    assert got[(2030, None)] == {"committed": 0, "pipeline": 10}
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(
+                (
+                    await stack.funding.get(
+                        "/api/v1/forecast.csv",
+                        headers=f.staff,
+                        params={**params, "group_by": "region"},
+                    )
+                ).text
+            )
+        )
+    )
+    assert {r["region"] for r in csv_rows} == {"North East", "Yorkshire", ""}
+
+    papers = (await stack.funding.get("/api/v1/trustee-papers", headers=f.staff)).json()
+    assert {p["reference"]: p["region"] for p in papers["proposals"]} == {
+        "Y2": "Yorkshire",
+        "N1": None,
+    }
+    assert {(r["region"], r["count"], r["amount"]) for r in papers["totals_by_region"]} == {
+        ("Yorkshire", 1, 1200),
+        (None, 1, 30),
+    }
+    text = (await stack.funding.get("/api/v1/trustee-papers.csv", headers=f.staff)).text
+    regions = [r for r in csv.DictReader(io.StringIO(text)) if r["section"] == "region"]
+    assert {(r["region"], r["amount"]) for r in regions} == {("Yorkshire", "1200"), ("", "30")}

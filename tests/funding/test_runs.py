@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import pytest
 import sepaxml
 import xmlschema
 from sqlalchemy import update
@@ -198,18 +199,7 @@ async def test_the_pain_001_file_is_valid_and_its_control_sum_is_the_run(stack: 
     response = await stack.funding.get(f"{url}/pain.001.xml", headers=f.staff)
     assert response.status_code == 409
     assert "debtor_iban" in response.json()["message"]
-    current = await stack.funding.get("/api/v1/finance-settings", headers=f.staff)
-    response = await stack.funding.put(
-        "/api/v1/finance-settings",
-        headers={**finance(f), "If-Match": current.headers["ETag"]},
-        json={
-            "year_start_month": 4,
-            "debtor_name": "Northern Lights Community Trust",
-            "debtor_iban": "GB29NWBK60161331926819",
-            "debtor_bic": "NWBKGB2L",
-        },
-    )
-    assert response.status_code == 200, response.text
+    await set_settings_debtor(f)
     response = await stack.funding.get(f"{url}/pain.001.xml", headers=f.staff)
     assert response.status_code == 409
     assert f.partner["id"] in response.json()["message"]  # no confirmed account yet
@@ -231,3 +221,80 @@ async def test_the_pain_001_file_is_valid_and_its_control_sum_is_the_run(stack: 
     assert sum(amounts) * 100 == run["total"]
     assert {a.get("Ccy") for a in tree.iterfind(".//p:InstdAmt", ns)} == {"GBP"}
     assert "GB33BUKB20201555555555" in response.text
+
+
+async def _run_in(f: Funder, currency: str, amount: int) -> dict[str, Any]:
+    """An approved run of one overdue grant in ``currency``, the funder's account set."""
+    await f.awarded(
+        reference=f"R-{currency}",
+        currency=currency,
+        amount_awarded=amount,
+        planned_start_date="2024-01-01",
+        planned_end_date="2026-12-31",
+        payment_frequency="quarterly",
+    )
+    await set_settings_debtor(f)
+    run = await _prepare(f, finance(f, "alice@funder.test"), currency=currency)
+    assert run.status_code == 201, run.text
+    url = f"/api/v1/payment-runs/{run.json()['id']}"
+    approved = await f.stack.funding.post(f"{url}/approve", headers=finance(f, "bob@funder.test"))
+    assert approved.status_code == 200, approved.text
+    return approved.json()
+
+
+async def set_settings_debtor(f: Funder) -> None:
+    current = await f.stack.funding.get("/api/v1/finance-settings", headers=f.staff)
+    response = await f.stack.funding.put(
+        "/api/v1/finance-settings",
+        headers={**finance(f), "If-Match": current.headers["ETag"]},
+        json={
+            "year_start_month": 4,
+            "debtor_name": "Northern Lights Community Trust",
+            "debtor_iban": "GB29NWBK60161331926819",
+            "debtor_bic": "NWBKGB2L",
+        },
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("currency", "digits"), [("JPY", 0), ("BHD", 3), ("KWD", 3)])
+async def test_the_pain_001_file_writes_each_currencys_own_decimal_places(
+    stack: Stack, currency: str, digits: int
+) -> None:
+    """1,000,001 JPY is ``1000001`` in the file (not 10000.01), 1,000.001 BHD is
+    ``1000.001``: each amount and each control sum equal the run's minor units exactly."""
+    f = await new_funder(stack)
+    run = await _run_in(f, currency, 1000001)
+    await _confirmed_account(f)
+    response = await stack.funding.get(
+        f"/api/v1/payment-runs/{run['id']}/pain.001.xml", headers=f.staff
+    )
+    assert response.status_code == 200, response.text
+    xmlschema.XMLSchema(SEPAXML_SCHEMAS / "pain.001.001.03.xsd").validate(response.content)
+    tree = ElementTree.fromstring(response.content)
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+    texts = [a.text or "" for a in tree.iterfind(".//p:CdtTrfTxInf/p:Amt/p:InstdAmt", ns)]
+    assert texts and all(
+        ("." not in t) if digits == 0 else len(t.split(".")[1]) == digits for t in texts
+    ), texts
+    scale = Decimal(10) ** digits
+    assert sum(Decimal(t) * scale for t in texts) == run["total"]
+    for control in tree.iterfind(".//p:CtrlSum", ns):
+        assert Decimal(control.text or "") * scale == run["total"], control.text
+    assert {a.get("Ccy") for a in tree.iterfind(".//p:InstdAmt", ns)} == {currency}
+
+
+async def test_a_currency_no_bank_pays_in_has_no_bank_file(stack: Stack) -> None:
+    f = await new_funder(stack)
+    run = await _run_in(f, "CLF", 10000001)
+    await _confirmed_account(f)
+    response = await stack.funding.get(
+        f"/api/v1/payment-runs/{run['id']}/pain.001.xml", headers=f.staff
+    )
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "CLF" in response.json()["detail"] and "CSV" in response.json()["detail"]
+    csv_file = await stack.funding.get(
+        f"/api/v1/payment-runs/{run['id']}/payments.csv", headers=f.staff
+    )
+    assert csv_file.status_code == 200

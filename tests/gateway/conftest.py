@@ -67,7 +67,7 @@ class Served:
 
     def start(self) -> "Served":
         self.thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the server at {self.url} did not start")

@@ -77,7 +77,7 @@ async def _gateway(stack: Stack, urls: dict[str, str], exits: AsyncExitStack) ->
         log_level="WARNING",
     )
     app = create_app(settings)
-    await exits.enter_async_context(LifespanManager(app))
+    await exits.enter_async_context(LifespanManager(app, startup_timeout=60, shutdown_timeout=60))
     return await exits.enter_async_context(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
     )

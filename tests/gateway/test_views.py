@@ -6,6 +6,7 @@ sockets in the test's own event loop, so the gateway reaches them over HTTP as i
 production.
 """
 
+import json
 import uuid
 from datetime import date
 from typing import Any
@@ -206,3 +207,50 @@ async def test_the_merged_audit_trail_is_the_three_services_newest_first(
         "/api/v1/audit", headers=f.staff, params={"range": "[10000,10010]"}
     )
     assert deep.status_code == 400
+
+
+async def test_one_audit_entry_by_id_and_the_parent_filters(stack: Stack, views: Views) -> None:
+    """react-admin's getOne (``/audit/{id}``) answers the entry from whichever service holds
+    it, 404 for another funder's; getManyReference filters by ``funder_id``/``partner_id``."""
+    story = await new_story(stack)
+    f = story.funder
+    other = await new_funder(stack)
+    listed = (
+        await views.gateway.get("/api/v1/audit", headers=f.staff, params={"range": "[0,99]"})
+    ).json()
+    for service in ("partners", "funding", "feedback"):
+        entry = next(e for e in listed if e["service"] == service)
+        one = await views.gateway.get(f"/api/v1/audit/{entry['id']}", headers=f.staff)
+        assert one.status_code == 200, one.text
+        assert one.json() == entry
+        hidden = await views.gateway.get(f"/api/v1/audit/{entry['id']}", headers=other.staff)
+        assert hidden.status_code == 404
+    assert (
+        await views.gateway.get(f"/api/v1/audit/{uuid.uuid4()}", headers=f.staff)
+    ).status_code == 404
+    grant_entry = next(e for e in listed if e["service"] == "funding")
+    down = await views.without_funding.get(f"/api/v1/audit/{grant_entry['id']}", headers=f.staff)
+    assert down.status_code == 503 and "funding" in down.json()["detail"]
+
+    mine = await views.gateway.get(
+        "/api/v1/audit",
+        headers=f.staff,
+        params={"range": "[0,99]", "filter": json.dumps({"funder_id": f.id})},
+    )
+    assert sorted(e["id"] for e in mine.json()) == sorted(e["id"] for e in listed)
+    theirs = await views.gateway.get(
+        "/api/v1/audit", headers=f.staff, params={"filter": json.dumps({"funder_id": other.id})}
+    )
+    assert theirs.status_code == 200 and theirs.json() == []
+    partner_id = f.partner["id"]
+    about = await views.gateway.get(
+        "/api/v1/audit",
+        headers=f.partner_headers,
+        params={"range": "[0,99]", "filter": json.dumps({"partner_id": partner_id})},
+    )
+    assert about.status_code == 200 and about.json()
+    assert all(e["partner_id"] == partner_id for e in about.json())
+    bad = await views.gateway.get(
+        "/api/v1/audit", headers=f.staff, params={"filter": '{"partner_id":"nope"}'}
+    )
+    assert bad.status_code in (400, 422)

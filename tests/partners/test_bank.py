@@ -14,6 +14,7 @@ from sqlalchemy import select, text, update
 
 from services.common.db import utcnow
 from services.common.models import AuditEntry, OutboxMessage
+from services.partners.bank import keys as bank_keys
 from services.partners.bank.crypto import BankCipher
 from services.partners.bank.models import BankAccount, BankNotice
 from services.partners.people.models import Membership, Person
@@ -232,3 +233,57 @@ async def test_the_organisations_people_are_told_by_email(stack: Stack) -> None:
     assert "bank details" in str(msg["Subject"])
     assert "If this was not you" in body
     assert IBAN not in body and "BUKB" not in body
+
+
+async def _raw(stack: Stack, account_id: str) -> Any:
+    db = stack.apps["partners"].state.db
+    async with db.sessionmaker() as session:
+        return (
+            await session.execute(
+                select(BankAccount.key_id, BankAccount.ciphertext).where(
+                    BankAccount.id == uuid.UUID(account_id)
+                )
+            )
+        ).one()
+
+
+async def test_rotating_the_bank_key_re_encrypts_and_every_detail_stays_readable(
+    stack: Stack,
+) -> None:
+    """``trellis keys rotate-bank``: a new key, every row re-encrypted under it, the running
+    service (which started before the key existed) still reads them; ``retire-bank`` then
+    drops the old key, which no row uses any more."""
+    s = await _setup(stack)
+    entered = await _enter(stack, s["partner"])
+    assert entered.status_code == 201, entered.text
+    account_id = entered.json()["id"]
+    before = await _raw(stack, account_id)
+    settings = stack.apps["partners"].state.settings
+
+    done = await bank_keys.rotate(settings)
+    after = await _raw(stack, account_id)
+    assert after.key_id == done.current != before.key_id
+    assert after.ciphertext != before.ciphertext and IBAN not in after.ciphertext
+    assert done.moved >= 1 and before.key_id in done.kept
+    listed = await stack.partners.get(
+        _url(s["partner"]), headers=stack.tokens.partner(s["partner"]["id"])
+    )
+    assert listed.status_code == 200, listed.text
+    assert (
+        listed.json()["held"]["id"] == account_id
+        and listed.json()["held"]["details"]["iban"] == IBAN
+    )
+    # New details are written under the new key by the running service too.
+    again = await _enter(stack, s["partner"], account_name="Riverside Youth Trust (new)")
+    assert (await _raw(stack, again.json()["id"])).key_id == done.current
+
+    removed, used = await bank_keys.retire(settings)
+    assert before.key_id in removed and used == [done.current]
+    assert before.key_id not in bank_keys.cipher_for(settings).key_ids
+    listed = await stack.partners.get(
+        _url(s["partner"]), headers=stack.tokens.partner(s["partner"]["id"])
+    )
+    assert listed.json()["held"]["details"]["iban"] == IBAN
+    # Keys from the settings are the operator's to add: the command says how.
+    with pytest.raises(bank_keys.KeyRotationError, match="TRELLIS_PARTNERS_BANK_KEYS"):
+        await bank_keys.rotate(settings.model_copy(update={"bank_keys": {"k1": "x"}}))

@@ -172,6 +172,16 @@ async def test_an_already_claimed_organisation_is_accepted_only_by_its_own_peopl
         ),
     )
     assert rows == [("accepted",)]
+    # Accepting went through the organisation's own rule for sharing: its audit trail says
+    # so, as it would for PUT /partners/{id}/sharing/{funder_id}.
+    trail = await stack.partners.get(
+        "/api/v1/audit",
+        headers=p.as_partner,
+        params={"filter": '{"action":["claim","sharing.accepted"]}', "range": "[0,99]"},
+    )
+    actions = {(e["action"], e["changes"].get("funder_id")) for e in trail.json()}
+    assert ("sharing.accepted", later.funder_id) in actions
+    assert ("claim", None) in actions
     members = await sql(
         stack,
         select(func.count()).where(

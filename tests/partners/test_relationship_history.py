@@ -1,6 +1,8 @@
 """A relationship's history: every stage it moved to, when and who moved it, in the API
 and on the timeline; the funder's record, never another funder's or the partner's."""
 
+import json
+
 from tests.partners.helpers import org_id, pair, second_funder_of
 from tests.support import Stack
 
@@ -81,3 +83,31 @@ async def test_stage_changes_are_on_the_funders_timeline_only(stack: Stack) -> N
     )
     assert response.status_code == 200
     assert response.json() == []
+
+
+async def test_one_history_entry_and_the_parent_filters(stack: Stack) -> None:
+    """react-admin's getOne and getManyReference over a relationship's history: one entry
+    by id (404 for another funder), filters by relationship, funder and partner."""
+    p = await pair(stack, status="exploring", org_id=org_id())
+    q = await second_funder_of(stack, p)
+    rel = p.partner["relationship"]["id"]
+    await _move(stack, p.staff, rel, "active")
+    url = f"/api/v1/relationships/{rel}/history"
+    rows = (await stack.partners.get(url, headers=p.staff)).json()
+    one = await stack.partners.get(f"{url}/{rows[1]['id']}", headers=p.staff)
+    assert one.status_code == 200 and one.json() == rows[1]
+    assert (await stack.partners.get(f"{url}/{rows[1]['id']}", headers=q.staff)).status_code == 404
+    assert (await stack.partners.get(f"{url}/{rel}", headers=p.staff)).status_code == 404
+    for name, value in (
+        ("relationship_id", rel),
+        ("funder_id", p.funder["id"]),
+        ("partner_id", p.partner_id),
+    ):
+        same = await stack.partners.get(
+            url, headers=p.staff, params={"filter": json.dumps({name: value})}
+        )
+        assert [r["id"] for r in same.json()] == [r["id"] for r in rows], name
+    other = await stack.partners.get(
+        url, headers=p.staff, params={"filter": json.dumps({"funder_id": q.funder["id"]})}
+    )
+    assert other.json() == [] and other.headers["content-range"] == "relationship-history */0"

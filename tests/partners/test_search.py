@@ -228,3 +228,34 @@ async def test_react_admins_filter_q_by_id_and_without_words(stack: Stack) -> No
     assert response.json() == []
     ordered = await search(stack, p.staff, "", sort=["id", "ASC"])
     assert [h["id"] for h in ordered] == sorted([first["id"], second["id"]])
+
+
+async def test_one_hit_by_id_and_the_update_filter(stack: Stack) -> None:
+    """react-admin's getOne on search (``/search/{id}``) answers a record the caller may read
+    and 404 otherwise; ``update_id`` narrows to one update's thread."""
+    p = await pair(stack)
+    stranger = await pair(stack)
+    sent = await update(stack, p, what_changed="Volunteers painted the hall green.")
+    other = await update(stack, p, what_changed="Volunteers cleaned the garden.")
+    reply = await stack.partners.post(
+        f"/api/v1/updates/{sent['id']}/replies",
+        headers=p.staff,
+        json={"body": "Thank you, the volunteers did well."},
+    )
+    assert reply.status_code == 201, reply.text
+    listed = {h["id"]: h for h in await search(stack, p.staff, "")}
+    one = await stack.partners.get(f"/api/v1/search/{sent['id']}", headers=p.staff)
+    assert one.status_code == 200, one.text
+    assert one.json() == listed[sent["id"]]
+    private = await interaction(
+        stack, p, summary="Private worry.", private=True, private_reason="Health of a person."
+    )
+    assert (
+        await stack.partners.get(f"/api/v1/search/{private['id']}", headers=p.staff)
+    ).status_code == 200
+    for headers, hit in ((stranger.staff, sent["id"]), (p.as_partner, private["id"])):
+        response = await stack.partners.get(f"/api/v1/search/{hit}", headers=headers)
+        assert response.status_code == 404, hit
+    thread = await search(stack, p.staff, "volunteers", filter={"update_id": sent["id"]})
+    assert {h["id"] for h in thread} == {sent["id"], reply.json()["id"]}
+    assert other["id"] not in {h["id"] for h in thread}

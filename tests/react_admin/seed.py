@@ -3,14 +3,22 @@
 Everything goes in through the gateway, as staff and partners would send it: pools with
 two members, money in and proposals decided; a commitment edited (its versions); a round
 answered by six partners, closed and published; actions; threads both ways; partner
-systems' API clients; variations.
+systems' API clients; variations; people who accepted invitations (and one pending) on
+both sides; a budget; a payment run; webhooks with deliveries; takeouts.
 """
 
+import email
+import html
 import json
+import re
+import time
 import uuid
 from datetime import date, timedelta
+from email.policy import default
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -40,8 +48,51 @@ def ok(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
-def seed(base: str, tokens: Tokens) -> Seeded:
-    """The demo funder, then pools, rounds, results, actions, threads, clients and variations."""
+def _mailed_link(mail_dir: Path, address: str) -> str:
+    """The link in the latest mail to ``address`` (mail is sent just after the commit)."""
+    for _ in range(100):
+        for path in sorted(mail_dir.glob("*.eml"), reverse=True) if mail_dir.exists() else []:
+            message = email.message_from_bytes(path.read_bytes(), policy=default)
+            if message["To"] == address:
+                body = message.get_body(preferencelist=("plain",))
+                assert body is not None
+                found = re.search(r"https?://\S+", body.get_content())  # type: ignore[union-attr]
+                assert found, body
+                return found.group(0)
+        time.sleep(0.1)
+    raise AssertionError(f"no mail reached {address}")
+
+
+def _join(client: httpx.Client, headers: dict[str, str], mail_dir: Path, **body: Any) -> None:
+    """Invite someone through the API and accept through the invitation's page, as the
+    person would in a browser (the page is served by partners behind the gateway)."""
+    ok(client.post(f"{API}/invitations", headers=headers, json=body))
+    link = urlsplit(_mailed_link(mail_dir, body["email"]))
+    page = client.get(f"{link.path}?{link.query}")
+    assert page.status_code == 200, page.text
+    fields = {
+        html.unescape(k): html.unescape(v)
+        for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)
+    }
+    password = "a long demo passphrase 42"
+    form = {**fields, "name": "Sam Patel", "password": password, "password_confirm": password}
+    answer = client.post(link.path, data=form)
+    assert answer.status_code == 200, answer.text
+
+
+def _until(read: Any, what: str) -> Any:
+    """What ``read`` answers once it is not empty (events arrive a moment after a write)."""
+    for _ in range(150):
+        found = read()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what} never arrived")
+
+
+def seed(base: str, tokens: Tokens, *, mail_dir: Path) -> Seeded:
+    """The demo funder, then pools, rounds, results, actions, threads, clients, variations,
+    people, budgets, payment runs, webhooks and takeouts."""
     settings = SimpleNamespace(
         signing_keys_file=tokens.issuer.keys.path, auth_issuer=ISSUER, auth_audience=AUDIENCE
     )
@@ -66,11 +117,12 @@ def seed(base: str, tokens: Tokens) -> Seeded:
         updates = ok(client.get(f"{API}/updates", headers=staff))
         partner = next(p for p in partners if p["id"] == updates[0]["partner_id"])
         own = tokens.partner(partner["id"])
-        # The funder's staff here are its finance people too (budgets and payment runs).
+        # The funder's staff here are its finance people (budgets and payment runs) and its
+        # staff admin (who gives colleagues capabilities).
         staff = Tokens.headers(
             tokens.issuer.mint(
                 sub="staff@funder.test",
-                roles=["funder_staff", "finance"],
+                roles=["funder_staff", "finance", "staff_admin"],
                 client_id="trellis-cli",
                 funder_id=funder["id"],
             )
@@ -383,4 +435,74 @@ def seed(base: str, tokens: Tokens) -> Seeded:
                     json={"body": "Of course."},
                 )
             )
+
+        # People: a colleague on each side who accepted, and one invitation still pending.
+        _join(client, staff, mail_dir, email="kai.colleague@example.org", role="funder_staff")
+        _join(client, own, mail_dir, email="lee.treasurer@example.org", role="partner")
+        for headers, role in ((staff, "funder_staff"), (own, "partner")):
+            ok(
+                client.post(
+                    f"{API}/invitations",
+                    headers=headers,
+                    json={"email": f"pending.{role}@example.org", "role": role},
+                )
+            )
+
+        # Money: a budget, and a payment run prepared and cancelled (its instalment stays
+        # free for the run react-admin prepares).
+        ok(
+            client.post(
+                f"{API}/budgets",
+                headers={**staff, "Idempotency-Key": uuid.uuid4().hex},
+                json={"financial_year": TODAY.year, "amount": 250_000_000},
+            )
+        )
+        run = ok(
+            client.post(
+                f"{API}/payment-runs",
+                headers={**staff, "Idempotency-Key": uuid.uuid4().hex},
+                json={"due_by": TODAY.isoformat(), "currency": "EUR"},
+            )
+        )
+        ok(client.post(f"{API}/payment-runs/{run['id']}/cancel", headers=staff))
+
+        # Webhooks on both sides (never reached: the sender is not started in tests), and an
+        # update replied to, so each endpoint has a delivery waiting.
+        hooks = [
+            ok(
+                client.post(
+                    f"{API}/webhooks",
+                    headers=headers,
+                    json={"url": "https://1.1.1.1/hooks", "event_types": ["update.replied"]},
+                )
+            )
+            for headers in (staff, own)
+        ]
+        sent = ok(
+            client.post(
+                f"{API}/updates",
+                headers=own,
+                json={"what_changed": "We opened on Saturdays.", "funder_ids": [funder["id"]]},
+            )
+        )
+        copy = next(c["update_id"] for c in sent["shared_with"] if c["funder_id"] == funder["id"])
+        ok(
+            client.post(
+                f"{API}/updates/{copy}/replies",
+                headers=staff,
+                json={"body": "Thank you, that is good news."},
+            )
+        )
+        for hook, headers in zip(hooks, (staff, own), strict=True):
+            _until(
+                lambda hook=hook, headers=headers: ok(
+                    client.get(f"{API}/webhooks/{hook['id']}/deliveries", headers=headers)
+                ),
+                "a webhook delivery",
+            )
+
+        # Takeouts, one per side.
+        for headers in (staff, own):
+            response = client.post(f"{API}/exports/takeout", headers=headers)
+            assert response.status_code == 202, response.text
     return seeded

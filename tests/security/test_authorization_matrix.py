@@ -490,6 +490,10 @@ async def build_victim(stack: Stack, gateway: httpx.AsyncClient) -> Victim:
     victim.funder_to_its_partners.add(version)  # the words of a published commitment
     victim.add("message_id", await first_id(fb, f"threads/{thread['id']}/messages"))
     victim.add("reply_id", await first_id(p, f"updates/{update['id']}/replies"))
+    rel = victim.path_ids["relationship_id"]
+    victim.add("change_id", await first_id(p, f"relationships/{rel}/history"))
+    victim.add("audit_id", await first_id(p, "audit"))
+    victim.add("hit_id", victim.path_ids["update_id"])
     # A result's id names its round, commitment and kind (the round's results, once closed).
     result = uuid.uuid5(RESULT_NAMESPACE, f"{round_['id']}:{commitment['id']}:all")
     victim.add("result_id", str(result))

@@ -6,9 +6,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.errors import BadRequest
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.feedback.models import (
     ROUND_STATUSES,
+    BallotKey,
     CommitmentVersion,
     Round,
     RoundCommitment,
@@ -51,6 +53,17 @@ def _filters(stmt: Any, filters: dict[str, Any]) -> Any:
         )
     if "funder_id" in filters:
         stmt = stmt.where(Round.funder_id.in_(parse_uuid_list("funder_id", filters["funder_id"])))
+    if "ballot_key_id" in filters:
+        wanted = filters["ballot_key_id"]
+        key_ids = wanted if isinstance(wanted, list) else [wanted]
+        if not all(isinstance(k, str) and 0 < len(k) <= 64 for k in key_ids):
+            raise BadRequest(
+                "The 'ballot_key_id' filter takes a key id (64 hex digits) or a list of them.",
+                slug="bad-list-parameter",
+                errors={"filter": ["ballot_key_id must be a key id"]},
+            )
+        keyed = select(BallotKey.round_id).where(BallotKey.key_id.in_(key_ids))
+        stmt = stmt.where(Round.id.in_(keyed))
     if "invited_partner_id" in filters:
         partners = parse_uuid_list("invited_partner_id", filters["invited_partner_id"])
         invited = select(RoundInvitation.round_id).where(RoundInvitation.partner_id.in_(partners))

@@ -24,7 +24,7 @@ RoundListQuery = Annotated[
         list_query(
             "rounds",
             sortable=["opens_on", "closes_on", "status", "title", "created_at"],
-            filterable=["status", "funder_id", "invited_partner_id"],
+            filterable=["status", "funder_id", "invited_partner_id", "ballot_key_id"],
             default_sort=("opens_on", "DESC"),
         )
     ),
@@ -57,7 +57,8 @@ async def list_rounds(
     """Your funder's rounds (staff), or the rounds you were invited to (partner).
 
     Filters: ``status``, ``funder_id``, ``invited_partner_id`` (rounds that partner was
-    invited to; never whether or how it answered).
+    invited to; never whether or how it answered), ``ballot_key_id`` (the round a ballot
+    key belongs to, for a client checking the key it was given).
     """
     page = await service.list_(session=session, caller=caller, query=query)
     page.apply(response, "rounds")

@@ -14,12 +14,12 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Integer, case, cast, delete, extract, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import Unprocessable
+from services.common.errors import BadRequest
 from services.common.lists import ListQuery, Page, fetch_page, parse_uuid_list
 from services.funding.finance.models import Budget, FinanceSetting, PlannedInstalment
 from services.funding.grants.models import Grant, Instalment, Payment
 
-GroupBy = Literal["partner", "pool", "currency", "month"] | None
+GroupBy = Literal["partner", "pool", "currency", "month", "region"] | None
 
 
 async def get_settings(
@@ -56,6 +56,8 @@ async def list_budgets(session: AsyncSession, funder_id: uuid.UUID, query: ListQ
         stmt = stmt.where(Budget.financial_year == year_filter(f["financial_year"]))
     if "pool_id" in f:
         stmt = stmt.where(Budget.pool_id.in_(parse_uuid_list("pool_id", f["pool_id"])))
+    if "funder_id" in f:
+        stmt = stmt.where(Budget.funder_id.in_(parse_uuid_list("funder_id", f["funder_id"])))
     return await fetch_page(session, stmt, query, sort_columns=BUDGET_SORTS, id_column=Budget.id)
 
 
@@ -63,8 +65,9 @@ def year_filter(value: Any) -> int:
     try:
         return int(str(value))
     except ValueError:
-        raise Unprocessable(
-            f"financial_year must be a year such as 2025, not {value!r}.",
+        raise BadRequest(
+            f"The 'financial_year' filter must be a year such as 2025, not {value!r}.",
+            slug="bad-list-parameter",
             errors={"filter": ["financial_year must be a year such as 2025"]},
         ) from None
 
@@ -107,7 +110,9 @@ def financial_year(day: Any, start_month: int) -> ColumnElement[int]:
 
 
 def _key(group_by: GroupBy, *, day: Any, partner: Any, pool: Any) -> list[ColumnElement[Any]]:
-    if group_by == "partner":
+    # Region lives in the partners service: the database sums by partner, and the service
+    # adds up those partners' sums by the region the partners directory gives.
+    if group_by in ("partner", "region"):
         return [partner.label("key")]
     if group_by == "pool":
         return [pool.label("key")]
@@ -253,17 +258,29 @@ async def proposal_years(
     return list((await session.execute(stmt)).all())
 
 
-async def status_totals(session: AsyncSession, funder_id: uuid.UUID) -> list[Any]:
-    """Grants by status and currency: how many, and their awards."""
+async def _grant_totals(session: AsyncSession, key: Any, *where: Any) -> list[Any]:
+    """Grants by ``key`` and currency: how many, and their awards."""
     stmt = (
         select(
-            Grant.status,
+            key,
             Grant.currency,
             func.count().label("count"),
             func.sum(Grant.amount_awarded).label("total"),
         )
-        .where(Grant.funder_id == funder_id)
-        .group_by(Grant.status, Grant.currency)
-        .order_by(Grant.status, Grant.currency)
+        .where(*where)
+        .group_by(key, Grant.currency)
+        .order_by(key, Grant.currency)
     )
     return list((await session.execute(stmt)).all())
+
+
+async def proposal_partner_totals(session: AsyncSession, funder_id: uuid.UUID) -> list[Any]:
+    """The proposals by partner and currency: how many, and what they would award."""
+    return await _grant_totals(
+        session, Grant.partner_id, Grant.funder_id == funder_id, Grant.status == "proposed"
+    )
+
+
+async def status_totals(session: AsyncSession, funder_id: uuid.UUID) -> list[Any]:
+    """Grants by status and currency: how many, and their awards."""
+    return await _grant_totals(session, Grant.status, Grant.funder_id == funder_id)

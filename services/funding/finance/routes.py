@@ -7,7 +7,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from services.common.auth import Caller, StaffDep
 from services.common.concurrency import IfMatchDep, etag
+from services.common.csvsafe import csv_response
 from services.common.db import SessionDep
+from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
 from services.common.service_app import problem_responses
@@ -24,6 +26,7 @@ from services.funding.finance.schemas import (
     GroupBy,
     TrusteePapers,
 )
+from services.funding.grants.routes import PartnersDep
 
 router = APIRouter()
 
@@ -33,7 +36,7 @@ BudgetListQuery = Annotated[
         list_query(
             "budgets",
             sortable=["financial_year", "amount"],
-            filterable=["financial_year", "pool_id"],
+            filterable=["financial_year", "pool_id", "funder_id"],
             default_sort=("financial_year", "ASC"),
         )
     ),
@@ -172,23 +175,36 @@ approved or active grants, unpaid, due in the year), **paid** (payments made in
 the year), **pipeline** (proposed grants, spread by their planned default
 schedule) and your **budget** with the **headroom** left. ``rows`` break the
 same down by ``group_by``: ``partner`` (partner id), ``pool`` (pool id, with the
-pool's budget; no pool: your own grants), ``month`` (YYYY-MM) or ``currency``.
-Amounts are integer minor units. Region is not a dimension here: it belongs to
-the partners service.
+pool's budget; no pool: your own grants), ``month`` (YYYY-MM), ``currency`` or
+``region`` (the partner's region as the partners service holds it, once the
+organisation shares it with you; null otherwise: the database sums by partner and
+those sums are added up by region). Amounts are integer minor units.
 """
 
 
 async def _forecast(
-    session: SessionDep, caller: Caller, from_year: int, to_year: int, group_by: GroupBy | None
+    session: SessionDep,
+    caller: Caller,
+    partners: ServiceClient,
+    from_year: int,
+    to_year: int,
+    group_by: GroupBy | None,
 ) -> Forecast:
     return await service.forecast(
-        session=session, caller=caller, from_year=from_year, to_year=to_year, group_by=group_by
+        session=session,
+        caller=caller,
+        partners=partners,
+        from_year=from_year,
+        to_year=to_year,
+        group_by=group_by,
     )
 
 
 FromYear = Annotated[int, Query(ge=2000, le=2100, description="First financial year")]
 ToYear = Annotated[int, Query(ge=2000, le=2100, description="Last financial year")]
-GroupByQuery = Annotated[GroupBy | None, Query(description="partner, pool, currency or month")]
+GroupByQuery = Annotated[
+    GroupBy | None, Query(description="partner, pool, currency, month or region")
+]
 
 
 @router.get(
@@ -200,11 +216,12 @@ GroupByQuery = Annotated[GroupBy | None, Query(description="partner, pool, curre
 async def get_forecast(
     session: SessionDep,
     caller: StaffDep,
+    partners: PartnersDep,
     from_year: FromYear,
     to_year: ToYear,
     group_by: GroupByQuery = None,
 ) -> Forecast:
-    return await _forecast(session, caller, from_year, to_year, group_by)
+    return await _forecast(session, caller, partners, from_year, to_year, group_by)
 
 
 @router.get(
@@ -215,26 +232,26 @@ async def get_forecast(
 async def get_forecast_csv(
     session: SessionDep,
     caller: StaffDep,
+    partners: PartnersDep,
     from_year: FromYear,
     to_year: ToYear,
     group_by: GroupByQuery = None,
 ) -> Response:
     """The forecast's rows as CSV: financial_year, currency, the group, budget, committed,
     paid, pipeline (minor units)."""
-    result = await _forecast(session, caller, from_year, to_year, group_by)
-    return Response(
-        service.forecast_csv(result),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="forecast.csv"'},
-    )
+    result = await _forecast(session, caller, partners, from_year, to_year, group_by)
+    return csv_response(service.forecast_csv(result), "forecast.csv")
 
 
 @router.get("/trustee-papers", response_model=TrusteePapers, tags=["finance"])
-async def get_trustee_papers(session: SessionDep, caller: StaffDep) -> TrusteePapers:
+async def get_trustee_papers(
+    session: SessionDep, caller: StaffDep, partners: PartnersDep
+) -> TrusteePapers:
     """Papers for a trustee meeting: the proposed grants awaiting a decision (oldest first),
-    what they would pay in each financial year, and all your grants by status. Variations
-    are recorded with the decision that made them, so none await one here."""
-    return await service.trustee_papers(session=session, caller=caller)
+    what they would pay in each financial year, their totals by the partners' region, and
+    all your grants by status. Variations are recorded with the decision that made them, so
+    none await one here."""
+    return await service.trustee_papers(session=session, caller=caller, partners=partners)
 
 
 @router.get(
@@ -242,12 +259,10 @@ async def get_trustee_papers(session: SessionDep, caller: StaffDep) -> TrusteePa
     tags=["finance"],
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def get_trustee_papers_csv(session: SessionDep, caller: StaffDep) -> Response:
+async def get_trustee_papers_csv(
+    session: SessionDep, caller: StaffDep, partners: PartnersDep
+) -> Response:
     """The trustee papers as CSV for a board pack: one line per proposal, then the totals by
-    financial year and by status."""
-    papers = await service.trustee_papers(session=session, caller=caller)
-    return Response(
-        service.papers_csv(papers),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="trustee-papers.csv"'},
-    )
+    financial year, region and status."""
+    papers = await service.trustee_papers(session=session, caller=caller, partners=partners)
+    return csv_response(service.papers_csv(papers), "trustee-papers.csv")

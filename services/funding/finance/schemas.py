@@ -11,7 +11,7 @@ from schwifty.exceptions import SchwiftyException
 from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
 from services.funding.grants.schemas import Currency
 
-GroupBy = Literal["partner", "pool", "currency", "month"]
+GroupBy = Literal["partner", "pool", "currency", "month", "region"]
 
 
 class FinanceSettingsUpdate(UpdateModel):
@@ -85,6 +85,7 @@ class BudgetCreate(InputModel):
 
 class BudgetUpdate(UpdateModel):
     read_only = UpdateModel.read_only | {"funder_id", "financial_year", "pool_id", "currency"}
+    nullable = frozenset({"notes"})
 
     amount: int | None = Field(None, ge=0)
     notes: str | None = Field(None, max_length=2000)
@@ -121,7 +122,10 @@ class ForecastRow(BaseModel):
 
     financial_year: int
     currency: str
-    key: str | None = Field(description="The partner id, pool id or YYYY-MM month grouped by")
+    key: str | None = Field(
+        description="The partner id, pool id, YYYY-MM month or region grouped by (region: null "
+        "for partners that have not shared theirs with you, or have none)"
+    )
     budget: int | None = Field(description="The pool's budget, when grouped by pool")
     committed: int
     paid: int
@@ -142,6 +146,10 @@ class PaperProposal(BaseModel):
     reference: str
     title: str
     partner_id: uuid.UUID
+    region: str | None = Field(
+        description="The partner's region, held by the partners service; null until the "
+        "organisation shares it with you"
+    )
     amount_awarded: int
     currency: str
     planned_start_date: date
@@ -157,6 +165,13 @@ class PaperYear(BaseModel):
     amount: int = Field(description="What the proposals would pay in the year, if approved")
 
 
+class PaperRegion(BaseModel):
+    region: str | None = Field(description="null: partners that have not shared a region")
+    currency: str
+    count: int = Field(description="Proposals awaiting a decision")
+    amount: int = Field(description="What they would award")
+
+
 class PaperStatus(BaseModel):
     status: str
     currency: str
@@ -170,6 +185,9 @@ class TrusteePapers(BaseModel):
     year_start_month: int
     proposals: list[PaperProposal] = Field(description="Proposed grants, oldest first")
     totals_by_year: list[PaperYear]
+    totals_by_region: list[PaperRegion] = Field(
+        description="The proposals by their partners' region (held by the partners service)"
+    )
     totals_by_status: list[PaperStatus] = Field(
         description="All your grants by status, so the board sees proposals beside commitments"
     )

@@ -5,13 +5,11 @@ financial year, the approval limit or budgets; any of the funder's staff reads
 them and the forecast.
 """
 
-import csv
-import io
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +18,7 @@ from services.common import audit
 from services.common.auth import Caller
 from services.common.concurrency import check_if_match
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
 from services.funding.finance import repository
 from services.funding.finance.models import ALL_FUNDING, Budget, FinanceSetting
@@ -32,6 +31,7 @@ from services.funding.finance.schemas import (
     ForecastYear,
     GroupBy,
     PaperProposal,
+    PaperRegion,
     PaperStatus,
     PaperYear,
     TrusteePapers,
@@ -110,19 +110,27 @@ async def update_settings(
 
 
 async def check_approval_limit(*, session: AsyncSession, caller: Caller, grant: Grant) -> None:
-    """Above the funder's staff approval limit, only a person with the trustee role approves."""
+    """Above the approver's limit, only a person with the trustee role approves: a person's
+    own decision limit (set on their membership) if they have one, else the funder's staff
+    approval limit."""
     if caller.has("trustee"):
         return
-    settings = await repository.get_settings(session, grant.funder_id)
-    if settings is None or settings.approval_limit is None:
+    own = caller.decision_limit
+    if own is not None:
+        amount, currency = own
+        whose = "your funder lets you approve (your decision limit)"
+    else:
+        settings = await repository.get_settings(session, grant.funder_id)
+        if settings is None or settings.approval_limit is None:
+            return
+        amount, currency = settings.approval_limit, settings.approval_limit_currency or "GBP"
+        whose = "your funder lets its staff approve"
+    same = currency == grant.currency
+    if same and grant.amount_awarded <= amount:
         return
-    same = settings.approval_limit_currency == grant.currency
-    if same and grant.amount_awarded <= settings.approval_limit:
-        return
-    limit = describe(settings.approval_limit, settings.approval_limit_currency or "GBP")
     raise Forbidden(
         f"This award of {describe(grant.amount_awarded, grant.currency)} is above the "
-        f"{limit} your funder lets its staff approve"
+        f"{describe(amount, currency)} {whose}"
         + ("" if same else " (or in another currency)")
         + ": a person with the trustee role must record the trustees' decision.",
         slug="above-approval-limit",
@@ -242,10 +250,37 @@ def year_label(year: int, start_month: int) -> str:
     return str(year) if start_month == 1 else f"{year}-{(year + 1) % 100:02d}"
 
 
+class _Group(NamedTuple):
+    """A summed group as the database answers one: year, currency, key, total."""
+
+    financial_year: int
+    currency: str
+    key: Any
+    total: int
+
+
+async def partner_regions(
+    *, partners: ServiceClient, funder_id: uuid.UUID
+) -> dict[uuid.UUID, str | None]:
+    """Each partner's region as the partners directory gives it to this funder (only once
+    the organisation shares with the funder; the funding service holds no region)."""
+    summaries = await partners.get_json(f"/internal/funders/{funder_id}/partners")
+    return {uuid.UUID(p["id"]): p.get("region") or None for p in summaries}
+
+
+def _by_region(groups: list[Any], regions: dict[uuid.UUID, str | None]) -> list[_Group]:
+    """Per-partner sums as per-region groups (``_merge`` adds up those of one region)."""
+    return [
+        _Group(g.financial_year, g.currency, regions.get(uuid.UUID(str(g.key))), int(g.total))
+        for g in groups
+    ]
+
+
 async def forecast(
     *,
     session: AsyncSession,
     caller: Caller,
+    partners: ServiceClient,
     from_year: int,
     to_year: int,
     group_by: GroupBy | None,
@@ -270,6 +305,9 @@ async def forecast(
         start_month=start_month,
         group_by=group_by,
     )
+    if group_by == "region":
+        regions = await partner_regions(partners=partners, funder_id=funder_id)
+        sums = {measure: _by_region(groups, regions) for measure, groups in sums.items()}
     budgets = await repository.budget_sums(
         session, funder_id=funder_id, from_year=from_year, to_year=to_year
     )
@@ -360,24 +398,28 @@ def _rows(
 CSV_COLUMNS = ["financial_year", "currency", "key", "budget", "committed", "paid", "pipeline"]
 
 
-def forecast_csv(result: Forecast) -> str:
-    """The forecast's rows as CSV (amounts in minor units), one line per group."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*CSV_COLUMNS[:2], result.group_by or "group", *CSV_COLUMNS[3:]])
+def forecast_csv(result: Forecast) -> Iterator[list[Any]]:
+    """The forecast's rows for CSV (amounts in minor units), one line per group."""
+    yield [*CSV_COLUMNS[:2], result.group_by or "group", *CSV_COLUMNS[3:]]
     for row in result.rows:
-        writer.writerow(
-            [getattr(row, c) if getattr(row, c) is not None else "" for c in CSV_COLUMNS]
-        )
-    return out.getvalue()
+        yield [getattr(row, c) for c in CSV_COLUMNS]
 
 
 # Papers for a trustee meeting --------------------------------------------------------------
 
 
-async def trustee_papers(*, session: AsyncSession, caller: Caller) -> TrusteePapers:
-    """Proposals awaiting a decision, their money by financial year, all grants by status."""
+async def trustee_papers(
+    *, session: AsyncSession, caller: Caller, partners: ServiceClient
+) -> TrusteePapers:
+    """Proposals awaiting a decision, their money by financial year and by region, all
+    grants by status."""
     funder_id = _funder(caller)
+    regions = await partner_regions(partners=partners, funder_id=funder_id)
+    by_region: dict[tuple[str | None, str], list[int]] = {}
+    for row in await repository.proposal_partner_totals(session, funder_id):
+        counted = by_region.setdefault((regions.get(row.partner_id), row.currency), [0, 0])
+        counted[0] += row.count
+        counted[1] += int(row.total)
     settings = await get_settings(session=session, funder_id=funder_id)
     start = settings.year_start_month
     grants = await repository.proposals(session, funder_id)
@@ -391,6 +433,7 @@ async def trustee_papers(*, session: AsyncSession, caller: Caller) -> TrusteePap
                 reference=g.reference,
                 title=g.title,
                 partner_id=g.partner_id,
+                region=regions.get(g.partner_id),
                 amount_awarded=g.amount_awarded,
                 currency=g.currency,
                 planned_start_date=g.planned_start_date,
@@ -409,6 +452,12 @@ async def trustee_papers(*, session: AsyncSession, caller: Caller) -> TrusteePap
             )
             for y in years
         ],
+        totals_by_region=[
+            PaperRegion(region=region, currency=currency, count=count, amount=amount)
+            for (region, currency), (count, amount) in sorted(
+                by_region.items(), key=lambda item: (item[0][0] or "", item[0][1])
+            )
+        ],
         totals_by_status=[
             PaperStatus(status=s.status, currency=s.currency, count=s.count, amount=int(s.total))
             for s in statuses
@@ -417,16 +466,15 @@ async def trustee_papers(*, session: AsyncSession, caller: Caller) -> TrusteePap
     )
 
 
-def papers_csv(papers: TrusteePapers) -> str:
-    """The proposals as CSV, then the totals by year and by status, for a board pack."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+def papers_csv(papers: TrusteePapers) -> Iterator[list[Any]]:
+    """The proposals for CSV, then the totals by year, region and status, for a board pack."""
+    yield (
         [
             "section",
             "reference",
             "title",
             "partner_id",
+            "region",
             "currency",
             "amount",
             "start",
@@ -437,12 +485,13 @@ def papers_csv(papers: TrusteePapers) -> str:
         ]
     )
     for p in papers.proposals:
-        writer.writerow(
+        yield (
             [
                 "proposal",
                 p.reference,
                 p.title,
                 p.partner_id,
+                p.region,
                 p.currency,
                 p.amount_awarded,
                 p.planned_start_date,
@@ -453,7 +502,8 @@ def papers_csv(papers: TrusteePapers) -> str:
             ]
         )
     for y in papers.totals_by_year:
-        writer.writerow(["year", "", "", "", y.currency, y.amount, "", "", "", y.label, ""])
+        yield ["year", "", "", "", "", y.currency, y.amount, "", "", "", y.label, ""]
+    for r in papers.totals_by_region:
+        yield ["region", "", "", "", r.region, r.currency, r.amount, "", "", "", "", r.count]
     for s in papers.totals_by_status:
-        writer.writerow(["status", "", "", "", s.currency, s.amount, "", "", "", s.status, s.count])
-    return out.getvalue()
+        yield ["status", "", "", "", "", s.currency, s.amount, "", "", "", s.status, s.count]

@@ -4,11 +4,11 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from services.common.errors import Unprocessable
+from services.common.money import Currency
 from services.common.schemas import Amount, InputModel, Record, TimestampedRecord, UpdateModel
-from services.funding.grants.schedule import currency_digits
 
 GrantStatus = Literal["proposed", "approved", "active", "completed", "withdrawn"]
 InstalmentStatus = Literal["scheduled", "paid", "cancelled"]
@@ -17,21 +17,6 @@ Frequency = Literal["monthly", "quarterly", "annual", "custom"]
 RegularFrequency = Literal["monthly", "quarterly", "annual"]
 
 
-def _iso4217(code: str) -> str:
-    digits = currency_digits(code)
-    if digits is None:
-        raise ValueError(
-            f"'{code}' is not an ISO 4217 currency one can pay in: use a code such as GBP, "
-            "EUR or USD (amounts are in its minor units, e.g. pence; 0 digits for JPY)"
-        )
-    return code
-
-
-Currency = Annotated[
-    str,
-    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code", examples=["GBP"]),
-    AfterValidator(_iso4217),
-]
 #: The most instalments a schedule takes: monthly over the longest term (10 years) is 120.
 MAX_INSTALMENTS = 200
 Text = Annotated[str, Field(min_length=1, max_length=200)]

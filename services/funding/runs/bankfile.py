@@ -5,22 +5,39 @@ sepaxml writes the file and validates it against the pain.001.001.03 XSD it ship
 SEPA service level is left out, and the currency is the run's (GBP for a UK funder's
 bank). Creditors are paid by IBAN; a partner with only a UK sort code and account
 number is paid from the CSV file (BACS) instead.
+
+sepaxml writes every amount as if it had two decimal places (cents). Trellis keeps
+integer minor units of each currency's own ISO 4217 exponent, so the file's amounts
+and control sums are rewritten exactly from the run's integers (``1000`` for
+1,000 JPY, ``1.234`` for 1.234 BHD) and only then validated against the XSD.
 """
 
 import asyncio
 import uuid
 from datetime import date
 from typing import Any
+from xml.etree import ElementTree
 
 from sepaxml import SepaTransfer
+from sepaxml.validation import ValidationError, try_valid_xml
 
 from services.common.errors import Conflict
 from services.common.http import ServiceClient
 from services.funding.finance.models import FinanceSetting
-from services.funding.grants.schedule import minor_digits
+from services.funding.grants.schedule import major_units_text
 from services.funding.runs.models import PaymentRun, PaymentRunItem
 
 SCHEMA = "pain.001.001.03"
+NAMESPACE = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
+NS = {"p": NAMESPACE}
+# The file is written back with its namespace as the default one, as sepaxml wrote it.
+ElementTree.register_namespace("", NAMESPACE)
+
+#: ISO 4217 fund codes and units of account (and the SDR's kin): in the code list, so a
+#: grant may be recorded in them, but no bank pays a credit transfer in them.
+NOT_PAYABLE = frozenset(
+    {"BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW", "XSU", "XUA"}
+)
 
 
 async def payable_accounts(
@@ -46,10 +63,12 @@ def build(
     accounts: dict[uuid.UUID, Any],
     execution_date: date,
 ) -> bytes:
-    if minor_digits(run.currency) != 2:
+    if run.currency in NOT_PAYABLE:
         raise Conflict(
-            f"A pain.001 file is written for currencies with 2 decimal places; this run is in "
-            f"{run.currency}. Use the CSV file.",
+            f"{run.currency} is an ISO 4217 fund code or unit of account, not a currency a "
+            "bank pays a credit transfer in, so there is no pain.001 file for this run. Pay "
+            "it in the currency the partner's bank holds (a run of grants in that currency), "
+            "or from the CSV file.",
             slug="bank-file-currency",
         )
     if settings is None or not (settings.debtor_iban and settings.debtor_name):
@@ -91,4 +110,39 @@ def build(
         if account.get("bic"):
             payment["BIC"] = account["bic"]
         transfer.add_payment(payment)
-    return transfer.export(validate=True)
+    exact = exact_amounts(transfer.export(validate=False), items, run.currency)
+    try:
+        try_valid_xml(exact, SCHEMA)
+    except ValidationError as exc:
+        raise Conflict(
+            "The bank file would not be valid pain.001.001.03 (a name or reference the "
+            "scheme cannot carry?): " + str(exc.__cause__ or exc),
+            slug="bank-file-invalid",
+        ) from None
+    return exact
+
+
+def exact_amounts(xml: bytes, items: list[PaymentRunItem], currency: str) -> bytes:
+    """``xml`` with each amount and control sum written from the items' minor units, in the
+    currency's own decimal places."""
+    root = ElementTree.fromstring(xml)
+    amounts = {item.instalment_id.hex[:35]: item.amount for item in items}
+    total = 0
+    for batch in root.iterfind(".//p:PmtInf", NS):
+        batch_total = 0
+        for tx in batch.iterfind("p:CdtTrfTxInf", NS):
+            amount = amounts[tx.findtext("p:PmtId/p:EndToEndId", "", NS)]
+            _set(tx, "p:Amt/p:InstdAmt", major_units_text(amount, currency))
+            batch_total += amount
+        if batch.find("p:CtrlSum", NS) is not None:
+            _set(batch, "p:CtrlSum", major_units_text(batch_total, currency))
+        total += batch_total
+    _set(root, "p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", major_units_text(total, currency))
+    body = ElementTree.tostring(root, encoding="unicode")
+    return ('<?xml version="1.0" encoding="UTF-8"?>' + body).encode()
+
+
+def _set(node: ElementTree.Element, path: str, text: str) -> None:
+    found = node.find(path, NS)
+    assert found is not None, path
+    found.text = text

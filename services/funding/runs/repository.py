@@ -113,8 +113,9 @@ RUN_SORTS = {
 async def list_runs(session: AsyncSession, funder_id: uuid.UUID, query: ListQuery) -> Page:
     stmt = select(PaymentRun).where(PaymentRun.funder_id == funder_id)
     f = query.filters
-    if "id" in f:
-        stmt = stmt.where(PaymentRun.id.in_(parse_uuid_list("id", f["id"])))
+    for name, column in (("id", PaymentRun.id), ("funder_id", PaymentRun.funder_id)):
+        if name in f:
+            stmt = stmt.where(column.in_(parse_uuid_list(name, f[name])))
     if "status" in f:
         stmt = stmt.where(PaymentRun.status.in_(filter_values("status", f["status"], RUN_STATUSES)))
     return await fetch_page(session, stmt, query, sort_columns=RUN_SORTS, id_column=PaymentRun.id)

@@ -1,7 +1,5 @@
 """HTTP routes of payment runs: prepare, approve (a second person), export, mark paid."""
 
-import csv
-import io
 import uuid
 from typing import Annotated
 
@@ -9,6 +7,7 @@ from fastapi import APIRouter, Depends, Response
 
 from services.common.auth import StaffDep
 from services.common.concurrency import etag
+from services.common.csvsafe import csv_response
 from services.common.db import SessionDep
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
@@ -33,7 +32,7 @@ RunListQuery = Annotated[
         list_query(
             "payment-runs",
             sortable=["created_at", "due_by", "total"],
-            filterable=["status"],
+            filterable=["status", "funder_id"],
             default_sort=("created_at", "DESC"),
         )
     ),
@@ -76,7 +75,7 @@ async def prepare_payment_run(
 async def list_payment_runs(
     session: SessionDep, caller: StaffDep, query: RunListQuery, response: Response
 ) -> list[PaymentRun]:
-    """Your funder's payment runs, newest first. Filters: ``status``, ``id``."""
+    """Your funder's payment runs, newest first. Filters: ``status``, ``funder_id``, ``id``."""
     page = await service.list_runs(session=session, caller=caller, query=query)
     page.apply(response, "payment-runs")
     return [run_out(r) for r in page.items]
@@ -183,11 +182,9 @@ async def payment_run_csv(run_id: uuid.UUID, session: SessionDep, caller: StaffD
     total equals the run's ``total``."""
     run = await service.get_run(session=session, caller=caller, run_id=run_id)
     service.exportable(run)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
+    rows: list[list[object]] = [CSV_HEADER]
     for item in await service.items_of(session=session, run=run):
-        writer.writerow(
+        rows.append(
             [
                 item.instalment_id,
                 item.grant_id,
@@ -199,8 +196,4 @@ async def payment_run_csv(run_id: uuid.UUID, session: SessionDep, caller: StaffD
                 f"Payment run {str(run.id)[:8]}",
             ]
         )
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="payment-run-{run.id}.csv"'},
-    )
+    return csv_response(rows, f"payment-run-{run.id}.csv")

@@ -1,10 +1,13 @@
 """Takeout routes, served by the gateway itself: start, follow, download, delete."""
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.responses import FileResponse
 
 from services.common.auth import Caller, StaffOrPartnerDep
 from services.common.errors import Conflict, NotFound, ServiceUnavailable
+from services.common.lists import ListQuery, list_query, page_of
 from services.common.service_app import problem_responses
 from services.gateway.takeout.jobs import Job, TakeoutStore, owner_of
 from services.gateway.takeout.schemas import Takeout
@@ -65,16 +68,29 @@ async def start_takeout(request: Request, caller: StaffOrPartnerDep, response: R
     return _out(job)
 
 
+TakeoutListQuery = Annotated[
+    ListQuery,
+    Depends(
+        list_query(
+            "takeouts",
+            sortable=["created_at", "status"],
+            filterable=["status"],
+            default_sort=("created_at", "DESC"),
+        )
+    ),
+]
+
+
 @router.get("", response_model=list[Takeout])
 async def list_takeouts(
-    request: Request, caller: StaffOrPartnerDep, response: Response
+    request: Request, caller: StaffOrPartnerDep, query: TakeoutListQuery, response: Response
 ) -> list[Takeout]:
-    """Your takeouts, newest first."""
+    """Your takeouts, newest first, with the list contract (``range``, ``sort`` by
+    ``created_at`` or ``status``, filters ``status`` and ``id``)."""
     jobs = await _store(request).of_owner(owner_of(caller))
-    response.headers["Content-Range"] = (
-        f"takeouts 0-{len(jobs) - 1}/{len(jobs)}" if jobs else "takeouts */0"
-    )
-    return [_out(job) for job in jobs]
+    page = page_of([_out(job) for job in jobs], query)
+    page.apply(response, "takeouts")
+    return page.items
 
 
 @router.get("/{takeout_id}", response_model=Takeout, responses=problem_responses(404))

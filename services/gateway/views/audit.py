@@ -6,6 +6,10 @@ them and answers the caller's window with the list contract (``Content-Range`` t
 the three). Reading deeper than ``MAX_DEPTH`` asks the caller to narrow by filters or
 time instead. A service that cannot answer makes the whole list a 503 naming it: an
 audit trail with a part silently missing would mislead.
+
+``GET /api/v1/audit/{id}`` asks the three services for the entry at once and answers
+the one that has it (an entry lives in one service); 404 if none does, and a 503 naming
+a service that could not answer while no other had it.
 """
 
 import asyncio
@@ -14,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from services.common.errors import BadRequest, ServiceUnavailable
+from services.common.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from services.gateway.views.compose import Calls, Refused, Unavailable
 
 SERVICES = ("partners", "funding", "feedback")
@@ -135,3 +139,31 @@ async def merged(
         raise
     rows = sorted((row for part, _ in parts for row in part), key=_key(field), reverse=descending)
     return rows[start : end + 1], sum(total for _, total in parts)
+
+
+async def one(calls: Calls, entry_id: str) -> dict[str, Any]:
+    """The caller's audit entry ``entry_id``, from whichever service holds it."""
+    answers = await asyncio.gather(
+        *(calls.get(service, f"audit/{entry_id}") for service in SERVICES),
+        return_exceptions=True,
+    )
+    down = None
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            if isinstance(answer, Unavailable):
+                down = answer
+            elif isinstance(answer, Refused) and answer.status == 403:
+                raise Forbidden(
+                    "The audit trail is read by a funder's staff or an organisation's people."
+                )
+            elif not isinstance(answer, Refused):
+                raise answer
+            continue
+        return dict(answer.body)
+    if down is not None:
+        raise ServiceUnavailable(
+            f"The {down.service} service could not be asked for this audit entry "
+            f"({down.why}); try again shortly.",
+            extra={"service": down.service},
+        )
+    raise NotFound("There is no audit entry with this id.")

@@ -85,7 +85,8 @@ async def list_audit(
 
     Funder staff read their funder's records; an organisation's people read their
     organisation's own. Filters (passed to each service): ``entity_type``, ``entity_id``,
-    ``actor``, ``action``, ``request_id``, ``occurred_at_gte``, ``occurred_at_lte``, ``id``.
+    ``actor``, ``action``, ``request_id``, ``occurred_at_gte``, ``occurred_at_lte``,
+    ``funder_id``, ``partner_id``, ``id``.
     """
     field, descending, start, end = audit.window(sort, range_)
     try:
@@ -105,3 +106,17 @@ async def list_audit(
         f"audit {start}-{start + len(rows) - 1}/{total}" if rows else f"audit */{total}"
     )
     return rows
+
+
+@router.get(
+    "/audit/{audit_id}",
+    response_model=AuditEntryOut,
+    tags=["audit"],
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def get_audit_entry(
+    audit_id: uuid.UUID, request: Request, caller: StaffOrPartnerDep
+) -> dict[str, object]:
+    """One entry of your audit trail, from whichever service recorded it (404 for an entry
+    of another funder or organisation, as for one that does not exist)."""
+    return await audit.one(calls_for(request), str(audit_id))

@@ -64,6 +64,11 @@ async def all_accounts(session: AsyncSession) -> list[BankAccount]:
     return list((await session.execute(select(BankAccount))).scalars())
 
 
+async def key_ids_in_use(session: AsyncSession) -> set[str]:
+    """The ids of the keys stored accounts are encrypted with."""
+    return set((await session.execute(select(BankAccount.key_id).distinct())).scalars())
+
+
 async def people_emails(session: AsyncSession, partner_id: uuid.UUID) -> list[str]:
     """Addresses of the organisation's own people (current memberships, enabled people)."""
     stmt = (

@@ -12,6 +12,7 @@ from services.common.errors import NotFound
 from services.common.service_app import problem_responses
 from services.partners.bank import service
 from services.partners.bank.crypto import BankCipher
+from services.partners.bank.keys import cipher_for
 from services.partners.bank.models import BankAccount as AccountRow
 from services.partners.bank.schemas import (
     BankAccount,
@@ -30,12 +31,7 @@ def get_cipher(request: Request) -> BankCipher:
     """The app's bank cipher: keys from settings, else the service's own key file."""
     cipher = getattr(request.app.state, "bank_cipher", None)
     if cipher is None:
-        settings: Settings = request.app.state.settings
-        if settings.bank_keys:
-            current = settings.bank_key_id or sorted(settings.bank_keys)[-1]
-            cipher = BankCipher(settings.bank_keys, current)
-        else:
-            cipher = BankCipher.from_file(settings.data_dir / "keys" / "bank-keys.json")
+        cipher = cipher_for(request.app.state.settings)
         request.app.state.bank_cipher = cipher
     return cipher
 

@@ -348,9 +348,18 @@ def mint_access_token(
     scope: str,
     ttl: int,
 ) -> str:
+    staff = membership.role == "funder_staff"
+    extra: dict[str, Any] = {}
+    if staff and membership.decision_limit is not None:
+        extra["decision_limit"] = {
+            "amount": membership.decision_limit,
+            "currency": membership.decision_limit_currency,
+        }
     return issuer.mint(
         sub=person_sub(person.id),
-        roles=[membership.role],
+        # A funder's staff member's capabilities (finance, trustee, staff_admin) are roles.
+        roles=[membership.role, *(sorted(membership.capabilities or []) if staff else [])],
+        extra=extra,
         client_id=client_id,
         funder_id=membership.funder_id,
         partner_id=membership.partner_id,

@@ -9,13 +9,18 @@ acts under one of them. Invitation and reset tokens are stored only as hashes.
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import IdMixin, UTCDateTime
 from services.partners.db import Base
 
 MEMBERSHIP_ROLES = ("platform_admin", "funder_staff", "partner")
+#: What a funder's staff member may do beyond reading and recording the funder's work,
+#: granted by the funder's staff admins (or a platform admin): ``finance`` (budgets,
+#: payment runs, bank details), ``trustee`` (record decisions above the staff limit) and
+#: ``staff_admin`` (grant these to colleagues). They become roles in the access token.
+CAPABILITIES = ("finance", "trustee", "staff_admin")
 
 
 class Person(IdMixin, Base):
@@ -45,6 +50,13 @@ class Membership(IdMixin, Base):
     created_by: Mapped[str] = mapped_column(String(200))
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_by: Mapped[str | None] = mapped_column(String(200))
+    #: Capabilities of a funder_staff membership (see ``CAPABILITIES``), in the token's roles.
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    #: The most this person may approve alone, in minor units (the token's
+    #: ``decision_limit`` claim); None: the funder's own staff approval limit applies.
+    decision_limit: Mapped[int | None] = mapped_column(BigInteger)
+    decision_limit_currency: Mapped[str | None] = mapped_column(String(3))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
 
 class Invitation(IdMixin, Base):

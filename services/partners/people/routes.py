@@ -10,15 +10,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.auth import AdminDep, Caller, require_roles
+from services.common.concurrency import IfMatchDep, etag
 from services.common.db import SessionDep
 from services.common.lists import ListQuery, list_query
 from services.common.mail import Mailer
 from services.common.service_app import problem_responses
-from services.partners.people import service
+from services.partners.people import capabilities, service
 from services.partners.people.schemas import (
     Invitation,
     InvitationCreate,
     Membership,
+    MembershipUpdate,
     PasswordResetRequest,
     PasswordResetRequested,
     Person,
@@ -54,7 +56,7 @@ InvitationQuery = Annotated[
         list_query(
             "invitations",
             sortable=["id", "email", "created_at", "expires_at"],
-            filterable=["funder_id", "partner_id", "status"],
+            filterable=["funder_id", "partner_id", "status", "accepted_by_person_id"],
         )
     ),
 ]
@@ -110,6 +112,36 @@ async def get_membership(
     return Membership.model_validate(membership)
 
 
+@router.put(
+    "/memberships/{membership_id}", response_model=Membership, responses=problem_responses(412)
+)
+async def update_membership(
+    membership_id: uuid.UUID,
+    body: MembershipUpdate,
+    session: SessionDep,
+    caller: PeopleCallerDep,
+    if_match: IfMatchDep,
+    request: Request,
+    response: Response,
+) -> Membership:
+    """Set a colleague's capabilities (``finance``: budgets, payment runs, bank details;
+    ``trustee``: decisions above the limit; ``staff_admin``: set these) and personal
+    decision limit. Your funder's staff admins and platform admins only (403), never on
+    your own membership (403), only on a funder's staff membership (422). They are roles
+    and a ``decision_limit`` claim in the person's next access token; their current tokens
+    stop working at once."""
+    membership = await capabilities.update_membership(
+        session=session,
+        caller=caller,
+        membership_id=membership_id,
+        data=body,
+        if_match=if_match,
+        wake=request.app.state.revocations.wake,
+    )
+    response.headers["ETag"] = etag(membership)
+    return Membership.model_validate(membership)
+
+
 @router.delete(
     "/memberships/{membership_id}", response_model=Membership, responses=problem_responses(409)
 )
@@ -161,7 +193,8 @@ async def list_invitations(
     session: SessionDep, caller: PeopleCallerDep, query: InvitationQuery, response: Response
 ) -> list[Invitation]:
     """Invitations your funder or organisation sent (platform admins: all).
-    Filter by ``status``: pending, accepted, withdrawn."""
+    Filter by ``status``: pending, accepted, withdrawn; ``funder_id``, ``partner_id``,
+    ``accepted_by_person_id`` (the person who accepted it)."""
     page = await service.list_invitations(session=session, caller=caller, query=query)
     page.apply(response, "invitations")
     return [Invitation.model_validate(i) for i in page.items]

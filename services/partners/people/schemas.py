@@ -2,11 +2,18 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from services.common.schemas import InputModel, Record
+from services.common.money import Currency
+from services.common.schemas import (
+    MAX_AMOUNT,
+    READ_ONLY_FIELDS,
+    InputModel,
+    Record,
+    UpdateModel,
+)
 
 
 def _email(value: str) -> str:
@@ -30,6 +37,9 @@ class Person(Record):
     disabled_at: datetime | None
 
 
+Capability = Literal["finance", "trustee", "staff_admin"]
+
+
 class Membership(Record):
     person_id: uuid.UUID
     role: Literal["platform_admin", "funder_staff", "partner"]
@@ -38,6 +48,48 @@ class Membership(Record):
     created_at: datetime
     created_by: str
     removed_at: datetime | None
+    capabilities: list[Capability] = Field(
+        description="A funder's staff member's capabilities beyond the staff role, as roles "
+        "in their access token: finance (budgets, payment runs, bank details), trustee "
+        "(decisions above the limit), staff_admin (sets these for colleagues)"
+    )
+    decision_limit: int | None = Field(
+        description="The most this person may approve alone, in minor units of "
+        "decision_limit_currency; null: the funder's staff approval limit"
+    )
+    decision_limit_currency: str | None
+
+
+class MembershipUpdate(UpdateModel):
+    """What a funder's staff admin sets on a colleague's membership."""
+
+    read_only: ClassVar[frozenset[str]] = READ_ONLY_FIELDS | {
+        "person_id",
+        "role",
+        "funder_id",
+        "partner_id",
+        "created_by",
+        "removed_at",
+    }
+    nullable: ClassVar[frozenset[str]] = frozenset({"decision_limit", "decision_limit_currency"})
+
+    capabilities: list[Capability] | None = Field(
+        None, description="The whole set (replaces the current one)", max_length=3
+    )
+    decision_limit: int | None = Field(
+        None, ge=0, le=MAX_AMOUNT, description="Minor units; null: no personal limit"
+    )
+    decision_limit_currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _limit_with_currency(self) -> "MembershipUpdate":
+        limit_set = "decision_limit" in self.model_fields_set
+        if limit_set and (self.decision_limit is None) != (self.decision_limit_currency is None):
+            raise ValueError(
+                "give decision_limit and decision_limit_currency together (both null: no "
+                "personal limit, the funder's staff approval limit applies)"
+            )
+        return self
 
 
 class InvitationCreate(InputModel):

@@ -34,12 +34,14 @@ from services.common.revocation import mid_key, sub_key
 from services.partners.funders import repository as funders_repository
 from services.partners.identity import repository as identity_repository
 from services.partners.organisations import repository as organisations_repository
+from services.partners.organisations import service as organisations_service
 from services.partners.organisations.models import Partner
 from services.partners.people import repository
 from services.partners.people.models import Invitation, Membership, PasswordReset, Person
 from services.partners.people.passwords import check_strength, hash_password, verify_password
 from services.partners.people.schemas import InvitationCreate
 from services.partners.relationships import repository as relationships_repository
+from services.partners.relationships import service as relationships_service
 from services.partners.revocations.service import revoke
 
 INVITATION_GONE = (
@@ -560,12 +562,18 @@ async def _add_membership(
 async def _accept_for_organisation(
     session: AsyncSession, invitation: Invitation, partner: Partner, person: Person, now: datetime
 ) -> Membership:
-    """Claim the organisation (its first person), or accept the funder as one of its people."""
-    if partner.claimed_at is None:
-        partner.claimed_at = now
-        action = "claim"
-    else:
-        action = "accept_funder"
+    """Claim the organisation (its first person), or accept the funder as one of its people.
+
+    The ownership rules are the organisations' and relationships' own (``claim_partner``,
+    ``change_sharing``): an invitation is one more way the organisation speaks, not a
+    second copy of what speaking does. The person acts as one of its people from here on,
+    so the organisation reads these changes in its own audit trail."""
+    caller = Caller(sub=f"person:{person.id}", roles=frozenset({"partner"}), partner_id=partner.id)
+    first = partner.claimed_at is None
+    if first:
+        await organisations_service.claim_partner(
+            session=session, caller=caller, partner_id=partner.id
+        )
     membership = await _add_membership(
         session,
         person=person,
@@ -579,18 +587,19 @@ async def _accept_for_organisation(
         relationship = await relationships_repository.get_relationship(
             session, funder_id=invitation.funder_id, partner_id=partner.id
         )
-        if relationship is not None and relationship.sharing != "accepted":
-            relationship.sharing = "accepted"
-            relationship.sharing_changed_at = now
-    await session.flush()
-    audit.record(
-        session,
-        caller=_system_caller(f"person:{person.id}"),
-        action=action,
-        entity_type="partner",
-        entity_id=partner.id,
-        changes={"funder_id": invitation.funder_id},
-    )
+        if relationship is not None:
+            await relationships_service.change_sharing(
+                session=session, caller=caller, relationship=relationship, wanted="accepted"
+            )
+    if not first:
+        audit.record(
+            session,
+            caller=caller,
+            action="accept_funder",
+            entity_type="partner",
+            entity_id=partner.id,
+            changes={"funder_id": invitation.funder_id},
+        )
     return membership
 
 

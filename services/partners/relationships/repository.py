@@ -100,8 +100,14 @@ async def list_changes(
     session: AsyncSession, query: ListQuery, *, relationship_id: uuid.UUID
 ) -> Page:
     stmt = select(RelationshipChange).where(RelationshipChange.relationship_id == relationship_id)
-    if "id" in query.filters:
-        stmt = stmt.where(RelationshipChange.id.in_(parse_uuid_list("id", query.filters["id"])))
+    for name, column in (
+        ("id", RelationshipChange.id),
+        ("relationship_id", RelationshipChange.relationship_id),
+        ("funder_id", RelationshipChange.funder_id),
+        ("partner_id", RelationshipChange.partner_id),
+    ):
+        if name in query.filters:
+            stmt = stmt.where(column.in_(parse_uuid_list(name, query.filters[name])))
     if "status" in query.filters:
         stmt = stmt.where(
             RelationshipChange.status.in_(
@@ -140,8 +146,9 @@ async def list_funders_of_partner(
         .where(Relationship.partner_id == partner_id)
     )
     filters = query.filters
-    if "id" in filters:
-        stmt = stmt.where(Relationship.funder_id.in_(parse_uuid_list("id", filters["id"])))
+    for name in ("id", "funder_id"):
+        if name in filters:
+            stmt = stmt.where(Relationship.funder_id.in_(parse_uuid_list(name, filters[name])))
     if "sharing" in filters:
         stmt = stmt.where(
             Relationship.sharing.in_(filter_values("sharing", filters["sharing"], SHARING_STATES))
@@ -154,6 +161,15 @@ async def list_funders_of_partner(
         id_column=Relationship.funder_id,
         row_key=_sharing_key,
     )
+
+
+async def get_change(
+    session: AsyncSession, *, relationship_id: uuid.UUID, change_id: uuid.UUID
+) -> RelationshipChange | None:
+    stmt = select(RelationshipChange).where(
+        RelationshipChange.relationship_id == relationship_id, RelationshipChange.id == change_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def get_relationship_with_funder(

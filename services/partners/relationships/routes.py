@@ -39,7 +39,7 @@ HistoryListQuery = Annotated[
         list_query(
             "relationship-history",
             sortable=["changed_at"],
-            filterable=["status"],
+            filterable=["status", "relationship_id", "funder_id", "partner_id"],
             default_sort=("changed_at", "ASC"),
         )
     ),
@@ -52,7 +52,7 @@ SharingListQuery = Annotated[
         list_query(
             "sharing",
             sortable=["funder_name", "sharing", "related_since", "sharing_changed_at"],
-            filterable=["sharing"],
+            filterable=["sharing", "funder_id"],
             default_sort=("related_since", "ASC"),
         )
     ),
@@ -128,13 +128,26 @@ async def list_relationship_history(
     """The stages one of your funder's relationships has been through, oldest first.
 
     Each row is the stage it moved to, the stage before, when and who moved it.
-    Filters: ``status``.
+    Filters: ``status``, ``relationship_id``, ``funder_id``, ``partner_id``, ``id``.
     """
     page = await service.list_history(
         session=session, caller=caller, relationship_id=relationship_id, query=query
     )
     page.apply(response, "relationship-history")
     return [RelationshipChange.model_validate(c) for c in page.items]
+
+
+@router.get(
+    "/relationships/{relationship_id}/history/{change_id}", response_model=RelationshipChange
+)
+async def get_relationship_history_entry(
+    relationship_id: uuid.UUID, change_id: uuid.UUID, session: SessionDep, caller: StaffDep
+) -> RelationshipChange:
+    """One step of one of your funder's relationships' history."""
+    change = await service.get_history_entry(
+        session=session, caller=caller, relationship_id=relationship_id, change_id=change_id
+    )
+    return RelationshipChange.model_validate(change)
 
 
 @router.get("/partners/{partner_id}/sharing", response_model=list[FunderSharing], tags=["sharing"])
@@ -150,7 +163,7 @@ async def list_sharing(
     For the organisation's own people. A funder that added your organisation
     before you claimed it shares already (``accepted``); one that linked it by
     org-id waits (``pending``) and sees none of your own data (contacts, your
-    documents, your description) until you accept it. Filter ``sharing``; sort
+    documents, your description) until you accept it. Filter ``sharing``, ``funder_id``; sort
     ``funder_name``, ``sharing``, ``related_since``, ``sharing_changed_at``.
     """
     page = await service.list_funders_of_partner(

@@ -139,6 +139,21 @@ async def list_history(
     return await repository.list_changes(session, query, relationship_id=relationship.id)
 
 
+async def get_history_entry(
+    *, session: AsyncSession, caller: Caller, relationship_id: uuid.UUID, change_id: uuid.UUID
+) -> RelationshipChange:
+    """One step of one of the caller's funder's relationships (404 otherwise)."""
+    relationship = await get_relationship(
+        session=session, caller=caller, relationship_id=relationship_id
+    )
+    change = await repository.get_change(
+        session, relationship_id=relationship.id, change_id=change_id
+    )
+    if change is None:
+        raise NotFound("This relationship has no history entry with this id.")
+    return change
+
+
 async def partner_summaries(
     *,
     session: AsyncSession,

@@ -55,6 +55,7 @@ class Filters:
     ids: list[uuid.UUID] | None = None
     partner_ids: list[uuid.UUID] | None = None
     funder_ids: list[uuid.UUID] | None = None
+    update_ids: list[uuid.UUID] | None = None
     kinds: list[str] | None = None
     at_gte: datetime | None = None
     at_lte: datetime | None = None
@@ -150,6 +151,8 @@ def _filtered(stmt: Select[Any], scope: Scope, filters: Filters) -> Select[Any]:
         stmt = stmt.where(SearchEntry.funder_id.in_(filters.funder_ids))
     if filters.thread_ids is not None:
         stmt = stmt.where(SearchEntry.thread_id.in_(filters.thread_ids))
+    if filters.update_ids is not None:
+        stmt = stmt.where(SearchEntry.update_id.in_(filters.update_ids))
     if filters.kinds is not None:
         stmt = stmt.where(SearchEntry.kind.in_(filters.kinds))
     if filters.at_gte is not None:

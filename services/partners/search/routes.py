@@ -1,5 +1,6 @@
 """HTTP routes of search."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -22,6 +23,7 @@ SearchQuery = Annotated[
                 "q",
                 "partner_id",
                 "funder_id",
+                "update_id",
                 "kind",
                 "at_gte",
                 "at_lte",
@@ -62,10 +64,12 @@ async def search(
     react-admin's full-text search sends the words as ``filter={"q":"..."}``, which
     works the same. Without words, the list is everything you may read, newest first.
 
-    Filters: ``partner_id``, ``funder_id``, ``kind`` (update, reply,
-    interaction, document, thread, learning_note; one or a list), ``at_gte`` /
-    ``at_lte`` (a date or datetime), ``thread_id`` (a thread's messages), and for staff ``tag`` (your funder's tags, one
-    or a list: an update's tag finds its replies, a thread's its messages). Each hit has a ``snippet``: the words around the match, escaped,
+    Filters: ``partner_id``, ``funder_id``, ``update_id`` (an update and its replies),
+    ``kind`` (update, reply, interaction, document, thread, learning_note; one or a
+    list), ``at_gte`` / ``at_lte`` (a date or datetime), ``thread_id`` (a thread's
+    messages), and for staff ``tag`` (your funder's tags, one or a list: an update's tag
+    finds its replies, a thread's its messages). Each hit has a ``snippet``: the words
+    around the match, escaped,
     with ``<mark>`` around matched words.
 
     Staff find their own funder's copies of updates and their threads, their
@@ -79,3 +83,12 @@ async def search(
     hits, page = await service.search(session=session, caller=caller, words=q, query=query)
     page.apply(response, "search")
     return hits
+
+
+@router.get("/search/{hit_id}", response_model=SearchHit)
+async def get_search_hit(
+    hit_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+) -> SearchHit:
+    """One record as search shows it (its opening words as the snippet): by the record's
+    own id, if you may read it; 404 otherwise, as for one that does not exist."""
+    return await service.get_hit(session=session, caller=caller, hit_id=hit_id)

@@ -18,13 +18,14 @@ learning notes are indexed private, under no partner: only its staff find them.
 import html
 import logging
 import re
+import uuid
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Caller
-from services.common.errors import BadRequest, Unprocessable
+from services.common.errors import BadRequest, NotFound, Unprocessable
 from services.common.events import Event
 from services.common.lists import ListQuery, Page, filter_values, parse_uuid_list
 from services.partners.access import date_bound
@@ -68,18 +69,17 @@ def staff_tag_keys(caller: Caller, given: dict[str, Any]) -> list[str] | None:
 
 def _filters(caller: Caller, query: ListQuery) -> Filters:
     given = query.filters
+
+    def ids(name: str) -> list[uuid.UUID] | None:
+        return parse_uuid_list(name, given[name]) if name in given else None
+
     return Filters(
         tag_keys=staff_tag_keys(caller, given),
-        thread_ids=parse_uuid_list("thread_id", given["thread_id"])
-        if "thread_id" in given
-        else None,
-        ids=parse_uuid_list("id", given["id"]) if "id" in given else None,
-        partner_ids=parse_uuid_list("partner_id", given["partner_id"])
-        if "partner_id" in given
-        else None,
-        funder_ids=parse_uuid_list("funder_id", given["funder_id"])
-        if "funder_id" in given
-        else None,
+        thread_ids=ids("thread_id"),
+        ids=ids("id"),
+        partner_ids=ids("partner_id"),
+        funder_ids=ids("funder_id"),
+        update_ids=ids("update_id"),
         kinds=filter_values("kind", given["kind"], SEARCH_KINDS) if "kind" in given else None,
         at_gte=date_bound("at_gte", given["at_gte"], upper=False) if "at_gte" in given else None,
         at_lte=date_bound("at_lte", given["at_lte"], upper=True) if "at_lte" in given else None,
@@ -155,6 +155,22 @@ async def search(
         )
     out = [_out(h) for h in hits]
     return out, Page(out, total, query.start, None)
+
+
+async def get_hit(*, session: AsyncSession, caller: Caller, hit_id: uuid.UUID) -> SearchHit:
+    """One record as search shows it, if the caller may read it (404 otherwise)."""
+    entries, _ = await browse(
+        session,
+        scope=_scope(caller),
+        filters=Filters(ids=[hit_id]),
+        sort="at",
+        descending=True,
+        offset=0,
+        limit=1,
+    )
+    if not entries:
+        raise NotFound("There is nothing you may read with this id.")
+    return _out(Hit(entries[0], 0.0, _opening(entries[0])))
 
 
 async def on_thread_message(*, session: AsyncSession, event: Event) -> None:

@@ -47,6 +47,15 @@ async def list_endpoints(
     )
 
 
+async def get_delivery(
+    session: AsyncSession, *, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery | None:
+    stmt = select(WebhookDelivery).where(
+        WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def list_deliveries(
     session: AsyncSession, query: ListQuery, *, endpoint_id: uuid.UUID
 ) -> Page:

@@ -186,6 +186,17 @@ async def list_webhook_deliveries(
     return [WebhookDelivery.model_validate(d) for d in page.items]
 
 
+@router.get("/webhooks/{webhook_id}/deliveries/{delivery_id}", response_model=WebhookDelivery)
+async def get_webhook_delivery(
+    webhook_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+) -> WebhookDelivery:
+    """One delivery of one of your endpoints."""
+    delivery = await service.get_delivery(
+        session=session, caller=caller, endpoint_id=webhook_id, delivery_id=delivery_id
+    )
+    return WebhookDelivery.model_validate(delivery)
+
+
 @router.post(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
     response_model=WebhookDelivery,

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from services.common.schemas import UpdateModel
+
 EventType = Literal[
     "update.received",
     "update.replied",
@@ -24,8 +26,21 @@ class WebhookEndpointCreate(BaseModel):
     description: str | None = Field(None, max_length=500)
 
 
-class WebhookEndpointUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WebhookEndpointUpdate(UpdateModel):
+    """What ``PUT /webhooks/{id}`` changes; the endpoint's own fields that react-admin sends
+    back with it are ignored."""
+
+    read_only = UpdateModel.read_only | {
+        "funder_id",
+        "partner_id",
+        "registered_by",
+        "disabled_at",
+        "disabled_reason",
+        "consecutive_failures",
+        "previous_secret_expires_at",
+        "secret",
+    }
+    nullable = frozenset({"description"})
 
     url: str | None = Field(None, min_length=8, max_length=2000)
     event_types: list[EventType] | None = Field(None, min_length=1, max_length=20)

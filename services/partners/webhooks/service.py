@@ -238,14 +238,26 @@ async def list_deliveries(
     return await repository.list_deliveries(session, query, endpoint_id=endpoint_id)
 
 
+async def get_delivery(
+    *, session: AsyncSession, caller: Caller, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery:
+    """One delivery of one of the caller's endpoints (404 otherwise)."""
+    await find_endpoint(session=session, caller=caller, endpoint_id=endpoint_id)
+    delivery = await repository.get_delivery(
+        session, endpoint_id=endpoint_id, delivery_id=delivery_id
+    )
+    if delivery is None:
+        raise NotFound("There is no delivery with this id for this endpoint.")
+    return delivery
+
+
 async def redeliver(
     *, session: AsyncSession, caller: Caller, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
 ) -> WebhookDelivery:
     """Send a delivery again soon, with the same ``webhook-id``, whatever its status."""
-    await find_endpoint(session=session, caller=caller, endpoint_id=endpoint_id)
-    delivery = await session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.endpoint_id != endpoint_id:
-        raise NotFound("There is no delivery with this id for this endpoint.")
+    delivery = await get_delivery(
+        session=session, caller=caller, endpoint_id=endpoint_id, delivery_id=delivery_id
+    )
     now = utcnow()
     delivery.status = DELIVERY_PENDING
     delivery.attempts = 0
