@@ -99,7 +99,7 @@ async def revoke_client(
         caller=caller,
         partner_id=partner_id,
         client_record_id=client_record_id,
-        wake=request.app.state.revocations.wake,
+        local=request.app.state.revocations,
     )
     return ApiClient.model_validate(client)
 

@@ -5,7 +5,6 @@ Keyword-only functions; they flush, never commit.
 
 import secrets
 import uuid
-from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +12,7 @@ from services.common import audit
 from services.common.auth import Caller, TokenIssuer, hash_secret, new_client_secret
 from services.common.db import utcnow
 from services.common.errors import Forbidden, NotFound, Problem, Unauthorized
-from services.common.revocation import client_key
+from services.common.revocation import RevocationList, client_key
 from services.partners.clients import repository
 from services.partners.clients.models import ApiClient
 from services.partners.organisations.service import own_partner
@@ -117,7 +116,7 @@ async def revoke_client(
     caller: Caller,
     partner_id: uuid.UUID,
     client_record_id: uuid.UUID,
-    wake: Callable[[], None] | None = None,
+    local: RevocationList | None = None,
 ) -> ApiClient:
     """Revoke a client: no new tokens, and its tokens are refused everywhere within seconds."""
     client = await _own_client(session, caller, partner_id, client_record_id)
@@ -129,7 +128,7 @@ async def revoke_client(
             key=client_key(client.id),
             reason="api client revoked",
             caller=caller,
-            wake=wake,
+            local=local,
         )
         audit.record(
             session,

@@ -11,7 +11,6 @@ so a capability taken away stops working within seconds, not at the token's expi
 """
 
 import uuid
-from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +18,7 @@ from services.common import audit
 from services.common.auth import Caller
 from services.common.concurrency import check_if_match
 from services.common.errors import Forbidden, Unprocessable
-from services.common.revocation import mid_key
+from services.common.revocation import RevocationList, mid_key
 from services.partners.identity.service import person_sub
 from services.partners.people import service
 from services.partners.people.models import Membership
@@ -34,10 +33,10 @@ async def update_membership(
     membership_id: uuid.UUID,
     data: MembershipUpdate,
     if_match: str | None,
-    wake: Callable[[], None] | None = None,
+    local: RevocationList | None = None,
 ) -> Membership:
     """Set a staff member's capabilities and decision limit (staff admins, platform admins).
-    ``wake`` refreshes this replica's revocation list right after the commit."""
+    ``local`` (this replica's revocation list) learns of it right after the commit."""
     membership = await service.get_membership(
         session=session, caller=caller, membership_id=membership_id
     )
@@ -79,7 +78,7 @@ async def update_membership(
         key=mid_key(membership.id),
         reason="capabilities_changed",
         caller=caller,
-        wake=wake,
+        local=local,
     )
     audit.record(
         session,

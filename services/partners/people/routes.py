@@ -136,7 +136,7 @@ async def update_membership(
         membership_id=membership_id,
         data=body,
         if_match=if_match,
-        wake=request.app.state.revocations.wake,
+        local=request.app.state.revocations,
     )
     response.headers["ETag"] = etag(membership)
     return Membership.model_validate(membership)

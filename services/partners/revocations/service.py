@@ -4,7 +4,6 @@ Every service and the gateway learn of it within the poll interval
 (``services.common.revocation``); this service reads its own table.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Caller
 from services.common.db import Database, after_commit, utcnow
-from services.common.revocation import RevocationSource
+from services.common.revocation import RevocationList, RevocationSource
 from services.partners.revocations import repository
 from services.partners.revocations.models import Revocation
 
@@ -23,14 +22,15 @@ async def revoke(
     key: str,
     reason: str,
     caller: Caller | None = None,
-    wake: Callable[[], None] | None = None,
+    local: RevocationList | None = None,
 ) -> Revocation:
     """Refuse from now on every token issued under ``key`` until now.
 
     ``key`` is made with ``services.common.revocation``'s ``client_key``, ``sid_key``,
     ``mid_key`` or ``sub_key``. Flushes; the caller's transaction commits it.
-    ``wake`` (this replica's ``RevocationList.wake``) refreshes the local list
-    right after the commit instead of at the next poll.
+    ``local`` (this replica's ``RevocationList``) learns of it right after the commit,
+    so this replica refuses the token from the very next request rather than after its
+    next refresh; the other replicas learn of it at their next poll.
     """
     revocation = Revocation(
         key=key,
@@ -40,8 +40,8 @@ async def revoke(
     )
     session.add(revocation)
     await session.flush()
-    if wake is not None:
-        after_commit(session, wake)
+    if local is not None:
+        after_commit(session, lambda: local.add([(key, revocation.revoked_at)]))
     return revocation
 
 
