@@ -38,6 +38,18 @@ async def mail_to(stack: Stack, address: str) -> list[EmailMessage]:
     return found  # type: ignore[return-value]
 
 
+async def last_mail_to(stack: Stack, address: str) -> EmailMessage:
+    """The latest message written to ``address`` (read newest first: the stack is shared)."""
+    app = stack.apps["partners"]
+    await app.state.mailer.drain()
+    mail_dir = app.state.settings.mail_dir
+    for path in sorted(mail_dir.glob("*.eml"), reverse=True) if mail_dir.exists() else []:
+        msg = email.message_from_bytes(path.read_bytes(), policy=default)
+        if msg["To"] == address:
+            return msg  # type: ignore[return-value]
+    raise AssertionError(f"no mail to {address}")
+
+
 def link_in(msg: EmailMessage) -> str:
     body = msg.get_body(preferencelist=("plain",))
     assert body is not None
@@ -74,7 +86,7 @@ async def accept(
     stack: Stack, address: str, *, name: str = "Sam Patel", password: str = PASSWORD
 ) -> httpx.Response:
     """Open the latest invitation mailed to ``address`` and accept it with the form."""
-    link = link_in((await mail_to(stack, address))[-1])
+    link = link_in(await last_mail_to(stack, address))
     async with browser(stack) as client:
         page = await client.get(urlsplit(link).path + "?" + urlsplit(link).query)
         assert page.status_code == 200, page.text
@@ -83,6 +95,18 @@ async def accept(
         if 'name="name"' in page.text:
             form["name"] = name
         return await client.post("/account/invitation", data=form)
+
+
+async def claim(stack: Stack, partner_id: str, address: str | None = None) -> str:
+    """The organisation's first person joins it through an invitation, which claims its
+    record (what makes it count towards a feedback round's k). The person's address."""
+    address = address or unique_email("director")
+    await invite(
+        stack, stack.tokens.admin(), email=address, role="partner", partner_id=str(partner_id)
+    )
+    answer = await accept(stack, address)
+    assert answer.status_code == 200, answer.text
+    return address
 
 
 def pkce() -> tuple[str, str]:

@@ -6,11 +6,17 @@ answered by six partners, closed and published; actions; threads both ways; part
 systems' API clients; variations.
 """
 
+import email
 import json
+import re
+import time
 import uuid
 from datetime import date, timedelta
+from email.policy import default
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -38,6 +44,35 @@ class Seeded:
 def ok(response: httpx.Response) -> Any:
     assert response.status_code < 300, f"{response.request.url}: {response.text}"
     return response.json() if response.content else None
+
+
+def _link_to(mail_dir: Path, address: str) -> str:
+    """The link in the latest message written to ``address`` (newest first)."""
+    for _ in range(100):
+        for path in sorted(mail_dir.glob("*.eml"), reverse=True):
+            msg = email.message_from_bytes(path.read_bytes(), policy=default)
+            if msg["To"] == address:
+                body = msg.get_body(preferencelist=("plain",))
+                assert body is not None
+                found = re.search(r"https?://\S+", body.get_content())
+                assert found, body.get_content()
+                return found.group(0)
+        time.sleep(0.05)  # the mail is written after the response, by the partners service
+    raise AssertionError(f"no mail to {address} in {mail_dir}")
+
+
+def claim(client: httpx.Client, admin: dict[str, str], mail_dir: Path, partner_id: str) -> None:
+    """The organisation's first person accepts an invitation: its record is claimed."""
+    address = f"director-{uuid.uuid4().hex[:8]}@example.org"
+    ok(
+        client.post(
+            f"{API}/invitations",
+            headers=admin,
+            json={"email": address, "role": "partner", "partner_id": partner_id},
+        )
+    )
+    link = urlsplit(_link_to(mail_dir, address))
+    demo._accept(client, f"{link.path}?{link.query}", "Director", "correct horse battery")
 
 
 def seed(base: str, tokens: Tokens) -> Seeded:
@@ -257,6 +292,10 @@ def seed(base: str, tokens: Tokens) -> Seeded:
                 },
             )
         )
+        # Only organisations that claimed their own record are invited: their first people join.
+        mail_dir = Path(tokens.issuer.keys.path).parent.parent / "mail"
+        for each in {p["id"]: p for p in [*partners[:6], partner]}.values():
+            claim(client, admin, mail_dir, each["id"])
         round_ = ok(client.post(f"{API}/rounds/{round_['id']}/open", headers=staff))
         for index, each in enumerate(partners[:6]):
             ok(

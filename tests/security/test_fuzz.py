@@ -31,6 +31,7 @@ from services.gateway import routing
 from services.gateway.openapi import merge_documents
 from tests.funding.helpers import new_funder
 from tests.funding.pool_helpers import new_pool
+from tests.partners.people_helpers import claim
 from tests.support import Stack
 
 EXAMPLES = int(os.environ.get("TRELLIS_FUZZ_EXAMPLES", "4"))
@@ -84,6 +85,7 @@ async def _world(stack: Stack) -> tuple[dict[str, dict[str, str]], dict[str, str
     instalment = (await f.schedule(grant))["instalments"][0]
     payment = (await f.pay(instalment["id"])).json()
     pool = await new_pool(stack, members=2)
+    await claim(stack, f.partner["id"])  # so that the round opens (it invites claimed ones)
     round_ = await stack.feedback.post(
         "/api/v1/rounds",
         headers=f.staff,

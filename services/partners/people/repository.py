@@ -242,6 +242,7 @@ async def list_invitations(
     for name, column in (
         ("funder_id", Invitation.funder_id),
         ("partner_id", Invitation.partner_id),
+        ("accepted_by_person_id", Invitation.accepted_by_person_id),
     ):
         if name in filters:
             stmt = stmt.where(column.in_(parse_uuid_list(name, filters[name])))

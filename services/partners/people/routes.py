@@ -54,7 +54,7 @@ InvitationQuery = Annotated[
         list_query(
             "invitations",
             sortable=["id", "email", "created_at", "expires_at"],
-            filterable=["funder_id", "partner_id", "status"],
+            filterable=["funder_id", "partner_id", "accepted_by_person_id", "status"],
         )
     ),
 ]
@@ -161,7 +161,8 @@ async def list_invitations(
     session: SessionDep, caller: PeopleCallerDep, query: InvitationQuery, response: Response
 ) -> list[Invitation]:
     """Invitations your funder or organisation sent (platform admins: all).
-    Filter by ``status``: pending, accepted, withdrawn."""
+    Filter by ``status`` (pending, accepted, withdrawn), ``funder_id``, ``partner_id``,
+    ``accepted_by_person_id`` (the person who accepted it)."""
     page = await service.list_invitations(session=session, caller=caller, query=query)
     page.apply(response, "invitations")
     return [Invitation.model_validate(i) for i in page.items]
