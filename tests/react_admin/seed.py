@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from services import demo
+from services.demo_feedback import accept_invitation
 from tests.support import AUDIENCE, ISSUER, Tokens
 
 API = "/api/v1"
@@ -72,7 +73,7 @@ def claim(client: httpx.Client, admin: dict[str, str], mail_dir: Path, partner_i
         )
     )
     link = urlsplit(_link_to(mail_dir, address))
-    demo._accept(client, f"{link.path}?{link.query}", "Director", "correct horse battery")
+    accept_invitation(client, f"{link.path}?{link.query}", "Director", "correct horse battery")
 
 
 def seed(base: str, tokens: Tokens) -> Seeded:
