@@ -6,9 +6,7 @@ people are invited as ``trellis invite`` does, and accept on the invitation page
 """
 
 import asyncio
-import html
 import random
-import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +14,7 @@ import httpx
 
 from services.common.auth import KeyStore, TokenIssuer
 from services.common.settings import CommonSettings
+from services.demo_feedback import accept_invitation, seed_rounds
 from services.partners.config import Settings as PartnersSettings
 from services.partners.people import operator
 
@@ -269,10 +268,16 @@ def seed(*, gateway: str, settings: CommonSettings, accounts: bool = True) -> st
         _seed_commitments(client, staff)
         if accounts:
             _seed_people(client, partners[0])
+            # Rounds invite only organisations that claimed their records, which needs
+            # this process to reach the partners database too.
+            seed_rounds(client, staff, active, lambda p: _partner_headers(issuer, p))
     return (
         f"Demo: funder '{FUNDER['slug']}' with {len(partners)} partners, their visits, documents "
-        "and reflective updates, core grants with their payments, and its published "
-        "commitments.\n" + (_demo_accounts_text(partners[0]["name"]) if accounts else "")
+        "and reflective updates, core grants with their payments, its published "
+        "commitments"
+        + (", a published feedback round and an open one" if accounts else "")
+        + ".\n"
+        + (_demo_accounts_text(partners[0]["name"]) if accounts else "")
     )
 
 
@@ -287,27 +292,15 @@ def _demo_accounts_text(partner_name: str = "Hillside Youth Project") -> str:
     )
 
 
-def _accept(client: httpx.Client, link: str, name: str, password: str) -> None:
-    """Accept an invitation through its page, as the person would in a browser."""
-    page = client.get(link)
-    page.raise_for_status()
-    fields = {
-        html.unescape(k): html.unescape(v)
-        for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)
-    }
-    form = {**fields, "name": name, "password": password, "password_confirm": password}
-    client.post(link.split("?")[0], data=form).raise_for_status()
-
-
 def _seed_people(client: httpx.Client, partner: dict[str, Any]) -> None:
     """A staff member of the demo funder and the first person of one partner organisation."""
     settings = PartnersSettings()
     staff_email, staff_name, staff_password = DEMO_STAFF
     link = asyncio.run(operator.invite(settings, email=staff_email, funder_slug=FUNDER["slug"]))
-    _accept(client, link, staff_name, staff_password)
+    accept_invitation(client, link, staff_name, staff_password)
     partner_email, partner_name, partner_password = DEMO_PARTNER
     link = asyncio.run(operator.invite(settings, email=partner_email, partner_id=partner["id"]))
-    _accept(client, link, partner_name, partner_password)
+    accept_invitation(client, link, partner_name, partner_password)
 
 
 INTERACTIONS = [

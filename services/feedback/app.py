@@ -6,8 +6,11 @@ from fastapi import FastAPI
 from services.common.service_app import create_service_app
 from services.feedback.anonymous_paths import UncorrelatedAnonymousRequests
 from services.feedback.config import Settings
-from services.feedback.measures.service import EVENT_HANDLERS
+from services.feedback.measures.service import EVENT_HANDLERS as MEASURE_EVENTS
+from services.feedback.rounds.audience import on_grant_completed
 from services.feedback.routes import router
+
+EVENT_HANDLERS = {**MEASURE_EVENTS, "grant.completed": on_grant_completed}
 
 
 def create_app(

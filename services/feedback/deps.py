@@ -12,3 +12,10 @@ def _partners(request: Request) -> ServiceClient:
 
 
 PartnersDep = Annotated[ServiceClient, Depends(_partners)]
+
+
+def _funding(request: Request) -> ServiceClient:
+    return request.app.state.services["funding"]
+
+
+FundingDep = Annotated[ServiceClient, Depends(_funding)]

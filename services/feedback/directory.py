@@ -1,4 +1,5 @@
-"""What the feedback service learns from the partners service, over its internal API."""
+"""What the feedback service learns from the partners and funding services, over their
+internal APIs."""
 
 import uuid
 from typing import Any
@@ -20,12 +21,49 @@ async def funder(partners: ServiceClient, funder_id: uuid.UUID) -> dict[str, Any
     return await partners.get_json(f"/internal/funders/{funder_id}")
 
 
-async def active_partners(partners: ServiceClient, funder_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Partners in an active relationship with the funder now."""
-    found = await partners.get_json(
-        f"/internal/funders/{funder_id}/partners", params={"status": "active"}
+def countable(summary: dict[str, Any]) -> bool:
+    """Whether a partner may be invited to a round and so count towards k: the
+    organisation's own people have claimed its record and it has accepted the funder.
+
+    A record the funder's staff added and nobody claimed is one they control; counting
+    it would let them fill a round to k with answers they know (THREAT_MODEL.md)."""
+    return summary.get("claimed") is True and summary.get("sharing") == "accepted"
+
+
+#: Ids asked for in one request (the query string stays short).
+IDS_PER_REQUEST = 100
+
+
+async def partners_of_funder(
+    partners: ServiceClient,
+    funder_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    ids: list[uuid.UUID] | None = None,
+) -> list[dict[str, Any]]:
+    """Organisations in a relationship with the funder now: those in ``status`` or with
+    these ``ids`` (any status), with whether each has claimed its record and accepted it."""
+    path = f"/internal/funders/{funder_id}/partners"
+    if ids is None:
+        return list(
+            await partners.get_json(path, params={"status": status} if status else None) or []
+        )
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), IDS_PER_REQUEST):
+        chunk = [str(i) for i in ids[start : start + IDS_PER_REQUEST]]
+        found.extend(await partners.get_json(path, params={"ids": chunk}) or [])
+    return found
+
+
+async def pool_partner_ids(
+    funding: ServiceClient, pool_id: uuid.UUID, funder_id: uuid.UUID
+) -> list[uuid.UUID] | None:
+    """The organisations of a pooled fund (its grants and proposals); ``None`` unless the
+    funder is, or was, one of its members."""
+    found = await funding.get_json(
+        f"/internal/pools/{pool_id}/partners", params={"funder_id": str(funder_id)}
     )
-    return list(found or [])
+    return None if found is None else [uuid.UUID(p["partner_id"]) for p in found]
 
 
 async def relationship(

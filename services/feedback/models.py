@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -34,7 +35,15 @@ from services.common.db import IdMixin, TimestampMixin, UTCDateTime, VersionedMi
 COMMITMENT_STATUSES = ("draft", "published", "retired")
 ROUND_STATUSES = ("draft", "open", "closed", "published")
 ACTION_STATUSES = ("planned", "in_progress", "done", "not_doing")
-MEASURES = ("instalments_paid_on_time", "days_to_first_reply")
+MEASURES = (
+    "instalments_paid_on_time",
+    "days_to_first_reply",
+    "days_to_decision",
+    "updates_replied_in_time",
+    "rounds_published_with_actions",
+)
+AUDIENCES = ("active", "ended", "chosen", "pool")
+ORIGIN_GRANT_COMPLETED = "grant_completed"
 DEFAULT_K = 5
 MIN_K = 3
 
@@ -103,6 +112,35 @@ class Round(IdMixin, TimestampMixin, VersionedMixin, Base):
     answer: Mapped[str | None] = mapped_column(Text)
     k_threshold: Mapped[int | None] = mapped_column(Integer)
     """The funder's k when the round opened: fixed for the round's life."""
+    audience: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    """Whom it invites when it opens: ``active``, ``ended``, ``chosen`` or ``pool``."""
+    pool_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The pooled fund whose partners a ``pool`` round invites."""
+    origin: Mapped[str | None] = mapped_column(String(30))
+    """``grant_completed`` for the end-of-grant round offered when grants complete."""
+
+    __table_args__ = (
+        # One offered draft per funder and origin: two events at once cannot make two.
+        Index(
+            "uq_rounds_offered_draft",
+            "funder_id",
+            "origin",
+            unique=True,
+            sqlite_where=text("status = 'draft' AND origin IS NOT NULL"),
+            postgresql_where=text("status = 'draft' AND origin IS NOT NULL"),
+        ),
+    )
+
+
+class RoundChosenPartner(Base):
+    """An organisation a ``chosen`` round (or an end-of-grant round) asks, before it opens.
+
+    Invitations are made from these when the round opens, for those that count then."""
+
+    __tablename__ = "round_chosen_partners"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    partner_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
 class BallotKey(Base):
@@ -254,6 +292,31 @@ class ReplyFact(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_reply_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reply_seconds: Mapped[int] = mapped_column(Integer)
+
+
+class ReceivedUpdateFact(Base):
+    """A reflective update the funder received (from ``update.received``, or inferred from a
+    reply heard of first): what the share replied to within the promised time rests on."""
+
+    __tablename__ = "received_update_facts"
+
+    update_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    funder_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    received_on: Mapped[date] = mapped_column()
+
+
+class DecisionFact(Base):
+    """How long the funder took to decide on something asked of it: a proposed grant
+    (``grant``) from its proposal to its decision; later, a partner's request."""
+
+    __tablename__ = "decision_facts"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    funder_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    requested_on: Mapped[date] = mapped_column()
+    decided_on: Mapped[date] = mapped_column()
+    days: Mapped[int] = mapped_column(Integer)
 
 
 class Thread(IdMixin, TimestampMixin, VersionedMixin, Base):

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.common.service_app import create_service_app
 from services.funding.config import Settings
 from services.funding.grants.overdue import OverdueChecker
+from services.funding.pools.routes import internal as pools_internal_router
 from services.funding.routes import router
 
 
@@ -25,6 +26,7 @@ def create_app(
         title="Trellis funding",
         description="Multi-year unrestricted core grants with no KPIs, and pooled listening funds.",
         routers=[router],
+        extra_routers=[pools_internal_router],
         transports=transports,
     )
     kit_lifespan = app.router.lifespan_context

@@ -146,6 +146,14 @@ def test_up_demo_token_and_a_call_through_the_gateway(running, tmp_path: Path) -
         scorecard = client.get("/api/v1/public/feedback/northern-lights/scorecard")
         assert scorecard.status_code == 200, scorecard.text
         assert len(scorecard.json()["commitments"]) == 4
+        # A round answered by ten partners that claimed their records (five by name, five
+        # anonymously: both parts at least k), published; and one still open.
+        (published,) = scorecard.json()["rounds"]
+        assert published["title"] == "Spring listening round"
+        assert published["invited"] == 10 and published["responses"] == 10
+        assert any(c["latest"] and c["latest"]["mean"] for c in scorecard.json()["commitments"])
+        rounds = client.get("/api/v1/rounds", headers={"Authorization": f"Bearer {token}"})
+        assert sorted(r["status"] for r in rounds.json()) == ["open", "published"]
         grants = client.get("/api/v1/public/funding/northern-lights/360giving")
         assert grants.status_code == 200, grants.text
         assert len(grants.json()["grants"]) == 14

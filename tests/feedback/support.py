@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 from typing import Any
 
+from tests.partners.people_helpers import claim
 from tests.support import Stack
 from trellis_ballot import BallotError, answer_anonymously
 
@@ -118,7 +119,14 @@ class Funder:
         return r.json()
 
 
-async def new_funder(stack: Stack, partners: int = 0, **partner_fields: Any) -> Funder:
+async def new_funder(
+    stack: Stack, partners: int = 0, *, claimed: bool = True, **partner_fields: Any
+) -> Funder:
+    """A funder with ``partners`` organisations it added; each claimed by its own first
+    person (``claimed``), as only claimed organisations are invited to rounds."""
     record = await stack.new_funder()
     made = [await stack.new_partner(record["id"], **partner_fields) for _ in range(partners)]
+    if claimed:
+        for partner in made:
+            await claim(stack, partner["id"])
     return Funder(stack, record, made)

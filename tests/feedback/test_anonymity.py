@@ -40,6 +40,7 @@ from sqlalchemy import inspect, text
 from services.common.logs import _ContextFilter
 from services.feedback.responses.repository import empty_sqlite_wal
 from tests.feedback.support import API, Funder
+from tests.partners.people_helpers import claim
 from tests.support import Stack, running_stack
 from trellis_ballot import cast, change, take_ballot
 
@@ -168,6 +169,8 @@ async def test_an_attacker_with_every_copy_log_line_and_api_links_no_anonymous_a
         caplog.set_level(logging.DEBUG)
         record = await stack.new_funder()
         partners = [await stack.new_partner(record["id"]) for _ in range(6)]
+        for partner in partners:
+            await claim(stack, partner["id"])
         f = Funder(stack, record, partners)
         await f.set(k_threshold=3)
         await f.commitment("We pay on the date we promised")

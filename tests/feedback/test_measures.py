@@ -157,3 +157,159 @@ async def test_a_reply_in_the_partners_service_reaches_the_measure(stack: Stack)
     await stack.deliver_events()
     m = (await _measures(stack, f.staff))["days_to_first_reply"]
     assert m["based_on"] == 1 and m["value"] == "0.0"
+
+
+def _approved(funder_id: str, proposed: date, decided: date | None, **extra: Any) -> dict:
+    return {
+        "grant_id": str(uuid.uuid4()),
+        "funder_id": funder_id,
+        "partner_id": str(uuid.uuid4()),
+        "proposed_on": proposed.isoformat(),
+        "approved_on": (decided or proposed).isoformat(),
+        **extra,
+    }
+
+
+async def test_days_to_decision_from_proposal_to_decision(stack: Stack) -> None:
+    f = await new_funder(stack)
+    start = date(2026, 1, 5)
+    waits = [_approved(f.id, start, start + timedelta(days=d)) for d in (30, 5, 10)]
+    for data in waits:
+        await _send(stack, "grant.approved", data)
+    # The same event redelivered, and the same decision in a later event with other dates
+    # (a late, conflicting copy), change nothing: one decision per grant, the first heard.
+    again = await _send(stack, "grant.approved", waits[0])
+    await _send(stack, "grant.approved", waits[0], event_id=again)
+    await _send(stack, "grant.approved", {**waits[0], "approved_on": "2027-12-31"})
+    # An event from before funding said when the grant was proposed is not guessed at.
+    await _send(stack, "grant.approved", {**_approved(f.id, start, None), "proposed_on": None})
+    m = (await _measures(stack, f.staff))["days_to_decision"]
+    assert m["based_on"] == 3 and m["value"] == "10.0"
+    assert m["details"] == {"decisions": 3, "longest_days": 30}
+    r = await stack.feedback.get(
+        f"{API}/measures/days_to_decision", headers=f.staff, params={"from": "2026-01-20"}
+    )
+    assert r.json()["based_on"] == 1 and r.json()["value"] == "30.0"
+    # Another funder's decisions are its own.
+    g = await new_funder(stack)
+    assert (await _measures(stack, g.staff))["days_to_decision"]["based_on"] == 0
+
+
+async def test_a_decision_in_the_funding_service_reaches_the_measure(stack: Stack) -> None:
+    """End to end: a grant proposed and approved in funding arrives as ``grant.approved``
+    with the day it was proposed."""
+    f = await new_funder(stack, partners=1)
+    body = {
+        "partner_id": f.partners[0]["id"],
+        "title": "Core funding",
+        "description": "Unrestricted.",
+        "amount_awarded": 900000,
+        "planned_start_date": "2030-04-01",
+        "planned_end_date": "2033-03-31",
+    }
+    grant = (await stack.funding.post(f"{API}/grants", headers=f.staff, json=body)).json()
+    decided = date.today() + timedelta(days=12)
+    r = await stack.funding.post(
+        f"{API}/grants/{grant['id']}/approve",
+        headers=f.staff,
+        json={"decided_on": decided.isoformat(), "decided_by": "Board", "reference": "D-1"},
+    )
+    assert r.status_code == 200, r.text
+    await stack.deliver_events()
+    m = (await _measures(stack, f.staff))["days_to_decision"]
+    assert m["based_on"] == 1 and m["value"] == "12.0"
+
+
+def _update(funder_id: str, received: datetime) -> dict[str, Any]:
+    return {
+        "update_id": str(uuid.uuid4()),
+        "funder_id": funder_id,
+        "partner_id": str(uuid.uuid4()),
+        "received_on": received.date().isoformat(),
+    }
+
+
+def _reply(update: dict[str, Any], received: datetime, days: float) -> dict[str, Any]:
+    first = received + timedelta(days=days)
+    return {
+        **{k: update[k] for k in ("update_id", "funder_id", "partner_id")},
+        "received_at": received.isoformat(),
+        "first_reply_at": first.isoformat(),
+        "reply_seconds": int(days * 86400),
+    }
+
+
+async def test_share_of_updates_replied_within_the_promised_days(stack: Stack) -> None:
+    f = await new_funder(stack)
+    m = (await _measures(stack, f.staff))["updates_replied_in_time"]
+    assert m["value"] is None and m["details"]["promised_days"] is None  # nothing promised
+    await f.commitment(
+        "We reply to every update within two weeks",
+        measure="updates_replied_in_time",
+        promised_days=14,
+    )
+    month_ago = datetime.now().astimezone() - timedelta(days=30)
+    in_time, late, waiting, recent, early_reply = (_update(f.id, month_ago) for _ in range(5))
+    recent = _update(f.id, datetime.now().astimezone())
+    for data in (in_time, late, waiting, recent):
+        await _send(stack, "update.received", data)
+    await _send(stack, "update.replied", _reply(in_time, month_ago, 5))
+    await _send(stack, "update.replied", _reply(late, month_ago, 20))
+    # A reply heard of before the update itself (a late ``update.received``), then the
+    # received event twice: the update counts once, replied in time.
+    await _send(stack, "update.replied", _reply(early_reply, month_ago, 1))
+    again = await _send(stack, "update.received", early_reply)
+    await _send(stack, "update.received", early_reply, event_id=again)
+    await _send(stack, "update.received", early_reply)
+    m = (await _measures(stack, f.staff))["updates_replied_in_time"]
+    # Due: in time, late, waiting past 14 days, early reply; the recent one is not due yet.
+    assert m["based_on"] == 4 and m["value"] == "50.0"
+    assert m["details"] == {
+        "promised_days": 14,
+        "replies_due": 4,
+        "replied_in_time": 2,
+        "waiting_past_promise": 1,
+    }
+    # A late reply to the waiting update: due still, not in time.
+    await _send(stack, "update.replied", _reply(waiting, month_ago, 25))
+    m = (await _measures(stack, f.staff))["updates_replied_in_time"]
+    assert m["based_on"] == 4 and m["details"]["waiting_past_promise"] == 0
+    # The recent one replied at once: due now, and in time.
+    await _send(stack, "update.replied", _reply(recent, datetime.now().astimezone(), 0.5))
+    m = (await _measures(stack, f.staff))["updates_replied_in_time"]
+    assert m["based_on"] == 5 and m["value"] == "60.0"
+
+
+async def test_share_of_rounds_published_with_actions(stack: Stack) -> None:
+    f = await new_funder(stack, partners=1)
+    c = await f.commitment("We act on what you tell us", measure="rounds_published_with_actions")
+    rounds = [await f.round(f"Round {n}") for n in range(3)]
+    assert (await _measures(stack, f.staff))["rounds_published_with_actions"]["based_on"] == 0
+    for round_ in rounds:
+        await f.close(round_)
+    actions = []
+    for round_ in rounds[:2]:
+        await f.publish(round_, answer="Thank you.")
+        r = await stack.feedback.post(
+            f"{API}/actions",
+            headers=f.staff,
+            json={"title": "Pay by BACS", "round_id": round_["id"], "commitment_id": c["id"]},
+        )
+        assert r.status_code == 201, r.text
+        actions.append(r.json())
+    # An action not yet published does not count.
+    m = (await _measures(stack, f.staff))["rounds_published_with_actions"]
+    assert m["based_on"] == 3 and m["value"] == "0.0"
+    assert m["details"] == {"rounds_closed": 3, "published": 2, "published_with_actions": 0}
+    for action in actions:
+        r = await stack.feedback.put(
+            f"{API}/actions/{action['id']}", headers=f.staff, json={"published": True}
+        )
+        assert r.status_code == 200, r.text
+    m = (await _measures(stack, f.staff))["rounds_published_with_actions"]
+    assert m["value"] == "66.7" and m["details"]["published_with_actions"] == 2
+    # Linked to the commitment: the scorecard shows it beside it.
+    r = await stack.feedback.get(f"{API}/scorecards/preview", headers=f.staff)
+    (shown,) = r.json()["commitments"]
+    assert shown["measure"]["id"] == "rounds_published_with_actions"
+    assert shown["measure"]["value"] == "66.7"

@@ -11,6 +11,7 @@ from alembic import command
 from services.common.db import sync_url
 from services.common.migrate import alembic_config, upgrade
 from tests.feedback.support import API, Funder
+from tests.partners.people_helpers import claim
 from tests.support import running_stack
 
 LEGACY_RESPONSES = sa.table(
@@ -71,6 +72,8 @@ async def test_answers_given_before_ballots_survive_the_migration(
     async with running_stack(backend, tmp_path) as stack:
         record = await stack.new_funder()
         partners = [await stack.new_partner(record["id"]) for _ in range(6)]
+        for partner in partners:
+            await claim(stack, partner["id"])
         f = Funder(stack, record, partners)
         await f.set(k_threshold=3)
         await f.commitment("We pay on the date we promised")

@@ -40,6 +40,9 @@ async def test_public_scorecard_only_when_published(stack: Stack) -> None:
     assert {m["id"] for m in card["measures"]} == {
         "instalments_paid_on_time",
         "days_to_first_reply",
+        "days_to_decision",
+        "updates_replied_in_time",
+        "rounds_published_with_actions",
     }
     # No comments, no partner anywhere in the public document.
     text = r.text

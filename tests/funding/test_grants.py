@@ -193,6 +193,7 @@ async def test_lifecycle_with_decision_and_360giving_id(stack: Stack) -> None:
         "amount_awarded": 9000000,
         "currency": "GBP",
         "approved_on": "2030-03-05",
+        "proposed_on": grant["created_at"][:10],  # days from proposal to decision
         "grant_360_id": grant["grant_360_id"],
     }
 

@@ -19,6 +19,7 @@ from services.gateway.app import create_app
 from services.gateway.config import Settings
 from tests.feedback.support import Funder as FeedbackFunder
 from tests.funding.helpers import Funder, new_funder
+from tests.partners.people_helpers import claim
 from tests.support import AUDIENCE, ISSUER, Stack
 
 
@@ -162,6 +163,7 @@ async def new_story(stack: Stack) -> Story:
     await feedback.commitment(
         "We reply to every update within ten days", measure="days_to_first_reply", promised_days=10
     )
+    await claim(stack, funder.partner["id"])  # only claimed organisations are invited
     round_ = await feedback.round()
     return Story(funder, grant, waiting.json(), round_)
 

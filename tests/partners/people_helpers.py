@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from services.partners.people import operator
 from tests.support import Stack
 
 CONSOLE = "trellis-console"
@@ -36,6 +37,18 @@ async def mail_to(stack: Stack, address: str) -> list[EmailMessage]:
         if msg["To"] == address:
             found.append(msg)
     return found  # type: ignore[return-value]
+
+
+async def last_mail_to(stack: Stack, address: str) -> EmailMessage:
+    """The latest message written to ``address`` (read newest first: the stack is shared)."""
+    app = stack.apps["partners"]
+    await app.state.mailer.drain()
+    mail_dir = app.state.settings.mail_dir
+    for path in sorted(mail_dir.glob("*.eml"), reverse=True) if mail_dir.exists() else []:
+        msg = email.message_from_bytes(path.read_bytes(), policy=default)
+        if msg["To"] == address:
+            return msg  # type: ignore[return-value]
+    raise AssertionError(f"no mail to {address}")
 
 
 def link_in(msg: EmailMessage) -> str:
@@ -74,7 +87,15 @@ async def accept(
     stack: Stack, address: str, *, name: str = "Sam Patel", password: str = PASSWORD
 ) -> httpx.Response:
     """Open the latest invitation mailed to ``address`` and accept it with the form."""
-    link = link_in((await mail_to(stack, address))[-1])
+    return await accept_link(
+        stack, link_in(await last_mail_to(stack, address)), name=name, password=password
+    )
+
+
+async def accept_link(
+    stack: Stack, link: str, *, name: str = "Sam Patel", password: str = PASSWORD
+) -> httpx.Response:
+    """Open an invitation's link and accept it with the form."""
     async with browser(stack) as client:
         page = await client.get(urlsplit(link).path + "?" + urlsplit(link).query)
         assert page.status_code == 200, page.text
@@ -83,6 +104,19 @@ async def accept(
         if 'name="name"' in page.text:
             form["name"] = name
         return await client.post("/account/invitation", data=form)
+
+
+async def claim(stack: Stack, partner_id: str, address: str | None = None) -> str:
+    """The organisation's first person joins it through an invitation, which claims its
+    record (what makes it count towards a feedback round's k). The person's address."""
+    address = address or unique_email("director")
+    # As `trellis invite --partner` does (the link comes back whatever carries the mail).
+    link = await operator.invite(
+        stack.apps["partners"].state.settings, email=address, partner_id=str(partner_id)
+    )
+    answer = await accept_link(stack, link)
+    assert answer.status_code == 200, answer.text
+    return address
 
 
 def pkce() -> tuple[str, str]:

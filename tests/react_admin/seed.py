@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from services import demo
+from services.demo_feedback import accept_invitation
 from tests.support import AUDIENCE, ISSUER, Tokens
 
 API = "/api/v1"
@@ -88,6 +89,20 @@ def _until(read: Any, what: str) -> Any:
             return found
         time.sleep(0.1)
     raise AssertionError(f"{what} never arrived")
+
+
+def claim(client: httpx.Client, admin: dict[str, str], mail_dir: Path, partner_id: str) -> None:
+    """The organisation's first person accepts an invitation: its record is claimed."""
+    address = f"director-{uuid.uuid4().hex[:8]}@example.org"
+    ok(
+        client.post(
+            f"{API}/invitations",
+            headers=admin,
+            json={"email": address, "role": "partner", "partner_id": partner_id},
+        )
+    )
+    link = urlsplit(_mailed_link(mail_dir, address))
+    accept_invitation(client, f"{link.path}?{link.query}", "Director", "correct horse battery")
 
 
 def seed(base: str, tokens: Tokens, *, mail_dir: Path) -> Seeded:
@@ -367,6 +382,9 @@ def seed(base: str, tokens: Tokens, *, mail_dir: Path) -> Seeded:
                 },
             )
         )
+        # Only organisations that claimed their own record are invited: their first people join.
+        for each in {p["id"]: p for p in [*partners[:6], partner]}.values():
+            claim(client, admin, mail_dir, each["id"])
         round_ = ok(client.post(f"{API}/rounds/{round_['id']}/open", headers=staff))
         for index, each in enumerate(partners[:6]):
             ok(

@@ -47,7 +47,7 @@ import httpx
 
 from services.feedback.results.service import RESULT_NAMESPACE
 from services.gateway import routing
-from tests.partners.people_helpers import staff_person
+from tests.partners.people_helpers import claim, staff_person
 from tests.support import Stack, Tokens
 
 API = "/api/v1"
@@ -358,7 +358,9 @@ async def build_victim(stack: Stack, gateway: httpx.AsyncClient) -> Victim:
     victim.add("proposal_id", proposal["id"])
 
     # Feedback: a published commitment, an open round with the partner's named answer,
-    # a thread, an action, and a published scorecard.
+    # a thread, an action, and a published scorecard. Only an organisation that has claimed
+    # its record is invited to a round: its first person joins it.
+    victim.needles.add(await claim(stack, a["id"], f"victim-director-{tag}@partner.test"))
     fb = stack.feedback
     commitment = await _ok(
         await fb.post(

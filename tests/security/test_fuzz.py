@@ -32,6 +32,7 @@ from schemathesis import GenerationMode
 from services.gateway import routing
 from tests.funding.helpers import new_funder
 from tests.funding.pool_helpers import new_pool
+from tests.partners.people_helpers import claim
 from tests.support import Stack
 
 EXAMPLES = int(os.environ.get("TRELLIS_FUZZ_EXAMPLES", "4"))
@@ -87,6 +88,7 @@ async def _world(
     instalment = (await f.schedule(grant))["instalments"][0]
     payment = (await f.pay(instalment["id"])).json()
     pool = await new_pool(stack, members=2)
+    await claim(stack, f.partner["id"])  # so that the round opens (it invites claimed ones)
     round_ = await stack.feedback.post(
         "/api/v1/rounds",
         headers=f.staff,

@@ -8,7 +8,13 @@ from pydantic import BaseModel, Field
 
 from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
 
-Measure = Literal["instalments_paid_on_time", "days_to_first_reply"]
+Measure = Literal[
+    "instalments_paid_on_time",
+    "days_to_first_reply",
+    "days_to_decision",
+    "updates_replied_in_time",
+    "rounds_published_with_actions",
+]
 Title = Field(min_length=1, max_length=300)
 PROMISED_DAYS = (
     'The days the funder promises, where its words name a time ("we reply to every update '

@@ -10,11 +10,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_or_ignore
-from services.feedback.models import InstalmentFact, ReplyFact
+from services.feedback.models import (
+    Action,
+    Commitment,
+    DecisionFact,
+    InstalmentFact,
+    ReceivedUpdateFact,
+    ReplyFact,
+    Round,
+)
 
 
 def _insert_new(session: AsyncSession, model: Any, values: dict[str, Any]) -> Any:
@@ -123,3 +131,116 @@ async def reply_figures(
     count = (await session.execute(select(func.count()).where(*where))).scalar_one()
     middle = await median(session, ReplyFact.reply_seconds, where)
     return {"replied": int(count), "median_seconds": middle}
+
+
+async def add_received_update(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Record that the funder received an update; hearing of it twice changes nothing."""
+    await session.execute(_insert_new(session, ReceivedUpdateFact, values))
+
+
+async def add_decision(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Record a decision on something asked of the funder, once (the first fact heard)."""
+    await session.execute(_insert_new(session, DecisionFact, values))
+
+
+async def decision_figures(
+    session: AsyncSession, funder_id: uuid.UUID, *, since: date | None, until: date | None
+) -> dict[str, Any]:
+    """Decisions made (by their decision date), and the median days from request to decision."""
+    where: list[ColumnElement[bool]] = [DecisionFact.funder_id == funder_id]
+    if since is not None:
+        where.append(DecisionFact.decided_on >= since)
+    if until is not None:
+        where.append(DecisionFact.decided_on <= until)
+    stmt = select(func.count(), func.max(DecisionFact.days)).where(*where)
+    count, longest = (await session.execute(stmt)).one()
+    return {
+        "decided": int(count),
+        "longest_days": longest,
+        "median_days": await median(session, DecisionFact.days, where),
+    }
+
+
+async def promised_reply_days(session: AsyncSession, funder_id: uuid.UUID) -> int | None:
+    """The days the funder promises to reply in: from its published commitment measured by
+    ``updates_replied_in_time``, else by ``days_to_first_reply`` (the shortest if several)."""
+    stmt = (
+        select(Commitment.promised_days)
+        .where(
+            Commitment.funder_id == funder_id,
+            Commitment.status == "published",
+            Commitment.promised_days.is_not(None),
+            Commitment.measure.in_(["updates_replied_in_time", "days_to_first_reply"]),
+        )
+        .order_by(
+            case((Commitment.measure == "updates_replied_in_time", 0), else_=1),
+            Commitment.promised_days,
+        )
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def replied_in_time_figures(
+    session: AsyncSession,
+    funder_id: uuid.UUID,
+    *,
+    promised_days: int,
+    today: date,
+    since: date | None,
+    until: date | None,
+) -> dict[str, int]:
+    """Of the updates received whose reply was due (replied, or the promised days have
+    passed), how many had a first reply within the promised days; and how many still wait
+    past it."""
+    replied = ReplyFact.update_id.is_not(None)
+    in_time = replied & (ReplyFact.reply_seconds <= literal(promised_days * 86400))
+    cutoff = date.fromordinal(today.toordinal() - promised_days)
+    where: list[ColumnElement[bool]] = [
+        ReceivedUpdateFact.funder_id == funder_id,
+        or_(replied, ReceivedUpdateFact.received_on < cutoff),
+    ]
+    if since is not None:
+        where.append(ReceivedUpdateFact.received_on >= since)
+    if until is not None:
+        where.append(ReceivedUpdateFact.received_on <= until)
+    stmt = (
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((in_time, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((replied, 0), else_=1)), 0),
+        )
+        .select_from(ReceivedUpdateFact)
+        .outerjoin(ReplyFact, ReplyFact.update_id == ReceivedUpdateFact.update_id)
+        .where(*where)
+    )
+    due, on_time, waiting = (await session.execute(stmt)).one()
+    return {"due": int(due), "in_time": int(on_time), "unanswered": int(waiting)}
+
+
+async def round_action_figures(
+    session: AsyncSession, funder_id: uuid.UUID, *, since: date | None, until: date | None
+) -> dict[str, int]:
+    """Rounds that have closed (by closing date): how many are published, and how many are
+    published with at least one published action ("you said, we did")."""
+    acted = exists().where(and_(Action.round_id == Round.id, Action.published.is_(True)))
+    published = Round.status == "published"
+    where: list[ColumnElement[bool]] = [
+        Round.funder_id == funder_id,
+        Round.status.in_(["closed", "published"]),
+    ]
+    if since is not None:
+        where.append(Round.closes_on >= since)
+    if until is not None:
+        where.append(Round.closes_on <= until)
+    stmt = select(
+        func.count(),
+        func.coalesce(func.sum(case((published, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((published & acted, 1), else_=0)), 0),
+    ).where(*where)
+    closed, published_count, with_actions = (await session.execute(stmt)).one()
+    return {
+        "closed": int(closed),
+        "published": int(published_count),
+        "with_actions": int(with_actions),
+    }

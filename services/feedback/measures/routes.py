@@ -32,8 +32,13 @@ async def list_measures(
     until: date | None = Query(None, alias="to", description="Up to this date, inclusive"),
 ) -> list[Measure]:
     """Your funder's own measured behaviour: the share of instalments paid by their due date
-    (with the median days late of late ones), and the median days to a first reply to a
-    reflective update. Computed from funding's and partners' events."""
+    (with the median days late of late ones); the median days to a first reply to a
+    reflective update; the median days from a grant's proposal to its decision; the share
+    of updates replied to within the days your commitment promises (``promised_days`` of
+    the commitment measured by ``updates_replied_in_time``, else ``days_to_first_reply``);
+    the share of closed rounds published with at least one published action. Computed in
+    the database from funding's and partners' events and your own rounds. Link one to a
+    commitment with the commitment's ``measure``: the scorecard shows it beside it."""
     assert caller.staff_funder_id is not None
     found = await service.measures(session, caller.staff_funder_id, since=since, until=until)
     page = page_of([Measure.model_validate(m) for m in found], query)
@@ -49,7 +54,8 @@ async def get_measure(
     since: date | None = Query(None, alias="from", description="From this due / received date"),
     until: date | None = Query(None, alias="to", description="Up to this date, inclusive"),
 ) -> Measure:
-    """One of your funder's measures (``instalments_paid_on_time``, ``days_to_first_reply``)."""
+    """One of your funder's measures (``instalments_paid_on_time``, ``days_to_first_reply``,
+    ``days_to_decision``, ``updates_replied_in_time``, ``rounds_published_with_actions``)."""
     assert caller.staff_funder_id is not None
     for found in await service.measures(session, caller.staff_funder_id, since=since, until=until):
         if found["id"] == measure_id:

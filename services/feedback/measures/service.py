@@ -1,9 +1,10 @@
-"""The funder's own measured behaviour, from other services' events.
+"""The funder's own measured behaviour, from other services' events and its own rounds.
 
 Consumers are idempotent by event id (the kit's inbox) and by natural key (one
-fact per instalment or update), and order-independent: a payment is final, so an
-``instalment.overdue`` arriving after ``instalment.paid`` changes nothing; a reply
-keeps the earliest first reply it has heard of.
+fact per instalment, update or decision), and order-independent: a payment is final, so
+an ``instalment.overdue`` arriving after ``instalment.paid`` changes nothing; a reply
+keeps the earliest first reply it has heard of, and a reply heard of before the update's
+``update.received`` counts the update as received; a decision is recorded once.
 """
 
 import uuid
@@ -20,6 +21,9 @@ from services.feedback.measures import repository
 MEASURE_NAMES = {
     "instalments_paid_on_time": "Instalments paid by their due date",
     "days_to_first_reply": "Days to a first reply to a reflective update",
+    "days_to_decision": "Days from a proposal to the funder's decision",
+    "updates_replied_in_time": "Reflective updates replied to within the promised time",
+    "rounds_published_with_actions": "Feedback rounds published with actions",
 }
 ONE_PLACE = Decimal("0.1")
 
@@ -85,6 +89,49 @@ async def on_update_replied(*, session: AsyncSession, event: Event) -> None:
         fact.first_reply_at = first_reply
         fact.received_at = received
         fact.reply_seconds = seconds
+    # A reply heard of before the update itself: the update was received all the same.
+    await repository.add_received_update(
+        session,
+        {
+            "update_id": fact.update_id,
+            "funder_id": fact.funder_id,
+            "received_on": received.date(),
+        },
+    )
+    await session.flush()
+
+
+async def on_update_received(*, session: AsyncSession, event: Event) -> None:
+    data = event.data
+    await repository.add_received_update(
+        session,
+        {
+            "update_id": uuid.UUID(str(data["update_id"])),
+            "funder_id": uuid.UUID(str(data["funder_id"])),
+            "received_on": _date(data["received_on"]),
+        },
+    )
+    await session.flush()
+
+
+async def on_grant_approved(*, session: AsyncSession, event: Event) -> None:
+    """A grant's decision: days from its proposal (``proposed_on``) to the decision. An
+    event from before ``proposed_on`` was sent says nothing of the wait and is skipped."""
+    data = event.data
+    if not data.get("proposed_on") or not data.get("approved_on"):
+        return
+    requested, decided = _date(data["proposed_on"]), _date(data["approved_on"])
+    await repository.add_decision(
+        session,
+        {
+            "subject_id": uuid.UUID(str(data["grant_id"])),
+            "kind": "grant",
+            "funder_id": uuid.UUID(str(data["funder_id"])),
+            "requested_on": requested,
+            "decided_on": decided,
+            "days": max(0, (decided - requested).days),
+        },
+    )
     await session.flush()
 
 
@@ -92,6 +139,8 @@ EVENT_HANDLERS = {
     "instalment.paid": on_instalment_paid,
     "instalment.overdue": on_instalment_overdue,
     "update.replied": on_update_replied,
+    "update.received": on_update_received,
+    "grant.approved": on_grant_approved,
 }
 
 
@@ -117,6 +166,21 @@ async def measures(
         until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC) if until else None,
     )
     median_days = replies["median_seconds"]
+    decisions = await repository.decision_figures(session, funder_id, since=since, until=until)
+    promised = await repository.promised_reply_days(session, funder_id)
+    in_time = (
+        await repository.replied_in_time_figures(
+            session,
+            funder_id,
+            promised_days=promised,
+            today=utcnow().date(),
+            since=since,
+            until=until,
+        )
+        if promised is not None
+        else {"due": 0, "in_time": 0, "unanswered": 0}
+    )
+    rounds = await repository.round_action_figures(session, funder_id, since=since, until=until)
     return [
         {
             "id": "instalments_paid_on_time",
@@ -143,5 +207,43 @@ async def measures(
             else (median_days / Decimal(86400)).quantize(ONE_PLACE, rounding=ROUND_HALF_UP),
             "unit": "days (median)",
             "details": {"updates_replied": replies["replied"]},
+        },
+        {
+            "id": "days_to_decision",
+            "name": MEASURE_NAMES["days_to_decision"],
+            "based_on": decisions["decided"],
+            "value": None
+            if decisions["median_days"] is None
+            else decisions["median_days"].quantize(ONE_PLACE, rounding=ROUND_HALF_UP),
+            "unit": "days (median)",
+            "details": {
+                "decisions": decisions["decided"],
+                "longest_days": decisions["longest_days"],
+            },
+        },
+        {
+            "id": "updates_replied_in_time",
+            "name": MEASURE_NAMES["updates_replied_in_time"],
+            "based_on": in_time["due"],
+            "value": _share(in_time["in_time"], in_time["due"]),
+            "unit": "percent",
+            "details": {
+                "promised_days": promised,
+                "replies_due": in_time["due"],
+                "replied_in_time": in_time["in_time"],
+                "waiting_past_promise": in_time["unanswered"],
+            },
+        },
+        {
+            "id": "rounds_published_with_actions",
+            "name": MEASURE_NAMES["rounds_published_with_actions"],
+            "based_on": rounds["closed"],
+            "value": _share(rounds["with_actions"], rounds["closed"]),
+            "unit": "percent",
+            "details": {
+                "rounds_closed": rounds["closed"],
+                "published": rounds["published"],
+                "published_with_actions": rounds["with_actions"],
+            },
         },
     ]

@@ -3,9 +3,10 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import insert_or_ignore
 from services.common.errors import BadRequest
 from services.common.lists import ListQuery, Page, fetch_page, filter_values, parse_uuid_list
 from services.feedback.models import (
@@ -13,6 +14,7 @@ from services.feedback.models import (
     BallotKey,
     CommitmentVersion,
     Round,
+    RoundChosenPartner,
     RoundCommitment,
     RoundInvitation,
 )
@@ -152,5 +154,50 @@ async def lock(session: AsyncSession, round_id: uuid.UUID) -> Round | None:
         .where(Round.id == round_id)
         .with_for_update()
         .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def chosen_of(
+    session: AsyncSession, round_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The organisations each round was set to ask (``chosen`` and end-of-grant rounds)."""
+    if not round_ids:
+        return {}
+    stmt = (
+        select(RoundChosenPartner.round_id, RoundChosenPartner.partner_id)
+        .where(RoundChosenPartner.round_id.in_(round_ids))
+        .order_by(RoundChosenPartner.round_id, RoundChosenPartner.partner_id)
+    )
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for round_id, partner_id in (await session.execute(stmt)).all():
+        found.setdefault(round_id, []).append(partner_id)
+    return found
+
+
+async def choose(
+    session: AsyncSession, round_id: uuid.UUID, partner_ids: list[uuid.UUID], *, replace: bool
+) -> None:
+    """Set (``replace``) or add to the organisations a round asks; adding one twice is a no-op."""
+    if replace:
+        await session.execute(
+            delete(RoundChosenPartner).where(RoundChosenPartner.round_id == round_id)
+        )
+    for partner_id in dict.fromkeys(partner_ids):
+        await session.execute(
+            insert_or_ignore(session, RoundChosenPartner).values(
+                round_id=round_id, partner_id=partner_id
+            )
+        )
+
+
+async def offered_draft(session: AsyncSession, funder_id: uuid.UUID, origin: str) -> Round | None:
+    """The funder's round offered by Trellis for ``origin`` that has not opened yet, locked."""
+    stmt = (
+        select(Round)
+        .where(Round.funder_id == funder_id, Round.origin == origin, Round.status == "draft")
+        .order_by(Round.created_at, Round.id)
+        .limit(1)
+        .with_for_update()
     )
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -11,7 +11,7 @@ from services.common.db import SessionDep
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
 from services.common.service_app import problem_responses
-from services.feedback.deps import PartnersDep
+from services.feedback.deps import FundingDep, PartnersDep
 from services.feedback.models import Round as RoundRow
 from services.feedback.rounds import service
 from services.feedback.rounds.schemas import Round, RoundCreate, RoundPublish, RoundUpdate
@@ -36,12 +36,32 @@ async def _one(session: SessionDep, caller: Caller, round_: RoundRow, response: 
     return Round.model_validate((await service.shape(session, caller, [round_]))[0])
 
 
-@router.post("/rounds", status_code=201, response_model=Round, responses=problem_responses(409))
+@router.post(
+    "/rounds", status_code=201, response_model=Round, responses=problem_responses(409, 503)
+)
 async def create_round(
-    body: RoundCreate, session: SessionDep, caller: StaffDep, idem: IdempotencyDep
+    body: RoundCreate,
+    session: SessionDep,
+    caller: StaffDep,
+    partners: PartnersDep,
+    funding: FundingDep,
+    idem: IdempotencyDep,
 ) -> Response:
-    """Plan a feedback round (a draft): title and the dates it opens and closes."""
-    round_ = await service.create(session=session, caller=caller, data=body)
+    """Plan a feedback round (a draft): title, the dates it opens and closes, and whom it
+    asks (``audience``). Example, to hear from organisations you stopped funding or
+    declined::
+
+        {"title": "Hearing from everyone", "opens_on": "2030-05-01",
+         "closes_on": "2030-05-29", "audience": "chosen",
+         "organisation_ids": ["…", "…"]}
+
+    ``audience``: ``active`` (default), ``ended``, ``chosen`` (with ``organisation_ids``)
+    or ``pool`` (with ``pool_id``). Whatever the audience, only organisations that have
+    claimed their own record and accepted your funder are invited, and k works as for any
+    round."""
+    round_ = await service.create(
+        session=session, caller=caller, partners=partners, funding=funding, data=body
+    )
     out = Round.model_validate((await service.shape(session, caller, [round_]))[0])
     return await idem.respond(
         session,
@@ -74,18 +94,27 @@ async def get_round(
     return await _one(session, caller, round_, response)
 
 
-@router.put("/rounds/{round_id}", response_model=Round, responses=problem_responses(409, 412))
+@router.put("/rounds/{round_id}", response_model=Round, responses=problem_responses(409, 412, 503))
 async def update_round(
     round_id: uuid.UUID,
     body: RoundUpdate,
     session: SessionDep,
     caller: StaffDep,
+    partners: PartnersDep,
+    funding: FundingDep,
     if_match: IfMatchDep,
     response: Response,
 ) -> Round:
-    """Change a round's title, description, dates, or the funder's answer to partners."""
+    """Change a round's title, description, dates, the funder's answer to partners, or (while
+    a draft) whom it asks: ``audience``, ``organisation_ids``, ``pool_id``."""
     round_ = await service.update(
-        session=session, caller=caller, round_id=round_id, data=body, if_match=if_match
+        session=session,
+        caller=caller,
+        partners=partners,
+        funding=funding,
+        round_id=round_id,
+        data=body,
+        if_match=if_match,
     )
     return await _one(session, caller, round_, response)
 
@@ -98,14 +127,23 @@ async def open_round(
     session: SessionDep,
     caller: StaffDep,
     partners: PartnersDep,
+    funding: FundingDep,
     if_match: IfMatchDep,
     response: Response,
 ) -> Round:
-    """Open the round. Partners in an active relationship with your funder now are invited;
-    the commitments it asks about are fixed at their current versions. If the partners
-    service cannot be reached the answer is 503 and nothing changes."""
+    """Open the round. The organisations its audience names now are invited (for
+    ``active``, partners in an active relationship with your funder now), of those only
+    the ones that have claimed their own record and accepted your funder: staff cannot
+    reach k with records they control. The commitments it asks about are fixed at their
+    current versions. If the partners (or, for a pool, funding) service cannot be reached
+    the answer is 503 and nothing changes."""
     round_ = await service.open_(
-        session=session, caller=caller, partners=partners, round_id=round_id, if_match=if_match
+        session=session,
+        caller=caller,
+        partners=partners,
+        funding=funding,
+        round_id=round_id,
+        if_match=if_match,
     )
     return await _one(session, caller, round_, response)
 

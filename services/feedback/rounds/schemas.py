@@ -9,6 +9,22 @@ from pydantic import BaseModel, Field
 from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
 
 RoundStatus = Literal["draft", "open", "closed", "published"]
+Audience = Literal["active", "ended", "chosen", "pool"]
+AUDIENCE_TEXT = (
+    "Whom the round invites when it opens (only organisations that have claimed their own "
+    "record and accepted your funder are invited, and only they count towards k): "
+    "``active`` (default) partners in an active relationship; ``ended`` those whose "
+    "relationship has ended; ``chosen`` the organisations in ``organisation_ids`` (any "
+    "relationship: ended, declined, never funded); ``pool`` the organisations a pooled fund "
+    "in ``pool_id`` granted or had proposed to, that have a relationship with your funder"
+)
+OrganisationIds = Field(
+    None,
+    min_length=1,
+    max_length=1000,
+    description="The organisations a ``chosen`` round asks (each must have a relationship "
+    "with your funder)",
+)
 
 
 class RoundCreate(InputModel):
@@ -16,11 +32,14 @@ class RoundCreate(InputModel):
     description: str | None = Field(None, max_length=5000)
     opens_on: date
     closes_on: date
+    audience: Audience = Field("active", description=AUDIENCE_TEXT)
+    organisation_ids: list[uuid.UUID] | None = OrganisationIds
+    pool_id: uuid.UUID | None = Field(
+        None, description="The pooled fund whose organisations a ``pool`` round asks"
+    )
 
 
 class RoundUpdate(UpdateModel):
-    nullable = frozenset({"description", "answer"})
-
     read_only = UpdateModel.read_only | {
         "funder_id",
         "status",
@@ -33,7 +52,9 @@ class RoundUpdate(UpdateModel):
         "answered",
         "k_threshold",
         "ballot_key_id",
+        "origin",
     }
+    nullable = frozenset({"description", "answer", "organisation_ids", "pool_id"})
 
     title: str | None = Field(None, min_length=1, max_length=300)
     description: str | None = Field(None, max_length=5000)
@@ -44,6 +65,9 @@ class RoundUpdate(UpdateModel):
         max_length=20000,
         description="The funder's answer to what partners said; shown when the round is published",
     )
+    audience: Audience | None = Field(None, description=AUDIENCE_TEXT)
+    organisation_ids: list[uuid.UUID] | None = OrganisationIds
+    pool_id: uuid.UUID | None = None
 
 
 class RoundPublish(InputModel):
@@ -80,6 +104,16 @@ class Round(TimestampedRecord):
         None,
         description="SHA-256 of the round's one ballot key; your client checks the key it is "
         "given without a token is this one",
+    )
+    audience: Audience = Field("active", description=AUDIENCE_TEXT)
+    organisation_ids: list[uuid.UUID] | None = Field(
+        None, description="The organisations a ``chosen`` round asks (staff; null for partners)"
+    )
+    pool_id: uuid.UUID | None = Field(None, description="The pool a ``pool`` round asks (staff)")
+    origin: Literal["grant_completed"] | None = Field(
+        None,
+        description="``grant_completed``: the end-of-grant round Trellis offers (a draft) when "
+        "grants complete; each completed grant's partner is added to it until it opens",
     )
     invited_count: int | None = Field(None, description="Partners invited (staff)")
     response_count: int | None = Field(

@@ -20,7 +20,7 @@ from services.feedback.commitments import repository as commitments_repo
 from services.feedback.models import DEFAULT_K, Round, RoundCommitment, RoundInvitation
 from services.feedback.results import disclosure
 from services.feedback.results import repository as results_repo
-from services.feedback.rounds import repository
+from services.feedback.rounds import audience, repository
 from services.feedback.rounds.schemas import RoundCreate, RoundPublish, RoundUpdate
 from services.feedback.scorecard.repository import k_of
 
@@ -74,6 +74,7 @@ async def shape(session: AsyncSession, caller: Caller, rounds: list[Round]) -> l
     invited = await repository.invited_counts(session, ids) if staff else {}
     responses = await results_repo.response_counts(session, ids) if staff else {}
     keys = await ballots_repo.key_ids(session, ids)
+    chosen = await repository.chosen_of(session, ids) if staff else {}
     answered = (
         await repository.answered_rounds(session, partner_id=caller.own_partner_id, round_ids=ids)
         if not staff and caller.own_partner_id is not None
@@ -106,6 +107,12 @@ async def shape(session: AsyncSession, caller: Caller, rounds: list[Round]) -> l
                     }
                     for rc, v in commitments.get(r.id, [])
                 ],
+                "audience": r.audience,
+                "organisation_ids": chosen.get(r.id, [])
+                if staff and r.audience == "chosen"
+                else None,
+                "pool_id": r.pool_id if staff else None,
+                "origin": r.origin,
                 "invited_count": invited.get(r.id, 0) if staff else None,
                 "k_threshold": r.k_threshold,
                 "ballot_key_id": keys.get(r.id),
@@ -127,19 +134,41 @@ async def shape(session: AsyncSession, caller: Caller, rounds: list[Round]) -> l
     return shaped
 
 
-async def create(*, session: AsyncSession, caller: Caller, data: RoundCreate) -> Round:
+async def create(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    partners: ServiceClient,
+    funding: ServiceClient,
+    data: RoundCreate,
+) -> Round:
+    """A draft round, with whom it asks (its audience) checked now."""
     assert caller.staff_funder_id is not None
     _check_dates(data.opens_on, data.closes_on)
-    round_ = Round(funder_id=caller.staff_funder_id, status="draft", version=1, **data.model_dump())
+    await audience.check(
+        partners=partners,
+        funding=funding,
+        funder_id=caller.staff_funder_id,
+        audience=data.audience,
+        organisation_ids=data.organisation_ids,
+        pool_id=data.pool_id,
+    )
+    round_ = Round(
+        funder_id=caller.staff_funder_id,
+        status="draft",
+        version=1,
+        **data.model_dump(exclude={"organisation_ids"}),
+    )
     session.add(round_)
     await session.flush()
+    await repository.choose(session, round_.id, data.organisation_ids or [], replace=True)
     audit.record(
         session,
         caller=caller,
         action="create",
         entity_type="round",
         entity_id=round_.id,
-        changes=data.model_dump(),
+        changes=data.model_dump(mode="json"),
     )
     return round_
 
@@ -152,17 +181,67 @@ async def list_(*, session: AsyncSession, caller: Caller, query: ListQuery) -> P
     return await repository.list_of_partner(session, query, partner_id=caller.own_partner_id)
 
 
+async def _change_audience(
+    *,
+    session: AsyncSession,
+    partners: ServiceClient,
+    funding: ServiceClient,
+    round_: Round,
+    sent: dict[str, Any],
+) -> dict[str, Any]:
+    """Apply a change of whom a draft round asks; what changed."""
+    if round_.status != "draft":
+        raise Conflict("The round has opened already; whom it asks cannot change.")
+    kind = sent.get("audience", round_.audience)
+    chosen = (await repository.chosen_of(session, [round_.id])).get(round_.id) or None
+    ids = sent["organisation_ids"] if "organisation_ids" in sent else chosen
+    pool_id = sent["pool_id"] if "pool_id" in sent else round_.pool_id
+    # Changing the kind drops what belonged to the old one, unless it was sent again.
+    if kind != "chosen" and "organisation_ids" not in sent:
+        ids = None
+    if kind != "pool" and "pool_id" not in sent:
+        pool_id = None
+    await audience.check(
+        partners=partners,
+        funding=funding,
+        funder_id=round_.funder_id,
+        audience=kind,
+        organisation_ids=ids,
+        pool_id=pool_id,
+    )
+    round_.audience, round_.pool_id = kind, pool_id
+    await repository.choose(session, round_.id, ids or [], replace=True)
+    return {
+        "audience": kind,
+        "organisation_ids": [str(i) for i in ids or []],
+        "pool_id": str(pool_id) if pool_id else None,
+    }
+
+
 async def update(
     *,
     session: AsyncSession,
     caller: Caller,
+    partners: ServiceClient,
+    funding: ServiceClient,
     round_id: uuid.UUID,
     data: RoundUpdate,
     if_match: str | None,
 ) -> Round:
     round_ = await own(session, caller, round_id)
     check_if_match(if_match, round_)
-    changes = {k: v for k, v in data.changes().items() if v is not None or k in {"answer"}}
+    sent = data.changes()
+    whom = {k: sent.pop(k) for k in ("audience", "organisation_ids", "pool_id") if k in sent}
+    changes = {k: v for k, v in sent.items() if v is not None or k in {"answer"}}
+    chosen = (await repository.chosen_of(session, [round_.id])).get(round_.id)
+    if whom and (  # a record echoed back whole (react-admin) changes nothing
+        whom.get("audience", round_.audience) != round_.audience
+        or whom.get("pool_id", round_.pool_id) != round_.pool_id
+        or ("organisation_ids" in whom and set(whom["organisation_ids"] or []) != set(chosen or []))
+    ):
+        changes |= await _change_audience(
+            session=session, partners=partners, funding=funding, round_=round_, sent=whom
+        )
     if "opens_on" in changes and round_.status != "draft":
         raise Conflict("The round has opened already; its opening date cannot change.")
     if "closes_on" in changes and round_.status not in {"draft", "open"}:
@@ -171,7 +250,8 @@ async def update(
         changes.get("opens_on", round_.opens_on), changes.get("closes_on", round_.closes_on)
     )
     for field, value in changes.items():
-        setattr(round_, field, value)
+        if field not in {"audience", "organisation_ids", "pool_id"}:
+            setattr(round_, field, value)
     round_.updated_at = utcnow()
     await session.flush()
     audit.record(
@@ -190,11 +270,13 @@ async def open_(
     session: AsyncSession,
     caller: Caller,
     partners: ServiceClient,
+    funding: ServiceClient,
     round_id: uuid.UUID,
     if_match: str | None,
 ) -> Round:
-    """Open a round: invite the partners in an active relationship with the funder now,
-    and fix the versions of the commitments it asks about."""
+    """Open a round: invite the organisations its audience names now that have claimed their
+    own record and accepted the funder, and fix the versions of the commitments it asks
+    about."""
     round_ = await own(session, caller, round_id)
     check_if_match(if_match, round_)
     if round_.status != "draft":
@@ -204,11 +286,16 @@ async def open_(
         raise Conflict(
             "Your funder has no published commitments for partners to rate; publish one first."
         )
-    invited = await directory.active_partners(partners, round_.funder_id)
+    named = await audience.candidates(
+        session=session, partners=partners, funding=funding, round_=round_
+    )
+    invited = [p for p in named if directory.countable(p)]
     if not invited:
         raise Conflict(
-            "Your funder has no partners in an active relationship to invite; "
-            "a round needs at least one."
+            f"None of the {len(named)} organisation{'s' if len(named) != 1 else ''} this "
+            "round asks has claimed its own record and accepted your funder, so none can be "
+            "invited (only they count towards k): an organisation's own people claim it by "
+            "accepting an invitation (POST /api/v1/invitations)."
         )
     current = await commitments_repo.current_versions(session, commitments)
     for position, commitment in enumerate(commitments):
@@ -237,7 +324,9 @@ async def open_(
         entity_type="round",
         entity_id=round_.id,
         changes={
+            "audience": round_.audience,
             "invited": len(invited),
+            "not_invited_unclaimed": len(named) - len(invited),
             "commitments": len(commitments),
             "k_threshold": round_.k_threshold,
         },

@@ -384,9 +384,11 @@ async def _award(
     reference: str,
     changes: dict[str, Any],
     lines: list[tuple[date, int]] | None = None,
+    proposed_on: date | None = None,
 ) -> Grant:
     """Award a grant: its decision, 360Giving id, schedule (the default one unless ``lines``
-    are given), audit and grant.approved."""
+    are given), audit and grant.approved (which says when the grant was proposed, so the
+    funder's days from a proposal to its decision can be measured)."""
     grant.status = "approved"
     grant.approved_on = decided_on
     grant.approved_by = decided_by
@@ -437,6 +439,7 @@ async def _award(
             "amount_awarded": grant.amount_awarded,
             "currency": grant.currency,
             "approved_on": decided_on.isoformat(),
+            "proposed_on": (proposed_on or grant.created_at.date()).isoformat(),
             "grant_360_id": grant.grant_360_id,
         },
     )
@@ -463,6 +466,7 @@ async def create_pooled_grant(
     decided_by: str,
     decision_reference: str,
     shares: list[tuple[uuid.UUID, int]],
+    proposed_on: date | None = None,
 ) -> Grant:
     """A pool's decision made a core grant: awarded at once (same lifecycle, schedule,
     payments and events as any grant), with the host as deciding funder and every member
@@ -515,6 +519,7 @@ async def create_pooled_grant(
             "amount_awarded": amount,
             "shares": {str(f): a for f, a in shares},
         },
+        proposed_on=proposed_on,
     )
 
 
@@ -590,6 +595,19 @@ async def complete_grant(
         entity_type="grant",
         entity_id=grant.id,
         changes={"completed_on": grant.completed_on.isoformat()},
+    )
+    # The feedback service offers an end-of-grant round to the partner.
+    outbox.emit(
+        session,
+        "grant.completed",
+        {
+            **_event_grant(grant),
+            "funder_ids": [str(o.funder_id) for o in grant.funding_organisations],
+            "pool_id": _s(grant.pool_id),
+            "partner_id": str(grant.partner_id),
+            "title": grant.title,
+            "completed_on": grant.completed_on.isoformat(),
+        },
     )
     return grant
 

@@ -416,3 +416,13 @@ async def member_pool_ids(session: AsyncSession, funder_id: uuid.UUID) -> list[u
         PoolMember.funder_id == funder_id, PoolMember.status.in_(READERS)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def partner_ids_of_pool(session: AsyncSession, pool_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every organisation the pool has made a grant to or had a proposal for (decided or
+    not), in id order."""
+    granted = select(Grant.partner_id).where(Grant.pool_id == pool_id)
+    proposed = select(PoolProposal.partner_id).where(PoolProposal.pool_id == pool_id)
+    union = granted.union(proposed).subquery()
+    stmt = select(union.c.partner_id).order_by(union.c.partner_id)
+    return list((await session.execute(stmt)).scalars())

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from services.common.auth import StaffDep
+from services.common.auth import ServiceCallerDep, StaffDep
 from services.common.concurrency import etag
 from services.common.db import SessionDep
 from services.common.errors import NotFound
@@ -621,3 +621,16 @@ async def pool_shares(
     page = await service.pool_shares(session=session, caller=caller, pool_id=pool_id, query=query)
     page.apply(response, "shares")
     return [share_out(r) for r in page.items]
+
+
+internal = APIRouter(prefix="/internal", include_in_schema=False)
+
+
+@internal.get("/pools/{pool_id}/partners")
+async def internal_pool_partners(
+    pool_id: uuid.UUID, funder_id: uuid.UUID, session: SessionDep, _: ServiceCallerDep
+) -> list[dict[str, str]]:
+    """The organisations of a pool (grants and proposals), for a member funder; 404 when the
+    funder is not (and was not) a member."""
+    ids = await service.partners_of_pool(session=session, pool_id=pool_id, funder_id=funder_id)
+    return [{"partner_id": str(i)} for i in ids]

@@ -722,6 +722,7 @@ async def _approve(
         decided_by=f"Members of {pool.name} ({pool.decision_rule})",
         decision_reference=f"Pool proposal {proposal.id}",
         shares=shares,
+        proposed_on=proposal.created_at.date(),
     )
     await ledger.post_commitments(
         session,
@@ -798,3 +799,14 @@ async def statement(
     total, per_member = await repository.statement(session, pool.id, start=start, end=end)
     members = [m.funder_id for m in await repository.members_of(session, pool.id, statuses=READ)]
     return pool, total, per_member, members
+
+
+async def partners_of_pool(
+    *, session: AsyncSession, pool_id: uuid.UUID, funder_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The organisations of a pool, for a funder that is (or was) a member; 404 otherwise
+    (for other services acting for that funder, e.g. a feedback round's audience)."""
+    member = await repository.get_member(session, pool_id, funder_id)
+    if member is None or member.status not in READ:
+        raise NotFound("There is no pool with this id.")
+    return await repository.partner_ids_of_pool(session, pool_id)

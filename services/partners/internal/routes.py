@@ -40,6 +40,7 @@ def _summary(relationship: RelationshipRow) -> PartnerSummary:
         relationship_status=relationship.status,  # type: ignore[arg-type]
         relationship_since=relationship.since,
         sharing=relationship.sharing,  # type: ignore[arg-type]
+        claimed=p.claimed_at is not None,
     )
 
 

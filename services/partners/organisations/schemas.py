@@ -88,3 +88,6 @@ class PartnerSummary(BaseModel):
     relationship_status: RelationshipStatus | None = None
     relationship_since: date | None = None
     sharing: Sharing | None = None
+    claimed: bool = Field(
+        False, description="Whether the organisation's own people have claimed its record"
+    )
