@@ -10,6 +10,7 @@ from services.funding.grants.models import (
     Grant,
     GrantFundingOrganisation,
     Instalment,
+    ListVersion,
     Payment,
     Variation,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Grant",
     "GrantFundingOrganisation",
     "Instalment",
+    "ListVersion",
     "Payment",
     "PaymentRun",
     "PaymentRunClaim",
