@@ -6,6 +6,7 @@ recipients in one call per chunk of ids, and yields bytes as it goes: memory
 stays flat however many grants there are.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -233,6 +234,11 @@ class Export:
         items = [giving360.grant_item(row, **self._parts(row)) for row in rows]
         return giving360.json_chunk(items, first=first)
 
+    async def _next(self, after: Any) -> list[Any]:
+        rows = await self._read(after)
+        await self._enrich(rows)
+        return rows
+
     async def _stream(self) -> AsyncIterator[bytes]:
         yield (
             giving360.PACKAGE_START
@@ -242,12 +248,20 @@ class Export:
         rows, first = self._first, True
         self._first = []
         while rows:
-            yield self._render(rows, first=first)
+            chunk = self._render(rows, first=first)
             first = False
             if len(rows) < self.batch_size:
+                yield chunk
                 break
+            # The next batch is read while this one is sent (rendered first: reading
+            # replaces the batch's funding organisations).
             last = rows[-1]
-            rows = await self._read((last.list_date, last.id))
-            await self._enrich(rows)
+            following = asyncio.create_task(self._next((last.list_date, last.id)))
+            try:
+                yield chunk
+                rows = await following
+            finally:
+                if not following.done():
+                    following.cancel()
         if self.fmt == "json":
             yield giving360.PACKAGE_END
