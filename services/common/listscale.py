@@ -59,6 +59,8 @@ ANCHOR_EVERY = 500
 # How long SQLite reuses an exact count of a list whose table keeps no version (seconds).
 COUNT_TTL = 30.0
 CACHE_SIZE = 512
+# Lists whose anchors are kept (a 1M-row list at one anchor per 500 rows holds 2,000 keys).
+ANCHOR_LISTS = 64
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -110,7 +112,7 @@ class Anchors:
     keys: list[tuple[Any, Any]]
 
 
-_anchors: _Lru[tuple[Any, ...], Anchors] = _Lru()
+_anchors: _Lru[tuple[Any, ...], Anchors] = _Lru(ANCHOR_LISTS)
 _counts: _Lru[tuple[Any, ...], tuple[int | None, int, float]] = _Lru()
 
 
