@@ -2,6 +2,7 @@
 
 import calendar
 from datetime import date, timedelta
+from functools import lru_cache
 
 import iso4217
 
@@ -9,6 +10,7 @@ import iso4217
 MONTHS_PER_INSTALMENT = {"monthly": 1, "quarterly": 3, "annual": 12}
 
 
+@lru_cache(maxsize=512)  # the enum lookup is slow, and exports call this for every grant
 def currency_digits(code: str) -> int | None:
     """The minor-unit digits of an ISO 4217 currency (2 for GBP, 0 for JPY, 3 for KWD), or
     None if ``code`` is not a currency one can pay a partner in (unknown, gold, test codes)."""

@@ -78,7 +78,9 @@ async def export_batch(
     )
     if after is not None:
         stmt = stmt.where(tuple_(Grant.list_date, Grant.id) > after)
-    rows = list((await session.execute(stmt)).all())
+    # Plain rows on the session's connection: no ORM loading for a read of columns.
+    connection = await session.connection()
+    rows = list((await connection.execute(stmt)).all())
     if not pooled:
         return rows
     others = (
@@ -95,7 +97,7 @@ async def export_batch(
     )
     if after is not None:
         others = others.where(tuple_(Grant.list_date, Grant.id) > after)
-    rows += (await session.execute(others)).all()
+    rows += (await connection.execute(others)).all()
     return sorted(rows, key=lambda r: (r.list_date, r.id))[:limit]
 
 

@@ -225,13 +225,23 @@ class Export:
         return parts
 
     def _render(self, rows: list[Any], *, first: bool) -> bytes:
+        # A grant of the funder's own, not pooled, names this funder alone and its partner
+        # as recipient: that recipient is built once per partner in the batch.
+        own: dict[uuid.UUID, dict[str, str]] = {}
+
+        def parts(row: Any) -> dict[str, Any]:
+            if row.pool_id is not None or row.id in self._grant_funders:
+                return self._parts(row)
+            recipient = own.get(row.partner_id)
+            if recipient is None:
+                recipient = own[row.partner_id] = self._parts(row)["recipient"]
+            return {"recipient": recipient, "funders": self._own}
+
         if self.fmt == "csv":
-            lines = [
-                giving360.csv_row(row, funding_orgs=self._funding_orgs, **self._parts(row))
-                for row in rows
-            ]
+            orgs = self._funding_orgs
+            lines = [giving360.csv_row(row, funding_orgs=orgs, **parts(row)) for row in rows]
             return giving360.csv_rows(lines)
-        items = [giving360.grant_item(row, **self._parts(row)) for row in rows]
+        items = [giving360.grant_item(row, **parts(row)) for row in rows]
         return giving360.json_chunk(items, first=first)
 
     async def _next(self, after: Any) -> list[Any]:
