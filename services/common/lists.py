@@ -323,7 +323,9 @@ async def fetch_page(
         versioned = None
     total, large = 0, False
     if count:
-        total = await listscale.bounded_count(session, stmt, query.exact_count_limit)
+        total = await listscale.bounded_count(
+            session, stmt, query.exact_count_limit, key=id_column if versioned else None
+        )
         large = total > query.exact_count_limit
     direction = (lambda c: c.desc()) if query.descending else (lambda c: c.asc())
     ordered = stmt.order_by(

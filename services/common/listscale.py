@@ -139,8 +139,14 @@ def version_column(session: AsyncSession, name: str) -> ColumnElement[Any]:
     return case((func.coalesce(dirty, "") == "on", None), else_=stored).label("list_version")
 
 
-async def bounded_count(session: AsyncSession, stmt: Select[Any], limit: int) -> int:
-    """How many rows ``stmt`` matches, counting no further than ``limit + 1``."""
+async def bounded_count(
+    session: AsyncSession, stmt: Select[Any], limit: int, *, key: Any = None
+) -> int:
+    """How many rows ``stmt`` matches, counting no further than ``limit + 1``. With ``key``
+    (a unique column of a single-table statement) only that column is read, so SQLite can
+    count from an index instead of reading whole rows."""
+    if key is not None:
+        stmt = stmt.with_only_columns(key, maintain_column_froms=True)
     window = stmt.order_by(None).limit(limit + 1).subquery()
     return int((await session.execute(select(func.count()).select_from(window))).scalar_one())
 
