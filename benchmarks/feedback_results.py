@@ -8,11 +8,13 @@ A funder, its commitments and a round are made through the API; then
 ``ratings / commitments`` responses (half of them anonymous) and their ratings
 are loaded into the feedback database with PostgreSQL COPY. It times:
 
-- the results of that round through the API (``GET /api/v1/rounds/{id}/results``:
-  one GROUP BY over the round's ratings, computed by the database), and
-- the same aggregate query alone,
+- the results of that round, closed, through the API (``GET /api/v1/rounds/{id}/results``:
+  read from the summaries written when it closed),
+- the live aggregate query alone (one GROUP BY over the round's ratings: what results
+  read before summaries, and what closing writes), and
+- the summary read alone (the reference),
 
-each the median of several runs, and prints them. ``--backend sqlite`` runs the
+each the median of several runs, and prints them with their ratios. ``--backend sqlite`` runs the
 same on SQLite (multi-row inserts instead of COPY).
 """
 
@@ -155,6 +157,14 @@ async def main() -> None:
                     found = await results_repo.aggregates(session, [round_id])
                     query_times.append(time.perf_counter() - started)
             assert sum(p["n"] for a in found.values() for p in a.values()) == rating_count
+            summary_times = []
+            for _ in range(args.runs):
+                async with db.sessionmaker() as session:
+                    started = time.perf_counter()
+                    summarised = await results_repo.summaries(session, [round_id])
+                    summary_times.append(time.perf_counter() - started)
+            # The summary written at close is the aggregate, figure for figure.
+            assert summarised == found
             if args.explain and engine.dialect.name == "postgresql":
                 async with db.sessionmaker() as session:
                     stmt = results_repo.aggregates_statement([round_id])
@@ -172,6 +182,18 @@ async def main() -> None:
             print(
                 f"  aggregate query alone          median {statistics.median(query_times) * 1000:.0f} ms"
                 f" (min {min(query_times) * 1000:.0f} ms)"
+            )
+            summary_ms = statistics.median(summary_times) * 1000
+            api_ms = statistics.median(api_times) * 1000
+            aggregate_ms = statistics.median(query_times) * 1000
+            print(
+                f"  summary read alone             median {summary_ms:.1f} ms"
+                f" (min {min(summary_times) * 1000:.1f} ms)"
+            )
+            print(
+                f"  ratios: API / summary read {api_ms / summary_ms:.1f}x, "
+                f"API / live aggregate {api_ms / aggregate_ms:.2f}x, "
+                f"live aggregate / summary read {aggregate_ms / summary_ms:.0f}x"
             )
             print(
                 f"  e.g. {first['title']}: n={first['responses']} mean={first['mean']} "

@@ -8,7 +8,10 @@ fetches many. Page sizes are capped. A malformed ``sort``, ``range`` or
 Deep pages: ``range`` is an offset, which a database must walk. Every page also
 answers ``X-Next-Cursor``; sending it back as ``cursor=`` continues from the last
 row by its sort key (keyset pagination), so page 4,000 costs what page 1 does.
-A cursor page reports where it sits (``Content-Range: things 5-9/32``).
+A cursor page reports where it sits (``Content-Range: things 5-9/32``). Lists whose
+table keeps a version also seek deep ``range`` pages from cached anchors, and large
+totals may be estimates (``X-Total-Count-Estimated: true``): see
+:mod:`services.common.listscale`.
 
 Every list can be sorted by ``id`` (react-admin's default sort) and filtered by
 ``id``; rows that tie on the sort key come in ``id`` order, so pages never overlap.
@@ -27,12 +30,11 @@ from fastapi import Query, Request, Response
 from sqlalchemy import (
     ColumnElement,
     Select,
-    func,
-    select,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import listscale
 from services.common.cursors import (
     MAX_FILTER_INT,
     MAX_INDEX,
@@ -47,6 +49,8 @@ from services.common.errors import BadRequest
 T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 25
+# Present (``true``) when a list's ``Content-Range`` total is an estimate, not a count.
+ESTIMATED_HEADER = "X-Total-Count-Estimated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ class ListQuery:
     end: int
     filters: dict[str, Any] = field(default_factory=dict)
     cursor: Cursor | None = None
+    exact_count_limit: int = listscale.EXACT_COUNT_LIMIT
+    anchor_every: int = listscale.ANCHOR_EVERY
 
     @property
     def limit(self) -> int:
@@ -219,7 +225,18 @@ def list_query(
             decoded = decode_cursor(cursor, field_name, descending)
             # A cursor page is as long as the range asks; it starts where the cursor says.
             start, end = decoded.position, decoded.position + (end - start)
-        return ListQuery(resource, field_name, descending, start, end, filters, decoded)
+        settings = request.app.state.settings
+        return ListQuery(
+            resource,
+            field_name,
+            descending,
+            start,
+            end,
+            filters,
+            decoded,
+            getattr(settings, "list_exact_count_limit", listscale.EXACT_COUNT_LIMIT),
+            getattr(settings, "list_anchor_every", listscale.ANCHOR_EVERY),
+        )
 
     return parse
 
@@ -258,6 +275,7 @@ class Page:
     total: int
     start: int
     next_cursor: str | None
+    estimated: bool = False
 
     def headers(self, resource: str) -> dict[str, str]:
         if self.items:
@@ -269,6 +287,8 @@ class Page:
         headers = {"Content-Range": content_range}
         if self.next_cursor:
             headers["X-Next-Cursor"] = self.next_cursor
+        if self.estimated:
+            headers[ESTIMATED_HEADER] = "true"
         return headers
 
     def apply(self, response: Response, resource: str) -> None:
@@ -284,23 +304,35 @@ async def fetch_page(
     id_column: ColumnElement[Any],
     count: bool = True,
     row_key: Callable[[Any, str], tuple[Any, Any]] | None = None,
+    versioned: str | None = None,
 ) -> Page:
     """Run ``stmt`` as one page of ``query``: sorted, windowed (by offset or cursor), counted.
 
     Rows are ordered by the sort column, then by ``id_column``, so rows that tie on
     the sort come in a stable order and a cursor continues exactly. Sorting by
     ``id`` needs no entry in ``sort_columns``: it is ``id_column``.
+
+    The total is exact up to the query's ``exact_count_limit`` and may be an estimate
+    beyond it (:mod:`services.common.listscale`). ``versioned`` names the table version
+    (``list_versions``) that every row ``stmt`` can match depends on, and nothing else:
+    it lets deep ``range`` pages seek from anchors and keeps exact totals of large lists.
     """
     by_id = query.sort == "id" and "id" not in sort_columns
     sort_column = id_column if by_id else sort_columns[query.sort]
-    total = 0
+    if versioned and not by_id and listscale.nullable(sort_column):
+        versioned = None
+    total, large = 0, False
     if count:
-        count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
-        total = (await session.execute(count_stmt)).scalar_one()
+        total = await listscale.bounded_count(
+            session, stmt, query.exact_count_limit, key=id_column if versioned else None
+        )
+        large = total > query.exact_count_limit
     direction = (lambda c: c.desc()) if query.descending else (lambda c: c.asc())
     ordered = stmt.order_by(
         *([direction(id_column)] if by_id else [direction(sort_column), direction(id_column)])
     )
+    key = listscale.list_key(session, stmt) if versioned else ()
+    found: tuple[list[Any], int | None] | None = None
     if query.cursor is not None:
         row_uuid = uuid.UUID(query.cursor.row_id)
         if by_id:
@@ -309,15 +341,54 @@ async def fetch_page(
             )
         else:
             value = coerce_cursor_value(sort_column, query.cursor.value)
-            key = tuple_(sort_column, id_column)
+            key_columns = tuple_(sort_column, id_column)
             ordered = ordered.where(
-                key < (value, row_uuid) if query.descending else key > (value, row_uuid)
+                key_columns < (value, row_uuid)
+                if query.descending
+                else key_columns > (value, row_uuid)
             )
-    else:
-        ordered = ordered.offset(query.start)
-    rows = list((await session.execute(ordered.limit(query.limit + 1))).scalars().all())
+    elif versioned and query.start >= query.anchor_every:
+        found = await listscale.anchored_rows(
+            session,
+            ordered,
+            stmt,
+            (*key, query.sort, query.descending, query.anchor_every),
+            sort_column=sort_column,
+            id_column=id_column,
+            by_id=by_id,
+            descending=query.descending,
+            start=query.start,
+            limit=query.limit + 1,
+            every=query.anchor_every,
+            versioned=versioned,
+        )
+    if found is None:
+        page_stmt = ordered if query.cursor is not None else ordered.offset(query.start)
+        page_stmt = page_stmt.limit(query.limit + 1)
+        if versioned:
+            result = (
+                await session.execute(
+                    page_stmt.add_columns(listscale.version_column(session, versioned))
+                )
+            ).all()
+            found = [row[0] for row in result], (result[0][-1] if result else None)
+        else:
+            found = list((await session.execute(page_stmt)).scalars().all()), None
+    rows, version = found
     more = len(rows) > query.limit
     rows = rows[: query.limit]
+    estimated = False
+    if large:
+        total, estimated = await listscale.large_total(
+            session,
+            stmt,
+            key or listscale.list_key(session, stmt),
+            versioned=versioned,
+            version=version,
+        )
+        # Never fewer than the page itself proves there are.
+        proven = query.start + len(rows) + int(more) if rows else 0
+        total = max(total, query.exact_count_limit + 1, proven)
     next_cursor = None
     if more and rows:
         last = rows[-1]
@@ -331,7 +402,7 @@ async def fetch_page(
         next_cursor = encode_cursor(
             query.sort, query.descending, value, row_id, query.start + len(rows)
         )
-    return Page(rows, total, query.start, next_cursor)
+    return Page(rows, total, query.start, next_cursor, estimated)
 
 
 def _field(item: Any, name: str) -> Any:

@@ -2,12 +2,14 @@
 units (2 for GBP, 0 for JPY, 3 for KWD), and amounts in words. Amounts are always integer
 minor units, written exactly."""
 
+from functools import lru_cache
 from typing import Annotated
 
 import iso4217
 from pydantic import AfterValidator, Field
 
 
+@lru_cache(maxsize=512)  # the enum lookup is slow, and exports call this for every grant
 def currency_digits(code: str) -> int | None:
     """The minor-unit digits of an ISO 4217 currency (2 for GBP, 0 for JPY, 3 for KWD), or
     None if ``code`` is not a currency one can pay a partner in (unknown, gold, test codes)."""

@@ -11,7 +11,8 @@ anyone editing a route, what a client generator needs to type the rest:
   signed-in caller: 401 and 403; a path id: 404; ``Idempotency-Key``: 400, 409 and
   422; ``If-Match``: 412; list parameters: 400; any input: 422) plus the statuses a
   route declares itself with ``responses=problem_responses(...)``;
-- the headers: ``Content-Range`` on lists and ``X-Next-Cursor`` on those read by
+- the headers: ``Content-Range`` (and ``X-Total-Count-Estimated``) on lists and
+  ``X-Next-Cursor`` on those read by
   cursor; ``ETag`` on reads and writes of versioned records (a path where some
   operation takes ``If-Match``); ``Location`` on creates of records that have their
   own ``GET /{id}``; and the ``Idempotency-Key`` request header (and the
@@ -76,6 +77,12 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
         "description": "The window of this page and the total, as react-admin reads it: "
         "`grants 0-24/319` (`grants */0` when empty).",
         "schema": {"type": "string", "examples": ["grants 0-24/319"]},
+    },
+    "X-Total-Count-Estimated": {
+        "description": "`true` when the total in `Content-Range` is an estimate (a large list "
+        "past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); "
+        "absent when it is an exact count.",
+        "schema": {"type": "string", "enum": ["true"]},
     },
     "X-Next-Cursor": {
         "description": "Send as `cursor=` to read the page after this one; absent on the "
@@ -383,7 +390,7 @@ def document_contract(
             if success is not None:
                 parameters = {p.get("name") for p in operation.get("parameters") or []}
                 if fact.lists or _is_array(success):
-                    _add_headers(success, "Content-Range")
+                    _add_headers(success, "Content-Range", "X-Total-Count-Estimated")
                 if "cursor" in parameters:
                     _add_headers(success, "X-Next-Cursor")
                 if path in versioned and method in {"get", "put", "patch", "post"}:

@@ -106,6 +106,11 @@ class ServiceSettings(CommonSettings):
     outbox_backlog_alert_after: float = 600.0
     """Age of the oldest waiting delivery (seconds) past which ``/readyz`` says degraded."""
     max_page_size: int = 100
+    list_exact_count_limit: int = Field(default=5_000, ge=0)
+    """Lists count their total exactly up to this many rows; beyond it the
+    ``Content-Range`` total may be an estimate (``X-Total-Count-Estimated: true``)."""
+    list_anchor_every: int = Field(default=500, ge=1)
+    """Deep ``range`` pages of versioned lists seek from the sort key of every this many rows."""
 
     def model_post_init(self, __context: object) -> None:
         if not self.port:

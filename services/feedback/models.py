@@ -249,6 +249,26 @@ class AnonymousRating(IdMixin, Base):
     __table_args__ = (Index("ix_anonymous_ratings_round_commitment", "round_id", "commitment_id"),)
 
 
+class ResultSummary(Base):
+    """A closed round's figures for one commitment and one kind of answer (named or
+    anonymous), written once when the round closes: what results read instead of every
+    rating. Aggregates only: no answer, no partner, no time (THREAT_MODEL.md)."""
+
+    __tablename__ = "result_summaries"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    commitment_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    rated: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    s1: Mapped[int] = mapped_column(Integer)
+    s2: Mapped[int] = mapped_column(Integer)
+    s3: Mapped[int] = mapped_column(Integer)
+    s4: Mapped[int] = mapped_column(Integer)
+    s5: Mapped[int] = mapped_column(Integer)
+
+
 class Action(IdMixin, TimestampMixin, VersionedMixin, Base):
     """What the funder will do, or did, in response to feedback ("you said, we did")."""
 

@@ -10,6 +10,7 @@ from services.funding.grants.models import (
     Grant,
     GrantFundingOrganisation,
     Instalment,
+    ListVersion,
     Payment,
     Variation,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "GrantFundingOrganisation",
     "GrantRequest",
     "Instalment",
+    "ListVersion",
     "Payment",
     "PaymentRun",
     "PaymentRunClaim",

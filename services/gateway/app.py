@@ -58,6 +58,7 @@ CORS_EXPOSE_HEADERS = [
     "Location",
     "X-Request-ID",
     "X-Next-Cursor",
+    "X-Total-Count-Estimated",
     "Idempotent-Replayed",
     "Retry-After",
     "RateLimit",

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, false, func, literal, select, true, union_all
+from sqlalchemy import Select, delete, false, func, insert, literal, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.models import (
@@ -11,9 +11,12 @@ from services.feedback.models import (
     AnonymousResponse,
     Rating,
     Response,
+    ResultSummary,
     Round,
     RoundCommitment,
 )
+
+FIGURES = ("n", "rated", "total", "s1", "s2", "s3", "s4", "s5")
 
 
 async def rounds_for_results(
@@ -106,6 +109,40 @@ async def aggregates(
             "rated": int(row["rated"]),
             "total": int(row["total"]),
             **{str(i): int(row[f"s{i}"]) for i in range(1, 6)},
+        }
+    return found
+
+
+async def write_summaries(session: AsyncSession, round_id: uuid.UUID) -> None:
+    """Store a round's figures (``aggregates_statement``) as its summaries: one statement
+    in the database, written when the round closes, after its last answer."""
+    await session.execute(delete(ResultSummary).where(ResultSummary.round_id == round_id))
+    figures = aggregates_statement([round_id])
+    columns = ["round_id", "commitment_id", "anonymous", *FIGURES]
+    await session.execute(insert(ResultSummary).from_select(columns, figures))
+
+
+async def summaries(
+    session: AsyncSession,
+    round_ids: list[uuid.UUID],
+    *,
+    commitment_ids: list[uuid.UUID] | None = None,
+) -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, dict[str, int]]]:
+    """The figures of closed rounds as ``aggregates`` gives them, read from their summaries."""
+    if not round_ids:
+        return {}
+    stmt = select(ResultSummary).where(ResultSummary.round_id.in_(round_ids))
+    if commitment_ids is not None:
+        stmt = stmt.where(ResultSummary.commitment_id.in_(commitment_ids))
+    found: dict[tuple[uuid.UUID, uuid.UUID], dict[str, dict[str, int]]] = {}
+    for row in (await session.execute(stmt)).scalars():
+        key = (row.round_id, row.commitment_id)
+        split = found.setdefault(key, {"named": empty_aggregate(), "anonymous": empty_aggregate()})
+        split["anonymous" if row.anonymous else "named"] = {
+            "n": row.n,
+            "rated": row.rated,
+            "total": row.total,
+            **{str(i): getattr(row, f"s{i}") for i in range(1, 6)},
         }
     return found
 

@@ -20,6 +20,7 @@ from services.feedback.rounds import service as rounds
 from services.feedback.scorecard.repository import k_of
 
 KINDS = ("all", "named", "anonymous")
+CLOSED = ("closed", "published")
 RESULT_NAMESPACE = uuid.UUID("0b0e7c58-6a63-4bb4-9e35-2c7d1f5f0a11")
 TWO_PLACES = Decimal("0.01")
 
@@ -88,7 +89,11 @@ async def results_for_rounds(
 ) -> list[dict[str, Any]]:
     """Result records of ``rounds_`` (oldest first), in round then charter order."""
     ids = [r.id for r in rounds_]
-    aggs = await repository.aggregates(session, ids, commitment_ids=commitment_ids)
+    # A closed round's answers cannot change: its figures were summarised when it closed.
+    closed = [r.id for r in rounds_ if r.status in CLOSED]
+    live = [r.id for r in rounds_ if r.status not in CLOSED]
+    aggs = await repository.summaries(session, closed, commitment_ids=commitment_ids)
+    aggs |= await repository.aggregates(session, live, commitment_ids=commitment_ids)
     asked = await rounds_repo.commitments_of(session, ids)
     records = []
     for r in rounds_:

@@ -360,6 +360,7 @@ async def close(
     round_.updated_at = round_.closed_at
     await ballot_keys.erase_key(session=session, round_id=round_.id)
     await session.flush()
+    await results_repo.write_summaries(session, round_.id)
     audit.record(session, caller=caller, action="close", entity_type="round", entity_id=round_.id)
     # Only that it closed: partners are no longer reminded of it. Never who answered.
     outbox.emit(

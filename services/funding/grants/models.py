@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.common.db import IdMixin, Money, TimestampMixin, UTCDateTime, VersionedMixin
@@ -174,3 +174,13 @@ class Variation(IdMixin, TimestampMixin, Base):
         Index("ix_variations_funder_decided", "funder_id", "decided_on", "id"),
         Index("ix_variations_funder_created", "funder_id", "created_at", "id"),
     )
+
+
+class ListVersion(Base):
+    """A counter of changes to one listed table, bumped by triggers (see the kit's
+    ``listscale``): what tells a cached list anchor or count it is still current."""
+
+    __tablename__ = "list_versions"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

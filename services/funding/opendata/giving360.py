@@ -115,7 +115,7 @@ def grant_item(
 
 def json_chunk(items: list[dict[str, Any]], *, first: bool) -> bytes:
     """Items of the package's ``grants`` array, comma-joined (and led by one if not first)."""
-    body = b",".join(orjson.dumps(item) for item in items)
+    body = orjson.dumps(items)[1:-1]  # one call: the same bytes as joining each item
     return body if first else b"," + body
 
 

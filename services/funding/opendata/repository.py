@@ -61,9 +61,11 @@ async def export_batch(
     funder_id: uuid.UUID,
     after: tuple[date, uuid.UUID] | None,
     limit: int,
+    pooled: bool = True,
 ) -> list[Any]:
     """The next ``limit`` awarded grants of a funder in award order, after ``after``: its own
-    (pooled grants it hosts included) merged with the pooled grants it funds as a member."""
+    (pooled grants it hosts included) merged with the pooled grants it funds as a member
+    (``pooled=False`` when it funds none: one query then)."""
     stmt = (
         select(*EXPORT_COLUMNS)
         .where(
@@ -74,7 +76,14 @@ async def export_batch(
         .order_by(Grant.list_date, Grant.id)
         .limit(limit)
     )
-    pooled = (
+    if after is not None:
+        stmt = stmt.where(tuple_(Grant.list_date, Grant.id) > after)
+    # Plain rows on the session's connection: no ORM loading for a read of columns.
+    connection = await session.connection()
+    rows = list((await connection.execute(stmt)).all())
+    if not pooled:
+        return rows
+    others = (
         select(*EXPORT_COLUMNS)
         .where(
             Grant.pool_id.in_(_pools_of(funder_id)),
@@ -87,10 +96,8 @@ async def export_batch(
         .limit(limit)
     )
     if after is not None:
-        stmt = stmt.where(tuple_(Grant.list_date, Grant.id) > after)
-        pooled = pooled.where(tuple_(Grant.list_date, Grant.id) > after)
-    rows = list((await session.execute(stmt)).all())
-    rows += (await session.execute(pooled)).all()
+        others = others.where(tuple_(Grant.list_date, Grant.id) > after)
+    rows += (await connection.execute(others)).all()
     return sorted(rows, key=lambda r: (r.list_date, r.id))[:limit]
 
 

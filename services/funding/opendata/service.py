@@ -6,6 +6,7 @@ recipients in one call per chunk of ids, and yields bytes as it goes: memory
 stays flat however many grants there are.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -24,7 +25,7 @@ from services.funding.opendata.models import FunderSetting
 from services.funding.opendata.schemas import FunderSettingsUpdate
 
 ExportFormat = Literal["json", "csv"]
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 IDS_PER_LOOKUP = 100
 CACHE_LIMIT = 5000
 
@@ -106,13 +107,20 @@ class Export:
         self._grant_funders: dict[uuid.UUID, list[tuple[uuid.UUID, int | None]]] = {}
         self._pools: dict[uuid.UUID, str] = {}
         self._funding_orgs = 1
+        self._pooled = True
+        self._own: list[dict[str, str]] = []
+        self._recipient_orgs: dict[tuple[uuid.UUID, str], tuple[Any, dict[str, str]]] = {}
 
     async def open(self) -> AsyncIterator[bytes]:
         """Check what can fail before the first byte (503, 404), then return the stream."""
         funder = await self._funder(self.funder_id)
         self._prefix = funder["prefix"]
         async with self.db.sessionmaker() as session:
-            self._funding_orgs = max(1, await repository.pooled_shape(session, self.funder_id))
+            shape = await repository.pooled_shape(session, self.funder_id)
+        # No pooled grant names this funder: every grant is its own, funded by it alone.
+        self._pooled = shape > 0
+        self._funding_orgs = max(1, shape)
+        self._own = [{"id": funder["id"], "name": funder["name"]}]
         self._first = await self._read(None)
         if not self._first and self.fmt == "json":
             raise NotFound(
@@ -135,18 +143,28 @@ class Export:
     async def _read(self, after: Any) -> list[Any]:
         async with self.db.sessionmaker() as session:
             rows = await repository.export_batch(
-                session, funder_id=self.funder_id, after=after, limit=self.batch_size
+                session,
+                funder_id=self.funder_id,
+                after=after,
+                limit=self.batch_size,
+                pooled=self._pooled,
             )
-            self._grant_funders = await repository.funders_of_grants(session, [r.id for r in rows])
+            # Only a pooled grant has funding organisations beyond its own funder.
+            pooled = [r.id for r in rows if r.pool_id is not None]
+            self._grant_funders = (
+                await repository.funders_of_grants(session, pooled) if pooled else {}
+            )
             missing = {r.pool_id for r in rows if r.pool_id is not None} - set(self._pools)
             if len(self._pools) > CACHE_LIMIT:
                 self._pools.clear()
-            self._pools.update(await repository.pool_names(session, sorted(missing, key=str)))
+            if missing:
+                self._pools.update(await repository.pool_names(session, sorted(missing, key=str)))
         return rows
 
     async def _enrich(self, rows: list[Any]) -> None:
         if len(self._recipients) > CACHE_LIMIT:
             self._recipients.clear()
+            self._recipient_orgs.clear()
         missing = sorted({r.partner_id for r in rows} - set(self._recipients), key=str)
         for start in range(0, len(missing), IDS_PER_LOOKUP):
             chunk = missing[start : start + IDS_PER_LOOKUP]
@@ -181,11 +199,18 @@ class Export:
         """The recipient, funding organisations and, for a pooled grant, the pool as grant
         programme and this funder's share."""
         prefix = self._funders[row.funder_id]["prefix"] if row.funder_id in self._funders else ""
-        recipient = giving360.recipient_org(
-            self._recipients.get(row.partner_id),
-            partner_id=str(row.partner_id),
-            prefix=prefix or self._prefix,
-        )
+        partner = self._recipients.get(row.partner_id)
+        known = self._recipient_orgs.get((row.partner_id, prefix))
+        # Built once per partner, again only if a later lookup found what it lacked.
+        if known is not None and known[0] is partner:
+            recipient = known[1]
+        else:
+            recipient = giving360.recipient_org(
+                partner, partner_id=str(row.partner_id), prefix=prefix or self._prefix
+            )
+            self._recipient_orgs[(row.partner_id, prefix)] = (partner, recipient)
+        if row.pool_id is None and row.id not in self._grant_funders:
+            return {"recipient": recipient, "funders": self._own}
         shares = self._grant_funders.get(row.id) or [(self.funder_id, None)]
         funders = [
             {"id": self._funders[f]["id"], "name": self._funders[f]["name"]} for f, _ in shares
@@ -200,14 +225,29 @@ class Export:
         return parts
 
     def _render(self, rows: list[Any], *, first: bool) -> bytes:
+        # A grant of the funder's own, not pooled, names this funder alone and its partner
+        # as recipient: that recipient is built once per partner in the batch.
+        own: dict[uuid.UUID, dict[str, str]] = {}
+
+        def parts(row: Any) -> dict[str, Any]:
+            if row.pool_id is not None or row.id in self._grant_funders:
+                return self._parts(row)
+            recipient = own.get(row.partner_id)
+            if recipient is None:
+                recipient = own[row.partner_id] = self._parts(row)["recipient"]
+            return {"recipient": recipient, "funders": self._own}
+
         if self.fmt == "csv":
-            lines = [
-                giving360.csv_row(row, funding_orgs=self._funding_orgs, **self._parts(row))
-                for row in rows
-            ]
+            orgs = self._funding_orgs
+            lines = [giving360.csv_row(row, funding_orgs=orgs, **parts(row)) for row in rows]
             return giving360.csv_rows(lines)
-        items = [giving360.grant_item(row, **self._parts(row)) for row in rows]
+        items = [giving360.grant_item(row, **parts(row)) for row in rows]
         return giving360.json_chunk(items, first=first)
+
+    async def _next(self, after: Any) -> list[Any]:
+        rows = await self._read(after)
+        await self._enrich(rows)
+        return rows
 
     async def _stream(self) -> AsyncIterator[bytes]:
         yield (
@@ -218,12 +258,20 @@ class Export:
         rows, first = self._first, True
         self._first = []
         while rows:
-            yield self._render(rows, first=first)
+            chunk = self._render(rows, first=first)
             first = False
             if len(rows) < self.batch_size:
+                yield chunk
                 break
+            # The next batch is read while this one is sent (rendered first: reading
+            # replaces the batch's funding organisations).
             last = rows[-1]
-            rows = await self._read((last.list_date, last.id))
-            await self._enrich(rows)
+            following = asyncio.create_task(self._next((last.list_date, last.id)))
+            try:
+                yield chunk
+                rows = await following
+            finally:
+                if not following.done():
+                    following.cancel()
         if self.fmt == "json":
             yield giving360.PACKAGE_END

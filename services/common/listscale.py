@@ -1,0 +1,298 @@
+"""How a list stays cheap at any size: bounded counts, estimated totals and page anchors.
+
+**Totals.** ``Content-Range`` needs the number of rows that match. Counting them all
+costs what reading them all costs, so a list counts at most ``exact_count_limit + 1``
+rows (``TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT``). Up to the limit the total is
+exact. Beyond it the total is, in order of preference: the exact count kept for the
+table's current version (see below), or an estimate: PostgreSQL's planner estimate
+for the same statement, or on SQLite the last exact count of the same list (kept for
+``COUNT_TTL`` seconds). An estimate is never below what the page itself proves exists,
+it is a whole number react-admin parses like any other, and the response says it is
+one with ``X-Total-Count-Estimated: true``.
+
+**Anchors.** react-admin pages with ``range``, an OFFSET that a database walks row by
+row. A list whose table keeps a *version* (a row of ``list_versions`` that triggers
+bump on every insert, update or delete of the table, made by the service's
+migrations) remembers, per statement and sort, the sort key of every
+``anchor_every``-th row and the exact count, built in one statement together with the
+version they describe. A deep page then seeks to the nearest anchor on the sort index
+and skips fewer than ``anchor_every`` rows. The page statement reads the version in
+the same statement (one snapshot): when it is not the version the anchors were built
+at, the rows are thrown away and the anchors rebuilt, so anchors never give rows
+OFFSET would not. On PostgreSQL the version is bumped by a deferred trigger, once per
+transaction at commit (a write never waits on the counter before then), and a
+transaction that has changed the table but not committed sees no version at all
+(a statement trigger marks it), so it never uses anchors older than its own writes.
+
+Caches are per process, keyed by the database, the compiled statement and its
+parameters (which carry the caller's scope, e.g. ``funder_id``): one funder's anchors
+or counts are never another's.
+"""
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    String,
+    case,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+# Defaults of the service settings ``list_exact_count_limit`` and ``list_anchor_every``.
+EXACT_COUNT_LIMIT = 5_000
+ANCHOR_EVERY = 500
+# How long SQLite reuses an exact count of a list whose table keeps no version (seconds).
+COUNT_TTL = 30.0
+CACHE_SIZE = 512
+# Lists whose anchors are kept (a 1M-row list at one anchor per 500 rows holds 2,000 keys).
+ANCHOR_LISTS = 64
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+LIST_VERSIONS = table("list_versions", column("name", String), column("version", BigInteger))
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON)`` of a statement, its parameters bound as usual."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+class _Lru(Generic[K, V]):
+    """A small least-recently-used map."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._size = size
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Anchors:
+    """The sort key of every ``every``-th row of one list at one table version, and its count."""
+
+    version: int
+    count: int
+    every: int
+    keys: list[tuple[Any, Any]]
+
+
+_anchors: _Lru[tuple[Any, ...], Anchors] = _Lru(ANCHOR_LISTS)
+_counts: _Lru[tuple[Any, ...], tuple[int | None, int, float]] = _Lru()
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def list_key(session: AsyncSession, stmt: Select[Any]) -> tuple[Any, ...]:
+    """What identifies one list: its database, its SQL and its parameters (the caller's
+    scope among them)."""
+    bind = session.get_bind()
+    compiled = stmt.order_by(None).compile(bind)
+    params = tuple(sorted((name, repr(value)) for name, value in compiled.params.items()))
+    return (id(bind), bind.url.render_as_string(), str(compiled), params)
+
+
+def version_column(session: AsyncSession, name: str) -> ColumnElement[Any]:
+    """The table's list version, read in the statement it is added to; NULL inside a
+    PostgreSQL transaction that has changed the table and not yet committed."""
+    stored = select(LIST_VERSIONS.c.version).where(LIST_VERSIONS.c.name == name).scalar_subquery()
+    if not _is_postgres(session):
+        return stored.label("list_version")
+    dirty = func.current_setting(f"trellis.list_dirty_{name}", True)
+    return case((func.coalesce(dirty, "") == "on", None), else_=stored).label("list_version")
+
+
+async def bounded_count(
+    session: AsyncSession, stmt: Select[Any], limit: int, *, key: Any = None
+) -> int:
+    """How many rows ``stmt`` matches, counting no further than ``limit + 1``. With ``key``
+    (a unique column of a single-table statement) only that column is read, so SQLite can
+    count from an index instead of reading whole rows."""
+    if key is not None:
+        stmt = stmt.with_only_columns(key, maintain_column_froms=True)
+    window = stmt.order_by(None).limit(limit + 1).subquery()
+    return int((await session.execute(select(func.count()).select_from(window))).scalar_one())
+
+
+async def exact_count(
+    session: AsyncSession, stmt: Select[Any], versioned: str | None
+) -> tuple[int, int | None]:
+    """The exact count of ``stmt`` and, for a versioned table, the version it was taken at."""
+    rows = stmt.order_by(None).subquery()
+    counted = select(func.count()).select_from(rows).scalar_subquery()
+    probe = select(counted, version_column(session, versioned) if versioned else None)
+    total, version = (await session.execute(probe)).one()
+    return int(total), version
+
+
+async def planner_estimate(session: AsyncSession, stmt: Select[Any]) -> int:
+    """PostgreSQL's estimate of how many rows ``stmt`` matches (no rows are read)."""
+    probe = select(literal_column("1")).select_from(stmt.order_by(None).subquery())
+    plan = (await session.execute(_Explain(probe))).scalar_one()
+    if isinstance(plan, str | bytes):
+        plan = orjson.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+async def large_total(
+    session: AsyncSession,
+    stmt: Select[Any],
+    key: tuple[Any, ...],
+    *,
+    versioned: str | None,
+    version: int | None,
+) -> tuple[int, bool]:
+    """The total of a list known to pass the exact-count limit, and whether it is an estimate."""
+    kept = _counts.get(key)
+    if kept is not None and versioned and version is not None and kept[0] == version:
+        return kept[1], False
+    if _is_postgres(session):
+        return await planner_estimate(session, stmt), True
+    if kept is not None and kept[0] is None and time.monotonic() - kept[2] < COUNT_TTL:
+        return kept[1], True
+    total, counted_at = await exact_count(session, stmt, versioned)
+    _counts.put(key, (counted_at if versioned else None, total, time.monotonic()))
+    return total, False
+
+
+def sort_key(sort_column: ColumnElement[Any], id_column: ColumnElement[Any], by_id: bool) -> Any:
+    """The expression a seek compares: the sort column and id, or the id alone."""
+    return id_column if by_id else tuple_(sort_column, id_column)
+
+
+def nullable(sort_column: Any) -> bool:
+    """Whether a sort column may hold NULL (no anchors then: NULLs sort apart by database)."""
+    return bool(getattr(getattr(sort_column, "expression", sort_column), "nullable", True))
+
+
+async def build_anchors(
+    session: AsyncSession,
+    stmt: Select[Any],
+    *,
+    sort_column: ColumnElement[Any],
+    id_column: ColumnElement[Any],
+    by_id: bool,
+    descending: bool,
+    every: int,
+    versioned: str,
+) -> Anchors | None:
+    """The anchors of ``stmt`` in this order, in one statement with the version they hold at."""
+    rows = stmt.order_by(None).subquery()
+    key_col = rows.corresponding_column(getattr(sort_column, "expression", sort_column))
+    id_col = rows.corresponding_column(getattr(id_column, "expression", id_column))
+    order = [id_col] if by_id else [key_col, id_col]
+    ordering = [c.desc() if descending else c.asc() for c in order]
+    ranked = select(
+        key_col.label("k"),
+        id_col.label("i"),
+        func.row_number().over(order_by=ordering).label("rn"),
+        func.lead(id_col).over(order_by=ordering).label("after"),
+    ).subquery()
+    probe = (
+        select(
+            ranked.c.k, ranked.c.i, ranked.c.rn, ranked.c.after, version_column(session, versioned)
+        )
+        .where(or_((ranked.c.rn - 1) % every == 0, ranked.c.after.is_(None)))
+        .order_by(ranked.c.rn)
+    )
+    # One statement, one snapshot: the version is the one these rows were read at.
+    result = (await session.execute(probe)).all()
+    if not result or result[0].list_version is None:
+        return None
+    version = result[0].list_version
+    count = int(result[-1].rn)
+    keys = [(row.k, row.i) for row in result if (row.rn - 1) % every == 0]
+    return Anchors(int(version), count, every, keys)
+
+
+async def anchored_rows(
+    session: AsyncSession,
+    ordered: Select[Any],
+    stmt: Select[Any],
+    key: tuple[Any, ...],
+    *,
+    sort_column: ColumnElement[Any],
+    id_column: ColumnElement[Any],
+    by_id: bool,
+    descending: bool,
+    start: int,
+    limit: int,
+    every: int,
+    versioned: str,
+) -> tuple[list[Any], int | None] | None:
+    """Rows ``start`` to ``start + limit`` of ``ordered`` by seeking from an anchor, with the
+    version they were read at; None when no valid anchors could be had (read by OFFSET)."""
+    version_col = version_column(session, versioned)
+    for attempt in range(2):
+        anchors = _anchors.get(key)
+        if anchors is None or attempt:
+            anchors = await build_anchors(
+                session,
+                stmt,
+                sort_column=sort_column,
+                id_column=id_column,
+                by_id=by_id,
+                descending=descending,
+                every=every,
+                versioned=versioned,
+            )
+            if anchors is None:
+                return None
+            _anchors.put(key, anchors)
+            _counts.put(key[:4], (anchors.version, anchors.count, time.monotonic()))
+        slot = min(start // anchors.every, len(anchors.keys) - 1)
+        value, row_id = anchors.keys[slot]
+        seek = sort_key(sort_column, id_column, by_id)
+        anchor = row_id if by_id else (value, row_id)
+        page = (
+            ordered.where(seek <= anchor if descending else seek >= anchor)
+            .offset(start - slot * anchors.every)
+            .limit(limit)
+            .add_columns(version_col)
+        )
+        result = (await session.execute(page)).all()
+        if result and result[0][-1] == anchors.version:
+            return [row[0] for row in result], anchors.version
+        if not result:
+            # The version only grows: read at the anchors' version after the page, it was
+            # that version when the page was read, so the page is truly empty.
+            now = (await session.execute(select(version_col))).scalar()
+            return ([], now) if now == anchors.version else None
+    return None
