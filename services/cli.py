@@ -173,6 +173,10 @@ def events_redeliver(name: str, event_ids: Sequence[str], all_dead: bool) -> int
         engine.dispose()
 
 
+#: Roles held on top of funder_staff (services/common/auth.py): a token for one carries both.
+STAFF_EXTRA_ROLES = ("finance", "trustee")
+
+
 def _funder_id(slug: str) -> str:
     row = _partners_row("SELECT id FROM funders WHERE slug = :slug", {"slug": slug})
     if row is None:
@@ -203,9 +207,11 @@ def mint(args: argparse.Namespace) -> str:
     keys = ensure_keys(settings)
     issuer = TokenIssuer(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
     funder_id = partner_id = None
-    if args.role == "funder_staff":
+    # finance and trustee are held on top of funder_staff: their tokens carry both roles.
+    roles = [args.role] if args.role not in STAFF_EXTRA_ROLES else ["funder_staff", args.role]
+    if "funder_staff" in roles:
         if not args.funder:
-            raise CliError("a funder_staff token needs --funder <slug>")
+            raise CliError(f"a {args.role} token needs --funder <slug>")
         funder_id = _funder_id(args.funder)
     if args.role == "partner":
         if not args.partner:
@@ -220,13 +226,15 @@ def mint(args: argparse.Namespace) -> str:
         or {
             "platform_admin": "admin@localhost",
             "funder_staff": f"staff@{args.funder}",
+            "finance": f"finance@{args.funder}",
+            "trustee": f"trustee@{args.funder}",
             "partner": f"partner:{partner_id}",
             "service": "service:cli",
         }[args.role]
     )
     return issuer.mint(
         sub=sub,
-        roles=[args.role],
+        roles=roles,
         client_id="trellis-cli",
         funder_id=funder_id,
         partner_id=partner_id,
@@ -512,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p_token = sub.add_parser("token", help="mint an access token for a person")
     p_token.add_argument("--role", required=True, choices=[r for r in ROLES if r != "service"])
-    p_token.add_argument("--funder", help="the funder's slug (funder_staff)")
+    p_token.add_argument("--funder", help="the funder's slug (funder_staff, finance, trustee)")
     p_token.add_argument("--partner", help="the partner's id (partner)")
     p_token.add_argument("--sub", help="who the person is (default: made from the role)")
     p_token.add_argument("--name", help="the person's name")

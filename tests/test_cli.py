@@ -15,6 +15,7 @@ from services import cli
 from services.common.auth import TokenVerifier
 from services.common.db import sync_url, utcnow
 from services.common.settings import CommonSettings, ServiceSettings
+from services.partners.funders.models import Funder
 from services.partners.organisations.models import Partner
 
 
@@ -27,17 +28,22 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def _add_partner() -> uuid.UUID:
+def _add(record: Partner | Funder) -> uuid.UUID:
+    """Save a partners-service record straight to its database; answers its id."""
     settings: ServiceSettings = cli._settings("partners")
     engine = create_engine(sync_url(settings.effective_database_url))
-    partner = Partner(name="Hillside Youth Project", version=1)
-    partner.created_at = partner.updated_at = utcnow()
+    record.version = 1
+    record.created_at = record.updated_at = utcnow()
     with Session(engine) as session:
-        session.add(partner)
+        session.add(record)
         session.commit()
-        partner_id = partner.id
+        record_id = record.id
     engine.dispose()
-    return partner_id
+    return record_id
+
+
+def _add_partner() -> uuid.UUID:
+    return _add(Partner(name="Hillside Youth Project"))
 
 
 def test_a_partner_token_names_an_organisation_that_exists(
@@ -93,3 +99,23 @@ def test_keys_rotate_bank_adds_a_key_and_retire_bank_drops_the_unused(
     assert cli.main(["keys", "rotate-bank"]) == 2
     assert "TRELLIS_PARTNERS_BANK_KEY_ID" in capsys.readouterr().err
     assert cli.main(["keys", "rotate-bank", "--no-new-key"]) == 0
+
+
+def test_a_finance_token_carries_the_staff_role_of_a_funder(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["token", "--role", "finance"]) == 2
+    assert "a finance token needs --funder" in capsys.readouterr().err
+
+    funder_id = _add(
+        Funder(name="Northern Lights", slug="northern-lights", prefix_360giving="360G-nl")
+    )
+    assert cli.main(["token", "--role", "finance", "--funder", "northern-lights"]) == 0
+    token = capsys.readouterr().out.strip()
+    common = CommonSettings()
+    verifier = TokenVerifier(
+        issuer=common.auth_issuer, audience=common.auth_audience, keys_file=common.signing_keys_file
+    )
+    caller = asyncio.run(verifier.verify(token))
+    assert caller.staff_funder_id == funder_id
+    assert {"funder_staff", "finance"} <= set(caller.roles)

@@ -39,24 +39,63 @@ async function step(name, fn) {
   report.steps.push({ name, ms: Date.now() - started });
 }
 
-async function signIn(page, email, password) {
-  await page.goto(`${base}/`);
-  await page.getByRole("button", { name: "Sign in" }).click();
+// Sign in on the provider's page; a person with several memberships then chooses whom to act for.
+async function provider(page, email, password, actFor, shot) {
   await page.waitForURL(/\/oauth\/authorize/);
   await page.fill("#email", email);
   await page.fill("#password", password);
   await page.getByRole("button", { name: "Sign in" }).click();
+  if (actFor) {
+    await page.getByRole("heading", { name: "Choose whom you act for" }).waitFor();
+    await page.getByLabel(actFor).check();
+    if (shot) await audit(page, shot);
+    await page.getByRole("button", { name: "Continue" }).click();
+  }
   await page.waitForURL((url) => url.pathname === "/" && url.hash.startsWith("#/"), { timeout: 20000 });
 }
 
+async function signIn(page, email, password, actFor, shot) {
+  await page.goto(`${base}/`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await provider(page, email, password, actFor, shot);
+}
+
+// A finance person: memberships cannot hold the finance role yet, so the harness hands the
+// console a token from `trellis token --role finance`, kept where oidc-client-ts keeps its user.
+async function financeContext(person, phone = false) {
+  const screen = phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 900 } };
+  const ctx = await browser.newContext({ ...screen, acceptDownloads: true });
+  const user = {
+    access_token: person.access_token,
+    token_type: "Bearer",
+    scope: "openid profile",
+    profile: { sub: person.sub, name: person.name },
+    expires_at: Math.floor(Date.now() / 1000) + 3600,
+  };
+  await ctx.addInitScript(([key, value]) => window.sessionStorage.setItem(key, value), [`oidc.user:${base}:trellis-console`, JSON.stringify(user)]);
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  return [ctx, page];
+}
+
+async function visit(page, name, path) {
+  await page.goto(`${base}/${path}`);
+  await page.locator("main").first().waitFor();
+  await page.waitForLoadState("networkidle");
+  await audit(page, name);
+}
+
+const STAFF_ORG = /Northern Lights/;
+
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // bypassCSP lets axe-core run on the provider's own pages (the membership chooser) too.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
 
   // Funder staff ----------------------------------------------------------------------
-  await step("staff signs in", async () => {
-    await signIn(page, setup.staff.email, setup.staff.password);
+  await step("staff signs in and chooses whom to act for", async () => {
+    await signIn(page, setup.staff.email, setup.staff.password, STAFF_ORG, "membership-chooser");
     await page.getByRole("heading", { name: "What needs attention" }).waitFor();
     await audit(page, "staff-home");
   });
@@ -119,18 +158,101 @@ try {
     await audit(page, "staff-round-open");
   });
 
+  await step("staff registers a webhook", async () => {
+    await page.goto(`${base}/#/webhooks/create`);
+    await page.getByLabel("Endpoint URL (https://…)").fill(setup.webhook_url);
+    await page.getByLabel(/A reflective update arrives/).check();
+    await audit(page, "staff-webhook-form");
+    await page.getByRole("button", { name: "Register the webhook" }).click();
+    await page.getByText("Copy the signing secret now").waitFor();
+    await page.getByRole("link", { name: "Open the webhook and its deliveries" }).click();
+    await page.getByRole("heading", { name: "Deliveries" }).waitFor();
+    report.webhook_page = page.url();
+  });
+
+  await step("staff search finds a demo update", async () => {
+    await page.goto(`${base}/#/search`);
+    await page.getByLabel("Look for").fill("finance trustee");
+    await page.locator("mark", { hasText: /trustee/i }).first().waitFor();
+    // The snippet reads as the words it came from: spaces around the marked words kept.
+    await page.getByText(/a finance trustee/i).first().waitFor();
+    await page.getByRole("cell", { name: "update", exact: true }).first().waitFor();
+    await audit(page, "staff-search");
+  });
+
+  await step("staff read the audit trail", async () => {
+    await page.goto(`${base}/#/audit`);
+    await page.getByRole("cell", { name: "create", exact: true }).first().waitFor();
+    await audit(page, "staff-audit");
+  });
+
+  await step("staff vote in a pool", async () => {
+    await page.goto(`${base}/#/pools`);
+    await page.getByRole("cell", { name: "North East Youth Pool" }).click();
+    await page.getByRole("heading", { name: /Hillside detached youth work/ }).waitFor();
+    await page.getByRole("radio", { name: "For" }).check();
+    await page.getByLabel("Comment (optional)").fill("Yes: their detached team reaches young people nobody else does.");
+    await audit(page, "staff-pool-vote");
+    await page.getByRole("button", { name: "Send the vote" }).click();
+    await page.getByRole("heading", { name: /Hillside detached youth work: .* — approved/ }).waitFor();
+  });
+
   for (const [name, path] of [
     ["staff-partner", "#/partners"],
     ["staff-results", "#/results"],
     ["staff-threads", "#/threads"],
     ["staff-pools", "#/pools"],
+    ["staff-forecast", "#/forecast"],
+    ["staff-budgets", "#/budgets"],
+    ["staff-payment-runs", "#/payment-runs"],
+    ["staff-finance-settings", "#/finance-settings"],
+    ["staff-people", "#/people"],
+    ["staff-memberships", "#/memberships"],
+    ["staff-invitations", "#/invitations"],
+    ["staff-takeout", "#/takeout"],
+    ["staff-import", "#/import"],
   ]) {
-    await page.goto(`${base}/${path}`);
-    await page.locator("main").first().waitFor();
-    await page.waitForLoadState("networkidle");
-    await audit(page, name);
+    await visit(page, name, path);
   }
+
+  await step("staff switch to their other membership", async () => {
+    await page.goto(`${base}/#/`);
+    await page.getByRole("menuitem", { name: "Act for another organisation" }).click();
+    await provider(page, setup.staff.email, setup.staff.password, /Riverside/);
+    await page.getByRole("button", { name: /Riverside Community Fund/ }).waitFor();
+    await page.getByRole("heading", { name: "What needs attention" }).waitFor();
+  });
   await context.close();
+
+  // Finance: one person prepares a payment run, another approves it --------------------
+  const [fctx, fp] = await financeContext(setup.finance[0]);
+  await step("a finance person prepares a payment run", async () => {
+    await fp.goto(`${base}/#/payment-runs/create`);
+    await fp.getByLabel("Instalments due by").fill(setup.due_by);
+    await fp.getByRole("button", { name: "Save" }).click();
+    await fp.getByText("You prepared this run: a second finance person approves it.").waitFor();
+    report.run_url = fp.url();
+    await audit(fp, "finance-run-prepared");
+  });
+  await fctx.close();
+  // The second finance person approves on a phone.
+  const [actx, ap2] = await financeContext(setup.finance[1], true);
+  await step("another finance person approves it and marks it paid", async () => {
+    await ap2.goto(report.run_url);
+    await ap2.getByRole("button", { name: "Approve the run" }).click();
+    await ap2.getByText("approved", { exact: true }).first().waitFor();
+    const [download] = await Promise.all([
+      ap2.waitForEvent("download"),
+      ap2.getByRole("button", { name: "Download the payments (CSV)" }).click(),
+    ]);
+    report.csv_name = download.suggestedFilename();
+    await audit(ap2, "finance-run-approved");
+    await ap2.getByLabel("Bank reference").fill("BACS run 1");
+    await ap2.getByRole("button", { name: "Mark paid" }).click();
+    await ap2.getByText("paid", { exact: true }).first().waitFor();
+    await visit(ap2, "finance-forecast", "#/forecast");
+  });
+  await actx.close();
 
   // A partner's person -----------------------------------------------------------------
   const pctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
@@ -166,14 +288,65 @@ try {
     await pp.getByRole("button", { name: "Send my answer" }).click();
     await pp.getByText("Your anonymous answer is in").waitFor();
   });
+  await step("partner's change to a contact someone else changed first is refused, and said so", async () => {
+    await pp.goto(`${base}/#/contacts/create`);
+    await pp.getByLabel("Name").fill("Sam Okafor");
+    await pp.getByLabel("Role").fill("Treasurer");
+    await pp.getByRole("button", { name: "Save" }).click();
+    await pp.getByRole("cell", { name: "Sam Okafor" }).click();
+    await pp.waitForURL(/#\/contacts\/[^/]+$/);
+    await pp.getByLabel("Role").waitFor();
+    // A colleague changes the same contact meanwhile (another client, the same API).
+    const status = await pp.evaluate(async (origin) => {
+      const key = Object.keys(sessionStorage).find((k) => k.startsWith("oidc.user:"));
+      const token = JSON.parse(sessionStorage.getItem(key)).access_token;
+      const id = location.hash.split("/")[2];
+      const response = await fetch(`${origin}/api/v1/contacts/${id}`, {
+        method: "PUT",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ role: "Chair" }),
+      });
+      return response.status;
+    }, base);
+    if (status !== 200) throw new Error(`the concurrent change answered ${status}`);
+    await pp.getByLabel("Role").fill("Treasurer and secretary");
+    await pp.getByRole("button", { name: "Save" }).click();
+    await pp.getByText(/Someone changed this record since you opened it/).waitFor();
+    await audit(pp, "partner-contact-stale");
+  });
+
+  for (const [name, path] of [
+    ["partner-search", "#/search"],
+    ["partner-webhooks", "#/webhooks"],
+    ["partner-people", "#/people"],
+    ["partner-invitations", "#/invitations"],
+    ["partner-audit", "#/audit"],
+    ["partner-takeout", "#/takeout"],
+  ]) {
+    await visit(pp, name, path);
+  }
   await pctx.close();
 
   // Staff publish the round; the public scorecard shows it -----------------------------
   const sctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const sp = await sctx.newPage();
   sp.setDefaultTimeout(15000);
+  await step("staff see the webhook's delivery and send it again", async () => {
+    await signIn(sp, setup.staff.email, setup.staff.password, STAFF_ORG);
+    await sp.goto(report.webhook_page);
+    for (let i = 0; i < 20; i++) {
+      if (await sp.getByRole("cell", { name: "delivered" }).count()) break;
+      await sp.waitForTimeout(500);
+      await sp.getByRole("button", { name: "Read the log again" }).click();
+    }
+    await sp.getByRole("cell", { name: "update.received" }).first().waitFor();
+    await sp.getByRole("cell", { name: "delivered" }).first().waitFor();
+    await sp.getByRole("button", { name: "Send again: the update.received delivery" }).first().click();
+    await sp.getByText("Sent again").waitFor();
+    await audit(sp, "staff-webhook-deliveries");
+  });
+
   await step("staff close and publish the round", async () => {
-    await signIn(sp, setup.staff.email, setup.staff.password);
     await sp.goto(report.round_url);
     await sp.getByRole("button", { name: "Close the round" }).click();
     await sp.getByRole("button", { name: "Publish the results" }).click();

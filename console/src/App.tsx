@@ -12,14 +12,21 @@ import {
   type LayoutProps,
 } from "react-admin";
 import { Route } from "react-router-dom";
-import { Box, Button, Container, Typography } from "@mui/material";
+import { Button, Container, MenuItem, Typography } from "@mui/material";
 import { authProvider, switchMembership, type Acting } from "./auth";
 import { dataProvider } from "./data";
 import { theme } from "./common";
 import { Home } from "./home";
 import * as S from "./staff";
+import * as F from "./feedback";
 import * as P from "./partner";
 import { PublicFunder } from "./public";
+import * as M from "./money";
+import { PoolList, PoolShow } from "./pools";
+import * as H from "./hooks";
+import * as O from "./people";
+import { AuditList, SearchList } from "./find";
+import { ImportPage, TakeoutPage } from "./tools";
 
 function SignIn() {
   return (
@@ -42,13 +49,15 @@ function RoleMenu() {
     <Menu>
       <Menu.DashboardItem primaryText="Home" />
       <Menu.ResourceItems />
-      {several ? (
-        <Box sx={{ px: 2, py: 1 }}>
-          <Button size="small" onClick={() => switchMembership()}>
-            Act for another organisation
-          </Button>
-        </Box>
-      ) : null}
+      {permissions?.role === "partner" ? null : (
+        <>
+          <Menu.Item to="/forecast" primaryText="Forecast" />
+          <Menu.Item to="/finance-settings" primaryText="Finance settings" />
+          <Menu.Item to="/import" primaryText="Import" />
+        </>
+      )}
+      <Menu.Item to="/takeout" primaryText="Takeout" />
+      {several ? <MenuItem onClick={() => switchMembership()}>Act for another organisation</MenuItem> : null}
     </Menu>
   );
 }
@@ -84,6 +93,16 @@ export function App() {
           <CustomRoutes noLayout>
             <Route path="/public/:slug" element={<PublicFunder />} />
           </CustomRoutes>
+          <CustomRoutes>
+            <Route path="/takeout" element={<TakeoutPage />} />
+            {who?.role === "partner" ? null : (
+              <>
+                <Route path="/forecast" element={<M.ForecastPage />} />
+                <Route path="/finance-settings" element={<M.FinanceSettingsPage />} />
+                <Route path="/import" element={<ImportPage />} />
+              </>
+            )}
+          </CustomRoutes>
           {who?.role === "partner" ? (
             <>
               <Resource name="partners" options={{ label: "Your organisation" }} show={P.MyOrganisation} recordRepresentation="name" />
@@ -92,8 +111,14 @@ export function App() {
               <Resource name="payments" list={S.PaymentList} />
               <Resource name="rounds" options={{ label: "Feedback rounds" }} list={P.PartnerRoundList} show={P.PartnerRoundShow} recordRepresentation="title" />
               <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={() => <S.ThreadCreate partner />} />
-              <Resource name="contacts" list={P.ContactList} create={P.ContactCreate} />
+              <Resource name="contacts" list={P.ContactList} create={P.ContactCreate} edit={P.ContactEdit} />
               <Resource name="documents" list={P.DocumentList} create={P.DocumentCreate} />
+              <Resource name="search" options={{ label: "Search" }} list={() => <SearchList partner />} />
+              <Resource name="webhooks" list={H.WebhookList} show={H.WebhookShow} create={H.WebhookCreate} edit={H.WebhookEdit} />
+              <Resource name="people" list={O.PeopleList} recordRepresentation="name" />
+              <Resource name="memberships" list={O.MembershipList} />
+              <Resource name="invitations" list={O.InvitationList} create={O.InvitationCreate} />
+              <Resource name="audit" options={{ label: "Audit trail" }} list={AuditList} />
             </>
           ) : (
             <>
@@ -102,12 +127,20 @@ export function App() {
               <Resource name="interactions" list={S.InteractionList} show={S.InteractionShow} create={S.InteractionCreate} />
               <Resource name="grants" list={S.GrantList} show={S.GrantShow} create={S.GrantCreate} recordRepresentation="title" />
               <Resource name="payments" list={S.PaymentList} />
-              <Resource name="commitments" list={S.CommitmentList} show={S.CommitmentShow} create={S.CommitmentCreate} />
-              <Resource name="rounds" options={{ label: "Feedback rounds" }} list={S.RoundList} show={S.RoundShow} create={S.RoundCreate} recordRepresentation="title" />
-              <Resource name="results" list={S.ResultList} />
-              <Resource name="actions" list={S.ActionList} create={S.ActionCreate} />
+              <Resource name="commitments" list={F.CommitmentList} show={F.CommitmentShow} create={F.CommitmentCreate} />
+              <Resource name="rounds" options={{ label: "Feedback rounds" }} list={F.RoundList} show={F.RoundShow} create={F.RoundCreate} recordRepresentation="title" />
+              <Resource name="results" list={F.ResultList} />
+              <Resource name="actions" list={F.ActionList} create={F.ActionCreate} edit={F.ActionEdit} />
               <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={S.ThreadCreate} />
-              <Resource name="pools" list={S.PoolList} show={S.PoolShow} recordRepresentation="name" />
+              <Resource name="pools" list={PoolList} show={PoolShow} recordRepresentation="name" />
+              <Resource name="payment-runs" options={{ label: "Payment runs" }} list={M.PaymentRunList} show={M.PaymentRunShow} create={M.PaymentRunCreate} />
+              <Resource name="budgets" list={M.BudgetList} create={M.BudgetCreate} edit={M.BudgetEdit} />
+              <Resource name="search" options={{ label: "Search" }} list={() => <SearchList />} />
+              <Resource name="audit" options={{ label: "Audit trail" }} list={AuditList} />
+              <Resource name="webhooks" list={H.WebhookList} show={H.WebhookShow} create={H.WebhookCreate} edit={H.WebhookEdit} />
+              <Resource name="people" list={O.PeopleList} recordRepresentation="name" />
+              <Resource name="memberships" list={O.MembershipList} />
+              <Resource name="invitations" list={O.InvitationList} create={O.InvitationCreate} />
               <Resource name="variations" />
               <Resource name="documents" />
               <Resource name="contacts" />

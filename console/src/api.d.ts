@@ -142,6 +142,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Budgets
+         * @description Your funder's budgets. Filters: ``financial_year``, ``pool_id``, ``id``.
+         */
+        get: operations["budgets_list"];
+        put?: never;
+        /**
+         * Create Budget
+         * @description Set a budget for one financial year, for all your funding or for one pool (finance
+         *     role). One budget per year, scope and currency.
+         */
+        post: operations["budgets_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets/{budget_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Budget
+         * @description One budget.
+         */
+        get: operations["budgets_get"];
+        /**
+         * Update Budget
+         * @description Change a budget's amount or notes (finance role).
+         */
+        put: operations["budgets_update"];
+        post?: never;
+        /**
+         * Delete Budget
+         * @description Remove a budget (finance role); answers the removed record.
+         */
+        delete: operations["budgets_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/commitments": {
         parameters: {
             query?: never;
@@ -522,6 +575,84 @@ export interface paths {
          * @description The zip of a finished takeout.
          */
         get: operations["exports_download_takeout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/finance-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Finance Settings
+         * @description Your funder's financial year (its first month; April unless set) and the largest
+         *     award its staff may approve without a trustee.
+         */
+        get: operations["finance_settings_get"];
+        /**
+         * Update Finance Settings
+         * @description Set your financial year's first month and the staff approval limit. Needs the
+         *     finance role: staff cannot raise their own limit.
+         */
+        put: operations["finance_settings_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Forecast
+         * @description Your funder's money per financial year, computed by the database.
+         *
+         *     For each financial year from ``from_year`` to ``to_year`` (a year is named by
+         *     the calendar year it starts in; your financial year starts in the month of
+         *     your finance settings) and each currency: **committed** (instalments of
+         *     approved or active grants, unpaid, due in the year), **paid** (payments made in
+         *     the year), **pipeline** (proposed grants, spread by their planned default
+         *     schedule) and your **budget** with the **headroom** left. ``rows`` break the
+         *     same down by ``group_by``: ``partner`` (partner id), ``pool`` (pool id, with the
+         *     pool's budget; no pool: your own grants), ``month`` (YYYY-MM) or ``currency``.
+         *     Amounts are integer minor units. Region is not a dimension here: it belongs to
+         *     the partners service.
+         */
+        get: operations["forecast_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/forecast.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Forecast Csv
+         * @description The forecast's rows as CSV: financial_year, currency, the group, budget, committed,
+         *     paid, pipeline (minor units).
+         */
+        get: operations["forecast_csv_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1230,6 +1361,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/partners/{partner_id}/bank-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Bank Accounts
+         * @description The organisation's confirmed bank account and a change waiting, if any. Only the
+         *     organisation itself and the finance people of funders it shares its data with can
+         *     read them; anyone else gets 404.
+         */
+        get: operations["partners_get_bank_accounts"];
+        put?: never;
+        /**
+         * Enter Bank Account
+         * @description Enter your organisation's bank account (its own people or systems only). The details
+         *     are checked (IBAN and BIC with schwifty), encrypted, and **held**: payments keep going
+         *     to the confirmed account until the hold is over and a funder's finance person has
+         *     confirmed the new one with you. You are told of the change.
+         */
+        post: operations["partners_enter_bank_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/partners/{partner_id}/bank-accounts/{account_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm Bank Account
+         * @description Confirm held bank details (finance role of a funder the organisation shares with),
+         *     after their hold and after checking them with the organisation by a channel you
+         *     already trust. 409 while still held.
+         */
+        post: operations["partners_confirm_bank_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/partners/{partner_id}/clients": {
         parameters: {
             query?: never;
@@ -1274,7 +1456,10 @@ export interface paths {
         post?: never;
         /**
          * Revoke Client
-         * @description Revoke one of your organisation's systems; tokens it gets from now on are refused.
+         * @description Revoke one of your organisation's systems.
+         *
+         *     It gets no new tokens, and the tokens it already has are refused by every
+         *     service within the revocation bound (a few seconds, see the README).
          */
         delete: operations["partners_revoke_client"];
         options?: never;
@@ -1464,6 +1649,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/payment-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Payment Runs
+         * @description Your funder's payment runs, newest first. Filters: ``status``, ``id``.
+         */
+        get: operations["payment_runs_list"];
+        put?: never;
+        /**
+         * Prepare Payment Run
+         * @description Prepare a payment run (finance role): every unpaid instalment of your awarded grants
+         *     due on or before ``due_by``, overdue ones included, in one currency. An instalment
+         *     already in another open run stays there: no instalment is ever in two runs.
+         */
+        post: operations["payment_runs_prepare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payment-runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Payment Run
+         * @description One payment run with its instalments.
+         */
+        get: operations["payment_runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payment-runs/{run_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Payment Run
+         * @description Approve a prepared run (finance role). The person who prepared it cannot: every run
+         *     needs two people (403).
+         */
+        post: operations["payment_runs_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payment-runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Payment Run
+         * @description Cancel a run not yet paid (finance role); its instalments are free for another run.
+         */
+        post: operations["payment_runs_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payment-runs/{run_id}/paid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark Payment Run Paid
+         * @description Mark an approved run paid (finance role): every payment is recorded in one
+         *     transaction, each with its ``instalment.paid`` event, as a single payment would be.
+         *     Marking a paid run paid again changes nothing and answers the run.
+         */
+        post: operations["payment_runs_mark_paid"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payment-runs/{run_id}/pain.001.xml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Payment Run Bank File
+         * @description An approved run as an ISO 20022 ``pain.001.001.03`` credit-transfer file, validated
+         *     against its XSD, paying each partner's **confirmed** bank account (held changes are never
+         *     paid to); its control sum equals the run's ``total``. 409 if your own account or a
+         *     partner's confirmed IBAN is missing.
+         */
+        get: operations["payment_runs_bank_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payment-runs/{run_id}/payments.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Payment Run Csv
+         * @description An approved run's payments as CSV (amounts in major units and in minor units); its
+         *     total equals the run's ``total``.
+         */
+        get: operations["payment_runs_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/payments": {
         parameters: {
             query?: never;
@@ -1634,10 +1972,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Get Share
+         * Get Member Share
          * @description One member's share of one pooled grant (its id is ``<grant id>.<funder id>``).
          */
-        get: operations["funding_pools_get_share"];
+        get: operations["pools_get_member_share"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2652,6 +2990,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search
+         * @description Search the stories you may read: reflective updates and their replies,
+         *     interactions and documents' titles.
+         *
+         *     ``GET /api/v1/search?q=volunteer`` finds "volunteers" and "volunteering"
+         *     (English stemming) and ``cafe`` finds "café" (accents folded). Best matches
+         *     first (``sort=["relevance","DESC"]``), or by date (``sort=["at","DESC"]``);
+         *     paged with ``range`` and a ``Content-Range: search 0-24/N`` header.
+         *     react-admin's full-text search sends the words as ``filter={"q":"..."}``, which
+         *     works the same. Without words, the list is everything you may read, newest first.
+         *
+         *     Filters: ``partner_id``, ``funder_id``, ``kind`` (update, reply,
+         *     interaction, document; one or a list), ``at_gte`` / ``at_lte`` (a date or
+         *     datetime). Each hit has a ``snippet``: the words around the match, escaped,
+         *     with ``<mark>`` around matched words.
+         *
+         *     Staff find their own funder's copies of updates and their threads, their
+         *     funder's interactions (private ones too), the links their staff added and the
+         *     documents of partners that share with their funder. A partner finds what
+         *     concerns itself, without interactions a funder kept private. Nobody finds
+         *     another funder's copy of an update. Relevance ranks text, never partners.
+         */
+        get: operations["search_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/threads": {
         parameters: {
             query?: never;
@@ -2733,6 +3110,49 @@ export interface paths {
          * @description One message of a thread.
          */
         get: operations["threads_get_message"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/trustee-papers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Trustee Papers
+         * @description Papers for a trustee meeting: the proposed grants awaiting a decision (oldest first),
+         *     what they would pay in each financial year, and all your grants by status. Variations
+         *     are recorded with the decision that made them, so none await one here.
+         */
+        get: operations["trustee_papers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/trustee-papers.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Trustee Papers Csv
+         * @description The trustee papers as CSV for a board pack: one line per proposal, then the totals by
+         *     financial year and by status.
+         */
+        get: operations["trustee_papers_csv_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2894,6 +3314,138 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Webhooks
+         * @description Your funder's (staff) or your organisation's (partner) webhook endpoints.
+         *
+         *     Filters: ``funder_id``, ``partner_id``, ``id``.
+         */
+        get: operations["webhooks_list"];
+        put?: never;
+        /**
+         * Create Webhook
+         * @description Register an HTTPS endpoint of your own system for events (funder staff or partners).
+         *
+         *     Deliveries follow the Standard Webhooks specification: each is a POST of
+         *     ``{"type", "timestamp", "data"}`` with ``webhook-id`` (the event's id, the same
+         *     on every retry), ``webhook-timestamp`` and ``webhook-signature`` headers; verify
+         *     them with the Standard Webhooks library and the ``secret`` answered here (shown
+         *     only now). A funder's staff may subscribe to ``update.received``,
+         *     ``update.replied``, ``thread.message``, ``grant.approved``, ``instalment.paid``
+         *     and ``round.opened`` of their funder; a partner to all but ``update.received``,
+         *     of its own organisation only. URLs that resolve to loopback, private,
+         *     link-local or other non-public addresses are refused. Example::
+         *
+         *         {"url": "https://crm.example.org/trellis", "event_types": ["update.replied"]}
+         */
+        post: operations["webhooks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Webhook
+         * @description One of your webhook endpoints (without its secret).
+         */
+        get: operations["webhooks_get"];
+        /**
+         * Update Webhook
+         * @description Change an endpoint's URL, events or description; ``{"enabled": true}`` enables one that
+         *     was disabled after failures, and what waited meanwhile is sent.
+         */
+        put: operations["webhooks_update"];
+        post?: never;
+        /**
+         * Delete Webhook
+         * @description Remove an endpoint and its delivery log.
+         */
+        delete: operations["webhooks_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Webhook Deliveries
+         * @description The delivery log of one endpoint: status, attempts, last answer and when.
+         *
+         *     Filters: ``status`` (``pending``, ``delivered``, ``failed``), ``event_type``,
+         *     ``event_id``, ``endpoint_id``, ``id``.
+         */
+        get: operations["webhooks_list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver Webhook
+         * @description Send a delivery again, with the same ``webhook-id`` (receivers that dedupe see it once).
+         */
+        post: operations["webhooks_redeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Webhook Secret
+         * @description Make a new signing secret. The previous one stays valid for ``overlap_seconds``
+         *     (default 24 hours): meanwhile every delivery is signed with both, so a receiver can
+         *     switch at its own pace.
+         */
+        post: operations["webhooks_rotate_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth/token": {
         parameters: {
             query?: never;
@@ -2908,6 +3460,9 @@ export interface paths {
          * @description The token endpoint (RFC 6749), form-encoded.
          *
          *     - ``client_credentials``: registered partner systems (HTTP Basic or form secret).
+         *       Failed attempts are limited per client id and per source address: past the
+         *       limit, 429 with ``Retry-After``; past the second limit the client is locked for
+         *       the rest of the window, even with the right secret.
          *     - ``authorization_code``: with ``code``, ``redirect_uri``, ``client_id`` and the
          *       PKCE ``code_verifier``; answers an access token, an id_token and a refresh token.
          *     - ``refresh_token``: rotates the refresh token; a rotated one presented again
@@ -3108,6 +3663,185 @@ export interface components {
             partner_id: string | null;
             /** Service */
             service: string;
+        };
+        /**
+         * BankAccount
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "state": "held",
+         *       "details": {
+         *         "account_name": "Riverside Community Trust",
+         *         "sort_code": "Sort code",
+         *         "account_number": "Account number",
+         *         "iban": "Iban",
+         *         "bic": "Bic"
+         *       },
+         *       "held_until": "2026-04-01T09:30:00Z",
+         *       "entered_by": "Entered by",
+         *       "confirmed_by": "Confirmed by",
+         *       "confirmed_at": "2026-04-01T09:30:00Z",
+         *       "created_at": "2026-04-01T09:30:00Z"
+         *     }
+         */
+        BankAccount: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Partner Id
+             * Format: uuid
+             */
+            partner_id: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "held" | "confirmed" | "superseded" | "withdrawn";
+            details: components["schemas"]["BankDetails"];
+            /**
+             * Held Until
+             * Format: date-time
+             * @description Not payable before this, and not till confirmed
+             */
+            held_until: string;
+            /** Entered By */
+            entered_by: string;
+            /** Confirmed By */
+            confirmed_by: string | null;
+            /** Confirmed At */
+            confirmed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * BankAccounts
+         * @description The account payments go to (confirmed) and a change waiting, if any.
+         * @example {
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "confirmed": {
+         *         "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *         "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *         "state": "held",
+         *         "details": {
+         *           "account_name": "Riverside Community Trust",
+         *           "sort_code": "Sort code",
+         *           "account_number": "Account number",
+         *           "iban": "Iban",
+         *           "bic": "Bic"
+         *         },
+         *         "held_until": "2026-04-01T09:30:00Z",
+         *         "entered_by": "Entered by",
+         *         "confirmed_by": "Confirmed by",
+         *         "confirmed_at": "2026-04-01T09:30:00Z",
+         *         "created_at": "2026-04-01T09:30:00Z"
+         *       },
+         *       "held": {
+         *         "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *         "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *         "state": "held",
+         *         "details": {
+         *           "account_name": "Riverside Community Trust",
+         *           "sort_code": "Sort code",
+         *           "account_number": "Account number",
+         *           "iban": "Iban",
+         *           "bic": "Bic"
+         *         },
+         *         "held_until": "2026-04-01T09:30:00Z",
+         *         "entered_by": "Entered by",
+         *         "confirmed_by": "Confirmed by",
+         *         "confirmed_at": "2026-04-01T09:30:00Z",
+         *         "created_at": "2026-04-01T09:30:00Z"
+         *       }
+         *     }
+         */
+        BankAccounts: {
+            /**
+             * Partner Id
+             * Format: uuid
+             */
+            partner_id: string;
+            confirmed: components["schemas"]["BankAccount"] | null;
+            held: components["schemas"]["BankAccount"] | null;
+        };
+        /**
+         * BankConfirmation
+         * @example {
+         *       "note": "Note"
+         *     }
+         */
+        BankConfirmation: {
+            /**
+             * Note
+             * @description How you checked it with the organisation, e.g. 'called the treasurer on the number we have held since 2022'
+             */
+            note: string;
+        };
+        /**
+         * BankDetails
+         * @example {
+         *       "account_name": "Riverside Community Trust",
+         *       "sort_code": "Sort code",
+         *       "account_number": "Account number",
+         *       "iban": "Iban",
+         *       "bic": "Bic"
+         *     }
+         */
+        BankDetails: {
+            /** Account Name */
+            account_name: string;
+            /** Sort Code */
+            sort_code: string | null;
+            /** Account Number */
+            account_number: string | null;
+            /** Iban */
+            iban: string | null;
+            /** Bic */
+            bic: string | null;
+        };
+        /**
+         * BankDetailsIn
+         * @description Your organisation's bank account: a UK sort code and account number, or an IBAN (with
+         *     its BIC). Checked before it is kept; held, then confirmed by a funder's finance person.
+         * @example {
+         *       "account_name": "Riverside Community Trust",
+         *       "sort_code": "20-20-15",
+         *       "account_number": "55555555",
+         *       "iban": "GB33BUKB20201555555555",
+         *       "bic": "BUKBGB22"
+         *     }
+         */
+        BankDetailsIn: {
+            /**
+             * Account Name
+             * @description Name on the account
+             */
+            account_name: string;
+            /**
+             * Sort Code
+             * @example 20-20-15
+             */
+            sort_code?: string | null;
+            /**
+             * Account Number
+             * @example 55555555
+             */
+            account_number?: string | null;
+            /**
+             * Iban
+             * @example GB33BUKB20201555555555
+             */
+            iban?: string | null;
+            /**
+             * Bic
+             * @example BUKBGB22
+             */
+            bic?: string | null;
         };
         /**
          * Body_oauth_token
@@ -4274,6 +5008,87 @@ export interface components {
             body: string;
         };
         /**
+         * SearchHit
+         * @description One record that matched, with the words around the match.
+         *
+         *     ``id`` is the record's own id (fetch it at ``/api/v1/updates/{id}``,
+         *     ``/api/v1/interactions/{id}`` or ``/api/v1/documents/{id}``; a reply's thread is
+         *     at ``/api/v1/updates/{update_id}/replies``).
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "kind": "update",
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "update_id": "cb09462f-2588-5f2a-a32d-2f7dda7048bd",
+         *       "at": "2026-04-01T09:30:00Z",
+         *       "title": "Core funding 2026 to 2029",
+         *       "snippet": "Snippet",
+         *       "relevance": 1
+         *     }
+         */
+        SearchHit: {
+            /**
+             * Id
+             * Format: uuid
+             * @description The matching record's id.
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "update" | "reply" | "interaction" | "document";
+            /**
+             * Partner Id
+             * Format: uuid
+             */
+            partner_id: string;
+            /**
+             * Funder Id
+             * @description The funder whose copy or record it is; empty for a partner's own document.
+             */
+            funder_id: string | null;
+            /**
+             * Update Id
+             * @description For an update or a reply: the update (thread) it belongs to.
+             */
+            update_id: string | null;
+            /**
+             * At
+             * Format: date-time
+             * @description When it was sent, written or happened (an interaction's occurred_at).
+             */
+            at: string;
+            /**
+             * Title
+             * @description A document's title or an interaction's kind; else empty.
+             */
+            title: string;
+            /**
+             * Snippet
+             * @description The words around the match, HTML-escaped, with <mark>…</mark> around each matched word.
+             */
+            snippet: string;
+            /**
+             * Relevance
+             * @description How well the text matches the words searched for (higher is better); it says nothing about the partner.
+             */
+            relevance: number;
+        };
+        /**
+         * SecretRotation
+         * @example {
+         *       "overlap_seconds": 1
+         *     }
+         */
+        SecretRotation: {
+            /**
+             * Overlap Seconds
+             * @description How long the previous secret stays valid (default: the operator's).
+             */
+            overlap_seconds?: number | null;
+        };
+        /**
          * SharingUpdate
          * @description Accept a funder, decline it, or stop sharing with it (the record may be echoed whole).
          * @example {
@@ -4526,6 +5341,245 @@ export interface components {
             links: components["schemas"]["Link"][];
         };
         /**
+         * WebhookDelivery
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "endpoint_id": "0e1c0000-caeb-535c-86b5-938b9d0083ff",
+         *       "event_id": "8ed57c65-9e61-5469-ba47-ba0834736e3d",
+         *       "event_type": "Event type",
+         *       "status": "pending",
+         *       "attempts": 1,
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "next_attempt_at": "2026-04-01T09:30:00Z",
+         *       "last_attempt_at": "2026-04-01T09:30:00Z",
+         *       "last_status_code": 1,
+         *       "last_error": "Last error",
+         *       "delivered_at": "2026-04-01T09:30:00Z",
+         *       "payload": {}
+         *     }
+         */
+        WebhookDelivery: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Endpoint Id
+             * Format: uuid
+             */
+            endpoint_id: string;
+            /**
+             * Event Id
+             * Format: uuid
+             */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /** Last Attempt At */
+            last_attempt_at: string | null;
+            /** Last Status Code */
+            last_status_code: number | null;
+            /** Last Error */
+            last_error: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Payload */
+            payload: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * WebhookEndpoint
+         * @description An endpoint; its secret is shown only when registered or rotated.
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "url": "https://riverside.example.org/annual-report-2025.pdf",
+         *       "description": "Core funding for the organisation's work with young people in Riverside.",
+         *       "event_types": [
+         *         "Event type"
+         *       ],
+         *       "registered_by": "Registered by",
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "updated_at": "2026-04-01T09:30:00Z",
+         *       "disabled_at": "2026-04-01T09:30:00Z",
+         *       "disabled_reason": "The partner asked to move the second payment to the spring.",
+         *       "consecutive_failures": 1,
+         *       "previous_secret_expires_at": "2026-04-01T09:30:00Z",
+         *       "enabled": true
+         *     }
+         */
+        WebhookEndpoint: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Funder Id */
+            funder_id: string | null;
+            /** Partner Id */
+            partner_id: string | null;
+            /** Url */
+            url: string;
+            /** Description */
+            description: string | null;
+            /** Event Types */
+            event_types: string[];
+            /** Registered By */
+            registered_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Disabled At */
+            disabled_at: string | null;
+            /** Disabled Reason */
+            disabled_reason: string | null;
+            /** Consecutive Failures */
+            consecutive_failures: number;
+            /** Previous Secret Expires At */
+            previous_secret_expires_at: string | null;
+            /**
+             * Enabled
+             * @description False once disabled (after a run of failed deliveries, or by hand).
+             */
+            readonly enabled: boolean;
+        };
+        /**
+         * WebhookEndpointCreate
+         * @example {
+         *       "url": "https://crm.example.org/trellis",
+         *       "event_types": [
+         *         "update.received"
+         *       ]
+         *     }
+         */
+        WebhookEndpointCreate: {
+            /**
+             * Url
+             * @example https://crm.example.org/trellis
+             */
+            url: string;
+            /** Event Types */
+            event_types: ("update.received" | "update.replied" | "thread.message" | "grant.approved" | "instalment.paid" | "round.opened")[];
+            /** Description */
+            description?: string | null;
+        };
+        /**
+         * WebhookEndpointUpdate
+         * @example {
+         *       "url": "https://riverside.example.org/annual-report-2025.pdf",
+         *       "event_types": [
+         *         "update.received"
+         *       ],
+         *       "description": "Core funding for the organisation's work with young people in Riverside."
+         *     }
+         */
+        WebhookEndpointUpdate: {
+            /** Url */
+            url?: string | null;
+            /** Event Types */
+            event_types?: ("update.received" | "update.replied" | "thread.message" | "grant.approved" | "instalment.paid" | "round.opened")[] | null;
+            /** Description */
+            description?: string | null;
+            /**
+             * Enabled
+             * @description Send ``true`` to enable an endpoint that was disabled after failures.
+             */
+            enabled?: boolean | null;
+        };
+        /**
+         * WebhookEndpointWithSecret
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "url": "https://riverside.example.org/annual-report-2025.pdf",
+         *       "description": "Core funding for the organisation's work with young people in Riverside.",
+         *       "event_types": [
+         *         "Event type"
+         *       ],
+         *       "registered_by": "Registered by",
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "updated_at": "2026-04-01T09:30:00Z",
+         *       "disabled_at": "2026-04-01T09:30:00Z",
+         *       "disabled_reason": "The partner asked to move the second payment to the spring.",
+         *       "consecutive_failures": 1,
+         *       "previous_secret_expires_at": "2026-04-01T09:30:00Z",
+         *       "secret": "Secret",
+         *       "enabled": true
+         *     }
+         */
+        WebhookEndpointWithSecret: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Funder Id */
+            funder_id: string | null;
+            /** Partner Id */
+            partner_id: string | null;
+            /** Url */
+            url: string;
+            /** Description */
+            description: string | null;
+            /** Event Types */
+            event_types: string[];
+            /** Registered By */
+            registered_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Disabled At */
+            disabled_at: string | null;
+            /** Disabled Reason */
+            disabled_reason: string | null;
+            /** Consecutive Failures */
+            consecutive_failures: number;
+            /** Previous Secret Expires At */
+            previous_secret_expires_at: string | null;
+            /**
+             * Secret
+             * @description The signing secret (``whsec_`` + base64), for the Standard Webhooks library's ``Webhook(secret).verify(body, headers)``. Shown only now.
+             */
+            secret: string;
+            /**
+             * Enabled
+             * @description False once disabled (after a run of failed deliveries, or by hand).
+             */
+            readonly enabled: boolean;
+        };
+        /**
          * Problem
          * @description An RFC 9457 problem, as every error of the API is answered (``application/problem+json``).
          *
@@ -4612,9 +5666,14 @@ export interface components {
             reference: string;
             /**
              * Payment Frequency
-             * @description Schedule to make: annual or quarterly (the grant's if omitted)
+             * @description Schedule to make: monthly, quarterly, annual or custom (the grant's if omitted)
              */
-            payment_frequency?: ("annual" | "quarterly") | null;
+            payment_frequency?: ("monthly" | "quarterly" | "annual" | "custom") | null;
+            /**
+             * Instalments
+             * @description A custom schedule: required when the frequency is custom, refused otherwise; it must add up to the award and fall within the term
+             */
+            instalments?: components["schemas"]["InstalmentIn"][] | null;
         };
         /**
          * Award
@@ -4655,6 +5714,103 @@ export interface components {
             decision_reference: string;
         };
         /**
+         * Budget
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "updated_at": "2026-04-01T09:30:00Z",
+         *       "version": 1,
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "financial_year": 2026,
+         *       "pool_id": "49d274c9-53d8-5f1a-abd3-fa32dbf8731e",
+         *       "currency": "GBP",
+         *       "amount": 2500000,
+         *       "notes": "Met at their open day; they asked for nothing but time."
+         *     }
+         */
+        Budget: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /**
+             * Funder Id
+             * Format: uuid
+             */
+            funder_id: string;
+            /** Financial Year */
+            financial_year: number;
+            /** Pool Id */
+            pool_id: string | null;
+            /** Currency */
+            currency: string;
+            /** Amount */
+            amount: number;
+            /** Notes */
+            notes: string | null;
+        };
+        /**
+         * BudgetCreate
+         * @description What you mean to spend in one financial year, in all or in one pooled fund.
+         * @example {
+         *       "financial_year": 2026,
+         *       "currency": "GBP",
+         *       "amount": 2500000
+         *     }
+         */
+        BudgetCreate: {
+            /**
+             * Financial Year
+             * @description The calendar year the financial year starts in
+             */
+            financial_year: number;
+            /**
+             * Pool Id
+             * @description A pool's budget; omit for your whole
+             */
+            pool_id?: string | null;
+            /**
+             * Currency
+             * @description ISO 4217 currency code
+             * @default GBP
+             * @example GBP
+             */
+            currency: string;
+            /**
+             * Amount
+             * @description Exact amount in minor units
+             */
+            amount: number;
+            /** Notes */
+            notes?: string | null;
+        };
+        /**
+         * BudgetUpdate
+         * @example {
+         *       "amount": 2500000,
+         *       "notes": "Met at their open day; they asked for nothing but time."
+         *     }
+         */
+        BudgetUpdate: {
+            /** Amount */
+            amount?: number;
+            /** Notes */
+            notes?: string;
+        };
+        /**
          * ContributionCreate
          * @description Money actually received by the pool from a member.
          * @example {
@@ -4690,6 +5846,240 @@ export interface components {
              * @description e.g. the bank reference
              */
             memo?: string | null;
+        };
+        /**
+         * FinanceSettings
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "year_start_month": 2026,
+         *       "approval_limit": 1,
+         *       "approval_limit_currency": "GBP",
+         *       "debtor_name": "Riverside Community Trust",
+         *       "debtor_iban": "Debtor iban",
+         *       "debtor_bic": "Debtor bic",
+         *       "version": 1,
+         *       "updated_at": "2026-04-01T09:30:00Z"
+         *     }
+         */
+        FinanceSettings: {
+            /**
+             * Id
+             * Format: uuid
+             * @description Your funder's id
+             */
+            id: string;
+            /**
+             * Funder Id
+             * Format: uuid
+             */
+            funder_id: string;
+            /** Year Start Month */
+            year_start_month: number;
+            /** Approval Limit */
+            approval_limit: number | null;
+            /** Approval Limit Currency */
+            approval_limit_currency: string | null;
+            /** Debtor Name */
+            debtor_name: string | null;
+            /** Debtor Iban */
+            debtor_iban: string | null;
+            /** Debtor Bic */
+            debtor_bic: string | null;
+            /** Version */
+            version: number;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * FinanceSettingsUpdate
+         * @description Your funder's financial year and the approval limit it delegates to its staff.
+         * @example {
+         *       "year_start_month": 12,
+         *       "approval_limit": 1,
+         *       "approval_limit_currency": "GBP",
+         *       "debtor_name": "Riverside Community Trust",
+         *       "debtor_iban": "Debtor iban",
+         *       "debtor_bic": "Debtor bic"
+         *     }
+         */
+        FinanceSettingsUpdate: {
+            /**
+             * Year Start Month
+             * @description The month your financial year starts: 4 for April to March
+             */
+            year_start_month: number;
+            /**
+             * Approval Limit
+             * @description The largest award (minor units) a staff member may approve; above it the approval needs a person with the trustee role. None: no limit
+             */
+            approval_limit?: number;
+            /**
+             * Approval Limit Currency
+             * @description The limit's currency (an award in another currency needs a trustee)
+             * @example GBP
+             */
+            approval_limit_currency?: string;
+            /**
+             * Debtor Name
+             * @description Your account's name, for bank files
+             */
+            debtor_name?: string;
+            /**
+             * Debtor Iban
+             * @description The IBAN payment files pay from
+             */
+            debtor_iban?: string;
+            /**
+             * Debtor Bic
+             * @description Its BIC
+             */
+            debtor_bic?: string;
+        };
+        /**
+         * Forecast
+         * @example {
+         *       "from_year": 2026,
+         *       "to_year": 2026,
+         *       "year_start_month": 2026,
+         *       "group_by": "partner",
+         *       "years": [
+         *         {
+         *           "financial_year": 2026,
+         *           "label": "2025-26",
+         *           "starts_on": "2026-04-01",
+         *           "ends_on": "2029-03-31",
+         *           "currency": "GBP",
+         *           "budget": 1,
+         *           "committed": 1,
+         *           "paid": 1,
+         *           "pipeline": 1,
+         *           "headroom": 1
+         *         }
+         *       ],
+         *       "rows": [
+         *         {
+         *           "financial_year": 2026,
+         *           "currency": "GBP",
+         *           "key": "Key",
+         *           "budget": 1,
+         *           "committed": 1,
+         *           "paid": 1,
+         *           "pipeline": 1
+         *         }
+         *       ]
+         *     }
+         */
+        Forecast: {
+            /** From Year */
+            from_year: number;
+            /** To Year */
+            to_year: number;
+            /** Year Start Month */
+            year_start_month: number;
+            /** Group By */
+            group_by: ("partner" | "pool" | "currency" | "month") | null;
+            /** Years */
+            years: components["schemas"]["ForecastYear"][];
+            /** Rows */
+            rows: components["schemas"]["ForecastRow"][];
+        };
+        /**
+         * ForecastRow
+         * @description One group of a financial year: a partner, a pool, a month or just the currency.
+         * @example {
+         *       "financial_year": 2026,
+         *       "currency": "GBP",
+         *       "key": "Key",
+         *       "budget": 1,
+         *       "committed": 1,
+         *       "paid": 1,
+         *       "pipeline": 1
+         *     }
+         */
+        ForecastRow: {
+            /** Financial Year */
+            financial_year: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Key
+             * @description The partner id, pool id or YYYY-MM month grouped by
+             */
+            key: string | null;
+            /**
+             * Budget
+             * @description The pool's budget, when grouped by pool
+             */
+            budget: number | null;
+            /** Committed */
+            committed: number;
+            /** Paid */
+            paid: number;
+            /** Pipeline */
+            pipeline: number;
+        };
+        /**
+         * ForecastYear
+         * @description One financial year in one currency, against its budget.
+         * @example {
+         *       "financial_year": 2026,
+         *       "label": "2025-26",
+         *       "starts_on": "2026-04-01",
+         *       "ends_on": "2029-03-31",
+         *       "currency": "GBP",
+         *       "budget": 1,
+         *       "committed": 1,
+         *       "paid": 1,
+         *       "pipeline": 1,
+         *       "headroom": 1
+         *     }
+         */
+        ForecastYear: {
+            /** Financial Year */
+            financial_year: number;
+            /**
+             * Label
+             * @example 2025-26
+             */
+            label: string;
+            /**
+             * Starts On
+             * Format: date
+             */
+            starts_on: string;
+            /**
+             * Ends On
+             * Format: date
+             */
+            ends_on: string;
+            /** Currency */
+            currency: string;
+            /**
+             * Budget
+             * @description Your whole budget for the year, if set
+             */
+            budget: number | null;
+            /**
+             * Committed
+             * @description Awarded (approved or active), unpaid instalments due
+             */
+            committed: number;
+            /**
+             * Paid
+             * @description Payments made in the year
+             */
+            paid: number;
+            /**
+             * Pipeline
+             * @description Proposed grants, by their planned schedule
+             */
+            pipeline: number;
+            /**
+             * Headroom
+             * @description budget - committed - paid - pipeline (negative: over budget)
+             */
+            headroom: number | null;
         };
         /**
          * FunderSettings
@@ -4762,7 +6152,7 @@ export interface components {
          *       "currency": "GBP",
          *       "planned_start_date": "2026-04-01",
          *       "planned_end_date": "2029-03-31",
-         *       "payment_frequency": "annual",
+         *       "payment_frequency": "monthly",
          *       "reference": "RCT-2026-01",
          *       "status": "proposed",
          *       "grant_360_id": "Grant 360 id",
@@ -4832,7 +6222,7 @@ export interface components {
              * Payment Frequency
              * @enum {string}
              */
-            payment_frequency: "annual" | "quarterly";
+            payment_frequency: "monthly" | "quarterly" | "annual" | "custom";
             /** Reference */
             reference: string;
             /**
@@ -4893,7 +6283,7 @@ export interface components {
             amount_awarded: number;
             /**
              * Currency
-             * @description ISO 4217 code
+             * @description ISO 4217 currency code
              * @default GBP
              * @example GBP
              */
@@ -4906,14 +6296,14 @@ export interface components {
             /**
              * Planned End Date
              * Format: date
-             * @description A term of 1 to 10 years
+             * @description The last day of the term (1 to 10 years): a 3-year grant from 2025-10-01 ends on 2028-09-30
              */
             planned_end_date: string;
             /**
              * Payment Frequency
-             * @description annual or quarterly (your funder's default if omitted)
+             * @description monthly, quarterly, annual (the default), or custom: the instalments are then given with the approval
              */
-            payment_frequency?: ("annual" | "quarterly") | null;
+            payment_frequency?: ("monthly" | "quarterly" | "annual" | "custom") | null;
             /**
              * Reference
              * @description Your reference; the 360Giving id is 360G-<prefix>-<reference>
@@ -4987,7 +6377,7 @@ export interface components {
          *         "currency": "GBP",
          *         "planned_start_date": "2026-04-01",
          *         "planned_end_date": "2029-03-31",
-         *         "payment_frequency": "annual",
+         *         "payment_frequency": "monthly",
          *         "reference": "RCT-2026-01",
          *         "status": "proposed",
          *         "grant_360_id": "Grant 360 id",
@@ -5081,7 +6471,7 @@ export interface components {
          *       "currency": "GBP",
          *       "planned_start_date": "2026-04-01",
          *       "planned_end_date": "2029-03-31",
-         *       "payment_frequency": "annual",
+         *       "payment_frequency": "monthly",
          *       "reference": "RCT-2026-01"
          *     }
          */
@@ -5103,7 +6493,7 @@ export interface components {
             amount_awarded?: number;
             /**
              * Currency
-             * @description ISO 4217 code
+             * @description ISO 4217 currency code
              * @example GBP
              */
             currency?: string;
@@ -5121,7 +6511,7 @@ export interface components {
              * Payment Frequency
              * @enum {string}
              */
-            payment_frequency?: "annual" | "quarterly";
+            payment_frequency?: "monthly" | "quarterly" | "annual" | "custom";
             /** Reference */
             reference?: string;
         };
@@ -5506,6 +6896,99 @@ export interface components {
             funder_id: string;
         };
         /**
+         * PaperProposal
+         * @example {
+         *       "grant_id": "587880d7-3e26-5df9-990b-57fd556c7abe",
+         *       "reference": "RCT-2026-01",
+         *       "title": "Core funding 2026 to 2029",
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "amount_awarded": 2500000,
+         *       "currency": "GBP",
+         *       "planned_start_date": "2026-04-01",
+         *       "planned_end_date": "2029-03-31",
+         *       "payment_frequency": "Payment frequency",
+         *       "proposed_on": "2026-04-01"
+         *     }
+         */
+        PaperProposal: {
+            /**
+             * Grant Id
+             * Format: uuid
+             */
+            grant_id: string;
+            /** Reference */
+            reference: string;
+            /** Title */
+            title: string;
+            /**
+             * Partner Id
+             * Format: uuid
+             */
+            partner_id: string;
+            /** Amount Awarded */
+            amount_awarded: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Planned Start Date
+             * Format: date
+             */
+            planned_start_date: string;
+            /**
+             * Planned End Date
+             * Format: date
+             */
+            planned_end_date: string;
+            /** Payment Frequency */
+            payment_frequency: string;
+            /**
+             * Proposed On
+             * Format: date
+             */
+            proposed_on: string;
+        };
+        /**
+         * PaperStatus
+         * @example {
+         *       "status": "active",
+         *       "currency": "GBP",
+         *       "count": 3,
+         *       "amount": 2500000
+         *     }
+         */
+        PaperStatus: {
+            /** Status */
+            status: string;
+            /** Currency */
+            currency: string;
+            /** Count */
+            count: number;
+            /** Amount */
+            amount: number;
+        };
+        /**
+         * PaperYear
+         * @example {
+         *       "financial_year": 2026,
+         *       "label": "Label",
+         *       "currency": "GBP",
+         *       "amount": 2500000
+         *     }
+         */
+        PaperYear: {
+            /** Financial Year */
+            financial_year: number;
+            /** Label */
+            label: string;
+            /** Currency */
+            currency: string;
+            /**
+             * Amount
+             * @description What the proposals would pay in the year, if approved
+             */
+            amount: number;
+        };
+        /**
          * Payment
          * @example {
          *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
@@ -5607,6 +7090,249 @@ export interface components {
              * @description The instalment's amount if omitted
              */
             amount?: number | null;
+        };
+        /**
+         * PaymentRun
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "updated_at": "2026-04-01T09:30:00Z",
+         *       "version": 1,
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "currency": "GBP",
+         *       "due_by": "2029-03-31",
+         *       "status": "prepared",
+         *       "payment_count": 3,
+         *       "total": 2500000,
+         *       "prepared_by": "Prepared by",
+         *       "approved_by": "Approved by",
+         *       "approved_at": "2026-04-01T09:30:00Z",
+         *       "paid_on": "2026-04-01",
+         *       "paid_by": "Paid by",
+         *       "cancelled_by": "Cancelled by"
+         *     }
+         */
+        PaymentRun: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /**
+             * Funder Id
+             * Format: uuid
+             */
+            funder_id: string;
+            /** Currency */
+            currency: string;
+            /**
+             * Due By
+             * Format: date
+             */
+            due_by: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "prepared" | "approved" | "paid" | "cancelled";
+            /** Payment Count */
+            payment_count: number;
+            /**
+             * Total
+             * @description Sum of the run's payments, in minor units
+             */
+            total: number;
+            /** Prepared By */
+            prepared_by: string;
+            /** Approved By */
+            approved_by: string | null;
+            /** Approved At */
+            approved_at: string | null;
+            /** Paid On */
+            paid_on: string | null;
+            /** Paid By */
+            paid_by: string | null;
+            /** Cancelled By */
+            cancelled_by: string | null;
+        };
+        /**
+         * PaymentRunCreate
+         * @description Prepare a run of every unpaid instalment due by a day (overdue ones included).
+         * @example {
+         *       "due_by": "2029-03-31",
+         *       "currency": "GBP"
+         *     }
+         */
+        PaymentRunCreate: {
+            /**
+             * Due By
+             * Format: date
+             * @description Take instalments due on or before this day
+             */
+            due_by: string;
+            /**
+             * Currency
+             * @description A run pays in one currency
+             * @default GBP
+             * @example GBP
+             */
+            currency: string;
+        };
+        /**
+         * PaymentRunDetail
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "updated_at": "2026-04-01T09:30:00Z",
+         *       "version": 1,
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "currency": "GBP",
+         *       "due_by": "2029-03-31",
+         *       "status": "prepared",
+         *       "payment_count": 3,
+         *       "total": 2500000,
+         *       "prepared_by": "Prepared by",
+         *       "approved_by": "Approved by",
+         *       "approved_at": "2026-04-01T09:30:00Z",
+         *       "paid_on": "2026-04-01",
+         *       "paid_by": "Paid by",
+         *       "cancelled_by": "Cancelled by",
+         *       "items": [
+         *         {
+         *           "instalment_id": "4da3f01c-ce2e-5828-af28-2858812ba3c1",
+         *           "grant_id": "587880d7-3e26-5df9-990b-57fd556c7abe",
+         *           "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *           "due_date": "2029-03-31",
+         *           "amount": 2500000,
+         *           "currency": "GBP"
+         *         }
+         *       ]
+         *     }
+         */
+        PaymentRunDetail: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /**
+             * Funder Id
+             * Format: uuid
+             */
+            funder_id: string;
+            /** Currency */
+            currency: string;
+            /**
+             * Due By
+             * Format: date
+             */
+            due_by: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "prepared" | "approved" | "paid" | "cancelled";
+            /** Payment Count */
+            payment_count: number;
+            /**
+             * Total
+             * @description Sum of the run's payments, in minor units
+             */
+            total: number;
+            /** Prepared By */
+            prepared_by: string;
+            /** Approved By */
+            approved_by: string | null;
+            /** Approved At */
+            approved_at: string | null;
+            /** Paid On */
+            paid_on: string | null;
+            /** Paid By */
+            paid_by: string | null;
+            /** Cancelled By */
+            cancelled_by: string | null;
+            /** Items */
+            items: components["schemas"]["PaymentRunItem"][];
+        };
+        /**
+         * PaymentRunItem
+         * @example {
+         *       "instalment_id": "4da3f01c-ce2e-5828-af28-2858812ba3c1",
+         *       "grant_id": "587880d7-3e26-5df9-990b-57fd556c7abe",
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "due_date": "2029-03-31",
+         *       "amount": 2500000,
+         *       "currency": "GBP"
+         *     }
+         */
+        PaymentRunItem: {
+            /**
+             * Instalment Id
+             * Format: uuid
+             */
+            instalment_id: string;
+            /**
+             * Grant Id
+             * Format: uuid
+             */
+            grant_id: string;
+            /**
+             * Partner Id
+             * Format: uuid
+             */
+            partner_id: string;
+            /**
+             * Due Date
+             * Format: date
+             */
+            due_date: string;
+            /** Amount */
+            amount: number;
+            /** Currency */
+            currency: string;
+        };
+        /**
+         * PaymentRunPaid
+         * @example {
+         *       "paid_on": "2026-04-01"
+         *     }
+         */
+        PaymentRunPaid: {
+            /**
+             * Paid On
+             * Format: date
+             * @description The day the bank paid the file
+             */
+            paid_on: string;
+            /**
+             * Reference
+             * @description The bank's reference of the batch, e.g. a BACS id
+             */
+            reference?: string | null;
         };
         /**
          * PledgeCreate
@@ -5715,7 +7441,7 @@ export interface components {
             purpose: string;
             /**
              * Currency
-             * @description ISO 4217 code
+             * @description ISO 4217 currency code
              * @default GBP
              * @example GBP
              */
@@ -5749,7 +7475,7 @@ export interface components {
          *       "currency": "GBP",
          *       "planned_start_date": "2026-04-01",
          *       "planned_end_date": "2029-03-31",
-         *       "payment_frequency": "annual",
+         *       "payment_frequency": "monthly",
          *       "reference": "RCT-2026-01",
          *       "status": "open",
          *       "decided_at": "2026-04-01T09:30:00Z",
@@ -5832,7 +7558,7 @@ export interface components {
              * Payment Frequency
              * @enum {string}
              */
-            payment_frequency: "annual" | "quarterly";
+            payment_frequency: "monthly" | "quarterly" | "annual";
             /** Reference */
             reference: string | null;
             /**
@@ -5898,7 +7624,7 @@ export interface components {
              * @default annual
              * @enum {string}
              */
-            payment_frequency: "annual" | "quarterly";
+            payment_frequency: "monthly" | "quarterly" | "annual";
             /**
              * Reference
              * @description The grant's reference once made (the 360Giving id uses the host's prefix)
@@ -6205,6 +7931,78 @@ export interface components {
              * @description When it happened (today if omitted)
              */
             on?: string | null;
+        };
+        /**
+         * TrusteePapers
+         * @description What awaits the trustees' decision, with its money by year, beside what is decided.
+         * @example {
+         *       "year_start_month": 2026,
+         *       "proposals": [
+         *         {
+         *           "grant_id": "587880d7-3e26-5df9-990b-57fd556c7abe",
+         *           "reference": "RCT-2026-01",
+         *           "title": "Core funding 2026 to 2029",
+         *           "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *           "amount_awarded": 2500000,
+         *           "currency": "GBP",
+         *           "planned_start_date": "2026-04-01",
+         *           "planned_end_date": "2029-03-31",
+         *           "payment_frequency": "Payment frequency",
+         *           "proposed_on": "2026-04-01"
+         *         }
+         *       ],
+         *       "totals_by_year": [
+         *         {
+         *           "financial_year": 2026,
+         *           "label": "Label",
+         *           "currency": "GBP",
+         *           "amount": 2500000
+         *         }
+         *       ],
+         *       "totals_by_status": [
+         *         {
+         *           "status": "active",
+         *           "currency": "GBP",
+         *           "count": 3,
+         *           "amount": 2500000
+         *         }
+         *       ],
+         *       "variations_awaiting_decision": [
+         *         {
+         *           "grant_id": "587880d7-3e26-5df9-990b-57fd556c7abe",
+         *           "reference": "RCT-2026-01",
+         *           "title": "Core funding 2026 to 2029",
+         *           "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *           "amount_awarded": 2500000,
+         *           "currency": "GBP",
+         *           "planned_start_date": "2026-04-01",
+         *           "planned_end_date": "2029-03-31",
+         *           "payment_frequency": "Payment frequency",
+         *           "proposed_on": "2026-04-01"
+         *         }
+         *       ]
+         *     }
+         */
+        TrusteePapers: {
+            /** Year Start Month */
+            year_start_month: number;
+            /**
+             * Proposals
+             * @description Proposed grants, oldest first
+             */
+            proposals: components["schemas"]["PaperProposal"][];
+            /** Totals By Year */
+            totals_by_year: components["schemas"]["PaperYear"][];
+            /**
+             * Totals By Status
+             * @description All your grants by status, so the board sees proposals beside commitments
+             */
+            totals_by_status: components["schemas"]["PaperStatus"][];
+            /**
+             * Variations Awaiting Decision
+             * @description Always empty: a variation is recorded with the decision that made it
+             */
+            variations_awaiting_decision: components["schemas"]["PaperProposal"][];
         };
         /**
          * Variation
@@ -9533,6 +11331,525 @@ export interface operations {
             };
         };
     };
+    budgets_list: {
+        parameters: {
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    budgets_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Any unique string (1 to 255 characters), such as a UUID. A retry with the same key and the same request replays the first answer; the same key with a different request is 422; a retry while the first is still running is 409.
+                 * @example 7f8c4c1e-2f7b-4b8e-9a55-0c9f3d1a2b6e
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "financial_year": 2026,
+                 *       "currency": "GBP",
+                 *       "amount": 2500000
+                 *     }
+                 */
+                "application/json": components["schemas"]["BudgetCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    budgets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    budgets_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version you read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "amount": 2500000,
+                 *       "notes": "Met at their open day; they asked for nothing but time."
+                 *     }
+                 */
+                "application/json": components["schemas"]["BudgetUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    budgets_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     commitments_list: {
         parameters: {
             query?: {
@@ -11986,6 +14303,356 @@ export interface operations {
             };
         };
     };
+    finance_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinanceSettings"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    finance_settings_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version you read */
+                "If-Match"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "year_start_month": 12,
+                 *       "approval_limit": 1,
+                 *       "approval_limit_currency": "GBP",
+                 *       "debtor_name": "Riverside Community Trust",
+                 *       "debtor_iban": "Debtor iban",
+                 *       "debtor_bic": "Debtor bic"
+                 *     }
+                 */
+                "application/json": components["schemas"]["FinanceSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinanceSettings"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    forecast_get: {
+        parameters: {
+            query: {
+                /** @description First financial year */
+                from_year: number;
+                /** @description Last financial year */
+                to_year: number;
+                /** @description partner, pool, currency or month */
+                group_by?: ("partner" | "pool" | "currency" | "month") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Forecast"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    forecast_csv_get: {
+        parameters: {
+            query: {
+                /** @description First financial year */
+                from_year: number;
+                /** @description Last financial year */
+                to_year: number;
+                /** @description partner, pool, currency or month */
+                group_by?: ("partner" | "pool" | "currency" | "month") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     funder_settings_get: {
         parameters: {
             query?: never;
@@ -12937,7 +15604,7 @@ export interface operations {
                  *       "currency": "GBP",
                  *       "planned_start_date": "2026-04-01",
                  *       "planned_end_date": "2029-03-31",
-                 *       "payment_frequency": "annual",
+                 *       "payment_frequency": "monthly",
                  *       "reference": "RCT-2026-01"
                  *     }
                  */
@@ -16472,6 +19139,329 @@ export interface operations {
             };
         };
     };
+    partners_get_bank_accounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankAccounts"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    partners_enter_bank_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "account_name": "Riverside Community Trust",
+                 *       "sort_code": "20-20-15",
+                 *       "account_number": "55555555",
+                 *       "iban": "GB33BUKB20201555555555",
+                 *       "bic": "BUKBGB22"
+                 *     }
+                 */
+                "application/json": components["schemas"]["BankDetailsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankAccount"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    partners_confirm_bank_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "note": "Note"
+                 *     }
+                 */
+                "application/json": components["schemas"]["BankConfirmation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankAccount"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     partners_list_clients: {
         parameters: {
             query?: {
@@ -17636,6 +20626,815 @@ export interface operations {
             };
         };
     };
+    payment_runs_list: {
+        parameters: {
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentRun"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payment_runs_prepare: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Any unique string (1 to 255 characters), such as a UUID. A retry with the same key and the same request replays the first answer; the same key with a different request is 422; a retry while the first is still running is 409.
+                 * @example 7f8c4c1e-2f7b-4b8e-9a55-0c9f3d1a2b6e
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "due_by": "2029-03-31",
+                 *       "currency": "GBP"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PaymentRunCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentRunDetail"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payment_runs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentRunDetail"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payment_runs_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentRun"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payment_runs_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentRun"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payment_runs_mark_paid: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Any unique string (1 to 255 characters), such as a UUID. A retry with the same key and the same request replays the first answer; the same key with a different request is 422; a retry while the first is still running is 409.
+                 * @example 7f8c4c1e-2f7b-4b8e-9a55-0c9f3d1a2b6e
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "paid_on": "2026-04-01"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PaymentRunPaid"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentRun"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payment_runs_bank_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/xml": unknown;
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payment_runs_csv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     payments_list: {
         parameters: {
             query?: {
@@ -18528,7 +22327,7 @@ export interface operations {
             };
         };
     };
-    funding_pools_get_share: {
+    pools_get_member_share: {
         parameters: {
             query?: never;
             header?: never;
@@ -20915,6 +24714,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The funder's slug */
                 funder_slug: string;
                 commitment_id: string;
             };
@@ -24057,6 +27857,104 @@ export interface operations {
             };
         };
     };
+    search_list: {
+        parameters: {
+            query?: {
+                /** @description What to look for, as in a web search: words, "a phrase", or between alternatives, -word to leave out. */
+                q?: string | null;
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchHit"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     threads_list: {
         parameters: {
             query?: {
@@ -24656,6 +28554,137 @@ export interface operations {
             };
             /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    trustee_papers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrusteePapers"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    trustee_papers_csv_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -25450,6 +29479,817 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_list: {
+        parameters: {
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://crm.example.org/trellis",
+                 *       "event_types": [
+                 *         "update.received"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookEndpointCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://riverside.example.org/annual-report-2025.pdf",
+                 *       "event_types": [
+                 *         "update.received"
+                 *       ],
+                 *       "description": "Core funding for the organisation's work with young people in Riverside."
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookEndpointUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_redeliver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_rotate_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "overlap_seconds": 1
+                 *     }
+                 */
+                "application/json": components["schemas"]["SecretRotation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -36,7 +36,12 @@ export interface Acting {
   partnerId: string | null;
   membershipId: string | null;
   memberships: Membership[];
+  /** Every role the token carries: finance and trustee come on top of funder_staff. */
+  roles: string[];
 }
+
+/** Whether the person may prepare and approve payment runs, set budgets and confirm bank details. */
+export const isFinance = (who: Acting | undefined) => Boolean(who?.roles.includes("finance"));
 
 function claims(token: string): Record<string, unknown> {
   const part = token.split(".")[1] ?? "";
@@ -45,7 +50,7 @@ function claims(token: string): Record<string, unknown> {
 }
 
 export function acting(user: User | null): Acting {
-  if (!user) return { role: "none", funderId: null, partnerId: null, membershipId: null, memberships: [] };
+  if (!user) return { role: "none", funderId: null, partnerId: null, membershipId: null, memberships: [], roles: [] };
   const c = claims(user.access_token);
   const roles = (c.roles as string[] | undefined) ?? [];
   const role = roles.includes("funder_staff")
@@ -61,6 +66,7 @@ export function acting(user: User | null): Acting {
     partnerId: (c.partner_id as string | undefined) ?? null,
     membershipId: (c.mid as string | undefined) ?? null,
     memberships: ((user.profile as Record<string, unknown>).memberships as Membership[] | undefined) ?? [],
+    roles,
   };
 }
 

@@ -20,6 +20,7 @@ import {
   ChipField,
   Create,
   Datagrid,
+  Edit,
   DateField,
   FunctionField,
   List,
@@ -37,12 +38,13 @@ import {
 } from "react-admin";
 import { currentUser, type Acting } from "./auth";
 import { cast, keepBallot, keptBallot, takeBallot, type Ballot } from "./ballot";
-import { money, type TrellisDataProvider } from "./data";
+import type { TrellisDataProvider } from "./data";
 import { PageTitle, Section, when } from "./common";
 import { Replies } from "./staff";
-import { ActionForm, Read } from "./widgets";
+import { ActionForm, FormFoot, Read } from "./widgets";
 
-type Rec = Record<string, any>;
+import { ContactsGrid, DocumentsGrid, GrantsGrid, type Rec } from "./lists";
+import { BankDetailsForPartner } from "./bank";
 
 export function PartnerHome() {
   const { permissions } = usePermissions<Acting>();
@@ -139,6 +141,7 @@ export const MyOrganisation = () => (
       <TextField source="org_id" label="Org id" />
       <TextField source="charity_number" />
       <ApiClients />
+      <BankDetailsForPartner />
     </SimpleShowLayout>
   </Show>
 );
@@ -198,23 +201,29 @@ function ClientForm({ partnerId, onMade }: { partnerId: string; onMade: (c: Rec)
 
 export const ContactList = () => (
   <List empty={false}>
-    <Datagrid bulkActionButtons={false} rowClick="edit">
-      <TextField source="name" />
-      <TextField source="role" />
-      <TextField source="email" />
-      <TextField source="phone" />
-    </Datagrid>
+    <ContactsGrid rowClick="edit" />
   </List>
+);
+
+const ContactForm = () => (
+  <SimpleForm>
+    <TextInput source="name" />
+    <TextInput source="role" />
+    <TextInput source="email" type="email" />
+    <TextInput source="phone" type="tel" />
+  </SimpleForm>
+);
+
+/** Changing a contact sends If-Match: a change someone made meanwhile is never overwritten. */
+export const ContactEdit = () => (
+  <Edit mutationMode="pessimistic" redirect="list">
+    <ContactForm />
+  </Edit>
 );
 
 export const ContactCreate = () => (
   <Create redirect="list">
-    <SimpleForm>
-      <TextInput source="name" />
-      <TextInput source="role" />
-      <TextInput source="email" type="email" />
-      <TextInput source="phone" type="tel" />
-    </SimpleForm>
+    <ContactForm />
   </Create>
 );
 
@@ -222,12 +231,7 @@ const DOC_KINDS = ["annual_report", "accounts", "strategy", "policy", "other"].m
 
 export const DocumentList = () => (
   <List empty={false}>
-    <Datagrid bulkActionButtons={false}>
-      <TextField source="title" />
-      <TextField source="kind" />
-      <TextField source="year" />
-      <FunctionField label="Link" render={(d: Rec) => <MLink href={d.url}>Open {d.title}</MLink>} />
-    </Datagrid>
+    <DocumentsGrid />
   </List>
 );
 
@@ -312,14 +316,7 @@ export function PartnerUpdateCreate() {
                 onChange={(ev) => setText({ ...text, [name]: ev.target.value })}
               />
             ))}
-            {error ? (
-              <Alert severity="error" role="alert" sx={{ mb: 1 }}>
-                {error}
-              </Alert>
-            ) : null}
-            <MButton type="submit" variant="contained" disabled={chosen.length === 0}>
-              Send the update
-            </MButton>
+            <FormFoot error={error} submit="Send the update" disabled={chosen.length === 0} />
           </Box>
         )}
       </Read>
@@ -352,11 +349,7 @@ export const PartnerUpdateShow = () => (
 
 export const PartnerGrantList = () => (
   <List empty={false}>
-    <Datagrid rowClick="show" bulkActionButtons={false}>
-      <TextField source="title" />
-      <FunctionField label="Award" render={(g: Rec) => money(g.amount_awarded, g.currency)} />
-      <ChipField source="status" />
-    </Datagrid>
+    <GrantsGrid />
   </List>
 );
 
@@ -491,14 +484,7 @@ function AnswerRound() {
         </FormControl>
       ))}
       <MTextField label="Anything else (optional)" multiline minRows={3} fullWidth value={comment} onChange={(e) => setComment(e.target.value)} />
-      {error ? (
-        <Alert severity="error" role="alert" sx={{ mt: 1 }}>
-          {error}
-        </Alert>
-      ) : null}
-      <MButton type="submit" variant="contained" sx={{ mt: 2 }} disabled={how === "anonymous" && !ballot}>
-        Send my answer
-      </MButton>
+      <FormFoot error={error} submit="Send my answer" disabled={how === "anonymous" && !ballot} />
     </Box>
   );
 }

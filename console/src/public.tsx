@@ -4,7 +4,7 @@ import { useParams } from "react-router-dom";
 import { Alert, Box, Container, Link as MLink, Typography } from "@mui/material";
 import { publicRead, money } from "./data";
 import { Section, when } from "./common";
-import { ResultsTable } from "./staff";
+import { ResultsTable } from "./feedback";
 import type { PublicCommitment, Scorecard } from "./types";
 
 type Rec = Record<string, any>;

@@ -1,8 +1,13 @@
 // Screens for a funder's staff: react-admin resources over the API as any client sees it.
 import { Link } from "react-router-dom";
-import { Alert, Box, Button as MButton, Link as MLink, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
 import {
-  ArrayField,
+  Alert,
+  Box,
+  Button as MButton,
+  Link as MLink,
+  Typography,
+} from "@mui/material";
+import {
   AutocompleteInput,
   BooleanField,
   BooleanInput,
@@ -11,7 +16,6 @@ import {
   Datagrid,
   DateField,
   DateInput,
-  FunctionField,
   List,
   NumberField,
   ReferenceField,
@@ -27,22 +31,13 @@ import {
   usePermissions,
   useRecordContext,
 } from "react-admin";
-import { money } from "./data";
-import { Section, SectionStatus, Withheld, today, when } from "./common";
-import { ActionForm, Read, useRead } from "./widgets";
+import { money, toMinor } from "./data";
+import { Section, SectionStatus, today, when } from "./common";
+import { ActionForm, DataTable, Read, useRead } from "./widgets";
 import type { Acting } from "./auth";
 
-type Rec = Record<string, any>;
-
-const Money = ({ source, label }: { source: string; label?: string }) => (
-  <FunctionField label={label ?? "Amount"} render={(r: Rec) => money(r[source], r.currency)} />
-);
-
-const PartnerName = ({ source = "partner_id" }: { source?: string; label?: string }) => (
-  <ReferenceField source={source} reference="partners" link="show" label="Partner">
-    <TextField source="name" />
-  </ReferenceField>
-);
+import { ContactsGrid, DocumentsGrid, GrantsGrid, Money, PartnerName, type Rec } from "./lists";
+import { BankDetailsForFinance } from "./bank";
 
 // Partners --------------------------------------------------------------------------------
 
@@ -171,32 +166,21 @@ export const PartnerShow = () => (
       </TabbedShowLayout.Tab>
       <TabbedShowLayout.Tab label="Grants" path="grants">
         <ReferenceManyField reference="grants" target="partner_id" label={false} sort={{ field: "created_at", order: "DESC" }}>
-          <Datagrid bulkActionButtons={false} rowClick="show">
-            <TextField source="title" />
-            <Money source="amount_awarded" />
-            <ChipField source="status" />
-          </Datagrid>
+          <GrantsGrid />
         </ReferenceManyField>
       </TabbedShowLayout.Tab>
       <TabbedShowLayout.Tab label="Documents" path="documents">
         <ReferenceManyField reference="documents" target="partner_id" label={false} sort={{ field: "year", order: "DESC" }}>
-          <Datagrid bulkActionButtons={false}>
-            <TextField source="title" />
-            <TextField source="kind" />
-            <TextField source="year" />
-            <FunctionField label="Link" render={(d: Rec) => <MLink href={d.url}>Open {d.title}</MLink>} />
-          </Datagrid>
+          <DocumentsGrid />
         </ReferenceManyField>
       </TabbedShowLayout.Tab>
       <TabbedShowLayout.Tab label="Contacts" path="contacts">
         <ReferenceManyField reference="contacts" target="partner_id" label={false} sort={{ field: "name", order: "ASC" }}>
-          <Datagrid bulkActionButtons={false}>
-            <TextField source="name" />
-            <TextField source="role" />
-            <TextField source="email" />
-            <TextField source="phone" />
-          </Datagrid>
+          <ContactsGrid />
         </ReferenceManyField>
+      </TabbedShowLayout.Tab>
+      <TabbedShowLayout.Tab label="Bank details" path="bank">
+        <BankDetailsForFinance />
       </TabbedShowLayout.Tab>
     </TabbedShowLayout>
   </Show>
@@ -210,7 +194,7 @@ export const InteractionList = () => (
   <List empty={false} sort={{ field: "occurred_at", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <DateField locales="en-GB" source="occurred_at" label="When" />
-      <PartnerName />
+      <PartnerName label="Partner" />
       <TextField source="kind" />
       <TextField source="summary" />
     </Datagrid>
@@ -220,7 +204,7 @@ export const InteractionList = () => (
 export const InteractionShow = () => (
   <Show title="A visit, call or meeting">
     <SimpleShowLayout>
-      <PartnerName />
+      <PartnerName label="Partner" />
       <TextField source="kind" />
       <DateField locales="en-GB" source="occurred_at" showTime />
       <TextField source="summary" />
@@ -250,7 +234,7 @@ export const UpdateList = () => (
   <List empty={false} sort={{ field: "sent_at", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <DateField locales="en-GB" source="sent_at" label="Sent" />
-      <PartnerName />
+      <PartnerName label="Partner" />
       <TextField source="what_changed" label="What has changed" />
       <NumberField source="reply_count" label="Replies" />
     </Datagrid>
@@ -293,7 +277,7 @@ export function Replies({ side }: { side: "funder" | "partner" }) {
 export const UpdateShow = () => (
   <Show title="An update from a partner">
     <SimpleShowLayout>
-      <PartnerName />
+      <PartnerName label="Partner" />
       <DateField locales="en-GB" source="sent_at" label="Sent" showTime />
       <TextField source="sent_by" />
       <TextField source="what_changed" label="What has changed" />
@@ -314,7 +298,7 @@ export const GrantList = () => (
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="reference" />
       <TextField source="title" />
-      <PartnerName />
+      <PartnerName label="Partner" />
       <Money source="amount_awarded" label="Award" />
       <ChipField source="status" />
     </Datagrid>
@@ -354,32 +338,19 @@ function Schedule() {
           <Typography>
             Paid {money(s.amount_paid, s.currency)} of {money(s.amount_awarded, s.currency)}.
           </Typography>
-          <Box sx={{ overflowX: "auto" }} tabIndex={0} role="region" aria-label="Instalments table">
-            <Table size="small" aria-label="Instalments">
-              <TableHead>
-                <TableRow>
-                  <TableCell>#</TableCell>
-                  <TableCell>Due</TableCell>
-                  <TableCell>Amount</TableCell>
-                  <TableCell>Status</TableCell>
-                </TableRow>
-              </TableHead>
-              <TableBody>
-                {s.instalments.map((i: Rec) => (
-                  <TableRow key={i.id}>
-                    <TableCell>{i.sequence}</TableCell>
-                    <TableCell>{when(i.due_date)}</TableCell>
-                    <TableCell>{money(i.amount, i.currency)}</TableCell>
-                    <TableCell>
-                      {i.status}
-                      {i.overdue ? " (overdue)" : ""}
-                      {i.paid_on ? ` on ${when(i.paid_on)}` : ""}
-                    </TableCell>
-                  </TableRow>
-                ))}
-              </TableBody>
-            </Table>
-          </Box>
+          <DataTable
+            label="Instalments"
+            headers={["#", "Due", "Amount", "Status"]}
+            rows={s.instalments.map((i: Rec) => ({
+              key: i.id,
+              cells: [
+                i.sequence,
+                when(i.due_date),
+                money(i.amount, i.currency),
+                `${i.status}${i.overdue ? " (overdue)" : ""}${i.paid_on ? ` on ${when(i.paid_on)}` : ""}`,
+              ],
+            }))}
+          />
           {(() => {
             const next = s.instalments.find((i: Rec) => i.status === "scheduled");
             return next ? (
@@ -432,7 +403,7 @@ export const GrantShow = () => (
   <Show>
     <SimpleShowLayout>
       <TextField source="title" />
-      <PartnerName />
+      <PartnerName label="Partner" />
       <TextField source="reference" />
       <ChipField source="status" />
       <Money source="amount_awarded" label="Award" />
@@ -457,7 +428,7 @@ export const GrantShow = () => (
 );
 
 export const GrantCreate = () => (
-  <Create redirect="show" transform={(d: Rec) => ({ ...d, amount_awarded: Math.round(Number(d.amount_awarded) * 100) })}>
+  <Create redirect="show" transform={(d: Rec) => ({ ...d, amount_awarded: toMinor(d.amount_awarded) })}>
     <SimpleForm defaultValues={{ currency: "GBP", payment_frequency: "annual" }}>
       <ReferenceInput source="partner_id" reference="partners" sort={{ field: "name", order: "ASC" }}>
         <AutocompleteInput optionText="name" label="Partner" fullWidth />
@@ -483,192 +454,6 @@ export const PaymentList = () => (
       <TextField source="reference" />
     </Datagrid>
   </List>
-);
-
-// Commitments, rounds, results, actions ---------------------------------------------------
-
-export const CommitmentList = () => (
-  <List empty={false} sort={{ field: "position", order: "ASC" }}>
-    <Datagrid rowClick="show" bulkActionButtons={false}>
-      <NumberField source="position" />
-      <TextField source="title" />
-      <ChipField source="status" />
-      <NumberField source="promised_days" label="Promised days" />
-    </Datagrid>
-  </List>
-);
-
-function CommitmentActions() {
-  const c = useRecordContext<Rec>();
-  if (!c || c.status !== "draft") return null;
-  return <ActionForm title="Publish this commitment" path={`/commitments/${c.id}/publish`} fields={[]} submit="Publish" toBody={() => ({})} />;
-}
-
-export const CommitmentShow = () => (
-  <Show>
-    <SimpleShowLayout>
-      <TextField source="title" />
-      <TextField source="description" />
-      <ChipField source="status" />
-      <NumberField source="current_version" label="Version" />
-      <CommitmentActions />
-    </SimpleShowLayout>
-  </Show>
-);
-
-export const CommitmentCreate = () => (
-  <Create redirect="show">
-    <SimpleForm defaultValues={{ status: "draft", position: 0 }}>
-      <TextInput source="title" fullWidth />
-      <TextInput source="description" multiline minRows={3} fullWidth />
-      <TextInput source="position" type="number" parse={(v: string) => Number(v)} />
-      <SelectInput source="status" choices={[{ id: "draft", name: "draft" }, { id: "published", name: "published" }]} />
-    </SimpleForm>
-  </Create>
-);
-
-export const RoundList = () => (
-  <List empty={false} sort={{ field: "opens_on", order: "DESC" }}>
-    <Datagrid rowClick="show" bulkActionButtons={false}>
-      <TextField source="title" />
-      <DateField locales="en-GB" source="opens_on" label="Opens" />
-      <DateField locales="en-GB" source="closes_on" label="Closes" />
-      <ChipField source="status" />
-    </Datagrid>
-  </List>
-);
-
-/** What partners said about each commitment; a withheld figure says why it is withheld. */
-export function ResultsTable({ results }: { results: Rec[] }) {
-  return (
-    <Box sx={{ overflowX: "auto" }} tabIndex={0} role="region" aria-label="Results table">
-      <Table size="small" aria-label="Results">
-        <TableHead>
-          <TableRow>
-            <TableCell>Commitment</TableCell>
-            <TableCell>What partners said</TableCell>
-          </TableRow>
-        </TableHead>
-        <TableBody>
-          {results.map((r) => (
-            <TableRow key={r.id ?? `${r.round_id}-${r.commitment_id}-${r.kind}`}>
-              <TableCell>{r.title ?? r.round_title}</TableCell>
-              <TableCell>
-                {(r.withheld ?? []).length > 0 ? (
-                  <Withheld value={null} withheld={r.withheld} />
-                ) : (
-                  <>
-                    Mean {r.mean} of 5 from {r.responses} responses
-                    {r.dont_know ? `; ${r.dont_know} did not know` : ""}
-                  </>
-                )}
-              </TableCell>
-            </TableRow>
-          ))}
-        </TableBody>
-      </Table>
-    </Box>
-  );
-}
-
-function RoundActions() {
-  const r = useRecordContext<Rec>();
-  if (!r) return null;
-  const step = { draft: ["open", "Open the round"], open: ["close", "Close the round"], closed: ["publish", "Publish the results"] }[
-    r.status as string
-  ];
-  return (
-    <Box>
-      {step ? <ActionForm title={step[1]} path={`/rounds/${r.id}/${step[0]}`} fields={[]} submit={step[1]} toBody={() => ({})} /> : null}
-      {r.status === "closed" || r.status === "published" ? (
-        <Read<Rec[]> key={r.status} path={`/rounds/${r.id}/results`}>
-          {(results) => (
-            <Box>
-              <Typography variant="h6" component="h2">
-                Results
-              </Typography>
-              <ResultsTable results={results} />
-            </Box>
-          )}
-        </Read>
-      ) : null}
-    </Box>
-  );
-}
-
-export const RoundShow = () => (
-  <Show>
-    <SimpleShowLayout>
-      <TextField source="title" />
-      <TextField source="description" />
-      <ChipField source="status" />
-      <DateField locales="en-GB" source="opens_on" label="Opens" />
-      <DateField locales="en-GB" source="closes_on" label="Closes" />
-      <NumberField source="invited_count" label="Partners invited" emptyText="—" />
-      <NumberField source="k_threshold" label="Anonymity threshold (k)" emptyText="—" />
-      <ArrayField source="commitments" label="Asks about">
-        <Datagrid bulkActionButtons={false}>
-          <TextField source="title" />
-        </Datagrid>
-      </ArrayField>
-      <RoundActions />
-    </SimpleShowLayout>
-  </Show>
-);
-
-export const RoundCreate = () => (
-  <Create redirect="show">
-    <SimpleForm defaultValues={{ opens_on: today() }}>
-      <TextInput source="title" fullWidth />
-      <TextInput source="description" multiline minRows={2} fullWidth />
-      <DateInput source="opens_on" label="Opens" />
-      <DateInput source="closes_on" label="Closes" />
-    </SimpleForm>
-  </Create>
-);
-
-export const ResultList = () => (
-  <List empty={false} sort={{ field: "closes_on", order: "DESC" }}>
-    <Datagrid bulkActionButtons={false}>
-      <TextField source="round_title" label="Round" />
-      <TextField source="title" label="Commitment" />
-      <TextField source="kind" />
-      <FunctionField
-        label="What partners said"
-        render={(r: Rec) =>
-          r.withheld.length ? <Withheld value={null} withheld={r.withheld} /> : `Mean ${r.mean} of 5 from ${r.responses} responses`
-        }
-      />
-    </Datagrid>
-  </List>
-);
-
-const ACTION_STATUS = ["planned", "in_progress", "done", "not_doing"].map((s) => ({ id: s, name: s.replace("_", " ") }));
-
-export const ActionList = () => (
-  <List empty={false} sort={{ field: "created_at", order: "DESC" }}>
-    <Datagrid rowClick="edit" bulkActionButtons={false}>
-      <TextField source="title" />
-      <ChipField source="status" />
-      <DateField locales="en-GB" source="due_on" label="Due" />
-      <BooleanField source="published" />
-    </Datagrid>
-  </List>
-);
-
-export const ActionCreate = () => (
-  <Create redirect="list">
-    <SimpleForm defaultValues={{ status: "planned", published: false }}>
-      <TextInput source="title" label="What we will do" fullWidth />
-      <TextInput source="description" multiline minRows={2} fullWidth />
-      <ReferenceInput source="round_id" reference="rounds">
-        <SelectInput optionText="title" label="Answers the round" />
-      </ReferenceInput>
-      <SelectInput source="status" choices={ACTION_STATUS} />
-      <DateInput source="due_on" label="Due" />
-      <BooleanInput source="published" label="Show it to partners and on the public scorecard" />
-    </SimpleForm>
-  </Create>
 );
 
 // Threads ---------------------------------------------------------------------------------
@@ -743,71 +528,6 @@ export const ThreadCreate = ({ partner }: { partner?: boolean }) => (
       <TextInput source="body" label="Message" multiline minRows={3} fullWidth />
     </SimpleForm>
   </Create>
-);
-
-// Pools -----------------------------------------------------------------------------------
-
-export const PoolList = () => (
-  <List empty={false} sort={{ field: "name", order: "ASC" }}>
-    <Datagrid rowClick="show" bulkActionButtons={false}>
-      <TextField source="name" />
-      <TextField source="purpose" />
-      <TextField source="my_status" label="Your place" />
-    </Datagrid>
-  </List>
-);
-
-function PoolBooks() {
-  const p = useRecordContext<Rec>();
-  if (!p) return null;
-  return (
-    <Box>
-      <Read<Rec[]> path={`/pools/${p.id}/members`}>
-        {(members) => (
-          <Section title="Members">
-            {members.map((m) => (
-              <Typography key={m.funder_id ?? m.id}>
-                {m.funder_name ?? m.funder_id}: {m.status}
-              </Typography>
-            ))}
-          </Section>
-        )}
-      </Read>
-      <Read<Rec> path={`/pools/${p.id}/statement`}>
-        {(s) => (
-          <Section title="Books">
-            <Typography>
-              Balance {money(s.balance ?? s.available, p.currency)}; contributed {money(s.contributed, p.currency)}; granted {money(s.granted, p.currency)}.
-            </Typography>
-          </Section>
-        )}
-      </Read>
-      <Read<Rec[]> path={`/pools/${p.id}/proposals`}>
-        {(proposals) => (
-          <Section title="Proposals and votes">
-            {proposals.length === 0 ? <Typography>None.</Typography> : null}
-            {proposals.map((x) => (
-              <Typography key={x.id}>
-                {x.title ?? x.partner_name ?? "A proposal"} — {x.status}
-                {x.amount ? `, ${money(x.amount, p.currency)}` : ""}
-              </Typography>
-            ))}
-          </Section>
-        )}
-      </Read>
-    </Box>
-  );
-}
-
-export const PoolShow = () => (
-  <Show>
-    <SimpleShowLayout>
-      <TextField source="name" />
-      <TextField source="purpose" />
-      <TextField source="rule_in_words" label="How it decides" />
-      <PoolBooks />
-    </SimpleShowLayout>
-  </Show>
 );
 
 export function NotFoundNote() {

@@ -1,6 +1,6 @@
 // Small pieces several screens share: reading a sub-resource, posting an action.
 import { useCallback, useEffect, useState, type ReactNode } from "react";
-import { Alert, Box, Button, Stack, TextField as MTextField, Typography } from "@mui/material";
+import { Alert, Box, Button, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField as MTextField, Typography } from "@mui/material";
 import { Loading, useDataProvider, useNotify, useRefresh } from "react-admin";
 import type { TrellisDataProvider } from "./data";
 
@@ -107,14 +107,51 @@ export function ActionForm({
           />
         ))}
       </Stack>
+      <FormFoot error={error} submit={submit} disabled={busy} />
+    </Box>
+  );
+}
+
+/** The end of a form: what to fix (announced), then the button that sends it. */
+export function FormFoot({ error, submit, disabled }: { error: string | null; submit: string; disabled?: boolean }) {
+  return (
+    <>
       {error ? (
         <Alert severity="error" role="alert" sx={{ mt: 1 }}>
           {error}
         </Alert>
       ) : null}
-      <Button type="submit" variant="contained" disabled={busy} sx={{ mt: 1.5 }}>
-        {submit}
-      </Button>
+      <Box>
+        <Button type="submit" variant="contained" disabled={disabled} sx={{ mt: 1.5 }}>
+          {submit}
+        </Button>
+      </Box>
+    </>
+  );
+}
+
+/** A small table that scrolls sideways on a phone; `label` names it for screen readers. */
+export function DataTable({ label, headers, rows }: { label: string; headers: string[]; rows: { key: string; cells: ReactNode[] }[] }) {
+  return (
+    <Box sx={{ overflowX: "auto" }} tabIndex={0} role="region" aria-label={`${label} table`}>
+      <Table size="small" aria-label={label}>
+        <TableHead>
+          <TableRow>
+            {headers.map((h) => (
+              <TableCell key={h}>{h}</TableCell>
+            ))}
+          </TableRow>
+        </TableHead>
+        <TableBody>
+          {rows.map((r) => (
+            <TableRow key={r.key}>
+              {r.cells.map((c, i) => (
+                <TableCell key={i}>{c}</TableCell>
+              ))}
+            </TableRow>
+          ))}
+        </TableBody>
+      </Table>
     </Box>
   );
 }

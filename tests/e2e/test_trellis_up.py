@@ -74,16 +74,24 @@ def processes_using(data_dir: Path) -> list[int]:
     return found
 
 
+Running = tuple[subprocess.Popen[str], dict[str, str], dict[str, int], str]
+
+
 @pytest.fixture
-def running(
-    tmp_path: Path,
-) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], dict[str, int], str]]:
+def running(tmp_path: Path) -> Iterator[Running]:
+    yield from run_up(tmp_path)
+
+
+def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[Running]:
+    """`trellis up --demo` on free ports until the test ends (``extra_env`` added to its environment)."""
     ports = dict(zip(SERVICES, free_ports(4), strict=True))
-    env = environment(tmp_path / "data", ports)
-    proc = trellis("up", "--demo", env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    env = {**environment(tmp_path / "data", ports), **(extra_env or {})}
+    errors = tmp_path / "up-stderr.log"
+    with errors.open("w") as stderr:
+        proc = trellis("up", "--demo", env=env, stdout=subprocess.PIPE, stderr=stderr)
     assert proc.stdout is not None
     banner: list[str] = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # the demo seeds through the API: slow on a busy machine
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
@@ -93,7 +101,8 @@ def running(
             break
     text = "".join(banner)
     try:
-        assert "Ctrl-C stops everything" in text, text
+        # A start that failed says why (its last lines of stderr), e.g. a port taken meanwhile.
+        assert "Ctrl-C stops everything" in text, text + errors.read_text()[-3000:]
         yield proc, env, ports, text
     finally:
         if proc.poll() is None:
