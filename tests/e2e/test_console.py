@@ -25,7 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.demo import DEMO_PARTNER, DEMO_STAFF, _accept
+from services.demo import DEMO_PARTNER, DEMO_STAFF
+from services.demo_feedback import accept_invitation
 from tests.e2e.test_trellis_up import ROOT, Running, run_up
 
 CONSOLE = ROOT / "console"
@@ -100,7 +101,7 @@ def _second_membership(gateway: str, env: dict[str, str]) -> None:
     """The demo's staff member joins Riverside too: she then chooses whom she acts for."""
     link = _cli(env, "invite", "--email", DEMO_STAFF[0], "--funder", "riverside").split()[-1]
     with httpx.Client(base_url=gateway, timeout=20, follow_redirects=True) as client:
-        _accept(client, link, DEMO_STAFF[1], DEMO_STAFF[2])
+        accept_invitation(client, link, DEMO_STAFF[1], DEMO_STAFF[2])
 
 
 def _pool_with_a_proposal(gateway: str, env: dict[str, str]) -> None:
