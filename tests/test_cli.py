@@ -71,3 +71,16 @@ def test_a_token_before_any_database_says_what_to_do(
     monkeypatch.setenv("TRELLIS_DATA_DIR", str(data_dir.parent / "empty"))
     assert cli.main(["token", "--role", "partner", "--partner", str(uuid.uuid4())]) == 2
     assert "trellis migrate" in capsys.readouterr().err
+
+
+def test_workers_are_for_the_gateway(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "funding", "--workers", "2"]) == 2
+    assert "--workers is for the gateway" in capsys.readouterr().err
+
+
+def test_workers_refuse_one_metrics_port_for_several_processes(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRELLIS_GATEWAY_METRICS_PORT", "18499")
+    assert cli.main(["serve", "gateway", "--workers", "2"]) == 2
+    assert "TRELLIS_GATEWAY_METRICS_PORT" in capsys.readouterr().err

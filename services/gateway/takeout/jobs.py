@@ -27,8 +27,24 @@ from services.gateway.views.compose import PAGE, Calls, Refused, Unavailable
 
 logger = logging.getLogger("trellis.gateway.takeout")
 
-#: This process; a running job recorded by another is one whose process has gone.
-BOOT = uuid.uuid4().hex
+#: This process (its pid, then a random part): a running job recorded by another process
+#: is still running if that process is alive (``trellis serve gateway --workers N`` runs
+#: several side by side on one data directory), and failed if it has gone.
+BOOT = f"{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def _running_elsewhere(boot: str) -> bool:
+    """Whether the gateway process that recorded ``boot`` is another one, still alive."""
+    pid, _, _ = boot.partition("-")
+    if boot == BOOT or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def owner_of(caller: Caller) -> str:
@@ -83,7 +99,11 @@ class TakeoutStore:
             job = Job(**orjson.loads(self._state(job_id).read_bytes()))
         except (FileNotFoundError, orjson.JSONDecodeError, TypeError):
             return None
-        if job.status in {"queued", "running"} and job.boot != BOOT:
+        if (
+            job.status in {"queued", "running"}
+            and job.boot != BOOT
+            and not _running_elsewhere(job.boot)
+        ):
             job.status, job.error = (
                 "failed",
                 "The gateway restarted during this takeout; start it again.",
