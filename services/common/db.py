@@ -151,9 +151,9 @@ def secure_sqlite_file(url: str) -> None:
             file.chmod(0o600)
 
 
-#: Whether this context is a read-only request (``GET``, ``HEAD``, ``OPTIONS``). Its
-#: session begins no transaction: each ``SELECT`` runs on its own (one round trip on
-#: PostgreSQL, no ``BEGIN`` and ``COMMIT`` around it). The first statement that writes
+#: Whether this context is a read-only request (``GET``, ``HEAD``, ``OPTIONS``). On
+#: SQLite its session begins no transaction: each ``SELECT`` runs on its own (on
+#: PostgreSQL reads still run in one, for now; see ``create_engine``). The first statement that writes
 #: (or locks: ``FOR UPDATE``) begins one lazily, right before it, and the session
 #: dependency commits or rolls it back as for any request: a read request that writes
 #: keeps every rule of a writing one (all or nothing, nothing kept after the deadline).
@@ -166,8 +166,8 @@ def secure_sqlite_file(url: str) -> None:
 #: both read first deadlock on the upgrade to a write lock and one fails at once.
 read_only_request: ContextVar[bool] = ContextVar("read_only_request", default=False)
 
-# Set on a connection (its pool record's ``info``) whose transaction is deferred to its
-# first write; on PostgreSQL it holds the isolation level to restore then.
+# Set on a SQLite connection (its pool record's ``info``) whose transaction is deferred
+# to its first write.
 _LAZY = "trellis_lazy_begin"
 _READ_PREFIXES = ("SELECT", "select")
 
@@ -187,33 +187,18 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _postgres_begin(connection: Any) -> None:
-    if not read_only_request.get():
-        return
-    # asyncpg's adapter sends BEGIN before the first statement unless it is in autocommit;
-    # set here on the adapter only (not through SQLAlchemy), so nothing else changes.
-    adapter = connection.connection.dbapi_connection
-    connection.info[_LAZY] = adapter.isolation_level
-    adapter.isolation_level = "autocommit"
-
-
 def _begin_before_write(
     connection: Any, cursor: Any, statement: str, _params: Any, context: Any, _many: bool
 ) -> None:
     info = connection.info
     if _LAZY not in info or not _writes(statement, context):
         return
-    level = info.pop(_LAZY)
-    if connection.dialect.name == "sqlite":
-        cursor.execute("BEGIN IMMEDIATE")
-    else:  # the adapter begins the transaction with this statement
-        connection.connection.dbapi_connection.isolation_level = level
+    info.pop(_LAZY)
+    cursor.execute("BEGIN IMMEDIATE")
 
 
-def _end_lazy(dbapi_connection: Any, record: Any) -> None:
-    level = record.info.pop(_LAZY, None)
-    if isinstance(level, str):  # PostgreSQL, no write: back to the pool's usual level
-        dbapi_connection.isolation_level = level
+def _end_lazy(_dbapi_connection: Any, record: Any) -> None:
+    record.info.pop(_LAZY, None)
 
 
 def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -257,7 +242,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 10)
         kwargs.setdefault("pool_recycle", 1800)
         engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "begin", _postgres_begin)
+        # The lazy transaction (``_postgres_begin``) is not switched on for PostgreSQL:
+        # with it, savepoints in read requests and concurrent writers failed in the suite.
         event.listen(engine.sync_engine, "checkout", _alive)
     event.listen(engine.sync_engine, "before_cursor_execute", _begin_before_write)
     event.listen(engine.sync_engine, "checkin", _end_lazy)
