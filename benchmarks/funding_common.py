@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -109,6 +109,55 @@ async def bulk_grants_sql(
         await raw.execute("VACUUM ANALYZE grant_funding_organisations")
 
 
+def grant_rows(
+    rng: random.Random,
+    funder_id: uuid.UUID,
+    prefix: str,
+    partner_ids: list[uuid.UUID],
+    numbers: range,
+    now: datetime,
+) -> tuple[list[dict], list[dict]]:
+    """Awarded grants numbered ``numbers`` of one funder, and their funding organisations."""
+    grants, orgs = [], []
+    for n in numbers:
+        grant_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        awarded = date(2015, 1, 1) + timedelta(days=rng.randrange(15 * 365))
+        start = awarded + timedelta(days=30)
+        end = add_months(start, 12 * rng.choice((3, 4, 5))) - timedelta(days=1)
+        amount = rng.randrange(500_000, 50_000_000)
+        reference = f"B{n:07d}"
+        grants.append(
+            {
+                "id": grant_id,
+                "funder_id": funder_id,
+                "pool_id": None,
+                "partner_id": rng.choice(partner_ids),
+                "title": f"Core funding {n}",
+                "description": "Unrestricted multi-year funding for the organisation's work.",
+                "amount_awarded": amount,
+                "currency": "GBP",
+                "planned_start_date": start,
+                "planned_end_date": end,
+                "payment_frequency": "annual",
+                "reference": reference,
+                "status": "active",
+                "grant_360_id": f"{prefix}-{reference}",
+                "approved_on": awarded,
+                "approved_by": "Board",
+                "decision_reference": f"TM-{n}",
+                "original_amount": amount,
+                "original_start_date": start,
+                "original_end_date": end,
+                "list_date": awarded,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+        )
+        orgs.append({"grant_id": grant_id, "funder_id": funder_id, "position": 0})
+    return grants, orgs
+
+
 async def bulk_grants(
     stack: Stack, funder_id: uuid.UUID, prefix: str, partner_ids: list[uuid.UUID], count: int
 ) -> None:
@@ -117,43 +166,8 @@ async def bulk_grants(
     now = utcnow()
     chunk = 5000
     for offset in range(0, count, chunk):
-        grants, orgs = [], []
-        for n in range(offset, min(count, offset + chunk)):
-            grant_id = uuid.UUID(int=rng.getrandbits(128), version=4)
-            awarded = date(2015, 1, 1) + timedelta(days=rng.randrange(15 * 365))
-            start = awarded + timedelta(days=30)
-            end = add_months(start, 12 * rng.choice((3, 4, 5))) - timedelta(days=1)
-            amount = rng.randrange(500_000, 50_000_000)
-            reference = f"B{n:07d}"
-            grants.append(
-                {
-                    "id": grant_id,
-                    "funder_id": funder_id,
-                    "pool_id": None,
-                    "partner_id": rng.choice(partner_ids),
-                    "title": f"Core funding {n}",
-                    "description": "Unrestricted multi-year funding for the organisation's work.",
-                    "amount_awarded": amount,
-                    "currency": "GBP",
-                    "planned_start_date": start,
-                    "planned_end_date": end,
-                    "payment_frequency": "annual",
-                    "reference": reference,
-                    "status": "active",
-                    "grant_360_id": f"{prefix}-{reference}",
-                    "approved_on": awarded,
-                    "approved_by": "Board",
-                    "decision_reference": f"TM-{n}",
-                    "original_amount": amount,
-                    "original_start_date": start,
-                    "original_end_date": end,
-                    "list_date": awarded,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-            )
-            orgs.append({"grant_id": grant_id, "funder_id": funder_id, "position": 0})
+        numbers = range(offset, min(count, offset + chunk))
+        grants, orgs = grant_rows(rng, funder_id, prefix, partner_ids, numbers, now)
         async with db.sessionmaker() as session, session.begin():
             await session.execute(insert(Grant), grants)
             await session.execute(insert(GrantFundingOrganisation), orgs)

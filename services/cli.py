@@ -2,7 +2,8 @@
 
 trellis up [--demo]       migrate, start the gateway and the three services (a crashed one
                           is restarted), Ctrl-C stops all
-trellis serve SERVICE     run one service (what containers run)
+trellis serve SERVICE     run one service (what containers run); the gateway takes
+                          --workers N to use N cores
 trellis migrate [SERVICE] apply migrations
 trellis token --role R    mint an access token for a person in a role (a developer tool)
 trellis invite --email E  invite a person (--funder slug, --partner id or --admin); prints the link
@@ -96,12 +97,35 @@ def ensure_keys(settings: CommonSettings) -> KeyStore:
     return keys
 
 
-def serve(name: str, host: str | None, port: int | None) -> None:
+def serve(name: str, host: str | None, port: int | None, workers: int = 1) -> None:
+    """Run one service; ``workers`` > 1 runs that many processes on the one port (the
+    gateway: its rate limits are shared through their store, takeouts through the data
+    directory)."""
+    if workers > 1 and name != "gateway":
+        raise CliError(
+            "--workers is for the gateway; run more replicas of a service behind it instead"
+        )
+    if workers > 1 and getattr(_settings(name), "metrics_port", None) is not None:
+        raise CliError(
+            "--workers cannot share TRELLIS_GATEWAY_METRICS_PORT between processes: unset it "
+            "and read each worker's /metrics with TRELLIS_GATEWAY_METRICS_TOKEN, or run one "
+            "worker per container"
+        )
+    settings = _settings(name)
+    sqlite_gateway = name == "gateway" and settings.effective_database_url.startswith("sqlite")
+    if settings.migrate_on_start and not sqlite_gateway:
+        # A gateway on SQLite brings its one table up to date as it starts.
+        upgrade(name, settings.effective_database_url)
+    if workers > 1 and sqlite_gateway and not settings.redis_url:
+        # Each worker brings the rate limits' SQLite table up to date as it starts;
+        # done once here first, so they never migrate the one file at the same time.
+        upgrade(name, settings.effective_database_url)
     uvicorn.run(
         APP_FACTORIES[name],
         factory=True,
         host=host or _host(name),
         port=port or _port(name),
+        workers=workers if workers > 1 else None,
         log_config=None,
         access_log=False,
         loop="uvloop",
@@ -342,7 +366,7 @@ def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 60.0) ->
                     pass
             if pending and time.monotonic() > deadline:
                 raise CliError(f"{', '.join(pending)} did not become ready in {timeout:.0f}s")
-            time.sleep(0.2)
+            time.sleep(0.1)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -368,7 +392,9 @@ def up(args: argparse.Namespace) -> int:
         _check_port_free(name, hosts[name], ports[name])
     data_dir.mkdir(parents=True, exist_ok=True)
     ensure_keys(settings)
-    migrate(SERVICES)
+    # Each process migrates its own database as it starts: the four start together and
+    # their migrations run at once, overlapping the others' imports.
+    os.environ["TRELLIS_MIGRATE_ON_START"] = "true"
     urls = {name: f"http://{hosts[name]}:{ports[name]}" for name in ALL}
     if (CONSOLE_BUNDLE / "index.html").is_file():
         os.environ.setdefault("TRELLIS_GATEWAY_CONSOLE_DIR", str(CONSOLE_BUNDLE))
@@ -514,6 +540,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve.add_argument("service", choices=ALL)
     p_serve.add_argument("--host")
     p_serve.add_argument("--port", type=int)
+    p_serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the gateway's port (more cores); the gateway only",
+    )
     p_migrate = sub.add_parser("migrate", help="apply database migrations")
     p_migrate.add_argument(
         "service", nargs="*", help=f"one or more of {', '.join(ALL)} (default: the services)"
@@ -556,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             return up(args)
         if args.command == "serve":
-            serve(args.service, args.host, args.port)
+            serve(args.service, args.host, args.port, args.workers)
             return 0
         if args.command == "migrate":
             names = args.service or list(SERVICES)

@@ -119,3 +119,16 @@ def test_a_finance_token_carries_the_staff_role_of_a_funder(
     caller = asyncio.run(verifier.verify(token))
     assert caller.staff_funder_id == funder_id
     assert {"funder_staff", "finance"} <= set(caller.roles)
+
+
+def test_workers_are_for_the_gateway(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "funding", "--workers", "2"]) == 2
+    assert "--workers is for the gateway" in capsys.readouterr().err
+
+
+def test_workers_refuse_one_metrics_port_for_several_processes(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRELLIS_GATEWAY_METRICS_PORT", "18499")
+    assert cli.main(["serve", "gateway", "--workers", "2"]) == 2
+    assert "TRELLIS_GATEWAY_METRICS_PORT" in capsys.readouterr().err

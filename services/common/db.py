@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -150,18 +151,66 @@ def secure_sqlite_file(url: str) -> None:
             file.chmod(0o600)
 
 
-#: Whether the transactions begun in this context may write. On SQLite a writing
-#: transaction begins with ``BEGIN IMMEDIATE``: it takes the database's write lock
-#: first (waiting up to ``busy_timeout`` for it), so two writers run one after the
-#: other, each reading what the previous one committed, as ``SELECT ... FOR UPDATE``
-#: makes them on PostgreSQL. A read-only request (``GET``) begins a plain deferred
-#: transaction and never waits for writers (WAL). Without this, two writers that both
-#: read first deadlock on the upgrade to a write lock and one fails at once.
-sqlite_writes: ContextVar[bool] = ContextVar("sqlite_writes", default=True)
+#: Whether this context is a read-only request (``GET``, ``HEAD``, ``OPTIONS``). On
+#: SQLite its session begins no transaction: each ``SELECT`` runs on its own (on
+#: PostgreSQL reads still run in one, for now; see ``create_engine``). The first statement that writes
+#: (or locks: ``FOR UPDATE``) begins one lazily, right before it, and the session
+#: dependency commits or rolls it back as for any request: a read request that writes
+#: keeps every rule of a writing one (all or nothing, nothing kept after the deadline).
+#: Elsewhere a transaction begins with the connection, as usual.
+#:
+#: On SQLite a writing transaction begins with ``BEGIN IMMEDIATE``: it takes the
+#: database's write lock first (waiting up to ``busy_timeout`` for it), so two writers
+#: run one after the other, each reading what the previous one committed, as
+#: ``SELECT ... FOR UPDATE`` makes them on PostgreSQL. Without this, two writers that
+#: both read first deadlock on the upgrade to a write lock and one fails at once.
+read_only_request: ContextVar[bool] = ContextVar("read_only_request", default=False)
+
+# Set on a SQLite connection (its pool record's ``info``) whose transaction is deferred
+# to its first write.
+_LAZY = "trellis_lazy_begin"
+_READ_PREFIXES = ("SELECT", "select")
+
+
+def _writes(statement: str, context: Any) -> bool:
+    """Whether a statement needs the request's transaction: DML, DDL, locks, anything
+    but a plain ``SELECT``."""
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        return True
+    return not statement.lstrip().startswith(_READ_PREFIXES) or "FOR UPDATE" in statement
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_writes.get() else "BEGIN")
+    if read_only_request.get():
+        connection.info[_LAZY] = True
+        return
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_before_write(
+    connection: Any, cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+) -> None:
+    info = connection.info
+    if _LAZY not in info or not _writes(statement, context):
+        return
+    info.pop(_LAZY)
+    cursor.execute("BEGIN IMMEDIATE")
+
+
+def _end_lazy(_dbapi_connection: Any, record: Any) -> None:
+    record.info.pop(_LAZY, None)
+
+
+def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled PostgreSQL connection the server has closed is replaced at checkout.
+
+    asyncpg learns of the close (a restart, an idle timeout) when the socket does,
+    without a round trip: this replaces ``pool_pre_ping``'s three (BEGIN, ``;``,
+    ROLLBACK) on every request. Connections dropped silently on the way (no FIN) are
+    bounded by ``pool_recycle``."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -179,7 +228,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for SQLite (WAL, foreign keys on) or PostgreSQL. Statement parameters
-    (the data) never appear in logs or error messages."""
+    (the data) never appear in logs or error messages. Read-only requests run without a
+    transaction until they write (``read_only_request``)."""
     url = async_url(url)
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
@@ -187,11 +237,17 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
-        return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
+        kwargs.setdefault("pool_recycle", 1800)
+        engine = create_async_engine(url, **kwargs)
+        # The lazy transaction (``_postgres_begin``) is not switched on for PostgreSQL:
+        # with it, savepoints in read requests and concurrent writers failed in the suite.
+        event.listen(engine.sync_engine, "checkout", _alive)
+    event.listen(engine.sync_engine, "before_cursor_execute", _begin_before_write)
+    event.listen(engine.sync_engine, "checkin", _end_lazy)
+    return engine
 
 
 class Database:
@@ -228,7 +284,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     told the request failed, so nothing of it may be kept.
     """
     db: Database = request.app.state.db
-    sqlite_writes.set(request.method not in READ_METHODS)
+    read_only_request.set(request.method in READ_METHODS)
     async with db.sessionmaker() as session:
         session.info["outbox"] = getattr(request.app.state, "outbox", None)
         try:

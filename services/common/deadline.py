@@ -6,7 +6,7 @@ when it receives the request, to decide it. A relative budget rather than an
 absolute time, so clocks that disagree between machines don't matter (as gRPC's
 ``grpc-timeout``).
 
-In a service, ``DeadlineMiddleware`` turns the header into a deadline on this
+In a service, ``EdgeMiddleware`` (``services.common.edge``) turns the header into a deadline on this
 process's monotonic clock; the session dependency refuses to commit once it has
 passed (the caller has been told the request failed, so nothing may be kept),
 and calls to other services pass on what is left, minus a margin, so the
@@ -17,8 +17,6 @@ Without the header (a direct call, a test) there is no deadline.
 
 import time
 from contextvars import ContextVar
-
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.errors import ServiceUnavailable
 
@@ -77,28 +75,3 @@ def parse_budget(value: bytes) -> float | None:
     except ValueError:
         return None
     return max(0, millis) / 1000
-
-
-class DeadlineMiddleware:
-    """Pure ASGI: sets the request's deadline from ``X-Request-Timeout-Ms``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        budget = None
-        for name, value in scope["headers"]:
-            if name == _HEADER:
-                budget = parse_budget(value)
-                break
-        if budget is None:
-            await self.app(scope, receive, send)
-            return
-        token = deadline_var.set(time.monotonic() + budget)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            deadline_var.reset(token)

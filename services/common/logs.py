@@ -1,12 +1,13 @@
-"""Structured JSON logs: one object per line, each with the request id."""
+"""Structured JSON logs: one object per line, each with the request id.
+
+The access log (``trellis.access``: one line per request with method, path, status
+and duration) is written by ``EdgeMiddleware`` (``services.common.edge``).
+"""
 
 import logging
 import sys
-import time
-from typing import Any
 
 from pythonjsonlogger.orjson import OrjsonFormatter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.requestid import current_request_id
 from services.common.tracing import current_trace_id
@@ -48,35 +49,3 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # Debug lines of the SQLite driver carry every statement's parameters: the data itself
     # (anonymous answers included) would reach the logs. Never below INFO.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
-
-
-class AccessLogMiddleware:
-    """One JSON line per request: method, path, status, duration."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not access_logger.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status: dict[str, Any] = {"code": 500}
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            access_logger.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status["code"],
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )

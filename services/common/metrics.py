@@ -22,7 +22,6 @@ tests); values that need the database are read when ``/metrics`` is scraped.
 """
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from services.common.outbox import OutboxStatus
 
@@ -110,44 +109,6 @@ def route_template(scope: Scope) -> str | None:
     return getattr(route, "path_format", None) or getattr(route, "path", None)
 
 
-class MetricsMiddleware:
-    """Pure ASGI middleware counting and timing every HTTP request."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        metrics: Metrics,
-        route: Callable[[Scope], str | None] | None = None,
-    ) -> None:
-        """``route`` names requests that bypass routing (the gateway's proxied paths)."""
-        self.app = app
-        self.metrics = metrics
-        self.route = route
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500}
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = (self.route(scope) if self.route else None) or route_template(scope)
-            self.metrics.observe(
-                scope["method"],
-                route or UNMATCHED,
-                str(status["code"]),
-                time.perf_counter() - started,
-            )
-
-
 def install_metrics(
     app: FastAPI,
     service: str,
@@ -156,15 +117,15 @@ def install_metrics(
 ) -> Metrics:
     """Count every request of ``app`` and serve ``GET /metrics``.
 
-    Call it once, when the app is built (it adds a middleware). The gateway does
-    ``install_metrics(app, "gateway")``; the data services get it from
+    Call it once, when the app is built, and give the ``Metrics`` it returns to the
+    app's ``EdgeMiddleware`` (``services.common.edge``), which counts the requests. The
+    gateway does ``install_metrics(app, "gateway")``; the data services get it from
     ``create_service_app`` together with the outbox and pool collectors.
     """
     metrics = Metrics(service)
     for collector, refresh in collectors:
         metrics.register(collector, refresh)
     app.state.metrics = metrics
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     async def metrics_endpoint(request: Request) -> Response:
         """Prometheus metrics of this process (text exposition format)."""

@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from fastapi import Path
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, to_json
 
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at", "version"})
 
@@ -195,3 +196,23 @@ class TimestampedRecord(Record):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+def json_response(
+    content: BaseModel | list[BaseModel],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A model (or a list of models) as the JSON answer, serialised once.
+
+    A route that returns its models lets FastAPI validate them again against the
+    ``response_model`` before serialising them; a route that has just built them
+    from its rows returns this instead (``response_model`` still documents it).
+    """
+    return Response(
+        to_json(content, by_alias=True),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )

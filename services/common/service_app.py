@@ -10,20 +10,18 @@ from fastapi import APIRouter, FastAPI
 from services.common import audit
 from services.common.auth import TokenVerifier
 from services.common.db import Database
-from services.common.deadline import DeadlineMiddleware
 from services.common.docs import install_docs
+from services.common.edge import EdgeMiddleware
 from services.common.errors import install_problem_handlers
 from services.common.events import EventHandler, events_router
 from services.common.health import router as health_router
 from services.common.http import ServiceClient, ServiceTokens
 from services.common.idempotency import release_keys_of_ended_processes
-from services.common.limits import SizeLimitMiddleware
-from services.common.logs import AccessLogMiddleware, configure_logging
+from services.common.logs import configure_logging
 from services.common.metrics import install_metrics, service_collectors
 from services.common.openapi import install_contract, operation_id, problem_responses
 from services.common.outbox import Outbox, OutboxDispatcher
 from services.common.outbox_routes import outbox_router
-from services.common.requestid import RequestIdMiddleware
 from services.common.revocation import RevocationList, RevocationSource, http_source
 from services.common.settings import SERVICES, ServiceSettings
 from services.common.tracing import install_tracing, instrument_client, shutdown_tracing
@@ -153,13 +151,11 @@ def create_service_app(
         redoc_url=None,
     )
     install_problem_handlers(app)
-    app.add_middleware(SizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(DeadlineMiddleware)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(RequestIdMiddleware)
-    install_metrics(
+    metrics = install_metrics(
         app, settings.service_name, collectors=service_collectors(app, settings.service_name)
     )
+    # One pure-ASGI layer: request id, deadline, size limits, access log, metrics.
+    app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     install_tracing(app, settings.service_name, settings.otlp_endpoint)
     app.include_router(health_router)
     for router in routers:

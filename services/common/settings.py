@@ -51,6 +51,9 @@ class CommonSettings(BaseSettings):
     otlp_endpoint: str | None = Field(None, validation_alias=_env("TRELLIS_OTLP_ENDPOINT"))
     """OTLP/HTTP collector for traces (e.g. ``http://otel-collector:4318``); unset: no tracing."""
     redis_url: str | None = Field(None, validation_alias=_env("TRELLIS_REDIS_URL"))
+    migrate_on_start: bool = Field(False, validation_alias=_env("TRELLIS_MIGRATE_ON_START"))
+    """``trellis serve`` brings its database up to date before serving (``trellis up`` sets
+    it, so the databases are migrated at once, each by its own process)."""
     """Redis for rate-limit counters shared by replicas; unset: the database keeps them."""
     revocation_poll_interval: float = Field(
         2.0, validation_alias=_env("TRELLIS_REVOCATION_POLL_INTERVAL")

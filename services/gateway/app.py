@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier
 from services.common.docs import install_docs
+from services.common.edge import EdgeMiddleware
 from services.common.errors import (
     BadRequest,
     NotFound,
@@ -25,11 +26,9 @@ from services.common.errors import (
     install_problem_handlers,
 )
 from services.common.http import ServiceClient, ServiceTokens
-from services.common.limits import SizeLimitMiddleware
-from services.common.logs import AccessLogMiddleware, configure_logging
-from services.common.metrics import METRICS_PATH, MetricsMiddleware, install_metrics
+from services.common.logs import configure_logging
+from services.common.metrics import METRICS_PATH, install_metrics
 from services.common.openapi import install_contract, operation_id
-from services.common.requestid import RequestIdMiddleware
 from services.common.revocation import RevocationList, http_source
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
@@ -93,8 +92,8 @@ class ProblemCORSMiddleware(CORSMiddleware):
 class GatewayApp(FastAPI):
     """FastAPI for the gateway's own pages; routed paths skip it entirely.
 
-    A proxied request goes through ``hot_path`` only: request id, access log, CORS
-    and the proxy, all pure ASGI. FastAPI's per-request work (telemetry checks,
+    A proxied request goes through ``hot_path`` only: the edge layer (request id, size
+    limits, access log, metrics), CORS, rate limits and the proxy, all pure ASGI. FastAPI's per-request work (telemetry checks,
     exception middleware, routing) is kept for ``/healthz``, ``/readyz``,
     ``/openapi.json``, ``/docs``, ``/redoc`` and ``/``. Middleware for proxied requests belongs in
     ``hot_path`` (see ``create_app``), not in ``add_middleware``.
@@ -281,17 +280,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "expose_headers": CORS_EXPOSE_HEADERS,
         "max_age": 600,
     }
-    app.add_middleware(OwnOperationsLimits, limits=limits)
-    app.add_middleware(ProblemCORSMiddleware, **cors)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(RequestIdMiddleware)
     metrics = install_metrics(app, settings.service_name)
     limits.count_in(metrics.registry, settings.service_name)
+    app.add_middleware(OwnOperationsLimits, limits=limits)
+    app.add_middleware(ProblemCORSMiddleware, **cors)
+    app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=None, deadlines=False)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
-    limited = SizeLimitMiddleware(limits, max_body_bytes=settings.max_body_bytes)
-    app.hot_path = RequestIdMiddleware(AccessLogMiddleware(ProblemCORSMiddleware(limited, **cors)))
+    # Two layers before the proxy: the edge (request id, size limits, access log, metrics;
+    # the gateway sets deadlines rather than taking them) and CORS, which its refusals
+    # pass through too; then the rate limits.
     app.hot_path = trace_asgi(
-        MetricsMiddleware(app.hot_path, metrics=metrics, route=_route_label), tracer_provider
+        EdgeMiddleware(
+            ProblemCORSMiddleware(limits, **cors),
+            metrics=metrics,
+            max_body_bytes=settings.max_body_bytes,
+            deadlines=False,
+            route=_route_label,
+            wrap_refusal=lambda refuse: ProblemCORSMiddleware(refuse, **cors),
+        ),
+        tracer_provider,
     )
 
     app.include_router(views_router)

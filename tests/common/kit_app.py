@@ -11,7 +11,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Depends, FastAPI, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.common.auth import CallerDep, KeyStore, TokenIssuer
 from services.common.db import SessionDep
@@ -88,6 +88,43 @@ async def list_notes(session: SessionDep, query: NotesQuery, response: Response)
     )
     page.apply(response, "notes")
     return [entry.entity_id for entry in page.items]
+
+
+def _in_transaction(driver: Any) -> bool:
+    """Whether the driver's connection (asyncpg or aiosqlite) is inside a transaction."""
+    if hasattr(driver, "is_in_transaction"):
+        return bool(driver.is_in_transaction())
+    return bool(driver.in_transaction)
+
+
+@router.get("/reads/transaction")
+async def read_transaction(
+    session: SessionDep, write: str | None = None, fail: bool = False, slow: float = 0.0
+) -> dict[str, bool | None]:
+    """Whether this read runs in a transaction after a SELECT, and after writing two notes
+    (``write``), failing after the first (``fail``) or outliving its deadline (``slow``)."""
+    await session.execute(select(func.count()).select_from(AuditEntry))
+    raw = await (await session.connection()).get_raw_connection()
+    after_read = _in_transaction(raw.driver_connection)
+    after_write = None
+    if write:
+        for n in range(2):
+            session.add(
+                AuditEntry(
+                    actor="reader",
+                    action="create",
+                    entity_type="note",
+                    entity_id=f"{write}-{n}",
+                    changes={},
+                )
+            )
+            await session.flush()
+            if fail:
+                raise RuntimeError("failed after the first write")
+        after_write = _in_transaction(raw.driver_connection)
+    if slow:
+        await asyncio.sleep(slow)
+    return {"after_read": after_read, "after_write": after_write}
 
 
 @asynccontextmanager

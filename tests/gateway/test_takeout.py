@@ -5,6 +5,7 @@ import asyncio
 import csv
 import io
 import json
+import sys
 import uuid
 import zipfile
 from typing import Any
@@ -174,3 +175,29 @@ async def test_no_takeout_starts_with_a_service_down(stack: Stack, views: Views)
     assert response.status_code == 503
     assert "funding service is unavailable" in response.json()["detail"]
     assert (await views.without_funding.get(TAKEOUT, headers=funder.staff)).json() == []
+
+
+async def test_a_takeout_running_in_another_gateway_worker_reads_as_running(
+    stack: Stack, views: Views
+) -> None:
+    """``trellis serve gateway --workers N``: a job another live worker runs is not failed;
+    once that process has gone, it is."""
+    story = await new_story(stack)
+    job = await _finished(views.gateway, story.funder.staff)
+    data_dir = stack.apps["partners"].state.settings.data_dir
+    [state] = list((data_dir / "takeouts").glob(f"{job['id']}.json"))
+    other = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(60)"
+    )
+    try:
+        record = json.loads(state.read_text())
+        record.update(status="running", boot=f"{other.pid}-{uuid.uuid4().hex}")
+        state.write_text(json.dumps(record))
+        seen = await views.gateway.get(f"{TAKEOUT}/{job['id']}", headers=story.funder.staff)
+        assert seen.json()["status"] == "running"
+    finally:
+        other.kill()
+        await other.wait()
+    gone = await views.gateway.get(f"{TAKEOUT}/{job['id']}", headers=story.funder.staff)
+    assert gone.json()["status"] == "failed"
+    assert "restarted" in gone.json()["error"]

@@ -3,11 +3,11 @@
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, exists, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from services.common.errors import BadRequest
 from services.common.lists import (
@@ -28,6 +28,14 @@ from services.funding.grants.models import (
     Payment,
     Variation,
 )
+
+
+class GrantRead(NamedTuple):
+    """A grant read for answering (not for changing): its row and its funding organisations."""
+
+    grant: Row[Any]
+    funder_ids: list[uuid.UUID]
+
 
 GRANT_SORTS: dict[str, ColumnElement[Any]] = {
     "awarded_on": Grant.list_date,
@@ -97,12 +105,35 @@ def overdue_clause(today: date) -> ColumnElement[bool]:
 async def get_grant(
     session: AsyncSession, grant_id: uuid.UUID, *, for_update: bool = False
 ) -> Grant | None:
-    stmt = (
-        select(Grant).where(Grant.id == grant_id).options(selectinload(Grant.funding_organisations))
-    )
     if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+        # FOR UPDATE cannot lock the nullable side of an outer join on PostgreSQL: lock the
+        # grant, then read its funding organisations.
+        stmt = select(Grant).options(selectinload(Grant.funding_organisations))
+        stmt = stmt.where(Grant.id == grant_id).with_for_update()
+        return (await session.execute(stmt)).scalar_one_or_none()
+    stmt = select(Grant).options(joinedload(Grant.funding_organisations))
+    stmt = stmt.where(Grant.id == grant_id)
+    return (await session.execute(stmt)).unique().scalar_one_or_none()
+
+
+_grants = Grant.__table__
+_orgs = GrantFundingOrganisation.__table__
+# Built once: its cache key is computed once, not on every read.
+_READ_GRANT = (
+    select(_grants, _orgs.c.funder_id.label("org_funder_id"))
+    .outerjoin(_orgs, _orgs.c.grant_id == _grants.c.id)
+    .where(_grants.c.id == bindparam("grant_id"))
+    .order_by(_orgs.c.position)
+)
+
+
+async def read_grant(session: AsyncSession, grant_id: uuid.UUID) -> GrantRead | None:
+    """A grant and the funders named as its funding organisations, in one query (one round
+    trip), as plain rows: for reads, which change nothing and need no ORM object."""
+    rows = (await session.execute(_READ_GRANT, {"grant_id": grant_id})).all()
+    if not rows:
+        return None
+    return GrantRead(rows[0], [r.org_funder_id for r in rows if r.org_funder_id is not None])
 
 
 async def reference_taken(session: AsyncSession, *, funder_id: uuid.UUID, reference: str) -> bool:

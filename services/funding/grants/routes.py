@@ -1,9 +1,10 @@
 """HTTP routes of core grants, instalments, payments and variations. Thin handlers."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import Row
 
 from services.common.auth import StaffDep, StaffOrPartnerDep
 from services.common.concurrency import IfMatchDep, etag
@@ -11,6 +12,7 @@ from services.common.db import SessionDep
 from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
+from services.common.schemas import json_response
 from services.common.service_app import problem_responses
 from services.funding.grants import service
 from services.funding.grants.models import Grant as GrantRow
@@ -98,8 +100,9 @@ def partners_client(request: Request) -> ServiceClient:
 PartnersDep = Annotated[ServiceClient, Depends(partners_client)]
 
 
-def grant_out(grant: GrantRow) -> Grant:
-    """A grant as the API shows it, with the award as first made."""
+def grant_out(grant: GrantRow | Row[Any], *, funder_ids: list[uuid.UUID] | None = None) -> Grant:
+    """A grant as the API shows it, with the award as first made (from the ORM object, or
+    from a row read with its ``funder_ids``)."""
     award = None
     if grant.approved_on is not None and grant.original_amount is not None:
         assert grant.original_start_date and grant.original_end_date
@@ -119,7 +122,9 @@ def grant_out(grant: GrantRow) -> Grant:
         version=grant.version,
         funder_id=grant.funder_id,
         pool_id=grant.pool_id,
-        funder_ids=[o.funder_id for o in grant.funding_organisations],
+        funder_ids=funder_ids
+        if funder_ids is not None
+        else [o.funder_id for o in grant.funding_organisations],
         partner_id=grant.partner_id,
         title=grant.title,
         description=grant.description,
@@ -224,8 +229,8 @@ async def create_grant(
 
 @router.get("/grants", response_model=list[Grant], tags=["grants"])
 async def list_grants(
-    session: SessionDep, caller: StaffOrPartnerDep, query: GrantListQuery, response: Response
-) -> list[Grant]:
+    session: SessionDep, caller: StaffOrPartnerDep, query: GrantListQuery
+) -> Response:
     """Your funder's grants (staff) or your own awarded grants (partner).
 
     Sort by ``awarded_on`` (proposals by the day they were proposed),
@@ -235,18 +240,20 @@ async def list_grants(
     Deep pages: send ``cursor`` (the previous page's ``X-Next-Cursor``).
     """
     page = await service.list_grants(session=session, caller=caller, query=query)
-    page.apply(response, "grants")
-    return [grant_out(g) for g in page.items]
+    answer = json_response([grant_out(g) for g in page.items])
+    page.apply(answer, "grants")
+    return answer
 
 
 @router.get("/grants/{grant_id}", response_model=Grant, tags=["grants"])
 async def get_grant(
-    grant_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep, response: Response
-) -> Grant:
+    grant_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
+) -> Response:
     """One grant, with the award as first made."""
-    grant = await service.get_grant(session=session, caller=caller, grant_id=grant_id)
-    response.headers["ETag"] = etag(grant)
-    return grant_out(grant)
+    read = await service.read_grant(session=session, caller=caller, grant_id=grant_id)
+    return json_response(
+        grant_out(read.grant, funder_ids=read.funder_ids), headers={"ETag": etag(read.grant)}
+    )
 
 
 @router.put(

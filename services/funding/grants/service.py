@@ -125,11 +125,11 @@ def check_term(start: date, end: date) -> None:
     _check_term(start, end)
 
 
-def _visible(caller: Caller, grant: Grant) -> bool:
+def _visible(caller: Caller, grant: Any, funder_ids: list[uuid.UUID] | None = None) -> bool:
     if caller.has("funder_staff") and caller.staff_funder_id is not None:
-        return grant.funder_id == caller.staff_funder_id or any(
-            org.funder_id == caller.staff_funder_id for org in grant.funding_organisations
-        )
+        if funder_ids is None:
+            funder_ids = [org.funder_id for org in grant.funding_organisations]
+        return grant.funder_id == caller.staff_funder_id or caller.staff_funder_id in funder_ids
     if caller.has("partner") and caller.own_partner_id is not None:
         return grant.partner_id == caller.own_partner_id and grant.approved_on is not None
     return False
@@ -143,6 +143,16 @@ async def get_grant(
     if grant is None or not _visible(caller, grant):
         raise NotFound("There is no grant with this id.")
     return grant
+
+
+async def read_grant(
+    *, session: AsyncSession, caller: Caller, grant_id: uuid.UUID
+) -> repository.GrantRead:
+    """``get_grant`` for answering only: the same rule, one query, no ORM object."""
+    read = await repository.read_grant(session, grant_id)
+    if read is None or not _visible(caller, read.grant, read.funder_ids):
+        raise NotFound("There is no grant with this id.")
+    return read
 
 
 def _check_pool_host(caller: Caller, grant: Grant) -> None:

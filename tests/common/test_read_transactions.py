@@ -1,0 +1,80 @@
+"""A read costs what its query costs: no transaction around it, unless it writes."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select, text
+
+from services.common.models import AuditEntry
+
+
+async def _notes(app) -> int:
+    async with app.state.db.sessionmaker() as session:
+        return await session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.entity_type == "note")
+        )
+
+
+async def test_a_read_runs_outside_any_transaction(kit, backend: str) -> None:
+    _app, client, tokens = kit
+    response = await client.get("/api/v1/reads/transaction", headers=tokens.admin())
+    assert response.status_code == 200, response.text
+    # PostgreSQL reads still run in a transaction (see create_engine in services.common.db).
+    assert response.json() == {"after_read": backend == "postgres", "after_write": None}
+
+
+async def test_a_read_that_writes_begins_a_transaction_and_keeps_its_writes(kit) -> None:
+    app, client, tokens = kit
+    response = await client.get(
+        "/api/v1/reads/transaction", params={"write": "kept"}, headers=tokens.admin()
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["after_write"] is True
+    assert await _notes(app) == 2
+
+
+async def test_a_read_that_fails_after_writing_keeps_nothing(kit) -> None:
+    app, client, tokens = kit
+    response = await client.get(
+        "/api/v1/reads/transaction",
+        params={"write": "lost", "fail": "true"},
+        headers=tokens.admin(),
+    )
+    assert response.status_code == 500
+    assert await _notes(app) == 0
+
+
+async def test_a_read_that_writes_past_its_deadline_keeps_nothing(kit) -> None:
+    app, client, tokens = kit
+    response = await client.get(
+        "/api/v1/reads/transaction",
+        params={"write": "late", "slow": "0.3"},
+        headers={**tokens.admin(), "X-Request-Timeout-Ms": "100"},
+    )
+    assert response.status_code == 503, response.text
+    assert response.json()["type"].endswith("/deadline-exceeded")
+    assert await _notes(app) == 0
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced(kit, backend: str) -> None:
+    """Without a ping per request: a connection PostgreSQL ended (a restart, an idle
+    timeout) is noticed at checkout and replaced, and the read succeeds."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL closes connections; a SQLite file has none to lose")
+    app, client, tokens = kit
+    # Fill the pool with a few connections, then have the server end all of them.
+    await asyncio.gather(
+        *(client.get("/api/v1/reads/transaction", headers=tokens.admin()) for _ in range(3))
+    )
+    async with app.state.db.engine.connect() as conn:
+        ended = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert ended >= 1
+    await asyncio.sleep(0.2)  # the closed sockets reach the event loop
+    for _ in range(4):
+        response = await client.get("/api/v1/reads/transaction", headers=tokens.admin())
+        assert response.status_code == 200, response.text
