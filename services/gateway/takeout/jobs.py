@@ -27,8 +27,29 @@ from services.gateway.views.compose import PAGE, Calls, Refused, Unavailable
 
 logger = logging.getLogger("trellis.gateway.takeout")
 
-#: This process; a running job recorded by another is one whose process has gone.
-BOOT = uuid.uuid4().hex
+#: This process (its pid, then a random part): a running job recorded by another process
+#: is still running if that process is alive (``trellis serve gateway --workers N`` runs
+#: several side by side on one data directory), and failed if it has gone.
+BOOT = f"{os.getpid()}-{uuid.uuid4().hex}"
+
+#: Nested lists read at once (one per parent row): each is a round trip to a service, so
+#: reading a few together keeps the services busy; the rows of at most this many parents
+#: are held in memory before they are written, in their parents' order.
+NESTED_AT_ONCE = 8
+
+
+def _running_elsewhere(boot: str) -> bool:
+    """Whether the gateway process that recorded ``boot`` is another one, still alive."""
+    pid, _, _ = boot.partition("-")
+    if boot == BOOT or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def owner_of(caller: Caller) -> str:
@@ -83,7 +104,11 @@ class TakeoutStore:
             job = Job(**orjson.loads(self._state(job_id).read_bytes()))
         except (FileNotFoundError, orjson.JSONDecodeError, TypeError):
             return None
-        if job.status in {"queued", "running"} and job.boot != BOOT:
+        if (
+            job.status in {"queued", "running"}
+            and job.boot != BOOT
+            and not _running_elsewhere(job.boot)
+        ):
             job.status, job.error = (
                 "failed",
                 "The gateway restarted during this takeout; start it again.",
@@ -213,6 +238,20 @@ async def _pages(calls: Calls, listing: Listing, path: str) -> Any:
             return
 
 
+async def _nested_rows(calls: Calls, child: Listing, parent_id: str) -> list[dict[str, Any]]:
+    """Every row of one parent's nested list (none if the caller's role does not read it)."""
+    rows: list[dict[str, Any]] = []
+    try:
+        async for page in _pages(calls, child, _fill(child.path, parent_id)):
+            rows.extend(page)
+    except Refused as exc:
+        # A row the caller reads whose nested list its role does not (or that went away
+        # meanwhile) is skipped, not the takeout.
+        if exc.status not in {403, 404}:
+            raise
+    return rows
+
+
 class IdSpool:
     """Row ids of a parent list, kept on disk (not in memory) until its nested lists are read."""
 
@@ -278,15 +317,13 @@ async def _write_all(
         for child in listing.children:
             async with ListFile(archive, child.name, child.columns, scratch) as out:
                 async for chunk in spool.chunks():
-                    for parent_id in chunk:
-                        try:
-                            async for rows in _pages(calls, child, _fill(child.path, parent_id)):
+                    for at in range(0, len(chunk), NESTED_AT_ONCE):
+                        window = chunk[at : at + NESTED_AT_ONCE]
+                        for rows in await asyncio.gather(
+                            *(_nested_rows(calls, child, parent_id) for parent_id in window)
+                        ):
+                            if rows:
                                 await out.write(rows)
-                        except Refused as exc:
-                            # A row the caller reads whose nested list its role does not
-                            # (or that went away meanwhile) is skipped, not the takeout.
-                            if exc.status not in {403, 404}:
-                                raise
             written.append((child.name, child.path, child.columns, out.rows))
         await asyncio.to_thread(spool.remove)
     return written
