@@ -38,7 +38,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.db import Database, make_metadata, sqlite_writes
+from services.common.db import Database, make_metadata, read_only_request
 from services.common.errors import Problem
 
 logger = logging.getLogger("trellis.ratelimit")
@@ -112,7 +112,7 @@ class SQLStorage(Storage, SlidingWindowCounterSupport):
                 raise OperationalError(
                     "-- the rate-limit store", None, RuntimeError("the store failed just now")
                 )
-            token = sqlite_writes.set(True)
+            token = read_only_request.set(False)
             try:
                 async with self.db.engine.begin() as conn:
                     yield conn
@@ -120,17 +120,17 @@ class SQLStorage(Storage, SlidingWindowCounterSupport):
                 self._failed_at = time.monotonic()
                 raise
             finally:
-                sqlite_writes.reset(token)
+                read_only_request.reset(token)
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction: on SQLite a deferred one, which takes no write lock."""
-        token = sqlite_writes.set(False)
+        """Reads only: on SQLite no transaction at all, so no write lock is taken."""
+        token = read_only_request.set(True)
         try:
             async with self.db.engine.connect() as conn:
                 yield conn
         finally:
-            sqlite_writes.reset(token)
+            read_only_request.reset(token)
 
     def _increment(self, key: str, expiry: int, amount: int, now: float) -> Any:
         table = RateLimitCounter.__table__
