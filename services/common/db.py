@@ -5,6 +5,7 @@ through this module: times come back as aware UTC datetimes on both, ids are
 UUIDs, money is integer minor units.
 """
 
+import contextlib
 import logging
 import os
 import uuid
@@ -284,7 +285,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     told the request failed, so nothing of it may be kept.
     """
     db: Database = request.app.state.db
-    read_only_request.set(request.method in READ_METHODS)
+    # Reset when the request ends: an app called in-process (a test client, a view that
+    # calls another app) must not leave its caller's later sessions read-only.
+    read_only = read_only_request.set(request.method in READ_METHODS)
+    try:
+        async with _request_session(request, db) as session:
+            yield session
+    finally:
+        with contextlib.suppress(ValueError):  # ended in another context: nothing leaked
+            read_only_request.reset(read_only)
+
+
+@contextlib.asynccontextmanager
+async def _request_session(request: Request, db: Database) -> AsyncIterator[AsyncSession]:
     async with db.sessionmaker() as session:
         session.info["outbox"] = getattr(request.app.state, "outbox", None)
         try:

@@ -231,6 +231,8 @@ def test_config_and_secrets_wire_each_service_and_name_only_real_settings(overla
 # external identity provider needs (documented in deploy/README.md).
 NOT_NEEDED_IN_KUBERNETES = {
     "TRELLIS_SERVICE_CLIENT_SECRET",
+    # Kubernetes migrates in its own Job before the pods start (trellis up sets it).
+    "TRELLIS_MIGRATE_ON_START",
     *(
         f"TRELLIS_{s.upper()}_{knob}"
         for s in SERVICES
@@ -240,6 +242,8 @@ NOT_NEEDED_IN_KUBERNETES = {
             "OUTBOX_PROBE_INTERVAL",
             "OUTBOX_BACKLOG_ALERT_AFTER",
             "MAX_PAGE_SIZE",
+            "LIST_EXACT_COUNT_LIMIT",
+            "LIST_ANCHOR_EVERY",
         )
     ),
     "TRELLIS_PARTNERS_CLIENT_TOKEN_TTL",
