@@ -14,7 +14,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -261,9 +261,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem.to_response(request.url.path)
 
     async def on_busy(request: Request, exc: Exception) -> Response:
-        # SQLite's write lock not granted within busy_timeout, or no pooled connection in
-        # time: the database is saturated, nothing was written, and a retry will do.
+        # SQLite's write lock not granted within busy_timeout, no pooled connection in
+        # time, or PostgreSQL out of connection slots (SQLSTATE class 53, "too many
+        # clients"): the database is saturated, nothing was written, and a retry will do.
         if isinstance(exc, OperationalError) and "locked" not in str(exc.orig):
+            return await on_unexpected(request, exc)
+        if (
+            isinstance(exc, DBAPIError)
+            and not isinstance(exc, OperationalError)
+            and not str(getattr(exc.orig, "sqlstate", None) or "").startswith("53")
+        ):
             return await on_unexpected(request, exc)
         logger.warning("database busy", extra={"path": request.url.path})
         problem = ServiceUnavailable(
@@ -283,5 +290,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StaleDataError, on_stale)
     app.add_exception_handler(OperationalError, on_busy)
+    app.add_exception_handler(DBAPIError, on_busy)
     app.add_exception_handler(PoolTimeoutError, on_busy)
     app.add_exception_handler(Exception, on_unexpected)

@@ -12,6 +12,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Depends, FastAPI, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from services.common.auth import CallerDep, KeyStore, TokenIssuer
 from services.common.db import SessionDep
@@ -129,14 +130,21 @@ async def read_transaction(
 
 @asynccontextmanager
 async def kit_app(
-    backend: str, tmp: Path, **overrides: Any
+    backend: str, tmp: Path, *, connect_as: str | None = None, **overrides: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, Tokens]]:
+    """The kit app on a fresh migrated database; ``connect_as`` names another PostgreSQL
+    role for the app's own connections (migrations still run as the test's user)."""
     keys = KeyStore(tmp / "data" / "keys" / "signing-keys.json")
     keys.ensure()
     tokens = Tokens(TokenIssuer(keys, issuer=ISSUER, audience=AUDIENCE))
     url = create_database(backend, "kit", tmp)
     upgrade("partners", url)
-    settings = service_settings("partners", data_dir=tmp / "data", database_url=url, **overrides)
+    app_url = url
+    if connect_as is not None:
+        app_url = make_url(url).set(username=connect_as, password=None).render_as_string(False)
+    settings = service_settings(
+        "partners", data_dir=tmp / "data", database_url=app_url, **overrides
+    )
     app = create_service_app(settings, title="kit", description="kit test app", routers=[router])
     try:
         async with (
