@@ -327,7 +327,8 @@ class ReceivedUpdateFact(Base):
 
 class DecisionFact(Base):
     """How long the funder took to decide on something asked of it: a proposed grant
-    (``grant``) from its proposal to its decision; later, a partner's request."""
+    (``grant``) from its proposal to its decision, or a partner's request for a change to its
+    grant (``grant_request``) from the request to the decision."""
 
     __tablename__ = "decision_facts"
 

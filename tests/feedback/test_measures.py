@@ -195,6 +195,37 @@ async def test_days_to_decision_from_proposal_to_decision(stack: Stack) -> None:
     assert (await _measures(stack, g.staff))["days_to_decision"]["based_on"] == 0
 
 
+async def test_a_partners_request_decided_counts_from_the_request(stack: Stack) -> None:
+    """``grant_request.decided`` (a partner asked for a change; staff decided by a variation
+    or a reply) counts the days from the request, once per request, beside grants'."""
+    f = await new_funder(stack)
+
+    def decided(requested: str, on: str) -> dict:
+        return {
+            "request_id": str(uuid.uuid4()),
+            "grant_id": str(uuid.uuid4()),
+            "funder_id": f.id,
+            "partner_id": str(uuid.uuid4()),
+            "kind": "extension",
+            "outcome": "declined",
+            "requested_at": requested,
+            "decided_at": on,
+            "days_to_decision": None,
+        }
+
+    quick = decided("2026-03-02T09:00:00+00:00", "2026-03-04T16:00:00+00:00")
+    slow = decided("2026-03-02T09:00:00+00:00", "2026-03-22T10:00:00+00:00")
+    for data in (quick, slow):
+        await _send(stack, "grant_request.decided", data)
+    again = await _send(stack, "grant_request.decided", quick)
+    await _send(stack, "grant_request.decided", quick, event_id=again)
+    await _send(stack, "grant_request.decided", {**quick, "decided_at": "2027-01-01T00:00:00Z"})
+    await _send(stack, "grant.approved", _approved(f.id, date(2026, 3, 1), date(2026, 3, 6)))
+    m = (await _measures(stack, f.staff))["days_to_decision"]
+    assert m["based_on"] == 3 and m["value"] == "5.0"
+    assert m["details"] == {"decisions": 3, "longest_days": 20}
+
+
 async def test_a_decision_in_the_funding_service_reaches_the_measure(stack: Stack) -> None:
     """End to end: a grant proposed and approved in funding arrives as ``grant.approved``
     with the day it was proposed."""

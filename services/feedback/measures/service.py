@@ -135,12 +135,34 @@ async def on_grant_approved(*, session: AsyncSession, event: Event) -> None:
     await session.flush()
 
 
+async def on_grant_request_decided(*, session: AsyncSession, event: Event) -> None:
+    """A partner's request for a change to its grant, decided (by a variation or a reply):
+    days from the request to the decision, counted with the grants' decisions."""
+    data = event.data
+    if not data.get("requested_at") or not data.get("decided_at"):
+        return
+    requested, decided = _date(data["requested_at"]), _date(data["decided_at"])
+    await repository.add_decision(
+        session,
+        {
+            "subject_id": uuid.UUID(str(data["request_id"])),
+            "kind": "grant_request",
+            "funder_id": uuid.UUID(str(data["funder_id"])),
+            "requested_on": requested,
+            "decided_on": decided,
+            "days": max(0, (decided - requested).days),
+        },
+    )
+    await session.flush()
+
+
 EVENT_HANDLERS = {
     "instalment.paid": on_instalment_paid,
     "instalment.overdue": on_instalment_overdue,
     "update.replied": on_update_replied,
     "update.received": on_update_received,
     "grant.approved": on_grant_approved,
+    "grant_request.decided": on_grant_request_decided,
 }
 
 
