@@ -8,11 +8,12 @@ import {
   Resource,
   UserMenu,
   useGetIdentity,
+  useUserMenu,
   usePermissions,
   type LayoutProps,
 } from "react-admin";
-import { Route } from "react-router-dom";
-import { Button, Container, MenuItem, Typography } from "@mui/material";
+import { Link, Route } from "react-router-dom";
+import { Button, Container, ListItemText, MenuItem, Typography } from "@mui/material";
 import { authProvider, switchMembership, type Acting } from "./auth";
 import { dataProvider } from "./data";
 import { theme } from "./common";
@@ -27,6 +28,7 @@ import * as H from "./hooks";
 import * as O from "./people";
 import { AuditList, SearchList } from "./find";
 import { ImportPage, TakeoutPage } from "./tools";
+import { NotificationsPage } from "./notifications";
 
 function SignIn() {
   return (
@@ -62,11 +64,22 @@ function RoleMenu() {
   );
 }
 
+/** The person's own notification preferences, whichever side they act for. */
+function NotificationsItem() {
+  const userMenu = useUserMenu();
+  return (
+    <MenuItem component={Link} to="/notifications" onClick={() => userMenu?.onClose()}>
+      <ListItemText>Notifications</ListItemText>
+    </MenuItem>
+  );
+}
+
 // The user menu's accessible name carries the name it shows (WCAG 2.5.3 label in name).
 function PersonMenu() {
   const { identity } = useGetIdentity();
   return (
     <UserMenu label={identity?.fullName ?? "Your account"}>
+      <NotificationsItem />
       <Logout />
     </UserMenu>
   );
@@ -95,6 +108,7 @@ export function App() {
           </CustomRoutes>
           <CustomRoutes>
             <Route path="/takeout" element={<TakeoutPage />} />
+            <Route path="/notifications" element={<NotificationsPage />} />
             {who?.role === "partner" ? null : (
               <>
                 <Route path="/forecast" element={<M.ForecastPage />} />
