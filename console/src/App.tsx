@@ -29,6 +29,7 @@ import * as O from "./people";
 import { AuditList, SearchList } from "./find";
 import { ImportPage, TakeoutPage } from "./tools";
 import { NotificationsPage } from "./notifications";
+import { RequestList, RequestShow } from "./requests";
 
 function SignIn() {
   return (
@@ -123,6 +124,7 @@ export function App() {
               <Resource name="updates" list={P.PartnerUpdateList} show={P.PartnerUpdateShow} create={P.PartnerUpdateCreate} />
               <Resource name="grants" list={P.PartnerGrantList} show={S.GrantShow} recordRepresentation="title" />
               <Resource name="payments" list={S.PaymentList} />
+              <Resource name="grant-requests" options={{ label: "Your requests" }} list={RequestList} show={RequestShow} />
               <Resource name="rounds" options={{ label: "Feedback rounds" }} list={P.PartnerRoundList} show={P.PartnerRoundShow} recordRepresentation="title" />
               <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={() => <S.ThreadCreate partner />} />
               <Resource name="contacts" list={P.ContactList} create={P.ContactCreate} edit={P.ContactEdit} />
@@ -141,6 +143,7 @@ export function App() {
               <Resource name="interactions" list={S.InteractionList} show={S.InteractionShow} create={S.InteractionCreate} />
               <Resource name="grants" list={S.GrantList} show={S.GrantShow} create={S.GrantCreate} recordRepresentation="title" />
               <Resource name="payments" list={S.PaymentList} />
+              <Resource name="grant-requests" options={{ label: "Grant requests" }} list={RequestList} show={RequestShow} />
               <Resource name="commitments" list={F.CommitmentList} show={F.CommitmentShow} create={F.CommitmentCreate} />
               <Resource name="rounds" options={{ label: "Feedback rounds" }} list={F.RoundList} show={F.RoundShow} create={F.RoundCreate} recordRepresentation="title" />
               <Resource name="results" list={F.ResultList} />

@@ -38,6 +38,7 @@ import type { Acting } from "./auth";
 
 import { ContactsGrid, DocumentsGrid, GrantsGrid, Money, PartnerName, type Rec } from "./lists";
 import { BankDetailsForFinance } from "./bank";
+import { GrantRequests } from "./requests";
 
 // Partners --------------------------------------------------------------------------------
 
@@ -422,6 +423,7 @@ export const GrantShow = () => (
           <TextField source="reason" />
         </Datagrid>
       </ReferenceManyField>
+      <GrantRequests />
       <History />
     </SimpleShowLayout>
   </Show>
