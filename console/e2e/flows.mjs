@@ -151,6 +151,7 @@ try {
     await page.goto(`${base}/#/rounds/create`);
     await page.getByLabel("Title").fill("Autumn 2026: how are we doing?");
     await page.getByLabel("Closes").fill(setup.closes_on);
+    await audit(page, "staff-round-form");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("button", { name: "Open the round" }).click();
     await page.getByRole("button", { name: "Close the round" }).waitFor();

@@ -145,7 +145,7 @@ export function App() {
               <Resource name="payments" list={S.PaymentList} />
               <Resource name="grant-requests" options={{ label: "Grant requests" }} list={RequestList} show={RequestShow} />
               <Resource name="commitments" list={F.CommitmentList} show={F.CommitmentShow} create={F.CommitmentCreate} />
-              <Resource name="rounds" options={{ label: "Feedback rounds" }} list={F.RoundList} show={F.RoundShow} create={F.RoundCreate} recordRepresentation="title" />
+              <Resource name="rounds" options={{ label: "Feedback rounds" }} list={F.RoundList} show={F.RoundShow} create={F.RoundCreate} edit={F.RoundEdit} recordRepresentation="title" />
               <Resource name="results" list={F.ResultList} />
               <Resource name="actions" list={F.ActionList} create={F.ActionCreate} edit={F.ActionEdit} />
               <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={S.ThreadCreate} />
