@@ -213,6 +213,11 @@ try {
     ["staff-takeout", "#/takeout"],
     ["staff-import", "#/import"],
     ["staff-notifications", "#/notifications"],
+    ["staff-learning-notes", "#/learning-notes"],
+    ["staff-learning-note-form", "#/learning-notes/create"],
+    ["staff-themes", "#/tags"],
+    ["staff-gatherings", "#/gatherings"],
+    ["staff-gathering-form", "#/gatherings/create"],
   ]) {
     await visit(page, name, path);
   }
@@ -330,6 +335,7 @@ try {
   for (const [name, path] of [
     ["partner-grant-requests", "#/grant-requests"],
     ["partner-notifications", "#/notifications"],
+    ["partner-gatherings", "#/gatherings"],
     ["partner-search", "#/search"],
     ["partner-webhooks", "#/webhooks"],
     ["partner-people", "#/people"],

@@ -30,6 +30,7 @@ import { AuditList, SearchList } from "./find";
 import { ImportPage, TakeoutPage } from "./tools";
 import { NotificationsPage } from "./notifications";
 import { RequestList, RequestShow } from "./requests";
+import * as L from "./learning";
 
 function SignIn() {
   return (
@@ -127,6 +128,7 @@ export function App() {
               <Resource name="grant-requests" options={{ label: "Your requests" }} list={RequestList} show={RequestShow} />
               <Resource name="rounds" options={{ label: "Feedback rounds" }} list={P.PartnerRoundList} show={P.PartnerRoundShow} recordRepresentation="title" />
               <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={() => <S.ThreadCreate partner />} />
+              <Resource name="gatherings" list={() => <L.GatheringList partner />} show={() => <L.GatheringShow partner />} recordRepresentation="title" />
               <Resource name="contacts" list={P.ContactList} create={P.ContactCreate} edit={P.ContactEdit} />
               <Resource name="documents" list={P.DocumentList} create={P.DocumentCreate} />
               <Resource name="search" options={{ label: "Search" }} list={() => <SearchList partner />} />
@@ -149,6 +151,9 @@ export function App() {
               <Resource name="results" list={F.ResultList} />
               <Resource name="actions" list={F.ActionList} create={F.ActionCreate} edit={F.ActionEdit} />
               <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={S.ThreadCreate} />
+              <Resource name="learning-notes" options={{ label: "Learning notes" }} list={L.LearningNoteList} show={L.LearningNoteShow} create={L.LearningNoteCreate} edit={L.LearningNoteEdit} recordRepresentation="title" />
+              <Resource name="tags" options={{ label: "Themes" }} list={L.TagList} />
+              <Resource name="gatherings" list={L.GatheringList} show={L.GatheringShow} create={L.GatheringCreate} edit={L.GatheringEdit} recordRepresentation="title" />
               <Resource name="pools" list={PoolList} show={PoolShow} recordRepresentation="name" />
               <Resource name="payment-runs" options={{ label: "Payment runs" }} list={M.PaymentRunList} show={M.PaymentRunShow} create={M.PaymentRunCreate} />
               <Resource name="budgets" list={M.BudgetList} create={M.BudgetCreate} edit={M.BudgetEdit} />
