@@ -39,7 +39,7 @@ const SUBJECT_PATH: Record<string, string> = {
 };
 
 export const TagList = () => (
-  <List empty={false} sort={{ field: "tag", order: "ASC" }} filters={[<TextInput key="tag" source="tag" label="Theme" alwaysOn />]}>
+  <List empty={false} exporter={false} sort={{ field: "tag", order: "ASC" }} filters={[<TextInput key="tag" source="tag" label="Theme" alwaysOn />]}>
     <Datagrid bulkActionButtons={false}>
       <TextField source="tag" label="Theme" />
       <FunctionField
@@ -91,7 +91,7 @@ const updateText = (u: Rec) =>
 const interactionText = (i: Rec) => `${when(i.occurred_at)} ${i.kind}: ${String(i.summary ?? "").slice(0, 90)}`;
 
 export const LearningNoteList = () => (
-  <List empty={false} sort={{ field: "created_at", order: "DESC" }}>
+  <List empty={false} exporter={false} sort={{ field: "created_at", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <TextField source="title" />
       <TextField source="written_by" label="Written by" />
@@ -178,7 +178,7 @@ const KINDS = [
 const kindName = (k: string) => KINDS.find((c) => c.id === k)?.name ?? k;
 
 export const GatheringList = ({ partner }: { partner?: boolean }) => (
-  <List empty={false} sort={{ field: "held_at", order: "DESC" }}>
+  <List empty={false} exporter={false} sort={{ field: "held_at", order: "DESC" }}>
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <DateField locales="en-GB" source="held_at" label="Held on" />
       <TextField source="title" />

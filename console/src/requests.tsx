@@ -178,6 +178,7 @@ export function RequestList() {
   return (
     <List
       empty={false}
+      exporter={false}
       sort={{ field: "requested_at", order: "DESC" }}
       filters={[
         <SelectInput key="status" source="status" choices={STATUSES} alwaysOn />,
