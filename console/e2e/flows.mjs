@@ -151,6 +151,7 @@ try {
     await page.goto(`${base}/#/rounds/create`);
     await page.getByLabel("Title").fill("Autumn 2026: how are we doing?");
     await page.getByLabel("Closes").fill(setup.closes_on);
+    await audit(page, "staff-round-form");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("button", { name: "Open the round" }).click();
     await page.getByRole("button", { name: "Close the round" }).waitFor();
@@ -211,6 +212,12 @@ try {
     ["staff-invitations", "#/invitations"],
     ["staff-takeout", "#/takeout"],
     ["staff-import", "#/import"],
+    ["staff-notifications", "#/notifications"],
+    ["staff-learning-notes", "#/learning-notes"],
+    ["staff-learning-note-form", "#/learning-notes/create"],
+    ["staff-themes", "#/tags"],
+    ["staff-gatherings", "#/gatherings"],
+    ["staff-gathering-form", "#/gatherings/create"],
   ]) {
     await visit(page, name, path);
   }
@@ -315,7 +322,20 @@ try {
     await audit(pp, "partner-contact-stale");
   });
 
+  await step("partner asks for an extension to a grant", async () => {
+    await pp.goto(`${base}/#/grants`);
+    await pp.getByText("Core funding 2027 to 2030").first().click();
+    await pp.getByRole("heading", { name: "Ask for a change to this grant" }).waitFor();
+    await pp.getByLabel("Why, in your own words").fill("Our new building opens six months late; we would like the grant to run until June 2030.");
+    await audit(pp, "partner-grant-request-form");
+    await pp.getByRole("button", { name: "Send the request" }).click();
+    await pp.getByRole("cell", { name: /Our new building opens six months late/ }).waitFor();
+  });
+
   for (const [name, path] of [
+    ["partner-grant-requests", "#/grant-requests"],
+    ["partner-notifications", "#/notifications"],
+    ["partner-gatherings", "#/gatherings"],
     ["partner-search", "#/search"],
     ["partner-webhooks", "#/webhooks"],
     ["partner-people", "#/people"],
@@ -344,6 +364,16 @@ try {
     await sp.getByRole("button", { name: "Send again: the update.received delivery" }).first().click();
     await sp.getByText("Sent again").waitFor();
     await audit(sp, "staff-webhook-deliveries");
+  });
+
+  await step("staff see the partner's request and answer it", async () => {
+    await sp.goto(`${base}/#/grant-requests`);
+    await sp.getByRole("row", { name: /Core funding 2027 to 2030/ }).first().getByRole("cell", { name: "extension" }).click();
+    await sp.getByText(/Our new building opens six months late/).waitFor();
+    await audit(sp, "staff-grant-request");
+    await sp.getByLabel("Reply to the partner").fill("Yes in principle: the trustees decide the new end date at their March meeting.");
+    await sp.getByRole("button", { name: "Send the reply" }).click();
+    await sp.getByText("answered", { exact: true }).first().waitFor();
   });
 
   await step("staff close and publish the round", async () => {

@@ -8,11 +8,12 @@ import {
   Resource,
   UserMenu,
   useGetIdentity,
+  useUserMenu,
   usePermissions,
   type LayoutProps,
 } from "react-admin";
-import { Route } from "react-router-dom";
-import { Button, Container, MenuItem, Typography } from "@mui/material";
+import { Link, Route } from "react-router-dom";
+import { Button, Container, ListItemText, MenuItem, Typography } from "@mui/material";
 import { authProvider, switchMembership, type Acting } from "./auth";
 import { dataProvider } from "./data";
 import { theme } from "./common";
@@ -27,6 +28,9 @@ import * as H from "./hooks";
 import * as O from "./people";
 import { AuditList, SearchList } from "./find";
 import { ImportPage, TakeoutPage } from "./tools";
+import { NotificationsPage } from "./notifications";
+import { RequestList, RequestShow } from "./requests";
+import * as L from "./learning";
 
 function SignIn() {
   return (
@@ -62,11 +66,22 @@ function RoleMenu() {
   );
 }
 
+/** The person's own notification preferences, whichever side they act for. */
+function NotificationsItem() {
+  const userMenu = useUserMenu();
+  return (
+    <MenuItem component={Link} to="/notifications" onClick={() => userMenu?.onClose()}>
+      <ListItemText>Notifications</ListItemText>
+    </MenuItem>
+  );
+}
+
 // The user menu's accessible name carries the name it shows (WCAG 2.5.3 label in name).
 function PersonMenu() {
   const { identity } = useGetIdentity();
   return (
     <UserMenu label={identity?.fullName ?? "Your account"}>
+      <NotificationsItem />
       <Logout />
     </UserMenu>
   );
@@ -95,6 +110,7 @@ export function App() {
           </CustomRoutes>
           <CustomRoutes>
             <Route path="/takeout" element={<TakeoutPage />} />
+            <Route path="/notifications" element={<NotificationsPage />} />
             {who?.role === "partner" ? null : (
               <>
                 <Route path="/forecast" element={<M.ForecastPage />} />
@@ -109,8 +125,10 @@ export function App() {
               <Resource name="updates" list={P.PartnerUpdateList} show={P.PartnerUpdateShow} create={P.PartnerUpdateCreate} />
               <Resource name="grants" list={P.PartnerGrantList} show={S.GrantShow} recordRepresentation="title" />
               <Resource name="payments" list={S.PaymentList} />
+              <Resource name="grant-requests" options={{ label: "Your requests" }} list={RequestList} show={RequestShow} />
               <Resource name="rounds" options={{ label: "Feedback rounds" }} list={P.PartnerRoundList} show={P.PartnerRoundShow} recordRepresentation="title" />
               <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={() => <S.ThreadCreate partner />} />
+              <Resource name="gatherings" list={() => <L.GatheringList partner />} show={() => <L.GatheringShow partner />} recordRepresentation="title" />
               <Resource name="contacts" list={P.ContactList} create={P.ContactCreate} edit={P.ContactEdit} />
               <Resource name="documents" list={P.DocumentList} create={P.DocumentCreate} />
               <Resource name="search" options={{ label: "Search" }} list={() => <SearchList partner />} />
@@ -127,11 +145,15 @@ export function App() {
               <Resource name="interactions" list={S.InteractionList} show={S.InteractionShow} create={S.InteractionCreate} />
               <Resource name="grants" list={S.GrantList} show={S.GrantShow} create={S.GrantCreate} recordRepresentation="title" />
               <Resource name="payments" list={S.PaymentList} />
+              <Resource name="grant-requests" options={{ label: "Grant requests" }} list={RequestList} show={RequestShow} />
               <Resource name="commitments" list={F.CommitmentList} show={F.CommitmentShow} create={F.CommitmentCreate} />
-              <Resource name="rounds" options={{ label: "Feedback rounds" }} list={F.RoundList} show={F.RoundShow} create={F.RoundCreate} recordRepresentation="title" />
+              <Resource name="rounds" options={{ label: "Feedback rounds" }} list={F.RoundList} show={F.RoundShow} create={F.RoundCreate} edit={F.RoundEdit} recordRepresentation="title" />
               <Resource name="results" list={F.ResultList} />
               <Resource name="actions" list={F.ActionList} create={F.ActionCreate} edit={F.ActionEdit} />
               <Resource name="threads" recordRepresentation="subject" list={S.ThreadList} show={S.ThreadShow} create={S.ThreadCreate} />
+              <Resource name="learning-notes" options={{ label: "Learning notes" }} list={L.LearningNoteList} show={L.LearningNoteShow} create={L.LearningNoteCreate} edit={L.LearningNoteEdit} recordRepresentation="title" />
+              <Resource name="tags" options={{ label: "Themes" }} list={L.TagList} />
+              <Resource name="gatherings" list={L.GatheringList} show={L.GatheringShow} create={L.GatheringCreate} edit={L.GatheringEdit} recordRepresentation="title" />
               <Resource name="pools" list={PoolList} show={PoolShow} recordRepresentation="name" />
               <Resource name="payment-runs" options={{ label: "Payment runs" }} list={M.PaymentRunList} show={M.PaymentRunShow} create={M.PaymentRunCreate} />
               <Resource name="budgets" list={M.BudgetList} create={M.BudgetCreate} edit={M.BudgetEdit} />

@@ -131,9 +131,31 @@ export interface paths {
          *
          *     Funder staff read their funder's records; an organisation's people read their
          *     organisation's own. Filters (passed to each service): ``entity_type``, ``entity_id``,
-         *     ``actor``, ``action``, ``request_id``, ``occurred_at_gte``, ``occurred_at_lte``, ``id``.
+         *     ``actor``, ``action``, ``request_id``, ``occurred_at_gte``, ``occurred_at_lte``,
+         *     ``funder_id``, ``partner_id``, ``id``.
          */
         get: operations["audit_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/{audit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Audit Entry
+         * @description One entry of your audit trail, from whichever service recorded it (404 for an entry
+         *     of another funder or organisation, as for one that does not exist).
+         */
+        get: operations["audit_get_entry"];
         put?: never;
         post?: never;
         delete?: never;
@@ -519,7 +541,8 @@ export interface paths {
         };
         /**
          * List Takeouts
-         * @description Your takeouts, newest first.
+         * @description Your takeouts, newest first, with the list contract (``range``, ``sort`` by
+         *     ``created_at`` or ``status``, filters ``status`` and ``id``).
          */
         get: operations["exports_list_takeouts"];
         put?: never;
@@ -627,9 +650,10 @@ export interface paths {
          *     the year), **pipeline** (proposed grants, spread by their planned default
          *     schedule) and your **budget** with the **headroom** left. ``rows`` break the
          *     same down by ``group_by``: ``partner`` (partner id), ``pool`` (pool id, with the
-         *     pool's budget; no pool: your own grants), ``month`` (YYYY-MM) or ``currency``.
-         *     Amounts are integer minor units. Region is not a dimension here: it belongs to
-         *     the partners service.
+         *     pool's budget; no pool: your own grants), ``month`` (YYYY-MM), ``currency`` or
+         *     ``region`` (the partner's region as the partners service holds it, once the
+         *     organisation shares it with you; null otherwise: the database sums by partner and
+         *     those sums are added up by region). Amounts are integer minor units.
          */
         get: operations["forecast_get"];
         put?: never;
@@ -730,6 +754,148 @@ export interface paths {
          */
         put: operations["funders_update"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gatherings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Gatherings
+         * @description Your funder's gatherings (staff), or those your organisation was invited to (partner).
+         *
+         *     Filters: ``partner_id`` (invited; a partner may only name itself), ``kind``,
+         *     ``held_at_gte`` / ``held_at_lte``, ``id``. Newest first.
+         */
+        get: operations["gatherings_list"];
+        put?: never;
+        /**
+         * Create Gathering
+         * @description Record an event with many partners (funder staff): a learning day, a partner
+         *     network meeting. Example::
+         *
+         *         {"kind": "learning_day", "title": "Spring learning day",
+         *          "held_at": "2026-04-22T10:00:00Z", "place": "Leeds Central Library",
+         *          "invited_partner_ids": ["…", "…", "…"], "attended_partner_ids": ["…", "…"],
+         *          "shared_notes": "What we heard together: …",
+         *          "private_notes": "For us: follow up with two partners about premises."}
+         *
+         *     Invited partners must be your funder's; those who came must be among the invited.
+         *     ``shared_notes`` are read by every partner that came, and the gathering appears in
+         *     each one's timeline; ``private_notes`` are your funder's own and never shown to a
+         *     partner. Accepts ``Idempotency-Key``.
+         */
+        post: operations["gatherings_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gatherings/{gathering_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Gathering
+         * @description One gathering: to its funder's staff, or a partner it invited (its own invitation,
+         *     and the shared notes once it came). Anyone else gets 404.
+         */
+        get: operations["gatherings_get"];
+        /**
+         * Update Gathering
+         * @description Change a gathering (staff): record who came (``attended_partner_ids``), write the
+         *     notes afterwards, invite more. The partner lists replace the current ones when sent;
+         *     timelines follow. Send ``If-Match`` to be safe from lost updates.
+         */
+        put: operations["gatherings_update"];
+        post?: never;
+        /**
+         * Delete Gathering
+         * @description Delete a gathering and its timeline entries; answers the deleted record.
+         */
+        delete: operations["gatherings_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grant-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Requests
+         * @description Requests to change grants: those made to your funder (staff), or your own (partner).
+         *
+         *     Filters: ``grant_id``, ``partner_id``, ``funder_id``, ``variation_id``, ``kind``,
+         *     ``status`` (open, varied, declined, answered; one or a list), ``id``. Newest first.
+         */
+        get: operations["grant_requests_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grant-requests/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Request
+         * @description One request: to the partner that made it and the staff of the funder it was made to.
+         */
+        get: operations["grant_requests_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grant-requests/{request_id}/reply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reply
+         * @description Answer a request without a variation (funder staff): ``declined`` with the reason,
+         *     or ``answered`` (the reply says what happens next). Example::
+         *
+         *         {"outcome": "declined",
+         *          "reply": "We cannot add to this year's grants; let's talk about it in the spring."}
+         *
+         *     To grant it, record the variation with ``request_id`` on
+         *     ``POST /api/v1/grants/{grant_id}/variations`` instead. A request is decided once
+         *     (409 afterwards). Sets ``decided_at`` and ``days_to_decision`` and emits
+         *     ``grant_request.decided``.
+         */
+        post: operations["grant_requests_reply"];
         delete?: never;
         options?: never;
         head?: never;
@@ -876,6 +1042,38 @@ export interface paths {
         get: operations["grants_history"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make Request
+         * @description Ask your funder for a change to your grant (partners), with your reasons in your own
+         *     words. Example::
+         *
+         *         {"kind": "extension",
+         *          "reasons": "Our building works slipped by six months; we would like the grant to
+         *                      run to the end of March 2034."}
+         *
+         *     ``kind`` is ``extension`` (more time), ``reprofile`` (different payment timing) or
+         *     ``uplift`` (more money). How you spend your unrestricted grant needs no request:
+         *     kinds such as ``budget`` or ``spending`` are refused with a 422 that says so.
+         *     The grant must be approved or active (409 otherwise). Your funder answers with a
+         *     variation or a reply; ``days_to_decision`` then says how long you waited.
+         *     Emits ``grant_request.received``. Accepts ``Idempotency-Key``.
+         */
+        post: operations["grants_make_request"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1073,7 +1271,7 @@ export interface paths {
          *
          *     Filters: ``partner_id``, ``funder_id``, ``kind`` (one or a list), ``private``
          *     (true/false), ``occurred_at_gte`` / ``occurred_at_lte`` (a date or datetime),
-         *     ``id``. Sorted by ``occurred_at`` newest first unless ``sort`` says otherwise.
+         *     ``id``, and for staff ``tag`` (your funder's own tags, one or a list). Sorted by ``occurred_at`` newest first unless ``sort`` says otherwise.
          */
         get: operations["interactions_list"];
         put?: never;
@@ -1138,7 +1336,8 @@ export interface paths {
         /**
          * List Invitations
          * @description Invitations your funder or organisation sent (platform admins: all).
-         *     Filter by ``status``: pending, accepted, withdrawn.
+         *     Filter by ``status``: pending, accepted, withdrawn; ``funder_id``, ``partner_id``,
+         *     ``accepted_by_person_id`` (the person who accepted it).
          */
         get: operations["invitations_list"];
         put?: never;
@@ -1181,6 +1380,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/learning-notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Notes
+         * @description Your funder's learning notes, newest first. Filters: ``update_id``,
+         *     ``interaction_id``, ``partner_id`` (notes drawing on them), ``tag``, ``id``.
+         */
+        get: operations["learning_notes_list"];
+        put?: never;
+        /**
+         * Create Note
+         * @description Write down what you learnt across partners (funder staff), linking the updates and
+         *     interactions it draws on. Example::
+         *
+         *         {"title": "Energy costs this winter",
+         *          "body": "Four partners told us heating now takes a fifth of their income…",
+         *          "update_ids": ["…", "…"], "interaction_ids": ["…"]}
+         *
+         *     Each source must be your funder's own copy of an update or its own interaction
+         *     (422 naming the id otherwise). Notes are your funder's: partners never read them.
+         *     They are found by ``/search`` (kind ``learning_note``). Accepts ``Idempotency-Key``.
+         */
+        post: operations["learning_notes_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/learning-notes/{note_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Note
+         * @description One learning note, with its sources and tags.
+         */
+        get: operations["learning_notes_get"];
+        /**
+         * Update Note
+         * @description Change a note; ``update_ids`` / ``interaction_ids`` replace its sources when sent.
+         *     Send ``If-Match`` to be safe from lost updates.
+         */
+        put: operations["learning_notes_update"];
+        post?: never;
+        /**
+         * Delete Note
+         * @description Delete a learning note and its tags; answers the deleted note.
+         */
+        delete: operations["learning_notes_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/measures": {
         parameters: {
             query?: never;
@@ -1191,8 +1453,13 @@ export interface paths {
         /**
          * List Measures
          * @description Your funder's own measured behaviour: the share of instalments paid by their due date
-         *     (with the median days late of late ones), and the median days to a first reply to a
-         *     reflective update. Computed from funding's and partners' events.
+         *     (with the median days late of late ones); the median days to a first reply to a
+         *     reflective update; the median days from a grant's proposal to its decision; the share
+         *     of updates replied to within the days your commitment promises (``promised_days`` of
+         *     the commitment measured by ``updates_replied_in_time``, else ``days_to_first_reply``);
+         *     the share of closed rounds published with at least one published action. Computed in
+         *     the database from funding's and partners' events and your own rounds. Link one to a
+         *     commitment with the commitment's ``measure``: the scorecard shows it beside it.
          */
         get: operations["measures_list"];
         put?: never;
@@ -1212,7 +1479,8 @@ export interface paths {
         };
         /**
          * Get Measure
-         * @description One of your funder's measures (``instalments_paid_on_time``, ``days_to_first_reply``).
+         * @description One of your funder's measures (``instalments_paid_on_time``, ``days_to_first_reply``,
+         *     ``days_to_decision``, ``updates_replied_in_time``, ``rounds_published_with_actions``).
          */
         get: operations["measures_get"];
         put?: never;
@@ -1255,7 +1523,16 @@ export interface paths {
          * @description One active membership of your funder or organisation.
          */
         get: operations["memberships_get"];
-        put?: never;
+        /**
+         * Update Membership
+         * @description Set a colleague's capabilities (``finance``: budgets, payment runs, bank details;
+         *     ``trustee``: decisions above the limit; ``staff_admin``: set these) and personal
+         *     decision limit. Your funder's staff admins and platform admins only (403), never on
+         *     your own membership (403), only on a funder's staff membership (422). They are roles
+         *     and a ``decision_limit`` claim in the person's next access token; their current tokens
+         *     stop working at once.
+         */
+        put: operations["memberships_update"];
         post?: never;
         /**
          * Remove Membership
@@ -1265,6 +1542,36 @@ export interface paths {
          *     least one of its own people (409 for the last one).
          */
         delete: operations["memberships_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Notification Preferences
+         * @description Which emails you get, and how often: each notification of the sides your memberships
+         *     are on (a funder's staff, a partner's people), ``immediate`` or in a ``daily`` digest.
+         *
+         *     Everything is on, at once, until you choose otherwise. Only a person's own sign-in
+         *     has preferences (a system's token is refused).
+         */
+        get: operations["notification_preferences_get"];
+        /**
+         * Put Notification Preferences
+         * @description Turn notifications on or off, or choose ``immediate`` or ``daily`` for them.
+         *
+         *     Name only those you change. What you turn off and was still waiting is not sent.
+         */
+        put: operations["notification_preferences_put"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1531,7 +1838,7 @@ export interface paths {
          *     For the organisation's own people. A funder that added your organisation
          *     before you claimed it shares already (``accepted``); one that linked it by
          *     org-id waits (``pending``) and sees none of your own data (contacts, your
-         *     documents, your description) until you accept it. Filter ``sharing``; sort
+         *     documents, your description) until you accept it. Filter ``sharing``, ``funder_id``; sort
          *     ``funder_name``, ``sharing``, ``related_since``, ``sharing_changed_at``.
          */
         get: operations["partners_list_sharing"];
@@ -1586,7 +1893,8 @@ export interface paths {
          *     Interactions (``interaction``), reflective updates (``update``) and the
          *     replies in their threads (``reply``), documents (``document``), and grant
          *     events from the funding service (``grant.approved``, ``grant.varied``,
-         *     ``instalment.paid``, ``grant.withdrawn``). Each entry has ``kind``,
+         *     ``instalment.paid``, ``grant.withdrawn``), and gatherings the partner came to
+         *     (``gathering``: a learning day or network meeting, with its shared notes). Each entry has ``kind``,
          *     ``occurred_at``, ``title``, a short ``summary``, ``source_id`` (the record it
          *     is about) and ``data``.
          *
@@ -1658,7 +1966,7 @@ export interface paths {
         };
         /**
          * List Payment Runs
-         * @description Your funder's payment runs, newest first. Filters: ``status``, ``id``.
+         * @description Your funder's payment runs, newest first. Filters: ``status``, ``funder_id``, ``id``.
          */
         get: operations["payment_runs_list"];
         put?: never;
@@ -2571,9 +2879,29 @@ export interface paths {
          * @description The stages one of your funder's relationships has been through, oldest first.
          *
          *     Each row is the stage it moved to, the stage before, when and who moved it.
-         *     Filters: ``status``.
+         *     Filters: ``status``, ``relationship_id``, ``funder_id``, ``partner_id``, ``id``.
          */
         get: operations["relationships_list_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/relationships/{relationship_id}/history/{change_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Relationship History Entry
+         * @description One step of one of your funder's relationships' history.
+         */
+        get: operations["relationships_get_history_entry"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2681,13 +3009,25 @@ export interface paths {
          * @description Your funder's rounds (staff), or the rounds you were invited to (partner).
          *
          *     Filters: ``status``, ``funder_id``, ``invited_partner_id`` (rounds that partner was
-         *     invited to; never whether or how it answered).
+         *     invited to; never whether or how it answered), ``ballot_key_id`` (the round a ballot
+         *     key belongs to, for a client checking the key it was given).
          */
         get: operations["rounds_list"];
         put?: never;
         /**
          * Create Round
-         * @description Plan a feedback round (a draft): title and the dates it opens and closes.
+         * @description Plan a feedback round (a draft): title, the dates it opens and closes, and whom it
+         *     asks (``audience``). Example, to hear from organisations you stopped funding or
+         *     declined::
+         *
+         *         {"title": "Hearing from everyone", "opens_on": "2030-05-01",
+         *          "closes_on": "2030-05-29", "audience": "chosen",
+         *          "organisation_ids": ["…", "…"]}
+         *
+         *     ``audience``: ``active`` (default), ``ended``, ``chosen`` (with ``organisation_ids``)
+         *     or ``pool`` (with ``pool_id``). Whatever the audience, only organisations that have
+         *     claimed their own record and accepted your funder are invited, and k works as for any
+         *     round.
          */
         post: operations["rounds_create"];
         delete?: never;
@@ -2710,7 +3050,8 @@ export interface paths {
         get: operations["rounds_get"];
         /**
          * Update Round
-         * @description Change a round's title, description, dates, or the funder's answer to partners.
+         * @description Change a round's title, description, dates, the funder's answer to partners, or (while
+         *     a draft) whom it asks: ``audience``, ``organisation_ids``, ``pool_id``.
          */
         put: operations["rounds_update"];
         post?: never;
@@ -2847,9 +3188,12 @@ export interface paths {
         put?: never;
         /**
          * Open Round
-         * @description Open the round. Partners in an active relationship with your funder now are invited;
-         *     the commitments it asks about are fixed at their current versions. If the partners
-         *     service cannot be reached the answer is 503 and nothing changes.
+         * @description Open the round. The organisations its audience names now are invited (for
+         *     ``active``, partners in an active relationship with your funder now), of those only
+         *     the ones that have claimed their own record and accepted your funder: staff cannot
+         *     reach k with records they control. The commitments it asks about are fixed at their
+         *     current versions. If the partners (or, for a pool, funding) service cannot be reached
+         *     the answer is 503 and nothing changes.
          */
         post: operations["rounds_open"];
         delete?: never;
@@ -3000,7 +3344,8 @@ export interface paths {
         /**
          * Search
          * @description Search the stories you may read: reflective updates and their replies,
-         *     interactions and documents' titles.
+         *     interactions, feedback threads' messages, documents' titles and (staff) your
+         *     funder's learning notes.
          *
          *     ``GET /api/v1/search?q=volunteer`` finds "volunteers" and "volunteering"
          *     (English stemming) and ``cafe`` finds "café" (accents folded). Best matches
@@ -3009,21 +3354,105 @@ export interface paths {
          *     react-admin's full-text search sends the words as ``filter={"q":"..."}``, which
          *     works the same. Without words, the list is everything you may read, newest first.
          *
-         *     Filters: ``partner_id``, ``funder_id``, ``kind`` (update, reply,
-         *     interaction, document; one or a list), ``at_gte`` / ``at_lte`` (a date or
-         *     datetime). Each hit has a ``snippet``: the words around the match, escaped,
+         *     Filters: ``partner_id``, ``funder_id``, ``update_id`` (an update and its replies),
+         *     ``kind`` (update, reply, interaction, document, thread, learning_note; one or a
+         *     list), ``at_gte`` / ``at_lte`` (a date or datetime), ``thread_id`` (a thread's
+         *     messages), and for staff ``tag`` (your funder's tags, one or a list: an update's tag
+         *     finds its replies, a thread's its messages). Each hit has a ``snippet``: the words
+         *     around the match, escaped,
          *     with ``<mark>`` around matched words.
          *
          *     Staff find their own funder's copies of updates and their threads, their
          *     funder's interactions (private ones too), the links their staff added and the
-         *     documents of partners that share with their funder. A partner finds what
-         *     concerns itself, without interactions a funder kept private. Nobody finds
+         *     documents of partners that share with their funder, their funder's threads and
+         *     learning notes. A partner finds what concerns itself (its threads included),
+         *     without interactions a funder kept private, and never a tag or learning note.
+         *     A thread message is found a few seconds after it is written (feedback announces it). Nobody finds
          *     another funder's copy of an update. Relevance ranks text, never partners.
          */
         get: operations["search_list"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/search/{hit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Search Hit
+         * @description One record as search shows it (its opening words as the snippet): by the record's
+         *     own id, if you may read it; 404 otherwise, as for one that does not exist.
+         */
+        get: operations["search_get_hit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tags
+         * @description Your funder's tags. Filters: ``subject_kind``, ``subject_id``, ``partner_id``,
+         *     ``tag`` (one or a list), ``id``.
+         */
+        get: operations["tags_list"];
+        put?: never;
+        /**
+         * Add Tag
+         * @description Tag an update, interaction, thread or learning note with a theme of your own
+         *     (funder staff). Example: ``{"subject_kind": "update", "subject_id": "…",
+         *     "tag": "energy costs"}``.
+         *
+         *     Tags are your funder's: only its staff ever read them, and no partner's answer,
+         *     timeline, webhook or export carries them. They are themes to find what partners
+         *     told you again (filter ``tag`` on ``/updates``, ``/interactions``,
+         *     ``/learning-notes`` and ``/search``), not judgements of a partner. The same tag
+         *     twice on one record is a 409 (tags match regardless of case and spacing).
+         *     Accepts ``Idempotency-Key``.
+         */
+        post: operations["tags_add"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Tag
+         * @description One of your funder's tags.
+         */
+        get: operations["tags_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove Tag
+         * @description Take a tag off its record; answers the deleted tag.
+         */
+        delete: operations["tags_remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3128,8 +3557,9 @@ export interface paths {
         /**
          * Get Trustee Papers
          * @description Papers for a trustee meeting: the proposed grants awaiting a decision (oldest first),
-         *     what they would pay in each financial year, and all your grants by status. Variations
-         *     are recorded with the decision that made them, so none await one here.
+         *     what they would pay in each financial year, their totals by the partners' region, and
+         *     all your grants by status. Variations are recorded with the decision that made them, so
+         *     none await one here.
          */
         get: operations["trustee_papers_get"];
         put?: never;
@@ -3150,7 +3580,7 @@ export interface paths {
         /**
          * Get Trustee Papers Csv
          * @description The trustee papers as CSV for a board pack: one line per proposal, then the totals by
-         *     financial year and by status.
+         *     financial year, region and status.
          */
         get: operations["trustee_papers_csv_get"];
         put?: never;
@@ -3396,6 +3826,26 @@ export interface paths {
          *     ``event_id``, ``endpoint_id``, ``id``.
          */
         get: operations["webhooks_list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Webhook Delivery
+         * @description One delivery of one of your endpoints.
+         */
+        get: operations["webhooks_get_delivery"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4224,6 +4674,199 @@ export interface components {
             org_id?: string | null;
         };
         /**
+         * Gathering
+         * @description A gathering as the caller may see it.
+         *
+         *     Staff see every invitee and the private notes. A partner sees only its own
+         *     invitation (no other partner is named), the shared notes once it came, and never
+         *     the private notes (always empty for a partner).
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "updated_at": "2026-04-01T09:30:00Z",
+         *       "version": 1,
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "kind": "learning_day",
+         *       "title": "Core funding 2026 to 2029",
+         *       "held_at": "2026-04-01T09:30:00Z",
+         *       "place": "Place",
+         *       "recorded_by": "Recorded by",
+         *       "invitees": [
+         *         {
+         *           "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *           "attended": true
+         *         }
+         *       ],
+         *       "shared_notes": "Met at their open day; they asked for nothing but time.",
+         *       "private_notes": "Met at their open day; they asked for nothing but time."
+         *     }
+         */
+        Gathering: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /**
+             * Funder Id
+             * Format: uuid
+             */
+            funder_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "learning_day" | "network_meeting" | "other";
+            /** Title */
+            title: string;
+            /**
+             * Held At
+             * Format: date-time
+             */
+            held_at: string;
+            /** Place */
+            place: string | null;
+            /** Recorded By */
+            recorded_by: string;
+            /**
+             * Invitees
+             * @description Staff: every partner invited and whether it came. A partner: itself.
+             */
+            invitees: components["schemas"]["GatheringInvitee"][];
+            /**
+             * Shared Notes
+             * @description For staff and the partners that came
+             */
+            shared_notes: string | null;
+            /**
+             * Private Notes
+             * @description Staff only; always empty for a partner
+             */
+            private_notes: string | null;
+        };
+        /**
+         * GatheringCreate
+         * @description A learning day, a partner network meeting or another event with many partners.
+         * @example {
+         *       "kind": "learning_day",
+         *       "title": "Spring learning day",
+         *       "held_at": "2026-04-01T09:30:00Z",
+         *       "invited_partner_ids": [
+         *         "a74c1888-2a79-59c1-b249-4098f34ee640"
+         *       ],
+         *       "attended_partner_ids": []
+         *     }
+         */
+        GatheringCreate: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "learning_day" | "network_meeting" | "other";
+            /**
+             * Title
+             * @example Spring learning day
+             */
+            title: string;
+            /**
+             * Held At
+             * Format: date-time
+             * @description When it was held (ISO 8601; without an offset it is taken as UTC)
+             */
+            held_at: string;
+            /** Place */
+            place?: string | null;
+            /**
+             * Invited Partner Ids
+             * @description The partners invited: each in a relationship with your funder
+             */
+            invited_partner_ids: string[];
+            /**
+             * Attended Partner Ids
+             * @description Those who came: each one of the invited
+             * @default []
+             */
+            attended_partner_ids: string[];
+            /**
+             * Shared Notes
+             * @description Read by every partner that came
+             */
+            shared_notes?: string | null;
+            /**
+             * Private Notes
+             * @description Your funder's own notes: never shown to a partner
+             */
+            private_notes?: string | null;
+        };
+        /**
+         * GatheringInvitee
+         * @example {
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "attended": true
+         *     }
+         */
+        GatheringInvitee: {
+            /**
+             * Partner Id
+             * Format: uuid
+             */
+            partner_id: string;
+            /** Attended */
+            attended: boolean;
+        };
+        /**
+         * GatheringUpdate
+         * @description Change a gathering; the partner lists replace the current ones when sent.
+         * @example {
+         *       "kind": "learning_day",
+         *       "title": "Core funding 2026 to 2029",
+         *       "held_at": "2026-04-01T09:30:00Z",
+         *       "invited_partner_ids": [
+         *         "a74c1888-2a79-59c1-b249-4098f34ee640"
+         *       ],
+         *       "attended_partner_ids": [
+         *         "e38b6677-ecd5-553e-b13b-bc443f27e478"
+         *       ]
+         *     }
+         */
+        GatheringUpdate: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind?: "learning_day" | "network_meeting" | "other";
+            /** Title */
+            title?: string;
+            /**
+             * Held At
+             * Format: date-time
+             * @description When it was held (ISO 8601; without an offset it is taken as UTC)
+             */
+            held_at?: string;
+            /** Place */
+            place?: string | null;
+            /** Invited Partner Ids */
+            invited_partner_ids?: string[];
+            /** Attended Partner Ids */
+            attended_partner_ids?: string[];
+            /** Shared Notes */
+            shared_notes?: string | null;
+            /** Private Notes */
+            private_notes?: string | null;
+        };
+        /**
          * ImportCounts
          * @description How many rows each action takes.
          * @example {
@@ -4558,6 +5201,134 @@ export interface components {
             partner_id?: string | null;
         };
         /**
+         * LearningNote
+         * @description A learning note of your funder's staff. Never shown to partners.
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "updated_at": "2026-04-01T09:30:00Z",
+         *       "version": 1,
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "title": "Core funding 2026 to 2029",
+         *       "body": "Thank you for the update; it helped us understand the year.",
+         *       "written_by": "Written by",
+         *       "update_ids": [
+         *         "cb09462f-2588-5f2a-a32d-2f7dda7048bd"
+         *       ],
+         *       "interaction_ids": [
+         *         "273c33a1-4afd-5d50-bfe8-bf60bfd584e1"
+         *       ],
+         *       "partner_ids": [
+         *         "0497b7a3-ae08-576b-9b64-8ea17d5d40f6"
+         *       ],
+         *       "tags": [
+         *         "Tag"
+         *       ]
+         *     }
+         */
+        LearningNote: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /**
+             * Funder Id
+             * Format: uuid
+             */
+            funder_id: string;
+            /** Title */
+            title: string;
+            /** Body */
+            body: string;
+            /** Written By */
+            written_by: string;
+            /** Update Ids */
+            update_ids: string[];
+            /** Interaction Ids */
+            interaction_ids: string[];
+            /**
+             * Partner Ids
+             * @description The partners its sources concern
+             */
+            partner_ids: string[];
+            /**
+             * Tags
+             * @description Your funder's tags on this note
+             */
+            tags: string[];
+        };
+        /**
+         * LearningNoteCreate
+         * @description What you learnt across partners, with the updates and interactions it draws on.
+         * @example {
+         *       "title": "Energy costs this winter",
+         *       "body": "Four partners told us heating the hall now takes a fifth of their income.",
+         *       "update_ids": [],
+         *       "interaction_ids": []
+         *     }
+         */
+        LearningNoteCreate: {
+            /**
+             * Title
+             * @example Energy costs this winter
+             */
+            title: string;
+            /**
+             * Body
+             * @example Four partners told us heating the hall now takes a fifth of their income.
+             */
+            body: string;
+            /**
+             * Update Ids
+             * @description Your funder's copies of updates it draws on
+             * @default []
+             */
+            update_ids: string[];
+            /**
+             * Interaction Ids
+             * @description Your funder's interactions it draws on
+             * @default []
+             */
+            interaction_ids: string[];
+        };
+        /**
+         * LearningNoteUpdate
+         * @description Change a note; ``update_ids`` / ``interaction_ids`` replace its sources when sent.
+         * @example {
+         *       "title": "Core funding 2026 to 2029",
+         *       "body": "Thank you for the update; it helped us understand the year.",
+         *       "update_ids": [
+         *         "cb09462f-2588-5f2a-a32d-2f7dda7048bd"
+         *       ],
+         *       "interaction_ids": [
+         *         "273c33a1-4afd-5d50-bfe8-bf60bfd584e1"
+         *       ]
+         *     }
+         */
+        LearningNoteUpdate: {
+            /** Title */
+            title?: string;
+            /** Body */
+            body?: string;
+            /** Update Ids */
+            update_ids?: string[];
+            /** Interaction Ids */
+            interaction_ids?: string[];
+        };
+        /**
          * Link
          * @description A link to something the partner wants the funder to read (http/https, never fetched).
          * @example {
@@ -4584,7 +5355,12 @@ export interface components {
          *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
          *       "created_at": "2026-04-01T09:30:00Z",
          *       "created_by": "Created by",
-         *       "removed_at": "2026-04-01T09:30:00Z"
+         *       "removed_at": "2026-04-01T09:30:00Z",
+         *       "capabilities": [
+         *         "finance"
+         *       ],
+         *       "decision_limit": 1,
+         *       "decision_limit_currency": "GBP"
          *     }
          */
         Membership: {
@@ -4616,6 +5392,153 @@ export interface components {
             created_by: string;
             /** Removed At */
             removed_at: string | null;
+            /**
+             * Capabilities
+             * @description A funder's staff member's capabilities beyond the staff role, as roles in their access token: finance (budgets, payment runs, bank details), trustee (decisions above the limit), staff_admin (sets these for colleagues)
+             */
+            capabilities: ("finance" | "trustee" | "staff_admin")[];
+            /**
+             * Decision Limit
+             * @description The most this person may approve alone, in minor units of decision_limit_currency; null: the funder's staff approval limit
+             */
+            decision_limit: number | null;
+            /** Decision Limit Currency */
+            decision_limit_currency: string | null;
+        };
+        /**
+         * MembershipUpdate
+         * @description What a funder's staff admin sets on a colleague's membership.
+         * @example {
+         *       "capabilities": [
+         *         "finance"
+         *       ],
+         *       "decision_limit": 1,
+         *       "decision_limit_currency": "GBP"
+         *     }
+         */
+        MembershipUpdate: {
+            /**
+             * Capabilities
+             * @description The whole set (replaces the current one)
+             */
+            capabilities?: ("finance" | "trustee" | "staff_admin")[];
+            /**
+             * Decision Limit
+             * @description Minor units; null: no personal limit
+             */
+            decision_limit?: number | null;
+            /** Decision Limit Currency */
+            decision_limit_currency?: string | null;
+        };
+        /**
+         * NotificationChange
+         * @description A change to one notification; leave a field out to keep it.
+         * @example {
+         *       "notification": "update_received"
+         *     }
+         */
+        NotificationChange: {
+            /**
+             * Notification
+             * @enum {string}
+             */
+            notification: "update_received" | "update_overdue" | "instalment_due" | "instalment_overdue" | "proposal_vote" | "round_opened" | "round_closing" | "funder_replied" | "instalment_paid";
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Frequency */
+            frequency?: ("immediate" | "daily") | null;
+        };
+        /**
+         * NotificationChoice
+         * @description One notification: whether the person gets it, and how often.
+         * @example {
+         *       "notification": "update_received",
+         *       "audience": "staff",
+         *       "description": "Core funding for the organisation's work with young people in Riverside.",
+         *       "enabled": true,
+         *       "frequency": "immediate"
+         *     }
+         */
+        NotificationChoice: {
+            /**
+             * Notification
+             * @enum {string}
+             */
+            notification: "update_received" | "update_overdue" | "instalment_due" | "instalment_overdue" | "proposal_vote" | "round_opened" | "round_closing" | "funder_replied" | "instalment_paid";
+            /**
+             * Audience
+             * @description ``staff`` of a funder, or a ``partner``'s people
+             * @enum {string}
+             */
+            audience: "staff" | "partner";
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Frequency
+             * @description ``immediate``: an email each time; ``daily``: one digest a day
+             * @enum {string}
+             */
+            frequency: "immediate" | "daily";
+        };
+        /**
+         * NotificationPreferences
+         * @description The signed-in person's notifications: those of the sides their memberships are on.
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "email": "sam@riverside.example.org",
+         *       "digest_hour_utc": 1,
+         *       "notifications": [
+         *         {
+         *           "notification": "update_received",
+         *           "audience": "staff",
+         *           "description": "Core funding for the organisation's work with young people in Riverside.",
+         *           "enabled": true,
+         *           "frequency": "immediate"
+         *         }
+         *       ]
+         *     }
+         */
+        NotificationPreferences: {
+            /**
+             * Id
+             * Format: uuid
+             * @description The person's id
+             */
+            id: string;
+            /** Email */
+            email: string;
+            /**
+             * Digest Hour Utc
+             * @description The hour (UTC) daily digests are sent at
+             */
+            digest_hour_utc: number;
+            /** Notifications */
+            notifications: components["schemas"]["NotificationChoice"][];
+        };
+        /**
+         * NotificationPreferencesUpdate
+         * @example {
+         *       "notifications": [
+         *         {
+         *           "frequency": "daily",
+         *           "notification": "update_received"
+         *         }
+         *       ]
+         *     }
+         */
+        NotificationPreferencesUpdate: {
+            /**
+             * Notifications
+             * @example [
+             *       {
+             *         "frequency": "daily",
+             *         "notification": "update_received"
+             *       }
+             *     ]
+             */
+            notifications: components["schemas"]["NotificationChange"][];
         };
         /**
          * OAuthError
@@ -5012,8 +5935,10 @@ export interface components {
          * @description One record that matched, with the words around the match.
          *
          *     ``id`` is the record's own id (fetch it at ``/api/v1/updates/{id}``,
-         *     ``/api/v1/interactions/{id}`` or ``/api/v1/documents/{id}``; a reply's thread is
-         *     at ``/api/v1/updates/{update_id}/replies``).
+         *     ``/api/v1/interactions/{id}``, ``/api/v1/documents/{id}`` or
+         *     ``/api/v1/learning-notes/{id}``; a reply's thread is at
+         *     ``/api/v1/updates/{update_id}/replies``, a thread message at
+         *     ``/api/v1/threads/{thread_id}/messages/{id}``).
          * @example {
          *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
          *       "kind": "update",
@@ -5037,12 +5962,12 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "update" | "reply" | "interaction" | "document";
+            kind: "update" | "reply" | "interaction" | "document" | "thread" | "learning_note";
             /**
              * Partner Id
-             * Format: uuid
+             * @description The partner it concerns; empty for a learning note (it spans partners).
              */
-            partner_id: string;
+            partner_id: string | null;
             /**
              * Funder Id
              * @description The funder whose copy or record it is; empty for a partner's own document.
@@ -5054,6 +5979,11 @@ export interface components {
              */
             update_id: string | null;
             /**
+             * Thread Id
+             * @description For a thread message: the feedback thread it belongs to.
+             */
+            thread_id?: string | null;
+            /**
              * At
              * Format: date-time
              * @description When it was sent, written or happened (an interaction's occurred_at).
@@ -5061,7 +5991,7 @@ export interface components {
             at: string;
             /**
              * Title
-             * @description A document's title or an interaction's kind; else empty.
+             * @description A document's or learning note's title, a thread's subject or an interaction's kind; else empty.
              */
             title: string;
             /**
@@ -5104,6 +6034,84 @@ export interface components {
             sharing: "accepted" | "declined" | "stopped";
         };
         /**
+         * Tag
+         * @description One theme on one record. Only the staff of the funder that wrote it ever read it.
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "subject_kind": "update",
+         *       "subject_id": "89052ae5-6bfe-5747-bd12-e6368d1dc865",
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "tag": "Tag",
+         *       "created_by": "Created by",
+         *       "created_at": "2026-04-01T09:30:00Z"
+         *     }
+         */
+        Tag: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Funder Id
+             * Format: uuid
+             */
+            funder_id: string;
+            /**
+             * Subject Kind
+             * @enum {string}
+             */
+            subject_kind: "update" | "interaction" | "thread" | "learning_note";
+            /**
+             * Subject Id
+             * Format: uuid
+             */
+            subject_id: string;
+            /**
+             * Partner Id
+             * @description The partner the record concerns (empty for a learning note)
+             */
+            partner_id: string | null;
+            /** Tag */
+            tag: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * TagCreate
+         * @description A theme for one record your funder reads. Private to your funder's staff.
+         * @example {
+         *       "subject_kind": "update",
+         *       "subject_id": "89052ae5-6bfe-5747-bd12-e6368d1dc865",
+         *       "tag": "energy costs"
+         *     }
+         */
+        TagCreate: {
+            /**
+             * Subject Kind
+             * @description update (your funder's copy), interaction, thread (a feedback thread of your funder) or learning_note
+             * @enum {string}
+             */
+            subject_kind: "update" | "interaction" | "thread" | "learning_note";
+            /**
+             * Subject Id
+             * Format: uuid
+             */
+            subject_id: string;
+            /**
+             * Tag
+             * @description A theme in your own words, e.g. 'energy costs' or 'volunteers'
+             * @example energy costs
+             */
+            tag: string;
+        };
+        /**
          * TimelineEntry
          * @description One thing that happened between a partner and its funders, newest first in the list.
          * @example {
@@ -5136,7 +6144,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "interaction" | "update" | "reply" | "document" | "grant.approved" | "grant.varied" | "instalment.paid" | "grant.withdrawn" | "relationship";
+            kind: "interaction" | "update" | "reply" | "document" | "grant.approved" | "grant.varied" | "instalment.paid" | "grant.withdrawn" | "relationship" | "gathering";
             /**
              * Occurred At
              * Format: date-time
@@ -5489,26 +6497,29 @@ export interface components {
         };
         /**
          * WebhookEndpointUpdate
+         * @description What ``PUT /webhooks/{id}`` changes; the endpoint's own fields that react-admin sends
+         *     back with it are ignored.
          * @example {
          *       "url": "https://riverside.example.org/annual-report-2025.pdf",
          *       "event_types": [
          *         "update.received"
          *       ],
+         *       "enabled": true,
          *       "description": "Core funding for the organisation's work with young people in Riverside."
          *     }
          */
         WebhookEndpointUpdate: {
             /** Url */
-            url?: string | null;
+            url?: string;
             /** Event Types */
-            event_types?: ("update.received" | "update.replied" | "thread.message" | "grant.approved" | "instalment.paid" | "round.opened")[] | null;
+            event_types?: ("update.received" | "update.replied" | "thread.message" | "grant.approved" | "instalment.paid" | "round.opened")[];
             /** Description */
             description?: string | null;
             /**
              * Enabled
              * @description Send ``true`` to enable an endpoint that was disabled after failures.
              */
-            enabled?: boolean | null;
+            enabled?: boolean;
         };
         /**
          * WebhookEndpointWithSecret
@@ -5808,7 +6819,7 @@ export interface components {
             /** Amount */
             amount?: number;
             /** Notes */
-            notes?: string;
+            notes?: string | null;
         };
         /**
          * ContributionCreate
@@ -5978,7 +6989,7 @@ export interface components {
             /** Year Start Month */
             year_start_month: number;
             /** Group By */
-            group_by: ("partner" | "pool" | "currency" | "month") | null;
+            group_by: ("partner" | "pool" | "currency" | "month" | "region") | null;
             /** Years */
             years: components["schemas"]["ForecastYear"][];
             /** Rows */
@@ -6004,7 +7015,7 @@ export interface components {
             currency: string;
             /**
              * Key
-             * @description The partner id, pool id or YYYY-MM month grouped by
+             * @description The partner id, pool id, YYYY-MM month or region grouped by (region: null for partners that have not shared theirs with you, or have none)
              */
             key: string | null;
             /**
@@ -6460,6 +7471,139 @@ export interface components {
             counts: components["schemas"]["GrantImportCounts"];
         };
         /**
+         * GrantRequest
+         * @description A partner's request to change its grant, and how and when the funder decided.
+         * @example {
+         *       "id": "031af319-82df-5b4e-b08a-1c587a428f4d",
+         *       "created_at": "2026-04-01T09:30:00Z",
+         *       "updated_at": "2026-04-01T09:30:00Z",
+         *       "version": 1,
+         *       "grant_id": "587880d7-3e26-5df9-990b-57fd556c7abe",
+         *       "funder_id": "1efdb1a2-419d-5463-88cc-4370872a1383",
+         *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "kind": "extension",
+         *       "reasons": "Reasons",
+         *       "requested_by": "Requested by",
+         *       "requested_at": "2026-04-01T09:30:00Z",
+         *       "status": "open",
+         *       "reply": "Reply",
+         *       "decided_at": "2026-04-01T09:30:00Z",
+         *       "decided_by": "Board of trustees",
+         *       "variation_id": "4e66cb8e-8daf-5ce7-a574-154e83a6168f",
+         *       "days_to_decision": 1
+         *     }
+         */
+        GrantRequest: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /**
+             * Grant Id
+             * Format: uuid
+             */
+            grant_id: string;
+            /**
+             * Funder Id
+             * Format: uuid
+             */
+            funder_id: string;
+            /**
+             * Partner Id
+             * Format: uuid
+             */
+            partner_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "extension" | "reprofile" | "uplift";
+            /** Reasons */
+            reasons: string;
+            /** Requested By */
+            requested_by: string;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /**
+             * Status
+             * @description open until decided; varied (a variation answers it: variation_id), declined or answered (see reply)
+             * @enum {string}
+             */
+            status: "open" | "varied" | "declined" | "answered";
+            /** Reply */
+            reply: string | null;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Variation Id */
+            variation_id: string | null;
+            /**
+             * Days To Decision
+             * @description Calendar days (UTC) from requested_at to decided_at: the funder's own measure of how long a partner waits. Empty while open.
+             */
+            days_to_decision: number | null;
+        };
+        /**
+         * GrantRequestCreate
+         * @description What a partner asks to change about its grant, and why, in its own words.
+         * @example {
+         *       "kind": "extension",
+         *       "reasons": "Our building works slipped by six months; we would like the grant to run until the end of March 2034."
+         *     }
+         */
+        GrantRequestCreate: {
+            /**
+             * Kind
+             * @description extension (more time), reprofile (different payment timing) or uplift (more money). Spending needs no request.
+             * @enum {string}
+             */
+            kind: "extension" | "reprofile" | "uplift";
+            /**
+             * Reasons
+             * @description Why, in your own words: what has changed for you
+             * @example Our building works slipped by six months; we would like the grant to run until the end of March 2034.
+             */
+            reasons: string;
+        };
+        /**
+         * GrantRequestReply
+         * @description The funder's answer without a variation: declined (with the reason) or answered.
+         * @example {
+         *       "outcome": "declined",
+         *       "reply": "Reply"
+         *     }
+         */
+        GrantRequestReply: {
+            /**
+             * Outcome
+             * @description declined (with the reason in reply) or answered (the reply says what happens next, e.g. that nothing needs to change)
+             * @enum {string}
+             */
+            outcome: "declined" | "answered";
+            /**
+             * Reply
+             * @description In plain words, to the partner
+             */
+            reply: string;
+        };
+        /**
          * GrantUpdate
          * @description Changes to a grant. Amount, dates and partner change only while it is proposed;
          *     after approval they change by a variation with its own decision.
@@ -6902,6 +8046,7 @@ export interface components {
          *       "reference": "RCT-2026-01",
          *       "title": "Core funding 2026 to 2029",
          *       "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *       "region": "North West",
          *       "amount_awarded": 2500000,
          *       "currency": "GBP",
          *       "planned_start_date": "2026-04-01",
@@ -6925,6 +8070,11 @@ export interface components {
              * Format: uuid
              */
             partner_id: string;
+            /**
+             * Region
+             * @description The partner's region, held by the partners service; null until the organisation shares it with you
+             */
+            region: string | null;
             /** Amount Awarded */
             amount_awarded: number;
             /** Currency */
@@ -6946,6 +8096,34 @@ export interface components {
              * Format: date
              */
             proposed_on: string;
+        };
+        /**
+         * PaperRegion
+         * @example {
+         *       "region": "North West",
+         *       "currency": "GBP",
+         *       "count": 3,
+         *       "amount": 2500000
+         *     }
+         */
+        PaperRegion: {
+            /**
+             * Region
+             * @description null: partners that have not shared a region
+             */
+            region: string | null;
+            /** Currency */
+            currency: string;
+            /**
+             * Count
+             * @description Proposals awaiting a decision
+             */
+            count: number;
+            /**
+             * Amount
+             * @description What they would award
+             */
+            amount: number;
         };
         /**
          * PaperStatus
@@ -7943,6 +9121,7 @@ export interface components {
          *           "reference": "RCT-2026-01",
          *           "title": "Core funding 2026 to 2029",
          *           "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *           "region": "North West",
          *           "amount_awarded": 2500000,
          *           "currency": "GBP",
          *           "planned_start_date": "2026-04-01",
@@ -7956,6 +9135,14 @@ export interface components {
          *           "financial_year": 2026,
          *           "label": "Label",
          *           "currency": "GBP",
+         *           "amount": 2500000
+         *         }
+         *       ],
+         *       "totals_by_region": [
+         *         {
+         *           "region": "North West",
+         *           "currency": "GBP",
+         *           "count": 3,
          *           "amount": 2500000
          *         }
          *       ],
@@ -7973,6 +9160,7 @@ export interface components {
          *           "reference": "RCT-2026-01",
          *           "title": "Core funding 2026 to 2029",
          *           "partner_id": "0497b7a3-ae08-576b-9b64-8ea17d5d40f6",
+         *           "region": "North West",
          *           "amount_awarded": 2500000,
          *           "currency": "GBP",
          *           "planned_start_date": "2026-04-01",
@@ -7993,6 +9181,11 @@ export interface components {
             proposals: components["schemas"]["PaperProposal"][];
             /** Totals By Year */
             totals_by_year: components["schemas"]["PaperYear"][];
+            /**
+             * Totals By Region
+             * @description The proposals by their partners' region (held by the partners service)
+             */
+            totals_by_region: components["schemas"]["PaperRegion"][];
             /**
              * Totals By Status
              * @description All your grants by status, so the board sees proposals beside commitments
@@ -8167,6 +9360,11 @@ export interface components {
              * @description Why, in plain words
              */
             reason?: string | null;
+            /**
+             * Request Id
+             * @description The partner's open request (GET /grant-requests) this variation answers: it is decided as varied in the same transaction
+             */
+            request_id?: string | null;
         };
         /**
          * Vote
@@ -8590,7 +9788,7 @@ export interface components {
              */
             current_version: number;
             /** Measure */
-            measure: ("instalments_paid_on_time" | "days_to_first_reply") | null;
+            measure: ("instalments_paid_on_time" | "days_to_first_reply" | "days_to_decision" | "updates_replied_in_time" | "rounds_published_with_actions") | null;
             /**
              * Promised Days
              * @description The days the funder promises, where its words name a time ("we reply to every update within 14 days" is 14): its reminders and its home page hold it to this.
@@ -8624,7 +9822,7 @@ export interface components {
              * Measure
              * @description The measure of the funder's own behaviour that evidences it
              */
-            measure?: ("instalments_paid_on_time" | "days_to_first_reply") | null;
+            measure?: ("instalments_paid_on_time" | "days_to_first_reply" | "days_to_decision" | "updates_replied_in_time" | "rounds_published_with_actions") | null;
             /**
              * Promised Days
              * @description The days the funder promises, where its words name a time ("we reply to every update within 14 days" is 14): its reminders and its home page hold it to this.
@@ -8655,7 +9853,7 @@ export interface components {
             /** Position */
             position?: number;
             /** Measure */
-            measure?: ("instalments_paid_on_time" | "days_to_first_reply") | null;
+            measure?: ("instalments_paid_on_time" | "days_to_first_reply" | "days_to_decision" | "updates_replied_in_time" | "rounds_published_with_actions") | null;
             /**
              * Promised Days
              * @description The days the funder promises, where its words name a time ("we reply to every update within 14 days" is 14): its reminders and its home page hold it to this.
@@ -8713,14 +9911,14 @@ export interface components {
         Measure: {
             /**
              * Id
-             * @description instalments_paid_on_time or days_to_first_reply
+             * @description instalments_paid_on_time, days_to_first_reply, days_to_decision, updates_replied_in_time or rounds_published_with_actions (a commitment's ``measure``)
              */
             id: string;
             /** Name */
             name: string;
             /**
              * Based On
-             * @description How many instalments or updates the figure rests on
+             * @description How many instalments, updates, decisions or rounds the figure rests on
              */
             based_on: number;
             /**
@@ -8907,7 +10105,7 @@ export interface components {
             /** Version */
             version: number;
             /** Measure */
-            measure: ("instalments_paid_on_time" | "days_to_first_reply") | null;
+            measure: ("instalments_paid_on_time" | "days_to_first_reply" | "days_to_decision" | "updates_replied_in_time" | "rounds_published_with_actions") | null;
             /**
              * Promised Days
              * @description The days the funder promises, where its words name a time ("we reply to every update within 14 days" is 14): its reminders and its home page hold it to this.
@@ -9134,7 +10332,8 @@ export interface components {
          *           "description": "Core funding for the organisation's work with young people in Riverside.",
          *           "position": 1
          *         }
-         *       ]
+         *       ],
+         *       "audience": "active"
          *     }
          */
         Round: {
@@ -9202,6 +10401,28 @@ export interface components {
              * @description SHA-256 of the round's one ballot key; your client checks the key it is given without a token is this one
              */
             ballot_key_id?: string | null;
+            /**
+             * Audience
+             * @description Whom the round invites when it opens (only organisations that have claimed their own record and accepted your funder are invited, and only they count towards k): ``active`` (default) partners in an active relationship; ``ended`` those whose relationship has ended; ``chosen`` the organisations in ``organisation_ids`` (any relationship: ended, declined, never funded); ``pool`` the organisations a pooled fund in ``pool_id`` granted or had proposed to, that have a relationship with your funder
+             * @default active
+             * @enum {string}
+             */
+            audience: "active" | "ended" | "chosen" | "pool";
+            /**
+             * Organisation Ids
+             * @description The organisations a ``chosen`` round asks (staff; null for partners)
+             */
+            organisation_ids?: string[] | null;
+            /**
+             * Pool Id
+             * @description The pool a ``pool`` round asks (staff)
+             */
+            pool_id?: string | null;
+            /**
+             * Origin
+             * @description ``grant_completed``: the end-of-grant round Trellis offers (a draft) when grants complete; each completed grant's partner is added to it until it opens
+             */
+            origin?: "grant_completed" | null;
             /**
              * Invited Count
              * @description Partners invited (staff)
@@ -9292,7 +10513,8 @@ export interface components {
          * @example {
          *       "title": "Core funding 2026 to 2029",
          *       "opens_on": "2026-04-01",
-         *       "closes_on": "2029-03-31"
+         *       "closes_on": "2029-03-31",
+         *       "audience": "active"
          *     }
          */
         RoundCreate: {
@@ -9310,6 +10532,23 @@ export interface components {
              * Format: date
              */
             closes_on: string;
+            /**
+             * Audience
+             * @description Whom the round invites when it opens (only organisations that have claimed their own record and accepted your funder are invited, and only they count towards k): ``active`` (default) partners in an active relationship; ``ended`` those whose relationship has ended; ``chosen`` the organisations in ``organisation_ids`` (any relationship: ended, declined, never funded); ``pool`` the organisations a pooled fund in ``pool_id`` granted or had proposed to, that have a relationship with your funder
+             * @default active
+             * @enum {string}
+             */
+            audience: "active" | "ended" | "chosen" | "pool";
+            /**
+             * Organisation Ids
+             * @description The organisations a ``chosen`` round asks (each must have a relationship with your funder)
+             */
+            organisation_ids?: string[] | null;
+            /**
+             * Pool Id
+             * @description The pooled fund whose organisations a ``pool`` round asks
+             */
+            pool_id?: string | null;
         };
         /**
          * RoundPublish
@@ -9327,6 +10566,7 @@ export interface components {
          *       "title": "Core funding 2026 to 2029",
          *       "opens_on": "2026-04-01",
          *       "closes_on": "2029-03-31",
+         *       "audience": "active",
          *       "description": "Core funding for the organisation's work with young people in Riverside."
          *     }
          */
@@ -9350,6 +10590,19 @@ export interface components {
              * @description The funder's answer to what partners said; shown when the round is published
              */
             answer?: string | null;
+            /**
+             * Audience
+             * @description Whom the round invites when it opens (only organisations that have claimed their own record and accepted your funder are invited, and only they count towards k): ``active`` (default) partners in an active relationship; ``ended`` those whose relationship has ended; ``chosen`` the organisations in ``organisation_ids`` (any relationship: ended, declined, never funded); ``pool`` the organisations a pooled fund in ``pool_id`` granted or had proposed to, that have a relationship with your funder
+             * @enum {string}
+             */
+            audience?: "active" | "ended" | "chosen" | "pool";
+            /**
+             * Organisation Ids
+             * @description The organisations a ``chosen`` round asks (each must have a relationship with your funder)
+             */
+            organisation_ids?: string[] | null;
+            /** Pool Id */
+            pool_id?: string | null;
         };
         /**
          * Scorecard
@@ -10743,6 +11996,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -11260,6 +12515,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -11331,6 +12588,91 @@ export interface operations {
             };
         };
     };
+    audit_get_entry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                audit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntryOut"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     budgets_list: {
         parameters: {
             query?: {
@@ -11354,6 +12696,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -11873,6 +13217,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -12526,6 +13872,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -12717,6 +14065,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -13235,6 +14585,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -13909,7 +15261,16 @@ export interface operations {
     };
     exports_list_takeouts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -13921,10 +15282,23 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Takeout"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -13947,6 +15321,15 @@ export interface operations {
             };
             /** @description Request-URI Too Long */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14497,8 +15880,8 @@ export interface operations {
                 from_year: number;
                 /** @description Last financial year */
                 to_year: number;
-                /** @description partner, pool, currency or month */
-                group_by?: ("partner" | "pool" | "currency" | "month") | null;
+                /** @description partner, pool, currency, month or region */
+                group_by?: ("partner" | "pool" | "currency" | "month" | "region") | null;
             };
             header?: never;
             path?: never;
@@ -14578,8 +15961,8 @@ export interface operations {
                 from_year: number;
                 /** @description Last financial year */
                 to_year: number;
-                /** @description partner, pool, currency or month */
-                group_by?: ("partner" | "pool" | "currency" | "month") | null;
+                /** @description partner, pool, currency, month or region */
+                group_by?: ("partner" | "pool" | "currency" | "month" | "region") | null;
             };
             header?: never;
             path?: never;
@@ -14858,6 +16241,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -15270,6 +16655,855 @@ export interface operations {
             };
         };
     };
+    gatherings_list: {
+        parameters: {
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Gathering"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    gatherings_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Any unique string (1 to 255 characters), such as a UUID. A retry with the same key and the same request replays the first answer; the same key with a different request is 422; a retry while the first is still running is 409.
+                 * @example 7f8c4c1e-2f7b-4b8e-9a55-0c9f3d1a2b6e
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kind": "learning_day",
+                 *       "title": "Spring learning day",
+                 *       "held_at": "2026-04-01T09:30:00Z",
+                 *       "invited_partner_ids": [
+                 *         "a74c1888-2a79-59c1-b249-4098f34ee640"
+                 *       ],
+                 *       "attended_partner_ids": []
+                 *     }
+                 */
+                "application/json": components["schemas"]["GatheringCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Gathering"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    gatherings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                gathering_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Gathering"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    gatherings_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version you read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                gathering_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kind": "learning_day",
+                 *       "title": "Core funding 2026 to 2029",
+                 *       "held_at": "2026-04-01T09:30:00Z",
+                 *       "invited_partner_ids": [
+                 *         "a74c1888-2a79-59c1-b249-4098f34ee640"
+                 *       ],
+                 *       "attended_partner_ids": [
+                 *         "e38b6677-ecd5-553e-b13b-bc443f27e478"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["GatheringUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Gathering"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    gatherings_delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version you read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                gathering_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Gathering"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    grant_requests_list: {
+        parameters: {
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantRequest"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    grant_requests_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantRequest"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    grant_requests_reply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "outcome": "declined",
+                 *       "reply": "Reply"
+                 *     }
+                 */
+                "application/json": components["schemas"]["GrantRequestReply"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantRequest"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     grants_list: {
         parameters: {
             query?: {
@@ -15293,6 +17527,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -16216,6 +18452,136 @@ export interface operations {
             };
         };
     };
+    grants_make_request: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Any unique string (1 to 255 characters), such as a UUID. A retry with the same key and the same request replays the first answer; the same key with a different request is 422; a retry while the first is still running is 409.
+                 * @example 7f8c4c1e-2f7b-4b8e-9a55-0c9f3d1a2b6e
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kind": "extension",
+                 *       "reasons": "Our building works slipped by six months; we would like the grant to run until the end of March 2034."
+                 *     }
+                 */
+                "application/json": components["schemas"]["GrantRequestCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantRequest"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     grants_get_schedule: {
         parameters: {
             query?: never;
@@ -16951,6 +19317,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -17270,6 +19638,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -17809,6 +20179,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -18175,6 +20547,546 @@ export interface operations {
             };
         };
     };
+    learning_notes_list: {
+        parameters: {
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningNote"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    learning_notes_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Any unique string (1 to 255 characters), such as a UUID. A retry with the same key and the same request replays the first answer; the same key with a different request is 422; a retry while the first is still running is 409.
+                 * @example 7f8c4c1e-2f7b-4b8e-9a55-0c9f3d1a2b6e
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Energy costs this winter",
+                 *       "body": "Four partners told us heating the hall now takes a fifth of their income.",
+                 *       "update_ids": [],
+                 *       "interaction_ids": []
+                 *     }
+                 */
+                "application/json": components["schemas"]["LearningNoteCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningNote"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    learning_notes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                note_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningNote"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    learning_notes_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version you read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                note_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Core funding 2026 to 2029",
+                 *       "body": "Thank you for the update; it helped us understand the year.",
+                 *       "update_ids": [
+                 *         "cb09462f-2588-5f2a-a32d-2f7dda7048bd"
+                 *       ],
+                 *       "interaction_ids": [
+                 *         "273c33a1-4afd-5d50-bfe8-bf60bfd584e1"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["LearningNoteUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningNote"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    learning_notes_delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version you read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                note_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningNote"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     measures_list: {
         parameters: {
             query?: {
@@ -18202,6 +21114,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -18388,6 +21302,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -18475,6 +21391,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18501,6 +21419,136 @@ export interface operations {
             };
             /** @description There is no such record, or it belongs to someone else (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    memberships_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version you read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                membership_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "capabilities": [
+                 *         "finance"
+                 *       ],
+                 *       "decision_limit": 1,
+                 *       "decision_limit_currency": "GBP"
+                 *     }
+                 */
+                "application/json": components["schemas"]["MembershipUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of the record; send it back as `If-Match` when you change it. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Membership"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `If-Match` ETag is stale: someone changed the record since you read it. Read it again and re-apply your change. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18640,6 +21688,177 @@ export interface operations {
             };
         };
     };
+    notification_preferences_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferences"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    notification_preferences_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "notifications": [
+                 *         {
+                 *           "frequency": "daily",
+                 *           "notification": "update_received"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["NotificationPreferencesUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferences"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     overview_funder: {
         parameters: {
             query?: never;
@@ -18728,6 +21947,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -19487,6 +22708,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -20051,6 +23274,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -20366,6 +23591,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -20649,6 +23876,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -21458,6 +24687,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -21769,6 +25000,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -22035,6 +25268,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -22254,6 +25489,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -22746,6 +25983,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -23076,6 +26315,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -23399,6 +26640,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -23721,6 +26964,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -24276,6 +27521,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -24636,6 +27883,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -25046,6 +28295,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -25359,6 +28610,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -25374,6 +28627,92 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    relationships_get_history_entry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                relationship_id: string;
+                change_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RelationshipChange"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
@@ -25464,6 +28803,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -25645,6 +28986,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -25826,6 +29169,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -25918,7 +29263,8 @@ export interface operations {
                  * @example {
                  *       "title": "Core funding 2026 to 2029",
                  *       "opens_on": "2026-04-01",
-                 *       "closes_on": "2029-03-31"
+                 *       "closes_on": "2029-03-31",
+                 *       "audience": "active"
                  *     }
                  */
                 "application/json": components["schemas"]["RoundCreate"];
@@ -26129,6 +29475,7 @@ export interface operations {
                  *       "title": "Core funding 2026 to 2029",
                  *       "opens_on": "2026-04-01",
                  *       "closes_on": "2029-03-31",
+                 *       "audience": "active",
                  *       "description": "Core funding for the organisation's work with young people in Riverside."
                  *     }
                  */
@@ -27527,6 +30874,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -27882,6 +31231,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -27955,6 +31306,481 @@ export interface operations {
             };
         };
     };
+    search_get_hit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchHit"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tags_list: {
+        parameters: {
+            query?: {
+                /** @description Sort as a JSON pair: ["field","ASC"|"DESC"]. */
+                sort?: string | null;
+                /** @description Window as a JSON pair of 0-based inclusive indexes. */
+                range?: string | null;
+                /** @description Filters as a JSON object, e.g. {"id":["..."]}. */
+                filter?: string | null;
+                /** @description Continue after the last row of a page (its X-Next-Cursor header). */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
+                    "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
+                    /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"][];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tags_add: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Any unique string (1 to 255 characters), such as a UUID. A retry with the same key and the same request replays the first answer; the same key with a different request is 422; a retry while the first is still running is 409.
+                 * @example 7f8c4c1e-2f7b-4b8e-9a55-0c9f3d1a2b6e
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "subject_kind": "update",
+                 *       "subject_id": "89052ae5-6bfe-5747-bd12-e6368d1dc865",
+                 *       "tag": "energy costs"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TagCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    /** @description Where the created record can be read. */
+                    Location?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            /** @description A malformed parameter (such as `sort`, `range`, `filter` or `Idempotency-Key`); `detail` says which and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the record's current state, or a request with the same `Idempotency-Key` is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tags_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tags_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     threads_list: {
         parameters: {
             query?: {
@@ -27978,6 +31804,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -28282,6 +32110,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -28735,6 +32565,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -29044,6 +32876,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -29366,6 +33200,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -29547,6 +33383,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -29837,6 +33675,7 @@ export interface operations {
                  *       "event_types": [
                  *         "update.received"
                  *       ],
+                 *       "enabled": true,
                  *       "description": "Core funding for the organisation's work with young people in Riverside."
                  *     }
                  */
@@ -30055,6 +33894,8 @@ export interface operations {
                 headers: {
                     /** @description The window of this page and the total, as react-admin reads it: `grants 0-24/319` (`grants *\/0` when empty). */
                     "Content-Range"?: string;
+                    /** @description `true` when the total in `Content-Range` is an estimate (a large list past the service's exact-count limit, `TRELLIS_<SERVICE>_LIST_EXACT_COUNT_LIMIT`); absent when it is an exact count. */
+                    "X-Total-Count-Estimated"?: "true";
                     /** @description Send as `cursor=` to read the page after this one; absent on the last page. */
                     "X-Next-Cursor"?: string;
                     [name: string]: unknown;
@@ -30070,6 +33911,92 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid, but its role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There is no such record, or it belongs to someone else (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request-URI Too Long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid: `errors` names each field and what is wrong with it, or `detail` says which rule it breaks (also: an `Idempotency-Key` reused with a different request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: slow down and retry after the time in `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service this request needs is unavailable or too slow; nothing was written. Retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhooks_get_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
             /** @description No valid access token: send `Authorization: Bearer <token>` with a token that has not expired. */

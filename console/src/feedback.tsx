@@ -3,6 +3,7 @@
 import { Box, Typography } from "@mui/material";
 import {
   ArrayField,
+  AutocompleteArrayInput,
   BooleanField,
   BooleanInput,
   ChipField,
@@ -11,9 +12,11 @@ import {
   DateField,
   DateInput,
   Edit,
+  FormDataConsumer,
   FunctionField,
   List,
   NumberField,
+  ReferenceArrayInput,
   ReferenceInput,
   SelectInput,
   Show,
@@ -134,6 +137,7 @@ export const RoundShow = () => (
       <ChipField source="status" />
       <DateField locales="en-GB" source="opens_on" label="Opens" />
       <DateField locales="en-GB" source="closes_on" label="Closes" />
+      <FunctionField label="Whom it asks" render={(r: Rec) => AUDIENCES.find((a) => a.id === r.audience)?.name ?? r.audience} />
       <NumberField source="invited_count" label="Partners invited" emptyText="—" />
       <NumberField source="k_threshold" label="Anonymity threshold (k)" emptyText="—" />
       <ArrayField source="commitments" label="Asks about">
@@ -146,15 +150,65 @@ export const RoundShow = () => (
   </Show>
 );
 
+const AUDIENCES = [
+  { id: "active", name: "Partners in an active relationship" },
+  { id: "ended", name: "Partners whose relationship has ended" },
+  { id: "chosen", name: "Organisations you choose" },
+  { id: "pool", name: "Organisations a pooled fund granted or had proposed to" },
+];
+
+/** Whom the round asks when it opens; organisations or a pool only for the audiences that use them. */
+function AudienceInputs() {
+  return (
+    <>
+      <SelectInput source="audience" label="Whom the round asks" choices={AUDIENCES} helperText="Only organisations that accepted your funder are invited, and only they count towards k." />
+      <FormDataConsumer<Rec>>
+        {({ formData }) =>
+          formData.audience === "chosen" ? (
+            <ReferenceArrayInput source="organisation_ids" reference="partners" sort={{ field: "name", order: "ASC" }}>
+              <AutocompleteArrayInput optionText="name" label="Organisations" fullWidth />
+            </ReferenceArrayInput>
+          ) : formData.audience === "pool" ? (
+            <ReferenceInput source="pool_id" reference="pools" sort={{ field: "name", order: "ASC" }}>
+              <SelectInput optionText="name" label="Pooled fund" />
+            </ReferenceInput>
+          ) : null
+        }
+      </FormDataConsumer>
+    </>
+  );
+}
+
+/** Organisations and a pool go only with the audience that uses them. */
+const withAudience = (d: Rec) => ({
+  ...d,
+  organisation_ids: d.audience === "chosen" ? d.organisation_ids : null,
+  pool_id: d.audience === "pool" ? d.pool_id : null,
+});
+
 export const RoundCreate = () => (
-  <Create redirect="show">
-    <SimpleForm defaultValues={{ opens_on: today() }}>
+  <Create redirect="show" transform={withAudience}>
+    <SimpleForm defaultValues={{ opens_on: today(), audience: "active" }}>
       <TextInput source="title" fullWidth />
       <TextInput source="description" multiline minRows={2} fullWidth />
       <DateInput source="opens_on" label="Opens" />
       <DateInput source="closes_on" label="Closes" />
+      <AudienceInputs />
     </SimpleForm>
   </Create>
+);
+
+/** A round's title, dates and audience: whom it asks can change while it is a draft. */
+export const RoundEdit = () => (
+  <Edit redirect="show" mutationMode="pessimistic" transform={withAudience}>
+    <SimpleForm>
+      <TextInput source="title" fullWidth />
+      <TextInput source="description" multiline minRows={2} fullWidth />
+      <DateInput source="opens_on" label="Opens" />
+      <DateInput source="closes_on" label="Closes" />
+      <AudienceInputs />
+    </SimpleForm>
+  </Edit>
 );
 
 export const ResultList = () => (

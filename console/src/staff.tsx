@@ -38,6 +38,8 @@ import type { Acting } from "./auth";
 
 import { ContactsGrid, DocumentsGrid, GrantsGrid, Money, PartnerName, type Rec } from "./lists";
 import { BankDetailsForFinance } from "./bank";
+import { GrantRequests } from "./requests";
+import { Themes } from "./learning";
 
 // Partners --------------------------------------------------------------------------------
 
@@ -285,6 +287,7 @@ export const UpdateShow = () => (
       <TextField source="what_was_hard" label="What has been hard" />
       <TextField source="want_you_to_know" label="What we want you to know" />
       <Replies side="funder" />
+      <Themes kind="update" />
     </SimpleShowLayout>
   </Show>
 );
@@ -422,6 +425,7 @@ export const GrantShow = () => (
           <TextField source="reason" />
         </Datagrid>
       </ReferenceManyField>
+      <GrantRequests />
       <History />
     </SimpleShowLayout>
   </Show>

@@ -263,7 +263,9 @@ def test_the_console_in_a_browser(running, receiver: str, tmp_path: Path) -> Non
         "partner sends an update to two funders",
         "partner answers a round anonymously",
         "partner's change to a contact someone else changed first is refused, and said so",
+        "partner asks for an extension to a grant",
         "staff see the webhook's delivery and send it again",
+        "staff see the partner's request and answer it",
         "staff close and publish the round",
         "the public scorecard shows the published results",
     ]
@@ -297,6 +299,10 @@ def test_the_console_in_a_browser(running, receiver: str, tmp_path: Path) -> Non
             "/api/v1/payment-runs", params={"sort": '["created_at","DESC"]'}, headers=staff
         ).json()[0]
         assert run["status"] == "paid"
+        # The partner's person asked for an extension; staff answered it.
+        asked = client.get("/api/v1/grant-requests", headers=staff).json()[0]
+        assert asked["kind"] == "extension" and asked["status"] == "answered"
+        assert asked["reasons"].startswith("Our new building opens six months late")
         assert run["prepared_by"] == "fatima@northernlights.example"
         assert run["approved_by"] == "tom@northernlights.example"
         # The vote was Northern Lights' own; the webhook's receiver got the partner's update.
