@@ -13,10 +13,10 @@ trellis events redeliver  make deliveries due now, dead ones included
 """
 
 import argparse
-import asyncio
 import base64
 import ctypes
 import hashlib
+import importlib
 import os
 import secrets
 import signal
@@ -24,29 +24,19 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-import uvicorn
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-
-from services import demo
-from services.common import outbox
-from services.common.auth import ROLES, KeyStore, TokenIssuer
-from services.common.db import sync_url, utcnow
-from services.common.migrate import upgrade
-from services.common.server import ProblemHttpToolsProtocol
-from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings, ServiceSettings
-from services.partners.bank import keys as bank_key_rotation
+# Only the settings: the commands that need the databases and the apps are in
+# services/cli_tools.py, loaded by _tools() when one runs (see there).
+from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings
 from services.partners.config import CONSOLE_CLIENT_ID
 from services.partners.config import Settings as PartnersSettings
-from services.partners.people import operator
 
 ALL = ("gateway", *SERVICES)
 #: The console's built bundle, committed (``console/`` builds it): ``trellis up`` serves it at ``/``.
@@ -54,8 +44,28 @@ CONSOLE_BUNDLE = Path(__file__).resolve().parent / "gateway" / "console"
 APP_FACTORIES = {name: f"services.{name}.app:create_app" for name in ALL}
 
 
+#: The roles ``trellis token`` mints (services.common.auth.ROLES but "service"; a test keeps
+#: them equal: importing that module here would cost every start of ``trellis up``).
+TOKEN_ROLES = ("platform_admin", "funder_staff", "partner", "finance", "trustee", "staff_admin")
+
+
 class CliError(Exception):
     """A problem the user can fix; printed as one line."""
+
+
+def _tools() -> ModuleType:
+    """services/cli_tools.py, the commands that use the databases and the apps.
+
+    Loaded by name when a command runs rather than at the top: ``trellis up`` itself needs
+    none of it, and importing it (FastAPI, SQLAlchemy, every service's models) took longer
+    than starting the four processes that import what each of them needs.
+    """
+    return importlib.import_module("services.cli_tools")
+
+
+def serve(name: str, host: str | None, port: int | None, workers: int = 1) -> None:
+    """Run one service (``services.cli_tools.serve``)."""
+    _tools().serve(name, host, port, workers)
 
 
 def _settings(name: str) -> Any:
@@ -85,188 +95,6 @@ def _check_port_free(name: str, host: str, port: int) -> None:
             ) from exc
 
 
-def migrate(names: Sequence[str]) -> None:
-    for name in names:
-        settings: ServiceSettings = _settings(name)
-        upgrade(name, settings.effective_database_url)
-
-
-def ensure_keys(settings: CommonSettings) -> KeyStore:
-    keys = KeyStore(settings.signing_keys_file)
-    keys.ensure()
-    return keys
-
-
-def serve(name: str, host: str | None, port: int | None, workers: int = 1) -> None:
-    """Run one service; ``workers`` > 1 runs that many processes on the one port (the
-    gateway: its rate limits are shared through their store, takeouts through the data
-    directory)."""
-    if workers > 1 and name != "gateway":
-        raise CliError(
-            "--workers is for the gateway; run more replicas of a service behind it instead"
-        )
-    if workers > 1 and getattr(_settings(name), "metrics_port", None) is not None:
-        raise CliError(
-            "--workers cannot share TRELLIS_GATEWAY_METRICS_PORT between processes: unset it "
-            "and read each worker's /metrics with TRELLIS_GATEWAY_METRICS_TOKEN, or run one "
-            "worker per container"
-        )
-    settings = _settings(name)
-    sqlite_gateway = name == "gateway" and settings.effective_database_url.startswith("sqlite")
-    if settings.migrate_on_start and not sqlite_gateway:
-        # A gateway on SQLite brings its one table up to date as it starts.
-        upgrade(name, settings.effective_database_url)
-    if workers > 1 and sqlite_gateway and not settings.redis_url:
-        # Each worker brings the rate limits' SQLite table up to date as it starts;
-        # done once here first, so they never migrate the one file at the same time.
-        upgrade(name, settings.effective_database_url)
-    uvicorn.run(
-        APP_FACTORIES[name],
-        factory=True,
-        host=host or _host(name),
-        port=port or _port(name),
-        workers=workers if workers > 1 else None,
-        log_config=None,
-        access_log=False,
-        loop="uvloop",
-        # httptools, whose own refusals (an over-long URL, unreadable headers) are problem+json.
-        http=ProblemHttpToolsProtocol,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
-
-
-def _partners_row(sql: str, params: dict[str, Any]) -> Any:
-    """One row of the partners service's database (a token names only what exists there)."""
-    settings: ServiceSettings = _settings("partners")
-    engine = create_engine(sync_url(settings.effective_database_url))
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).first()
-    except SQLAlchemyError as exc:
-        raise CliError(
-            "the partners database cannot be read (run `trellis migrate` or `trellis up` first)"
-        ) from exc
-    finally:
-        engine.dispose()
-
-
-def _engine(name: str) -> Any:
-    settings: ServiceSettings = _settings(name)
-    return create_engine(sync_url(settings.effective_database_url))
-
-
-def events_list(names: Sequence[str], state: outbox.State, limit: int) -> list[str]:
-    """One line per undelivered event delivery of each service, oldest first."""
-    lines = []
-    for name in names:
-        engine = _engine(name)
-        try:
-            with Session(engine) as session:
-                rows = session.scalars(outbox.deliveries_query(state, limit=limit)).all()
-        finally:
-            engine.dispose()
-        for row in rows:
-            item = outbox.describe(row)
-            when = item["dead_at"] and f"dead since {item['dead_at']}"
-            when = when or f"next try {item['next_attempt_at']}"
-            lines.append(
-                f"{name}\t{item['event_id']}\t{item['event_type']}\t{item['state']}\t"
-                f"{item['destination']}\tattempts {item['attempts']}\t{when}\t"
-                f"{(item['last_error'] or '').splitlines()[0][:120] if item['last_error'] else ''}"
-            )
-    return lines
-
-
-def events_redeliver(name: str, event_ids: Sequence[str], all_dead: bool) -> int:
-    """Make deliveries due now (dead ones revived); the running service sends them."""
-    try:
-        ids = [uuid.UUID(value) for value in event_ids]
-    except ValueError as exc:
-        raise CliError("event ids are UUIDs, as `trellis events list` shows them") from exc
-    if bool(ids) == all_dead:
-        raise CliError("give event ids, or --all-dead")
-    engine = _engine(name)
-    try:
-        with Session(engine) as session, session.begin():
-            result = session.execute(
-                outbox.redeliver_statement(utcnow(), event_ids=ids, all_dead=all_dead)
-            )
-            return int(result.rowcount)
-    finally:
-        engine.dispose()
-
-
-#: Roles held on top of funder_staff (services/common/auth.py): a token for one carries both.
-STAFF_EXTRA_ROLES = ("finance", "trustee")
-
-
-def _funder_id(slug: str) -> str:
-    row = _partners_row("SELECT id FROM funders WHERE slug = :slug", {"slug": slug})
-    if row is None:
-        raise CliError(
-            f"there is no funder with the slug '{slug}' (create it first, or run `trellis up --demo`)"
-        )
-    return str(uuid.UUID(str(row[0])))
-
-
-def _partner_id(wanted: uuid.UUID) -> str:
-    # Ids are stored as 32 hex digits on SQLite and as uuid on PostgreSQL.
-    settings: ServiceSettings = _settings("partners")
-    on_sqlite = sync_url(settings.effective_database_url).startswith("sqlite")
-    row = _partners_row(
-        "SELECT id FROM partners WHERE id = :id",
-        {"id": wanted.hex if on_sqlite else str(wanted)},
-    )
-    if row is None:
-        raise CliError(
-            f"there is no partner organisation with the id {wanted} "
-            "(add it first as a funder's staff, or run `trellis up --demo`)"
-        )
-    return str(wanted)
-
-
-def mint(args: argparse.Namespace) -> str:
-    settings = CommonSettings()
-    keys = ensure_keys(settings)
-    issuer = TokenIssuer(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
-    funder_id = partner_id = None
-    # finance and trustee are held on top of funder_staff: their tokens carry both roles.
-    roles = [args.role] if args.role not in STAFF_EXTRA_ROLES else ["funder_staff", args.role]
-    if "funder_staff" in roles:
-        if not args.funder:
-            raise CliError(f"a {args.role} token needs --funder <slug>")
-        funder_id = _funder_id(args.funder)
-    if args.role == "partner":
-        if not args.partner:
-            raise CliError("a partner token needs --partner <partner id>")
-        try:
-            wanted = uuid.UUID(args.partner)
-        except ValueError as exc:
-            raise CliError("--partner takes the partner's id (a UUID)") from exc
-        partner_id = _partner_id(wanted)
-    sub = (
-        args.sub
-        or {
-            "platform_admin": "admin@localhost",
-            "funder_staff": f"staff@{args.funder}",
-            "finance": f"finance@{args.funder}",
-            "trustee": f"trustee@{args.funder}",
-            "partner": f"partner:{partner_id}",
-            "service": "service:cli",
-        }[args.role]
-    )
-    return issuer.mint(
-        sub=sub,
-        roles=roles,
-        client_id="trellis-cli",
-        funder_id=funder_id,
-        partner_id=partner_id,
-        name=args.name,
-        ttl=args.ttl,
-    )
-
-
 class Supervisor:
     """Runs the four processes and restarts one that crashes; stops them all on Ctrl-C.
 
@@ -288,7 +116,8 @@ class Supervisor:
 
     def start(self, name: str) -> None:
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", name],
+            # Each makes sure of the signing keys (under a lock) before serving.
+            [sys.executable, "-m", "services.cli", "serve", name, "--make-keys"],
             env=os.environ.copy(),
             start_new_session=True,
             preexec_fn=_die_with_parent,
@@ -351,22 +180,27 @@ def _exit(code: int) -> str:
     return f"exit code {code}"
 
 
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(urls)
-    with httpx.Client(timeout=2.0) as client:
-        while pending:
-            if (name := sup.crashed()) is not None:
-                raise CliError(f"the {name} service stopped while starting; see its log above")
-            for name, url in list(pending.items()):
-                try:
-                    if client.get(f"{url}/readyz").status_code == 200:
-                        pending.pop(name)
-                except httpx.HTTPError:
-                    pass
-            if pending and time.monotonic() > deadline:
-                raise CliError(f"{', '.join(pending)} did not become ready in {timeout:.0f}s")
-            time.sleep(0.1)
+    while pending:
+        if (name := sup.crashed()) is not None:
+            raise CliError(f"the {name} service stopped while starting; see its log above")
+        for name, url in list(pending.items()):
+            if _ready(url):
+                pending.pop(name)
+        if pending and time.monotonic() > deadline:
+            raise CliError(f"{', '.join(pending)} did not become ready in {timeout:.0f}s")
+        if pending:
+            time.sleep(0.05)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -391,7 +225,6 @@ def up(args: argparse.Namespace) -> int:
     for name in ALL:
         _check_port_free(name, hosts[name], ports[name])
     data_dir.mkdir(parents=True, exist_ok=True)
-    ensure_keys(settings)
     # Each process migrates its own database as it starts: the four start together and
     # their migrations run at once, overlapping the others' imports.
     os.environ["TRELLIS_MIGRATE_ON_START"] = "true"
@@ -407,7 +240,7 @@ def up(args: argparse.Namespace) -> int:
         _wait_ready(sup, urls)
         seeded = ""
         if args.demo:
-            seeded = demo.seed(gateway=urls["gateway"], settings=settings)
+            seeded = _tools().seed_demo(urls["gateway"])
         _banner(urls, data_dir, seeded)
         while True:
             sup.watch()
@@ -417,52 +250,6 @@ def up(args: argparse.Namespace) -> int:
         return 0
     finally:
         sup.stop()
-
-
-def invite(args: argparse.Namespace) -> str:
-    """An invitation made by the operator; its one-time link (the mail goes out too)."""
-    try:
-        return asyncio.run(
-            operator.invite(
-                PartnersSettings(),
-                email=args.email,
-                funder_slug=args.funder,
-                partner_id=args.partner,
-                admin=args.admin,
-            )
-        )
-    except operator.OperatorError as exc:
-        raise CliError(str(exc)) from exc
-
-
-def bank_keys(action: str, *, new_key: bool) -> str:
-    """Rotate the key bank details are encrypted with, or retire the keys no row uses."""
-    settings = PartnersSettings()
-    try:
-        if action == "rotate-bank":
-            done = asyncio.run(bank_key_rotation.rotate(settings, new_key=new_key))
-            return (
-                f"trellis: bank details are encrypted with key {done.current} now "
-                f"({done.moved} re-encrypted); keys kept, so everything stays readable: "
-                f"{', '.join(done.kept)}. Once every partners replica has restarted, run "
-                "`trellis keys rotate-bank --no-new-key` then `trellis keys retire-bank`."
-            )
-        removed, used = asyncio.run(bank_key_rotation.retire(settings))
-    except bank_key_rotation.KeyRotationError as exc:
-        raise CliError(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        raise CliError(
-            f"the partners database could not be read ({exc.__class__.__name__})"
-        ) from exc
-    if settings.bank_keys:
-        return (
-            f"trellis: keys still in use: {', '.join(used) or 'none'}; any other key may leave "
-            "TRELLIS_PARTNERS_BANK_KEYS"
-        )
-    return (
-        f"trellis: removed bank keys {', '.join(removed) or '(none)'}; still in use: "
-        f"{', '.join(used) or 'none'}"
-    )
 
 
 def _signin_hint() -> list[str]:
@@ -540,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve.add_argument("service", choices=ALL)
     p_serve.add_argument("--host")
     p_serve.add_argument("--port", type=int)
+    # `trellis up` asks its processes to make the signing keys if there are none yet.
+    p_serve.add_argument("--make-keys", action="store_true", help=argparse.SUPPRESS)
     p_serve.add_argument(
         "--workers",
         type=int,
@@ -551,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "service", nargs="*", help=f"one or more of {', '.join(ALL)} (default: the services)"
     )
     p_token = sub.add_parser("token", help="mint an access token for a person")
-    p_token.add_argument("--role", required=True, choices=[r for r in ROLES if r != "service"])
+    p_token.add_argument("--role", required=True, choices=TOKEN_ROLES)
     p_token.add_argument("--funder", help="the funder's slug (funder_staff, finance, trustee)")
     p_token.add_argument("--partner", help="the partner's id (partner)")
     p_token.add_argument("--sub", help="who the person is (default: made from the role)")
@@ -588,21 +377,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             return up(args)
         if args.command == "serve":
-            serve(args.service, args.host, args.port, args.workers)
+            _tools().serve(
+                args.service, args.host, args.port, args.workers, make_keys=args.make_keys
+            )
             return 0
         if args.command == "migrate":
             names = args.service or list(SERVICES)
             unknown = [n for n in names if n not in ALL]
             if unknown:
                 raise CliError(f"no such service: {', '.join(unknown)} (one of {', '.join(ALL)})")
-            migrate(names)
+            _tools().migrate(names)
             print(f"trellis: migrated {', '.join(names)}")
             return 0
         if args.command == "token":
-            print(mint(args))
+            print(_tools().mint(args))
             return 0
         if args.command == "invite":
-            print(invite(args))
+            print(_tools().invite(args))
             return 0
         if args.command == "events" and args.action == "list":
             names = args.service or list(SERVICES)
@@ -611,18 +402,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise CliError(
                     f"no such service: {', '.join(unknown)} (one of {', '.join(SERVICES)})"
                 )
-            lines = events_list(names, args.state, args.limit)
+            lines = _tools().events_list(names, args.state, args.limit)
             print("\n".join(lines) if lines else "trellis: every event has been delivered")
             return 0
         if args.command == "events":
-            count = events_redeliver(args.service, args.event_id, args.all_dead)
+            count = _tools().events_redeliver(args.service, args.event_id, args.all_dead)
             print(f"trellis: {count} deliveries of {args.service} are due now")
             return 0
         if args.command == "keys" and args.action != "rotate":
-            print(bank_keys(args.action, new_key=not args.no_new_key))
+            print(_tools().bank_keys(args.action, new_key=not args.no_new_key))
             return 0
         if args.command == "keys":
-            kid = KeyStore(CommonSettings().signing_keys_file).rotate()
+            kid = _tools().rotate_keys()
             print(f"trellis: new signing key {kid}; the previous key stays published")
             return 0
     except CliError as exc:
@@ -632,4 +423,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m services.cli`: through the module services.cli_tools imports, so
+    # there is one CliError (not one in __main__ and another in services.cli).
+    sys.exit(importlib.import_module("services.cli").main())

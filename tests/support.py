@@ -1,7 +1,10 @@
 """Test support: real migrations on real databases, the real apps wired in process."""
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -16,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from services.common.auth import KeyStore, TokenIssuer
+from services.common.db import secure_sqlite_file
 from services.common.migrate import upgrade
 from services.common.settings import SERVICES
 
@@ -62,6 +66,46 @@ def drop_database(url: str) -> None:
         return
     with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
+#: (backend, service) -> a database this test process migrated to head once, copied for
+#: each stack instead of running every migration again (the migrations' own tests call
+#: ``upgrade`` themselves).
+_TEMPLATES: dict[tuple[str, str], str] = {}
+_TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="trellis-test-templates-"))
+
+
+def _drop_templates() -> None:
+    for url in _TEMPLATES.values():
+        drop_database(url)
+    shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
+
+
+atexit.register(_drop_templates)
+
+
+def migrated_database(backend: str, name: str, tmp: Path) -> str:
+    """A fresh database with ``name``'s migrations applied up to head; its URL.
+
+    A copy of one migrated once per test process: a SQLite file copied, or PostgreSQL's
+    ``CREATE DATABASE ... TEMPLATE``."""
+    template = _TEMPLATES.get((backend, name))
+    if template is None:
+        template = create_database(backend, f"template_{name}", _TEMPLATE_DIR)
+        upgrade(name, template)
+        _TEMPLATES[(backend, name)] = template
+    if backend == "sqlite":
+        source = Path(make_url(template).database or "")
+        # The migration closed every connection: no -wal file holds pages not in the copy.
+        assert not source.with_name(source.name + "-wal").exists()
+        url = f"sqlite+aiosqlite:///{tmp / f'{name}.db'}"
+        secure_sqlite_file(url)
+        shutil.copyfile(source, tmp / f"{name}.db")
+        return url
+    db_name = f"trellis_test_{name}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db_name}" TEMPLATE "{make_url(template).database}"')
+    return make_url(template).set(database=db_name).render_as_string(hide_password=False)
 
 
 @dataclass
@@ -196,8 +240,7 @@ async def running_stack(
     tokens = Tokens(TokenIssuer(keys, issuer=ISSUER, audience=AUDIENCE))
     urls: dict[str, str] = {}
     for name in services:
-        urls[name] = create_database(backend, name, tmp)
-        upgrade(name, urls[name])
+        urls[name] = migrated_database(backend, name, tmp)
     apps: dict[str, FastAPI] = {}
     transports: dict[str, httpx.AsyncBaseTransport] = {}
     for name in services:

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from services import cli
-from services.common.auth import TokenVerifier
+from services.common.auth import ROLES, TokenVerifier
 from services.common.db import sync_url, utcnow
 from services.common.settings import CommonSettings, ServiceSettings
 from services.partners.funders.models import Funder
@@ -132,3 +132,8 @@ def test_workers_refuse_one_metrics_port_for_several_processes(
     monkeypatch.setenv("TRELLIS_GATEWAY_METRICS_PORT", "18499")
     assert cli.main(["serve", "gateway", "--workers", "2"]) == 2
     assert "TRELLIS_GATEWAY_METRICS_PORT" in capsys.readouterr().err
+
+
+def test_token_roles_are_every_role_but_service() -> None:
+    # services/cli.py keeps its own list so that `trellis up` need not import the auth module.
+    assert cli.TOKEN_ROLES == tuple(role for role in ROLES if role != "service")

@@ -42,6 +42,13 @@ def run_env(context: object, service: str, metadata: list[MetaData]) -> None:
         poolclass=pool.NullPool,
     )
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # As the services write (services/common/db.py): without it, each DDL statement
+            # (which the sqlite3 driver commits on its own) waited for its own fsyncs; with
+            # WAL and NORMAL a crash keeps a prefix of the commits, as it did before.
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+            connection.commit()  # ends the transaction those began, so alembic begins its own
         context.configure(  # type: ignore[attr-defined]
             connection=connection,
             target_metadata=metadata,
