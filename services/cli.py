@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 # Only the settings: the commands that need the databases and the apps are in
-# services/cli_tools.py, loaded by _tools() when one runs (see there).
+# services/cli_serve.py and services/cli_tools.py, loaded when one runs (see _serving).
 from services.common.settings import DEFAULT_PORTS, SERVICES, CommonSettings
 from services.partners.config import CONSOLE_CLIENT_ID
 from services.partners.config import Settings as PartnersSettings
@@ -53,19 +53,25 @@ class CliError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
-def _tools() -> ModuleType:
-    """services/cli_tools.py, the commands that use the databases and the apps.
+def _serving() -> ModuleType:
+    """services/cli_serve.py: ``trellis serve`` and ``trellis migrate``.
 
-    Loaded by name when a command runs rather than at the top: ``trellis up`` itself needs
-    none of it, and importing it (FastAPI, SQLAlchemy, every service's models) took longer
-    than starting the four processes that import what each of them needs.
+    This and _tools() load their module by name when a command runs, not at the top:
+    ``trellis up`` itself needs neither, and importing them (FastAPI, SQLAlchemy, every
+    service's models) took longer than starting the four processes, each of which loads
+    only what it serves.
     """
+    return importlib.import_module("services.cli_serve")
+
+
+def _tools() -> ModuleType:
+    """services/cli_tools.py: tokens, invitations, events, keys and the demo."""
     return importlib.import_module("services.cli_tools")
 
 
 def serve(name: str, host: str | None, port: int | None, workers: int = 1) -> None:
-    """Run one service (``services.cli_tools.serve``)."""
-    _tools().serve(name, host, port, workers)
+    """Run one service (``services.cli_serve.serve``)."""
+    _serving().serve(name, host, port, workers)
 
 
 def _settings(name: str) -> Any:
@@ -117,7 +123,7 @@ class Supervisor:
     def start(self, name: str) -> None:
         self.procs[name] = subprocess.Popen(
             # Each makes sure of the signing keys (under a lock) before serving.
-            [sys.executable, "-m", "services.cli", "serve", name, "--make-keys"],
+            [sys.executable, "-m", "services.cli", "--make-keys", "serve", name],
             env=os.environ.copy(),
             start_new_session=True,
             preexec_fn=_die_with_parent,
@@ -320,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="trellis", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    # `trellis up` has its processes make the signing keys if there are none yet.
+    parser.add_argument("--make-keys", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="migrate and run everything on the embedded default")
     p_up.add_argument("--demo", action="store_true", help="fill a believable demo funder")
@@ -327,8 +335,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve.add_argument("service", choices=ALL)
     p_serve.add_argument("--host")
     p_serve.add_argument("--port", type=int)
-    # `trellis up` asks its processes to make the signing keys if there are none yet.
-    p_serve.add_argument("--make-keys", action="store_true", help=argparse.SUPPRESS)
     p_serve.add_argument(
         "--workers",
         type=int,
@@ -377,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             return up(args)
         if args.command == "serve":
-            _tools().serve(
+            _serving().serve(
                 args.service, args.host, args.port, args.workers, make_keys=args.make_keys
             )
             return 0
@@ -386,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             unknown = [n for n in names if n not in ALL]
             if unknown:
                 raise CliError(f"no such service: {', '.join(unknown)} (one of {', '.join(ALL)})")
-            _tools().migrate(names)
+            _serving().migrate(names)
             print(f"trellis: migrated {', '.join(names)}")
             return 0
         if args.command == "token":

@@ -1,51 +1,30 @@
-"""What the ``trellis`` command does with the databases and the apps (``services/cli.py``
-parses the command line and loads this module only when a command needs it, so that
-``trellis up`` starts its four processes without importing all of Trellis first).
+"""What the ``trellis`` command does with the databases beyond serving them: tokens,
+invitations, events, keys and the demo (``services/cli.py`` parses the command line and
+loads this module only when one of these commands runs).
 
 Blocking code: call it outside an event loop.
 """
 
 import argparse
 import asyncio
-import fcntl
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from services import demo
-from services.cli import APP_FACTORIES, CliError, _host, _port, _settings
+from services.cli import CliError, _settings
+from services.cli_serve import ensure_keys
 from services.common import outbox
 from services.common.auth import KeyStore, TokenIssuer
 from services.common.db import sync_url, utcnow
-from services.common.migrate import upgrade
-from services.common.server import ProblemHttpToolsProtocol
 from services.common.settings import CommonSettings, ServiceSettings
 from services.partners.bank import keys as bank_key_rotation
 from services.partners.config import Settings as PartnersSettings
 from services.partners.people import operator
-
-
-def migrate(names: Sequence[str]) -> None:
-    """Bring each named service's database up to date, one after another."""
-    for name in names:
-        settings: ServiceSettings = _settings(name)
-        upgrade(name, settings.effective_database_url)
-
-
-def ensure_keys(settings: CommonSettings) -> KeyStore:
-    """The embedded issuer's keys, made first if there are none (under a lock: the four
-    processes of ``trellis up`` each make sure of them as they start, at the same time)."""
-    keys = KeyStore(settings.signing_keys_file)
-    keys.path.parent.mkdir(parents=True, exist_ok=True)
-    with open(keys.path.with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        keys.ensure()
-    return keys
 
 
 def rotate_keys() -> str:
@@ -56,49 +35,6 @@ def rotate_keys() -> str:
 def seed_demo(gateway: str) -> str:
     """Fill the demo funder through the gateway; what was made, in a line or two."""
     return demo.seed(gateway=gateway, settings=CommonSettings())
-
-
-def serve(
-    name: str, host: str | None, port: int | None, workers: int = 1, *, make_keys: bool = False
-) -> None:
-    """Run one service; ``workers`` > 1 runs that many processes on the one port (the
-    gateway: its rate limits are shared through their store, takeouts through the data
-    directory)."""
-    if workers > 1 and name != "gateway":
-        raise CliError(
-            "--workers is for the gateway; run more replicas of a service behind it instead"
-        )
-    if workers > 1 and getattr(_settings(name), "metrics_port", None) is not None:
-        raise CliError(
-            "--workers cannot share TRELLIS_GATEWAY_METRICS_PORT between processes: unset it "
-            "and read each worker's /metrics with TRELLIS_GATEWAY_METRICS_TOKEN, or run one "
-            "worker per container"
-        )
-    settings = _settings(name)
-    if make_keys:
-        ensure_keys(CommonSettings())
-    sqlite_gateway = name == "gateway" and settings.effective_database_url.startswith("sqlite")
-    if settings.migrate_on_start and not sqlite_gateway:
-        # A gateway on SQLite brings its one table up to date as it starts.
-        upgrade(name, settings.effective_database_url)
-    if workers > 1 and sqlite_gateway and not settings.redis_url:
-        # Each worker brings the rate limits' SQLite table up to date as it starts;
-        # done once here first, so they never migrate the one file at the same time.
-        upgrade(name, settings.effective_database_url)
-    uvicorn.run(
-        APP_FACTORIES[name],
-        factory=True,
-        host=host or _host(name),
-        port=port or _port(name),
-        workers=workers if workers > 1 else None,
-        log_config=None,
-        access_log=False,
-        loop="uvloop",
-        # httptools, whose own refusals (an over-long URL, unreadable headers) are problem+json.
-        http=ProblemHttpToolsProtocol,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
 
 
 def _partners_row(sql: str, params: dict[str, Any]) -> Any:
