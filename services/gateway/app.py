@@ -35,7 +35,14 @@ from services.gateway import routing
 from services.gateway.config import Settings
 from services.gateway.landing import install_front_page
 from services.gateway.openapi import OpenAPICache
-from services.gateway.proxy import NOSNIFF, Proxy, Upstream, problem_response
+from services.gateway.proxy import (
+    NOSNIFF,
+    VARY_ORIGIN,
+    Proxy,
+    Upstream,
+    problem_response,
+    vary_origin,
+)
 from services.gateway.ratelimit import OwnOperationsLimits, RateLimitMiddleware
 from services.gateway.takeout.jobs import TakeoutStore
 from services.gateway.takeout.routes import router as takeout_router
@@ -67,7 +74,33 @@ CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class ProblemCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS handling, with refused preflights answered as problem+json."""
+    """Starlette's CORS handling, with refused preflights answered as problem+json.
+
+    A request without ``Origin`` only has ``Origin`` added to its answer's ``Vary`` (so
+    a cache keeps answers to browsers apart). That is done on the raw headers, without
+    Starlette's header objects; with ``mark_vary`` (in front of the proxy, which adds it
+    to the headers it builds anyway) by marking the scope instead of wrapping ``send``.
+    """
+
+    def __init__(self, app: ASGIApp, *, mark_vary: bool = False, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.mark_vary = mark_vary
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(n == b"origin" for n, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+        if self.mark_vary:
+            scope[VARY_ORIGIN] = True
+            await self.app(scope, receive, send)
+            return
+
+        async def send_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = vary_origin(message.get("headers") or [])
+            await send(message)
+
+        await self.app(scope, receive, send_vary)
 
     def preflight_response(self, request_headers: Any) -> Response:
         response = super().preflight_response(request_headers)
@@ -286,12 +319,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProblemCORSMiddleware, **cors)
     app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=None, deadlines=False)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
+    proxy.tracing = tracer_provider is not None
     # Two layers before the proxy: the edge (request id, size limits, access log, metrics;
     # the gateway sets deadlines rather than taking them) and CORS, which its refusals
     # pass through too; then the rate limits.
     app.hot_path = trace_asgi(
         EdgeMiddleware(
-            ProblemCORSMiddleware(limits, **cors),
+            ProblemCORSMiddleware(limits, mark_vary=True, **cors),
             metrics=metrics,
             max_body_bytes=settings.max_body_bytes,
             deadlines=False,
