@@ -1,6 +1,7 @@
 """The gateway app: proxy for the API, plus its own health, readiness and docs."""
 
 import asyncio
+import functools
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -219,7 +220,11 @@ SERVING = frozenset({"ready", "degraded"})
 
 def _route_label(scope: Scope) -> str | None:
     """The metrics label of a proxied request: its resource, never the raw path."""
-    path: str = scope["path"]
+    return _label_of(scope["path"])
+
+
+@functools.lru_cache(maxsize=routing.REMEMBERED_PATHS)
+def _label_of(path: str) -> str | None:
     if path.startswith(routing.API_PREFIX):
         first, _, tail = path[len(routing.API_PREFIX) :].partition("/")
         if first in routing.RESOURCES:

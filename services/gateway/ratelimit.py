@@ -11,10 +11,11 @@ live in Redis (``TRELLIS_REDIS_URL``) or in the gateway's database
 every replica counts against the same limits.
 
 The hot path stays cheap: a replica takes a small share of a limit from the
-store in one request (``rate_limit_batch``, 5 % by default) and spends it
-locally, asking the store again only when it has run out. Every request let
-through was paid for in the shared store first, so replicas together never let
-more through than the limit (unused local shares make it slightly stricter).
+store in one request (at most ``rate_limit_batch``, 5 % by default, sized to the
+caller's use) and spends it locally, asking the store again (in the background,
+before it runs out) once per share. Every request let through was paid for in
+the shared store first, so replicas together never let more through than the
+limit (unused local shares make it slightly stricter).
 
 Answers carry ``RateLimit-Policy`` and ``RateLimit`` (IETF draft
 ``draft-ietf-httpapi-ratelimit-headers``); a refusal is a 429 problem with
@@ -89,9 +90,11 @@ class Lease:
     size: int = 1
     """How much was taken from the store for it (with what was left of the one before)."""
     taken_at: float = 0.0
+    renew_at: float = 0.0
+    """When the next share is taken ahead, however much of this one is left."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     allowed: bool
     policy: str
@@ -196,10 +199,8 @@ class GatewayLimiter:
         lease.remaining -= 1
         if (
             lease.size >= self.RENEW_AHEAD_AT
+            and (lease.remaining <= lease.size // 4 or now >= lease.renew_at)
             and key not in self._asking
-            and (
-                lease.remaining <= lease.size // 4 or now >= lease.expires - self._period(item) / 4
-            )
         ):
             self._renew_ahead(key, item, now)
         return Verdict(
@@ -249,9 +250,11 @@ class GatewayLimiter:
         # What is left of a share still good is kept (it was paid for a moment ago).
         before = self._leases.get(key)
         left = before.remaining if before is not None and now < before.expires else 0
+        period = self._period(item)
         lease = Lease(
             remaining=chunk + max(left, 0),
-            expires=now + self._period(item),
+            expires=now + period,
+            renew_at=now + period * 0.75,
             shared_remaining=stats.remaining,
             reset_at=reset_at,
             size=chunk + max(left, 0),
