@@ -97,6 +97,10 @@ def ensure_keys(settings: CommonSettings) -> KeyStore:
     return keys
 
 
+#: Seconds a ``--workers`` process has to answer its supervisor's ping (see ``serve``).
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def serve(name: str, host: str | None, port: int | None, workers: int = 1) -> None:
     """Run one service; ``workers`` > 1 runs that many processes on the one port (the
     gateway: its rate limits are shared through their store, takeouts through the data
@@ -133,6 +137,10 @@ def serve(name: str, host: str | None, port: int | None, workers: int = 1) -> No
         http=ProblemHttpToolsProtocol,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        # With --workers, uvicorn pings each worker and replaces one that has not answered
+        # in this many seconds; a worker answers only once it has imported this module, which
+        # on a busy machine takes longer than uvicorn's 5 s: the workers were replaced for ever.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
