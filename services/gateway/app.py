@@ -34,16 +34,10 @@ from services.common.revocation import RevocationList, http_source
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
+from services.gateway.headers import NOSNIFF, VARY_ORIGIN, vary_origin
 from services.gateway.landing import install_front_page
 from services.gateway.openapi import OpenAPICache
-from services.gateway.proxy import (
-    NOSNIFF,
-    VARY_ORIGIN,
-    Proxy,
-    Upstream,
-    problem_response,
-    vary_origin,
-)
+from services.gateway.proxy import Proxy, Upstream, problem_response
 from services.gateway.ratelimit import OwnOperationsLimits, RateLimitMiddleware
 from services.gateway.takeout.jobs import TakeoutStore
 from services.gateway.takeout.routes import router as takeout_router

@@ -52,7 +52,7 @@ from services.common.migrate import upgrade
 from services.common.ratelimit import make_storage, short_key
 from services.gateway import routing
 from services.gateway.config import Settings
-from services.gateway.proxy import EXTRA_HEADERS, send_response
+from services.gateway.headers import EXTRA_HEADERS, send_response
 
 logger = logging.getLogger("trellis.gateway.ratelimit")
 
