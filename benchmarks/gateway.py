@@ -1,7 +1,8 @@
 """Benchmark: the Trellis gateway against nginx, in front of the same partners service.
 
     uv run python -m benchmarks.gateway [--duration 10] [--connections 32] [--port-base 18400]
-        [--scenario static --scenario discovery ...] [--gateway-workers 1]
+        [--scenario static --scenario discovery ...] [--gateway-workers 1] [--no-rate-limits]
+        [--baseline /work/main]
 
 Starts, on loopback ports from ``--port-base`` and in a temporary directory: the
 partners service (uvicorn, SQLite migrated to head, a funder with 25 partners), a
@@ -16,6 +17,12 @@ three scenarios:
 - ``discovery``: ``GET /.well-known/openid-configuration`` (a cheap upstream answer);
 - ``static``: ``GET /api/v1/partners`` with a staff token in front of the static
   upstream (the fast upstream: the proxy's own cost is nearly all of it).
+
+With ``--baseline DIR`` (a checkout of another revision, e.g. main's worktree), a
+gateway of that revision's code runs beside this one in front of the static
+upstream (target ``baseline``), so before and after are measured in the same run;
+it gets ``TRELLIS_GATEWAY_RATE_LIMIT_BATCH=0.0005``, which gateways before the
+limiter sized its shares to use had to be given to not refuse the load itself.
 
 It prints requests/second, median and 99th percentile latency, the gateway's
 ratio to nginx, and the CPU time each proxy spent per request (nginx: master and
@@ -112,6 +119,11 @@ def main() -> int:
         "--nginx-workers", default="auto", help="nginx worker_processes (default: auto)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another revision: its gateway runs beside this one (static upstream)",
+    )
     args = parser.parse_args()
 
     missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
@@ -155,12 +167,26 @@ def check(what: str, url: str, headers: dict[str, str]) -> None:
 
 
 def _gateway(
-    name: str, port: int, env: dict[str, str], args: argparse.Namespace, procs: Processes, tmp: Path
+    name: str,
+    port: int,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    procs: Processes,
+    tmp: Path,
+    code: Path | None = None,
 ) -> subprocess.Popen:
     """A gateway as it is deployed: ``trellis serve gateway`` (uvloop, httptools), with
-    its own rate-limit store (two gateways sharing one would share the limits)."""
+    its own rate-limit store (two gateways sharing one would share the limits); ``code``:
+    the checkout whose ``services`` package it runs (default: this one)."""
     env = {**env, "TRELLIS_GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / name}.db"}
-    cmd = [sys.executable, "-m", "services.cli", "serve", "gateway", "--port", str(port)]
+    serve = ["serve", "gateway", "--port", str(port)]
+    if code is None:
+        cmd = [sys.executable, "-m", "services.cli", *serve]
+    else:
+        run = (
+            f"import sys; sys.path.insert(0, {str(code)!r}); from services.cli import main; main()"
+        )
+        cmd = [sys.executable, "-c", run, *serve]
     if args.gateway_workers > 1:
         cmd += ["--workers", str(args.gateway_workers)]
     proc = procs.start(name, cmd, env, tmp / f"{name}.log")
@@ -200,11 +226,6 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
         "TRELLIS_GATEWAY_SOURCE_RATE_LIMITS": json.dumps(
             {c: "600000/minute" for c in BENCH_CLASSES}
         ),
-        # Small local shares: with the default (5 % of the limit per share, each kept
-        # 3 s) 32 connections starting at once, or a minute of steady load, spend whole
-        # shares faster than they are used and the load itself is refused (429): every
-        # request in flight when a share expires takes a share of its own.
-        "TRELLIS_GATEWAY_RATE_LIMIT_BATCH": "0.0005",
         "TRELLIS_GATEWAY_RATE_LIMITS_ENABLED": "false" if args.no_rate_limits else "true",
     }
     proc = procs.start(
@@ -240,6 +261,15 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
     static_gateway_proc = _gateway(
         "static-gateway", static_gateway_port, static_env, args, procs, tmp
     )
+    baseline_port = next(port)
+    baseline_proc = None
+    if args.baseline:
+        # Gateways before shares were sized to their use spent a minute's limit in 3 s
+        # shares whether used or not, and refused the load itself without small shares.
+        baseline_env = {**static_env, "TRELLIS_GATEWAY_RATE_LIMIT_BATCH": "0.0005"}
+        baseline_proc = _gateway(
+            "baseline-gateway", baseline_port, baseline_env, args, procs, tmp, args.baseline
+        )
 
     admin = issuer.mint(sub="bench-admin", roles=["platform_admin"], client_id="bench")
     funder = call(
@@ -286,10 +316,15 @@ def _run(args: argparse.Namespace, tmp: Path, procs: Processes) -> int:
                 ("direct", f"{local}{static_port}"),
                 ("nginx", f"{local}{static_proxy_port}"),
                 ("gateway", f"{local}{static_gateway_port}"),
+                *([("baseline", f"{local}{baseline_port}")] if baseline_proc else []),
             ],
             # nginx's CPU is the whole server's (the static upstream too): the proxy's own
             # share is less, so the gateway's ratio to it is conservative.
-            {"nginx": nginx_proc.pid, "gateway": static_gateway_proc.pid},
+            {
+                "nginx": nginx_proc.pid,
+                "gateway": static_gateway_proc.pid,
+                **({"baseline": baseline_proc.pid} if baseline_proc else {}),
+            },
         ),
     }
     results: list[Result] = []
@@ -399,6 +434,17 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
         if gw.cpu_us is not None and ng.cpu_us:
             cpu_note = f"; CPU per request {gw.cpu_us:.0f} us vs nginx {ng.cpu_us:.0f} us"
         ok = ok and passed and gw.errors == 0
+        base = by.get((scenario, "baseline", args.connections))
+        if base is not None and base.cpu_us and gw.cpu_us is not None:
+            single_base = by[(scenario, "baseline", 1)]
+            print(
+                f"{scenario}: against the baseline ({args.baseline}): CPU per request "
+                f"{gw.cpu_us / base.cpu_us:.2f}x ({gw.cpu_us:.0f} vs {base.cpu_us:.0f} us; "
+                f"target <= 0.50x), throughput {gw.rps / base.rps:.2f}x at {args.connections} "
+                f"connections; p99 {gw.p99_ms:.1f} vs {base.p99_ms:.1f} ms; at 1 client p50 "
+                f"{single:.2f} vs {single_base.p50_ms:.2f} ms, CPU "
+                f"{by[(scenario, 'gateway', 1)].cpu_us:.0f} vs {single_base.cpu_us:.0f} us"
+            )
         print(
             f"{scenario}: gateway/nginx throughput {ratio:.2f}x at {args.connections} connections "
             f"(target >= 0.50x); at 1 client the gateway adds {added * 1000:+.0f} us to the "

@@ -35,6 +35,10 @@ def ensure_keys(settings: CommonSettings) -> KeyStore:
     return keys
 
 
+#: Seconds a ``--workers`` process has to answer its supervisor's ping (see ``serve``).
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def serve(
     name: str, host: str | None, port: int | None, workers: int = 1, *, make_keys: bool = False
 ) -> None:
@@ -75,4 +79,8 @@ def serve(
         http=ProblemHttpToolsProtocol,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        # With --workers, uvicorn pings each worker and replaces one that has not answered
+        # in this many seconds; a worker answers only once it has imported this module, which
+        # on a busy machine takes longer than uvicorn's 5 s: the workers were replaced for ever.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )

@@ -1,6 +1,7 @@
 """The gateway app: proxy for the API, plus its own health, readiness and docs."""
 
 import asyncio
+import functools
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,9 +34,10 @@ from services.common.revocation import RevocationList, http_source
 from services.common.tracing import install_tracing, shutdown_tracing, trace_asgi
 from services.gateway import routing
 from services.gateway.config import Settings
+from services.gateway.headers import NOSNIFF, VARY_ORIGIN, vary_origin
 from services.gateway.landing import install_front_page
 from services.gateway.openapi import OpenAPICache
-from services.gateway.proxy import NOSNIFF, Proxy, Upstream, problem_response
+from services.gateway.proxy import Proxy, Upstream, problem_response
 from services.gateway.ratelimit import OwnOperationsLimits, RateLimitMiddleware
 from services.gateway.takeout.jobs import TakeoutStore
 from services.gateway.takeout.routes import router as takeout_router
@@ -67,7 +69,33 @@ CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class ProblemCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS handling, with refused preflights answered as problem+json."""
+    """Starlette's CORS handling, with refused preflights answered as problem+json.
+
+    A request without ``Origin`` only has ``Origin`` added to its answer's ``Vary`` (so
+    a cache keeps answers to browsers apart). That is done on the raw headers, without
+    Starlette's header objects; with ``mark_vary`` (in front of the proxy, which adds it
+    to the headers it builds anyway) by marking the scope instead of wrapping ``send``.
+    """
+
+    def __init__(self, app: ASGIApp, *, mark_vary: bool = False, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.mark_vary = mark_vary
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(n == b"origin" for n, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+        if self.mark_vary:
+            scope[VARY_ORIGIN] = True
+            await self.app(scope, receive, send)
+            return
+
+        async def send_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = vary_origin(message.get("headers") or [])
+            await send(message)
+
+        await self.app(scope, receive, send_vary)
 
     def preflight_response(self, request_headers: Any) -> Response:
         response = super().preflight_response(request_headers)
@@ -186,7 +214,11 @@ SERVING = frozenset({"ready", "degraded"})
 
 def _route_label(scope: Scope) -> str | None:
     """The metrics label of a proxied request: its resource, never the raw path."""
-    path: str = scope["path"]
+    return _label_of(scope["path"])
+
+
+@functools.lru_cache(maxsize=routing.REMEMBERED_PATHS)
+def _label_of(path: str) -> str | None:
     if path.startswith(routing.API_PREFIX):
         first, _, tail = path[len(routing.API_PREFIX) :].partition("/")
         if first in routing.RESOURCES:
@@ -286,12 +318,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProblemCORSMiddleware, **cors)
     app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=None, deadlines=False)
     tracer_provider = install_tracing(app, settings.service_name, settings.otlp_endpoint)
+    proxy.tracing = tracer_provider is not None
     # Two layers before the proxy: the edge (request id, size limits, access log, metrics;
     # the gateway sets deadlines rather than taking them) and CORS, which its refusals
     # pass through too; then the rate limits.
     app.hot_path = trace_asgi(
         EdgeMiddleware(
-            ProblemCORSMiddleware(limits, **cors),
+            ProblemCORSMiddleware(limits, mark_vary=True, **cors),
             metrics=metrics,
             max_body_bytes=settings.max_body_bytes,
             deadlines=False,

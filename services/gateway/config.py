@@ -73,8 +73,9 @@ class Settings(CommonSettings):
     }
     """Per source address, by route class (an office behind one address shares these)."""
     rate_limit_batch: float = 0.05
-    """Share of a limit a replica takes from the shared store per round trip (its local
-    tokens); 0 asks the store on every request. Never lets more through than the limit."""
+    """Largest share of a limit a replica takes from the shared store per round trip (its
+    local tokens; each share is sized to the caller's use up to this); 0 asks the store on
+    every request. Never lets more through than the limit."""
     rate_limit_store_timeout: float = 1.0
     """Seconds a request waits for another replica's write to a SQLite store at most; past
     it (or if the store fails) requests are let through unchecked for a second, counted in

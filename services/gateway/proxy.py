@@ -2,9 +2,10 @@
 
 No framework routing or dependencies run here. For each request the proxy picks
 the upstream by path (``routing``), checks a bearer token if one is sent (the
-verifier caches good tokens until they expire), and forwards the request over
-one long-lived ``aiohttp`` session per upstream (keep-alive connection pool),
-streaming bodies both ways. An upstream that cannot be reached or does not
+verifier caches good tokens until they expire), and forwards the request over a
+pool of keep-alive connections per upstream (``upstream``: a lean HTTP/1.1 client
+on asyncio protocols and httptools' parser; headers pass as the bytes they came
+in), streaming bodies both ways. An upstream that cannot be reached or does not
 answer in time becomes a 503 problem naming it; nothing ever hangs.
 
 Deadlines: each request has ``request_deadline`` seconds end to end, the body
@@ -18,10 +19,13 @@ itself (naming the service behind it that was slow) is passed on unchanged.
 
 Connections: after an answer of 500 or more the connection is closed rather
 than pooled (a server that failed may close it right after answering, and a
-request sent on it would fail); aiohttp itself retries idempotent methods once
-on a pooled connection the server had closed, and the proxy does the same for
-a ``POST``/``PATCH`` that carries an ``Idempotency-Key`` (the service replays
-or runs it once).
+request sent on it would fail). A request the upstream closed the connection
+under before any of its answer arrived is sent once more on another connection
+when that is safe: an idempotent method, or a ``POST``/``PATCH`` that carries an
+``Idempotency-Key`` (the service replays or runs it once), with its body in hand.
+
+The gateway's own fan-out (composite views, readiness, the merged OpenAPI
+document) uses each upstream's ``aiohttp`` session instead; it is not hot.
 """
 
 import asyncio
@@ -30,51 +34,35 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
-from yarl import URL
 
 from services.common.auth import TokenVerifier, bearer_token
-from services.common.deadline import HEADER as DEADLINE_HEADER
 from services.common.deadline import budget_header
 from services.common.errors import NotFound, Problem, ServiceUnavailable, Unauthorized
 from services.common.requestid import accept_or_make
 from services.common.tracing import trace_headers
 from services.gateway import routing
-
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"trailers",
-        b"transfer-encoding",
-        b"upgrade",
-    }
+from services.gateway.headers import (
+    Forwarded,
+    finish_headers,
+    forward_headers,
+    response_headers,
+    send_response,
 )
-# Not forwarded upstream: the upstream's own host is used, and the request id is set below.
-# The deadline is the gateway's to set: a caller's own is not passed on.
-_DROP_REQUEST = HOP_BY_HOP | {
-    b"host",
-    b"x-request-id",
-    b"x-forwarded-for",
-    b"x-forwarded-host",
-    DEADLINE_HEADER.encode(),
-}
-# Not passed back: the gateway's server adds its own date and server headers.
-_DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+from services.gateway.upstream import Disconnected, Pool, UpstreamError, UpstreamTimeout
+from services.gateway.upstream import Response as UpstreamAnswer
+
 # aiohttp must not add headers the caller did not send.
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
-# What every answer carries unless the upstream chose otherwise (public data may be cached).
-NOSNIFF = (b"x-content-type-options", b"nosniff")
-_NO_STORE = (b"cache-control", b"no-store")
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+# Below uvicorn's 5 s keep-alive so we never reuse a socket it is closing.
+KEEPALIVE_SECONDS = 4.0
+# What the gateway's own problems carry.
 PROBLEM_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 logger = logging.getLogger("trellis.gateway")
@@ -113,15 +101,24 @@ class UpstreamResponse(aiohttp.ClientResponse):
 
 @dataclass
 class Upstream:
-    """One service behind the gateway and the pooled HTTP session that reaches it."""
+    """One service behind the gateway: the proxy's connection pool to it, and an aiohttp
+    session for the gateway's own calls (views, readiness, OpenAPI)."""
 
     name: str
     base_url: str
     session: aiohttp.ClientSession
+    pool: Pool
     timeout: float
     deadline: float
-    budget: tuple[str, str]
+    budget: tuple[bytes, bytes]
     """The ``X-Request-Timeout-Ms`` header every forwarded request carries."""
+    prefix: bytes = b""
+    """The path of the base URL, put before every forwarded path."""
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds the upstream has to start answering, and between pieces of its body."""
+        return min(self.timeout, self.deadline)
 
     @classmethod
     def open(
@@ -134,20 +131,19 @@ class Upstream:
         max_connections: int,
         deadline: float = 30.0,
     ) -> "Upstream":
-        """A session with a keep-alive pool: ``connect_timeout`` to connect, ``timeout``
-        for the upstream to start answering (and between body chunks), and ``deadline``
-        for the whole exchange, body included."""
+        """Keep-alive pools: ``connect_timeout`` to connect, ``timeout`` for the upstream to
+        start answering (and between body chunks), and ``deadline`` for the whole exchange,
+        body included. Call it with the event loop running."""
         connector = aiohttp.TCPConnector(
             limit=max_connections,
-            # Below uvicorn's 5 s keep-alive so we never reuse a socket it is closing.
-            keepalive_timeout=4.0,
+            keepalive_timeout=KEEPALIVE_SECONDS,
             ttl_dns_cache=300,
             enable_cleanup_closed=False,
         )
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
-                total=None,  # the deadline over a streamed body is kept by _relay, more cheaply
+                total=None,
                 connect=connect_timeout,
                 sock_connect=connect_timeout,
                 sock_read=min(timeout, deadline),
@@ -158,16 +154,27 @@ class Upstream:
             raise_for_status=False,
             response_class=UpstreamResponse,
         )
+        base_url = base_url.rstrip("/")
+        pool = Pool(
+            base_url,
+            connect_timeout=connect_timeout,
+            keepalive=KEEPALIVE_SECONDS,
+            limit=max_connections,
+        )
+        budget_name, budget_value = budget_header(min(timeout, deadline))
         return cls(
             name=name,
-            base_url=base_url.rstrip("/"),
+            base_url=base_url,
             session=session,
+            pool=pool,
             timeout=timeout,
             deadline=deadline,
-            budget=budget_header(min(timeout, deadline)),
+            budget=(budget_name.encode(), budget_value.encode()),
+            prefix=urlsplit(base_url).path.encode("latin-1"),
         )
 
     async def close(self) -> None:
+        await self.pool.close()
         await self.session.close()
 
     def unavailable(self, why: str) -> ServiceUnavailable:
@@ -176,51 +183,6 @@ class Upstream:
             f"The {self.name} service is unavailable: {why}. Try again shortly.",
             extra={"service": self.name},
         )
-
-
-def _forward_headers(
-    scope: Scope, request_id: str, budget: tuple[str, str]
-) -> tuple[list[tuple[str, str]], str | None, bool, bool]:
-    """Headers to send upstream, the Authorization value, whether a body follows, and
-    whether the request carries an ``Idempotency-Key`` (so it may be sent again)."""
-    headers: list[tuple[str, str]] = []
-    authorization = None
-    has_body = False
-    keyed = False
-    host = None
-    forwarded_for = None
-    connection_tokens: set[bytes] = set()
-    raw = scope["headers"]
-    for name, value in raw:
-        if name == b"connection":
-            connection_tokens.update(t.strip().lower() for t in value.split(b","))
-    for name, value in raw:
-        if name in _DROP_REQUEST or name in connection_tokens:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif name == b"x-forwarded-for":
-                forwarded_for = value.decode("latin-1")
-            elif name == b"transfer-encoding":
-                has_body = True
-            continue
-        text = value.decode("latin-1")
-        if name == b"authorization":
-            authorization = text
-        elif name == b"content-length":
-            has_body = text.strip() not in ("", "0")
-        elif name == b"idempotency-key":
-            keyed = True
-        headers.append((name.decode("latin-1"), text))
-    headers.append(("x-request-id", request_id))
-    headers.append(budget)
-    client = scope.get("client")
-    if client:
-        chain = f"{forwarded_for}, {client[0]}" if forwarded_for else client[0]
-        headers.append(("x-forwarded-for", chain))
-    headers.append(("x-forwarded-proto", scope.get("scheme", "http")))
-    if host:
-        headers.append(("x-forwarded-host", host))
-    return headers, authorization, has_body, keyed
 
 
 class ClientGone(Exception):
@@ -268,12 +230,46 @@ async def _read_body(receive: Receive, has_body: bool) -> bytes | BodyStream | N
     return BodyStream(receive, chunk)
 
 
+def _request_head(
+    scope: Scope, upstream: Upstream, forwarded: Forwarded, data: bytes | BodyStream | None
+) -> tuple[bytes, bool]:
+    """The request line and headers to send, and whether a streamed body goes chunked."""
+    headers = forwarded.headers
+    chunked = False
+    if isinstance(data, BodyStream):
+        if forwarded.length is not None:
+            headers.append((b"content-length", forwarded.length))
+        else:
+            chunked = True
+            headers.append((b"transfer-encoding", b"chunked"))
+    elif data is not None or scope["method"] not in _BODYLESS:
+        headers.append((b"content-length", str(len(data or b"")).encode()))
+    target: bytes = upstream.prefix + (scope.get("raw_path") or scope["path"].encode())
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        target += b"?" + query
+    lines = [
+        scope["method"].encode(),
+        b" ",
+        target,
+        b" HTTP/1.1\r\nhost: ",
+        upstream.pool.netloc,
+        b"\r\n",
+    ]
+    for name, value in headers:
+        lines += (name, b": ", value, b"\r\n")
+    lines.append(b"\r\n")
+    return b"".join(lines), chunked
+
+
 class Proxy:
     """Pure ASGI app that forwards routed paths to their upstream."""
 
     def __init__(self, upstreams: dict[str, Upstream], verifier: TokenVerifier | None) -> None:
         self.upstreams = upstreams
         self.verifier = verifier
+        self.tracing = False
+        """Whether spans are recorded (then their ``traceparent`` goes upstream)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
@@ -289,35 +285,40 @@ class Proxy:
             upstream = self.upstreams[service]
             state = scope.get("state") or {}
             request_id = state.get("request_id") or accept_or_make(None)
-            headers, authorization, has_body, keyed = _forward_headers(
-                scope, request_id, upstream.budget
-            )
-            tracing = trace_headers()
+            forwarded = forward_headers(scope, request_id.encode(), upstream.budget)
+            tracing = trace_headers() if self.tracing else None
             if tracing:  # the gateway's span is the upstream's parent
-                headers = [(k, v) for k, v in headers if k not in tracing]
-                headers.extend(tracing.items())
-            if authorization is not None and path.startswith(routing.API_PREFIX):
-                await self._verify(authorization)
+                names = {k.encode() for k in tracing}
+                forwarded.headers = [(k, v) for k, v in forwarded.headers if k not in names]
+                forwarded.headers.extend((k.encode(), v.encode()) for k, v in tracing.items())
+            if forwarded.authorization is not None and path.startswith(routing.API_PREFIX):
+                await self._verify(forwarded.authorization)
             data = None
-            if has_body or method not in _BODYLESS:
-                data = await _read_body(receive, has_body)
-            response = await self._forward(upstream, scope, headers, data, keyed)
+            if forwarded.has_body or method not in _BODYLESS:
+                data = await _read_body(receive, forwarded.has_body)
+            response = await self._forward(upstream, scope, forwarded, data)
         except ClientGone:
             return
         except Problem as problem:
-            await problem_response(problem, path)(scope, receive, send)
+            await send_response(problem_response(problem, path), scope, receive, send)
             return
         except Exception:
             logger.exception("the gateway failed before answering", extra={"path": path})
             problem = Problem("Something went wrong on our side. It has been logged.")
-            await problem_response(problem, path)(scope, receive, send)
+            await send_response(problem_response(problem, path), scope, receive, send)
             return
         try:
             watch = not isinstance(data, BodyStream) or data.finished
             await _relay(
-                response, receive if watch else None, send, method, started + upstream.deadline
+                response,
+                scope,
+                receive if watch else None,
+                send,
+                method,
+                started + upstream.deadline,
+                upstream.read_timeout,
             )
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamError, TimeoutError) as exc:
             # Too late for a problem: returning without the last body message makes the
             # server close the caller's connection, so the body is visibly incomplete.
             logger.warning(
@@ -327,8 +328,8 @@ class Proxy:
         finally:
             response.release()
 
-    async def _verify(self, authorization: str) -> None:
-        token = bearer_token(authorization)
+    async def _verify(self, authorization: bytes) -> None:
+        token = bearer_token(authorization.decode("latin-1"))
         if token is None:
             return
         if self.verifier is None:
@@ -339,47 +340,47 @@ class Proxy:
         self,
         upstream: Upstream,
         scope: Scope,
-        headers: list[tuple[str, str]],
+        forwarded: Forwarded,
         data: bytes | BodyStream | None,
-        keyed: bool,
-    ) -> aiohttp.ClientResponse:
+    ) -> UpstreamAnswer:
         """Send the request upstream; its response once the status and headers are in."""
         method: str = scope["method"]
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        target = upstream.base_url + raw_path.decode("latin-1")
-        query: bytes = scope.get("query_string", b"")
-        if query:
-            target += "?" + query.decode("latin-1")
-        url = URL(target, encoded=True)
-        # aiohttp sends idempotent methods again itself when a pooled connection turns out
-        # closed; a keyed write may be sent again too (the service answers it once).
-        again = keyed and not isinstance(data, BodyStream)
+        head, chunked = _request_head(scope, upstream, forwarded, data)
+        # Sent again once if the upstream closed the connection before answering (a pooled
+        # one it had just closed): safe for idempotent methods and keyed writes (the service
+        # answers those once), and only with the body in hand.
+        again = (method in _IDEMPOTENT or forwarded.keyed) and not isinstance(data, BodyStream)
         while True:
             try:
-                return await upstream.session.request(
-                    method, url, headers=headers, data=data, allow_redirects=False
+                connection, _ = await upstream.pool.acquire()
+                return await connection.request(
+                    head,
+                    data,
+                    chunked=chunked,
+                    head_only=method == "HEAD",
+                    within=upstream.read_timeout,
                 )
-            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            except UpstreamTimeout as exc:
                 raise upstream.unavailable(
-                    f"it did not answer within {min(upstream.timeout, upstream.deadline):g} seconds"
+                    f"it did not answer within {upstream.read_timeout:g} seconds"
                 ) from exc
-            except aiohttp.ClientConnectorError as exc:
-                raise upstream.unavailable("it could not be reached") from exc
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                if again:
+            except Disconnected as exc:
+                if again and exc.before_answer:
                     again = False
                     continue
                 raise upstream.unavailable("it closed the connection without answering") from exc
-            except aiohttp.ClientError as exc:
+            except UpstreamError as exc:
                 raise upstream.unavailable("it could not be reached") from exc
 
 
 async def _relay(
-    response: aiohttp.ClientResponse,
+    response: UpstreamAnswer,
+    scope: Scope,
     receive: Receive | None,
     send: Send,
     method: str,
     deadline: float,
+    read_timeout: float,
 ) -> None:
     """Send the upstream's answer to the caller, streaming the body until ``deadline``
     (``time.monotonic()``); past it, ``TimeoutError``.
@@ -388,34 +389,17 @@ async def _relay(
     the caller's own body has been read) is watched: if the caller goes away, the
     upstream connection is closed so the upstream stops producing the body.
     """
-    raw = response.raw_headers
-    drop = _DROP_RESPONSE
-    for name, value in raw:
-        if name.lower() == b"connection":
-            drop = drop | {t.strip().lower() for t in value.split(b",")}
-    headers = []
-    nosniff = no_store = True
-    for name, value in raw:
-        name = name.lower()
-        if name in drop:
-            continue
-        if name == b"cache-control":
-            no_store = False
-        elif name == b"x-content-type-options":
-            nosniff = False
-        headers.append((name, value))
-    if nosniff:
-        headers.append(NOSNIFF)
-    if no_store:
-        headers.append(_NO_STORE)
-    start: Message = {"type": "http.response.start", "status": response.status, "headers": headers}
+    start: Message = {
+        "type": "http.response.start",
+        "status": response.status,
+        "headers": finish_headers(scope, response_headers(response)),
+    }
     await send(start)
     if method == "HEAD":
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
-    content = response.content
-    chunk = await content.readany()
-    done = not chunk or content.at_eof()
+    chunk = await response.read(read_timeout)
+    done = not chunk or response.at_eof
     await send({"type": "http.response.body", "body": chunk, "more_body": not done})
     if done:
         return
@@ -423,12 +407,12 @@ async def _relay(
     try:
         async with asyncio.timeout(deadline - time.monotonic()):
             while True:
-                chunk = await content.readany()
-                done = not chunk or content.at_eof()
+                chunk = await response.read(read_timeout)
+                done = not chunk or response.at_eof
                 await send({"type": "http.response.body", "body": chunk, "more_body": not done})
                 if done:
                     return
-    except aiohttp.ClientError:
+    except UpstreamError:
         if watcher is not None and watcher.done():
             return  # the caller went away and we stopped reading
         raise
@@ -437,7 +421,7 @@ async def _relay(
             watcher.cancel()
 
 
-async def _close_when_gone(receive: Receive, response: aiohttp.ClientResponse) -> None:
+async def _close_when_gone(receive: Receive, response: UpstreamAnswer) -> None:
     """Wait for the caller to disconnect; then drop the upstream connection."""
     while True:
         message = await receive()

@@ -11,10 +11,11 @@ live in Redis (``TRELLIS_REDIS_URL``) or in the gateway's database
 every replica counts against the same limits.
 
 The hot path stays cheap: a replica takes a small share of a limit from the
-store in one request (``rate_limit_batch``, 5 % by default) and spends it
-locally, asking the store again only when it has run out. Every request let
-through was paid for in the shared store first, so replicas together never let
-more through than the limit (unused local shares make it slightly stricter).
+store in one request (at most ``rate_limit_batch``, 5 % by default, sized to the
+caller's use) and spends it locally, asking the store again (in the background,
+before it runs out) once per share. Every request let through was paid for in
+the shared store first, so replicas together never let more through than the
+limit (unused local shares make it slightly stricter).
 
 Answers carry ``RateLimit-Policy`` and ``RateLimit`` (IETF draft
 ``draft-ietf-httpapi-ratelimit-headers``); a refusal is a 429 problem with
@@ -29,6 +30,7 @@ the services, they must not take them down.
 """
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -50,6 +52,7 @@ from services.common.migrate import upgrade
 from services.common.ratelimit import make_storage, short_key
 from services.gateway import routing
 from services.gateway.config import Settings
+from services.gateway.headers import EXTRA_HEADERS, send_response
 
 logger = logging.getLogger("trellis.gateway.ratelimit")
 
@@ -84,9 +87,14 @@ class Lease:
     expires: float
     shared_remaining: int
     reset_at: float
+    size: int = 1
+    """How much was taken from the store for it (with what was left of the one before)."""
+    taken_at: float = 0.0
+    renew_at: float = 0.0
+    """When the next share is taken ahead, however much of this one is left."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     allowed: bool
     policy: str
@@ -96,7 +104,20 @@ class Verdict:
 
 
 class GatewayLimiter:
-    """The limits of each route class, per client and per source."""
+    """The limits of each route class, per client and per source.
+
+    Per caller and limit (a key) one trip to the store at a time: requests that
+    find the share spent wait for the trip under way, never start their own. A
+    share of ``RENEW_AHEAD_AT`` or more is renewed before it runs out (when a
+    quarter is left, or in the last quarter of its life), in the background, while
+    requests spend what is left, so a steady caller never waits for the store. A
+    share is sized to what the caller used of the one before (at most ``batch`` of
+    the limit): a share that expires unspent is lost to the caller (that is what
+    keeps replicas together under the limit), so a fixed large share would spend
+    the whole limit in a window however little of it was used.
+    """
+
+    RENEW_AHEAD_AT = 8
 
     def __init__(
         self,
@@ -121,9 +142,26 @@ class GatewayLimiter:
         self._warned = -WARN_EVERY_SECONDS
         self._resting_until = 0.0
         self._asking: dict[tuple[str, ...], asyncio.Event] = {}
+        self._renewals: set[asyncio.Task] = set()
 
     def _chunk(self, item: RateLimitItem) -> int:
         return max(1, int(item.amount * self.batch))
+
+    def _period(self, item: RateLimitItem) -> float:
+        """Seconds a share may be spent: ``batch`` of the window, at least one."""
+        return max(1.0, item.get_expiry() * self.batch)
+
+    def _next_size(self, item: RateLimitItem, lease: Lease | None, now: float, left: int) -> int:
+        """What to take next: with ``left`` (still good), a period's worth at the rate the
+        last share went and a quarter again (a caller speeding up is not held back), at
+        most ``batch`` of the limit. The first share of a caller is the whole batch."""
+        most = self._chunk(item)
+        if lease is None:
+            return most
+        used = lease.size - max(lease.remaining, 0)
+        elapsed = max(now - lease.taken_at, 0.001)
+        wanted = math.ceil(used / elapsed * self._period(item) * 1.25) - left
+        return max(1, min(most, wanted))
 
     async def take(self, kind: str, cls: str, who: str) -> Verdict | None:
         """Spend one request of ``who``'s limit for ``cls``; ``None`` if it has none."""
@@ -159,6 +197,12 @@ class GatewayLimiter:
                 return Verdict(False, policy, item, 0, math.ceil(self._refused[key] - now))
             break
         lease.remaining -= 1
+        if (
+            lease.size >= self.RENEW_AHEAD_AT
+            and (lease.remaining <= lease.size // 4 or now >= lease.renew_at)
+            and key not in self._asking
+        ):
+            self._renew_ahead(key, item, now)
         return Verdict(
             True,
             policy,
@@ -167,15 +211,35 @@ class GatewayLimiter:
             max(0, math.ceil(lease.reset_at - now)),
         )
 
+    def _renew_ahead(self, key: tuple[str, ...], item: RateLimitItem, now: float) -> None:
+        """Take the next share in the background; the trip counts as this key's one."""
+        asked = self._asking[key] = asyncio.Event()
+
+        async def renew() -> None:
+            try:
+                await self._lease(key, item, now)
+            except Exception as exc:  # requests go on with what is left, then ask themselves
+                self.store_failed(exc)
+            finally:
+                del self._asking[key]
+                asked.set()
+
+        task = asyncio.ensure_future(renew())
+        self._renewals.add(task)
+        task.add_done_callback(self._renewals.discard)
+
     async def _lease(self, key: tuple[str, ...], item: RateLimitItem, now: float) -> Lease | None:
         if time.monotonic() < self._resting_until:
             raise StoreResting
-        chunk = self._chunk(item)
+        before = self._leases.get(key)
+        left = before.remaining if before is not None and now < before.expires else 0
+        chunk = self._next_size(item, before, now, max(left, 0))
         got = await self.limiter.hit(item, *key, cost=chunk)
         if not got and chunk > 1:
             chunk = 1
             got = await self.limiter.hit(item, *key, cost=1)
         stats = await self.limiter.get_window_stats(item, *key)
+        now = time.time()
         reset_at = max(stats.reset_time, now + 1)
         if not got:
             self._leases.pop(key, None)
@@ -183,11 +247,18 @@ class GatewayLimiter:
             return None
         if len(self._leases) > 50_000:  # forget idle callers rather than grow without end
             self._leases = {k: v for k, v in self._leases.items() if v.expires > now}
+        # What is left of a share still good is kept (it was paid for a moment ago).
+        before = self._leases.get(key)
+        left = before.remaining if before is not None and now < before.expires else 0
+        period = self._period(item)
         lease = Lease(
-            remaining=chunk,
-            expires=now + max(1.0, item.get_expiry() * self.batch),
+            remaining=chunk + max(left, 0),
+            expires=now + period,
+            renew_at=now + period * 0.75,
             shared_remaining=stats.remaining,
             reset_at=reset_at,
+            size=chunk + max(left, 0),
+            taken_at=now,
         )
         self._leases[key] = lease
         return lease
@@ -207,14 +278,24 @@ class GatewayLimiter:
             )
 
 
+@functools.lru_cache(maxsize=64)
+def _policies(applied: tuple[tuple[str, RateLimitItem], ...]) -> bytes:
+    """The ``RateLimit-Policy`` value for the limits that applied (the same few each time)."""
+    return ", ".join(
+        f'"{policy}";q={limit.amount};w={limit.get_expiry()}' for policy, limit in applied
+    ).encode()
+
+
 def _headers(verdicts: list[Verdict]) -> list[tuple[bytes, bytes]]:
     """``RateLimit-Policy`` for every limit that applied; ``RateLimit`` for the tightest."""
-    policies = ", ".join(
-        f'"{v.policy}";q={v.limit.amount};w={v.limit.get_expiry()}' for v in verdicts
-    )
-    tightest = min(verdicts, key=lambda v: (v.allowed, v.remaining))
+    policies = _policies(tuple((v.policy, v.limit) for v in verdicts))
+    tightest = min(verdicts, key=_tightness)
     current = f'"{tightest.policy}";r={tightest.remaining};t={tightest.reset_in}'
-    return [(b"ratelimit-policy", policies.encode()), (b"ratelimit", current.encode())]
+    return [(b"ratelimit-policy", policies), (b"ratelimit", current.encode())]
+
+
+def _tightness(verdict: Verdict) -> tuple[bool, int]:
+    return verdict.allowed, verdict.remaining
 
 
 class RateLimitMiddleware:
@@ -304,10 +385,15 @@ class RateLimitMiddleware:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.guard(self.app, scope, receive, send)
+        await self.guard(self.app, scope, receive, send, to_proxy=True)
 
-    async def guard(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        """Count the request against its limits, then pass it to ``app`` or answer 429."""
+    async def guard(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, to_proxy: bool = False
+    ) -> None:
+        """Count the request against its limits, then pass it to ``app`` or answer 429.
+
+        ``to_proxy``: ``app`` is the proxy, which adds the headers itself (``EXTRA_HEADERS``).
+        """
         limiter = self.limiter
         if limiter is None or scope["type"] != "http":
             await app(scope, receive, send)
@@ -349,7 +435,11 @@ class RateLimitMiddleware:
                 },
                 extra={"retry_after": wait},
             )
-            await problem.to_response(scope["path"])(scope, receive, send)
+            await send_response(problem.to_response(scope["path"]), scope, receive, send)
+            return
+        if to_proxy:
+            scope.setdefault(EXTRA_HEADERS, []).extend(headers)
+            await app(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:

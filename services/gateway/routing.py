@@ -7,6 +7,12 @@ and ``/account/*`` (pages people open from an invitation or password reset email
 live in the partners service.
 """
 
+import functools
+
+#: Paths whose routing is remembered (each function below is pure; the same paths come
+#: again and again, and one is looked up several times per request).
+REMEMBERED_PATHS = 4096
+
 API_PREFIX = "/api/v1/"
 
 RESOURCES: dict[str, str] = {
@@ -86,6 +92,7 @@ def is_view(path: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=REMEMBERED_PATHS)
 def is_routed(path: str) -> bool:
     """Whether the gateway forwards ``path`` (rather than answering it itself)."""
     if path.startswith(API_PREFIX):
@@ -93,6 +100,7 @@ def is_routed(path: str) -> bool:
     return any(path.startswith(p) for p in PREFIXES)
 
 
+@functools.lru_cache(maxsize=REMEMBERED_PATHS)
 def service_for(path: str) -> str | None:
     """The name of the service that answers ``path``; ``None`` if no service does.
 

@@ -228,3 +228,24 @@ async def test_traced_requests_carry_the_gateways_span_upstream(
     trace_id = traceparent[0].split("-")[1]
     spans = [s for s in memory.get_finished_spans() if s.kind.name == "SERVER"]
     assert trace_id in {format(s.context.trace_id, "032x") for s in spans}
+
+
+async def test_answers_vary_by_origin_and_carry_the_rate_limits(echo_stack: EchoStack) -> None:
+    """What the layers in front of the proxy add (CORS's ``Vary: Origin``, the rate-limit
+    headers) is on every answer: forwarded ones and the gateway's own problems alike."""
+    origin = "https://admin.example.org"
+    async with httpx.AsyncClient(base_url=echo_stack.url) as client:
+        plain = await client.get("/api/v1/grants")
+        browser = await client.get("/api/v1/grants", headers={"Origin": origin})
+        missing = await client.get("/api/v1/no-such-things")
+    assert plain.status_code == 200
+    assert plain.headers["vary"] == "Origin"
+    assert "access-control-allow-origin" not in plain.headers
+    assert browser.headers["access-control-allow-origin"] == origin
+    assert "Origin" in browser.headers["vary"]
+    assert missing.status_code == 404
+    assert missing.headers["vary"] == "Origin"
+    for answer in (plain, browser, missing):
+        assert answer.headers["ratelimit"].startswith('"reads-source";r=')
+        assert answer.headers["ratelimit-policy"].startswith('"reads-source";q=')
+        assert len(answer.headers.get_list("ratelimit")) == 1
