@@ -298,6 +298,21 @@ def related_ids(
     return type_coerce(gathered, _IdList()).label(name)
 
 
+async def bounded_total(
+    session: AsyncSession, stmt: Select[Any], limit: int, *, proven: int
+) -> tuple[int, bool]:
+    """The total of a list read without :func:`services.common.lists.fetch_page` (a search),
+    and whether it is an estimate: counted up to ``limit``, else :func:`large_total`, never
+    below ``proven`` (the rows a page has shown to exist)."""
+    total = await bounded_count(session, stmt, limit)
+    if total <= limit:
+        return total, False
+    total, estimated = await large_total(
+        session, stmt, list_key(session, stmt), versioned=None, version=None
+    )
+    return max(total, limit + 1, proven), estimated
+
+
 def sort_key(sort_column: ColumnElement[Any], id_column: ColumnElement[Any], by_id: bool) -> Any:
     """The expression a seek compares: the sort column and id, or the id alone."""
     return id_column if by_id else tuple_(sort_column, id_column)
