@@ -404,9 +404,18 @@ async def anchored_rows(
         value, row_id = anchors.keys[slot]
         seek = sort_key(sort_column, id_column, by_id)
         anchor = row_id if by_id else (value, row_id)
-        page = (
-            ordered.where(seek <= anchor if descending else seek >= anchor)
+        # A deferred join: the rows between the anchor and the page are skipped on the
+        # sort index alone (ids only), and only the page's rows are read whole (with any
+        # per-row columns, which the database would otherwise work out for skipped rows).
+        skipped = (
+            ordered.with_only_columns(id_column, maintain_column_froms=True)
+            .where(seek <= anchor if descending else seek >= anchor)
             .offset(start - slot * anchors.every)
+            .limit(limit)
+            .subquery()
+        )
+        page = (
+            ordered.where(id_column.in_(select(skipped.c[0])))
             .limit(limit)
             .add_columns(*columns, version_col)
         )

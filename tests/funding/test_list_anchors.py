@@ -2,8 +2,14 @@
 read from anchors, are exactly the rows OFFSET gives, after writes, in each funder's
 scope and in a partner's."""
 
+import asyncio
+import uuid
 from typing import Any
 
+import pytest
+from sqlalchemy import text, update
+
+from services.funding.grants.models import Grant, Instalment
 from tests.common.anchors import assert_deep_pages_are_offset_pages, ids, small_lists
 from tests.funding.helpers import Funder, new_funder
 from tests.support import Stack
@@ -58,3 +64,42 @@ async def test_payment_pages_follow_payments_made(stack: Stack) -> None:
         await assert_deep_pages_are_offset_pages(
             stack.funding, path, f.partner_headers, PAYMENT_SORTS, 13
         )
+
+
+async def test_writers_committing_changes_to_several_lists_never_deadlock(
+    stack: Stack, backend: str
+) -> None:
+    """On PostgreSQL the list versions are bumped at commit; two transactions that changed
+    grants and instalments in opposite orders lock the counters in the same (name) order,
+    so they queue instead of deadlocking."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer at a time")
+    _, instalments = await awarded_grants(stack, 2)
+    engine = stack.apps["funding"].state.db.engine
+    # Each writer its own grant and instalment: no row lock between them before commit.
+    mine = [(uuid.UUID(i["grant_id"]), uuid.UUID(i["id"])) for i in instalments[::3]]
+
+    def touch_grant(n: int) -> Any:
+        return update(Grant).where(Grant.id == mine[n][0]).values(title=f"Core funding {n}")
+
+    def touch_instalment(n: int) -> Any:
+        return (
+            update(Instalment).where(Instalment.id == mine[n][1]).values(amount=Instalment.amount)
+        )
+
+    async with engine.connect() as blocker, engine.connect() as first, engine.connect() as second:
+        await blocker.begin()
+        await blocker.execute(
+            text("SELECT version FROM list_versions WHERE name = 'grants' FOR UPDATE")
+        )
+        await first.begin()
+        await first.execute(touch_grant(0))
+        await first.execute(touch_instalment(0))
+        await second.begin()
+        await second.execute(touch_instalment(1))
+        await second.execute(touch_grant(1))
+        # Both commit while the grants counter is held: each waits on it at its bump.
+        commits = [asyncio.create_task(first.commit()), asyncio.create_task(second.commit())]
+        await asyncio.sleep(0.5)
+        await blocker.rollback()
+        await asyncio.wait_for(asyncio.gather(*commits), timeout=10)
