@@ -16,7 +16,9 @@ bump on every insert, update or delete of the table, made by the service's
 migrations) remembers, per statement and sort, the sort key of every
 ``anchor_every``-th row and the exact count, built in one statement together with the
 version they describe. A deep page then seeks to the nearest anchor on the sort index
-and skips fewer than ``anchor_every`` rows. The page statement reads the version in
+and skips fewer than ``anchor_every`` rows, on the index alone (a deferred join: only
+the page's rows are read whole). A list that also tests another table depends on the
+sum of both tables' versions. The page statement reads the version in
 the same statement (one snapshot): when it is not the version the anchors were built
 at, the rows are thrown away and the anchors rebuilt, so anchors never give rows
 OFFSET would not. On PostgreSQL the version is bumped by a deferred trigger, once per
