@@ -123,7 +123,7 @@ def list_query(
     sortable_set = {*sortable, "id"}
     filterable_set = {*filterable, "id"}
 
-    def parse(
+    async def parse(
         request: Request,
         sort: str | None = Query(
             None,
@@ -295,6 +295,12 @@ class Page:
         response.headers.update(self.headers(resource))
 
 
+def _entity_rows(stmt: Select[Any]) -> bool:
+    """Whether ``stmt`` selects one ORM entity (its rows are the objects), not columns."""
+    described = stmt.column_descriptions
+    return len(described) == 1 and described[0]["expr"] is described[0]["entity"]
+
+
 async def fetch_page(
     session: AsyncSession,
     stmt: Select[Any],
@@ -304,35 +310,44 @@ async def fetch_page(
     id_column: ColumnElement[Any],
     count: bool = True,
     row_key: Callable[[Any, str], tuple[Any, Any]] | None = None,
-    versioned: str | None = None,
+    versioned: listscale.Versioned | None = None,
+    columns: Sequence[ColumnElement[Any]] = (),
 ) -> Page:
     """Run ``stmt`` as one page of ``query``: sorted, windowed (by offset or cursor), counted.
 
     Rows are ordered by the sort column, then by ``id_column``, so rows that tie on
     the sort come in a stable order and a cursor continues exactly. Sorting by
-    ``id`` needs no entry in ``sort_columns``: it is ``id_column``.
+    ``id`` needs no entry in ``sort_columns``: it is ``id_column``. A statement of one
+    ORM entity gives its objects; a statement of columns gives its rows (cheaper: no
+    objects are built), with ``list_total`` and ``list_version`` among their fields.
+    ``columns`` are read for the page's rows only (not counted, not anchored): e.g. a
+    row's children gathered by :func:`services.common.listscale.related_ids`.
 
     The total is exact up to the query's ``exact_count_limit`` and may be an estimate
-    beyond it (:mod:`services.common.listscale`). ``versioned`` names the table version
+    beyond it (:mod:`services.common.listscale`); it is read in the page's own
+    statement (one round trip). ``versioned`` names the table version
     (``list_versions``) that every row ``stmt`` can match depends on, and nothing else:
-    it lets deep ``range`` pages seek from anchors and keeps exact totals of large lists.
+    it lets deep ``range`` pages seek from anchors and keeps exact totals of large lists;
+    a tuple names several tables (a list that joins or tests another table).
     """
     by_id = query.sort == "id" and "id" not in sort_columns
     sort_column = id_column if by_id else sort_columns[query.sort]
     if versioned and not by_id and listscale.nullable(sort_column):
         versioned = None
-    total, large = 0, False
+    extras: list[ColumnElement[Any]] = []
     if count:
-        total = await listscale.bounded_count(
-            session, stmt, query.exact_count_limit, key=id_column if versioned else None
+        extras.append(
+            listscale.count_column(
+                stmt, query.exact_count_limit, key=id_column if versioned else None
+            )
         )
-        large = total > query.exact_count_limit
     direction = (lambda c: c.desc()) if query.descending else (lambda c: c.asc())
     ordered = stmt.order_by(
         *([direction(id_column)] if by_id else [direction(sort_column), direction(id_column)])
-    )
-    key = listscale.list_key(session, stmt) if versioned else ()
-    found: tuple[list[Any], int | None] | None = None
+    ).add_columns(*columns)
+    key: tuple[Any, ...] = ()
+    found: list[Any] | None = None
+    version: int | None = None
     if query.cursor is not None:
         row_uuid = uuid.UUID(query.cursor.row_id)
         if by_id:
@@ -348,7 +363,8 @@ async def fetch_page(
                 else key_columns > (value, row_uuid)
             )
     elif versioned and query.start >= query.anchor_every:
-        found = await listscale.anchored_rows(
+        key = listscale.list_key(session, stmt)
+        anchored = await listscale.anchored_rows(
             session,
             ordered,
             stmt,
@@ -361,24 +377,30 @@ async def fetch_page(
             limit=query.limit + 1,
             every=query.anchor_every,
             versioned=versioned,
+            columns=extras,
         )
+        if anchored is not None:
+            found, version = anchored
     if found is None:
         page_stmt = ordered if query.cursor is not None else ordered.offset(query.start)
-        page_stmt = page_stmt.limit(query.limit + 1)
+        page_stmt = page_stmt.limit(query.limit + 1).add_columns(*extras)
         if versioned:
-            result = (
-                await session.execute(
-                    page_stmt.add_columns(listscale.version_column(session, versioned))
-                )
-            ).all()
-            found = [row[0] for row in result], (result[0][-1] if result else None)
-        else:
-            found = list((await session.execute(page_stmt)).scalars().all()), None
-    rows, version = found
+            page_stmt = page_stmt.add_columns(listscale.version_column(session, versioned))
+        found = list((await session.execute(page_stmt)).all())
+        version = found[0][-1] if versioned and found else None
+    total = 0
+    if count:
+        if found:
+            total = found[0][len(found[0]) - len(extras) - int(bool(versioned))]
+        elif query.start or query.cursor is not None:
+            total = await listscale.bounded_count(
+                session, stmt, query.exact_count_limit, key=id_column if versioned else None
+            )
+    rows = [row[0] for row in found] if not columns and _entity_rows(stmt) else found
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     estimated = False
-    if large:
+    if total > query.exact_count_limit:
         total, estimated = await listscale.large_total(
             session,
             stmt,

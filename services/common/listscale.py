@@ -16,7 +16,9 @@ bump on every insert, update or delete of the table, made by the service's
 migrations) remembers, per statement and sort, the sort key of every
 ``anchor_every``-th row and the exact count, built in one statement together with the
 version they describe. A deep page then seeks to the nearest anchor on the sort index
-and skips fewer than ``anchor_every`` rows. The page statement reads the version in
+and skips fewer than ``anchor_every`` rows, on the index alone (a deferred join: only
+the page's rows are read whole). A list that also tests another table depends on the
+sum of both tables' versions. The page statement reads the version in
 the same statement (one snapshot): when it is not the version the anchors were built
 at, the rows are thrown away and the anchors rebuilt, so anchors never give rows
 OFFSET would not. On PostgreSQL the version is bumped by a deferred trigger, once per
@@ -30,7 +32,9 @@ or counts are never another's.
 """
 
 import time
+import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -48,10 +52,12 @@ from sqlalchemy import (
     select,
     table,
     tuple_,
+    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.sql.expression import ClauseElement, Executable, FunctionElement
+from sqlalchemy.types import TypeDecorator
 
 # Defaults of the service settings ``list_exact_count_limit`` and ``list_anchor_every``.
 EXACT_COUNT_LIMIT = 5_000
@@ -113,6 +119,8 @@ class Anchors:
 
 
 _anchors: _Lru[tuple[Any, ...], Anchors] = _Lru(ANCHOR_LISTS)
+_sql: _Lru[Any, str] = _Lru()
+_version_columns: dict[tuple[bool, tuple[str, ...]], ColumnElement[Any]] = {}
 _counts: _Lru[tuple[Any, ...], tuple[int | None, int, float]] = _Lru()
 
 
@@ -122,21 +130,62 @@ def _is_postgres(session: AsyncSession) -> bool:
 
 def list_key(session: AsyncSession, stmt: Select[Any]) -> tuple[Any, ...]:
     """What identifies one list: its database, its SQL and its parameters (the caller's
-    scope among them)."""
+    scope among them). The SQL is compiled once per SQLAlchemy cache key of the
+    statement, not on every request."""
     bind = session.get_bind()
-    compiled = stmt.order_by(None).compile(bind)
-    params = tuple(sorted((name, repr(value)) for name, value in compiled.params.items()))
-    return (id(bind), bind.url.render_as_string(), str(compiled), params)
+    unordered = stmt.order_by(None)
+    cache_key = unordered._generate_cache_key()
+    assert cache_key is not None
+    sql = _sql.get(cache_key.key)
+    if sql is None:
+        sql = str(unordered.compile(bind))
+        _sql.put(cache_key.key, sql)
+    params = tuple(repr(p.effective_value) for p in cache_key.bindparams)
+    return (id(bind), bind.url.render_as_string(), sql, params)
 
 
-def version_column(session: AsyncSession, name: str) -> ColumnElement[Any]:
-    """The table's list version, read in the statement it is added to; NULL inside a
-    PostgreSQL transaction that has changed the table and not yet committed."""
-    stored = select(LIST_VERSIONS.c.version).where(LIST_VERSIONS.c.name == name).scalar_subquery()
-    if not _is_postgres(session):
-        return stored.label("list_version")
-    dirty = func.current_setting(f"trellis.list_dirty_{name}", True)
-    return case((func.coalesce(dirty, "") == "on", None), else_=stored).label("list_version")
+Versioned = str | tuple[str, ...]
+
+
+def version_column(session: AsyncSession, names: Versioned) -> ColumnElement[Any]:
+    """The list version of the table ``names`` (or the sum of the versions of the tables,
+    when a list depends on several: each only grows, so the sum changes whenever one of
+    them does), read in the statement it is added to; NULL inside a PostgreSQL
+    transaction that has changed one of them and not yet committed. Built once per
+    database kind and tables."""
+    postgres = _is_postgres(session)
+    tables = (names,) if isinstance(names, str) else names
+    built = _version_columns.get((postgres, tables))
+    if built is None:
+        stored = (
+            select(func.sum(LIST_VERSIONS.c.version))
+            .where(LIST_VERSIONS.c.name.in_(tables))
+            .having(func.count() == len(tables))
+            .scalar_subquery()
+            if len(tables) > 1
+            else select(LIST_VERSIONS.c.version)
+            .where(LIST_VERSIONS.c.name == tables[0])
+            .scalar_subquery()
+        )
+        if postgres:
+            dirty = or_(
+                *(
+                    func.coalesce(func.current_setting(f"trellis.list_dirty_{name}", True), "")
+                    == "on"
+                    for name in tables
+                )
+            )
+            built = case((dirty, None), else_=stored)
+        else:
+            built = stored
+        built = _version_columns[(postgres, tables)] = built.label("list_version")
+    return built
+
+
+def _window(stmt: Select[Any], limit: int, key: Any) -> Any:
+    if key is not None:
+        stmt = stmt.with_only_columns(key, maintain_column_froms=True)
+    return stmt.order_by(None).limit(limit + 1).subquery()
 
 
 async def bounded_count(
@@ -145,14 +194,20 @@ async def bounded_count(
     """How many rows ``stmt`` matches, counting no further than ``limit + 1``. With ``key``
     (a unique column of a single-table statement) only that column is read, so SQLite can
     count from an index instead of reading whole rows."""
-    if key is not None:
-        stmt = stmt.with_only_columns(key, maintain_column_froms=True)
-    window = stmt.order_by(None).limit(limit + 1).subquery()
+    window = _window(stmt, limit, key)
     return int((await session.execute(select(func.count()).select_from(window))).scalar_one())
 
 
+def count_column(stmt: Select[Any], limit: int, *, key: Any = None) -> ColumnElement[int]:
+    """:func:`bounded_count` as a column of the page's own statement (labelled
+    ``list_total``): one round trip for the page and its total. It does not depend on the
+    outer row, so both databases run it once per statement."""
+    window = _window(stmt, limit, key)
+    return select(func.count()).select_from(window).scalar_subquery().label("list_total")
+
+
 async def exact_count(
-    session: AsyncSession, stmt: Select[Any], versioned: str | None
+    session: AsyncSession, stmt: Select[Any], versioned: Versioned | None
 ) -> tuple[int, int | None]:
     """The exact count of ``stmt`` and, for a versioned table, the version it was taken at."""
     rows = stmt.order_by(None).subquery()
@@ -176,7 +231,7 @@ async def large_total(
     stmt: Select[Any],
     key: tuple[Any, ...],
     *,
-    versioned: str | None,
+    versioned: Versioned | None,
     version: int | None,
 ) -> tuple[int, bool]:
     """The total of a list known to pass the exact-count limit, and whether it is an estimate."""
@@ -190,6 +245,74 @@ async def large_total(
     total, counted_at = await exact_count(session, stmt, versioned)
     _counts.put(key, (counted_at if versioned else None, total, time.monotonic()))
     return total, False
+
+
+class _IdList(TypeDecorator[list[uuid.UUID]]):
+    """The ids :func:`related_ids` reads: a PostgreSQL array, or SQLite's
+    ``position:id`` pairs joined by commas (put in order here)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> list[uuid.UUID]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            pairs = sorted(
+                (int(position), uuid.UUID(hex=row_id))
+                for position, row_id in (item.split(":") for item in value.split(","))
+            )
+            return [row_id for _, row_id in pairs]
+        return [v if type(v) is uuid.UUID else uuid.UUID(str(v)) for v in value]
+
+
+class _GatherIds(FunctionElement[Any]):
+    """The ids of a correlated subquery's rows with their positions, as one value."""
+
+    inherit_cache = True
+    name = "gather_ids"
+
+
+@compiles(_GatherIds, "postgresql")
+def _compile_gather_ids_postgresql(element: _GatherIds, compiler: Any, **kw: Any) -> str:
+    column, position = (compiler.process(c, **kw) for c in element.clauses)
+    return f"array_agg({column} ORDER BY {position})"
+
+
+@compiles(_GatherIds)
+def _compile_gather_ids(element: _GatherIds, compiler: Any, **kw: Any) -> str:
+    column, position = (compiler.process(c, **kw) for c in element.clauses)
+    return f"group_concat(printf('%d:%s', {position}, {column}), ',')"
+
+
+def related_ids(
+    column: ColumnElement[Any],
+    *,
+    where: ColumnElement[bool],
+    position: ColumnElement[Any],
+    name: str,
+) -> ColumnElement[list[uuid.UUID]]:
+    """The ids in ``column`` of the rows related to each listed row (``where`` correlates
+    them), in ``position`` order, as one column of the page's statement labelled ``name``:
+    a list reads its rows' children in its own query, not one more round trip. Built once
+    (it holds no values), it serves both databases."""
+    gathered = select(_GatherIds(column, position)).where(where).scalar_subquery()
+    return type_coerce(gathered, _IdList()).label(name)
+
+
+async def bounded_total(
+    session: AsyncSession, stmt: Select[Any], limit: int, *, proven: int
+) -> tuple[int, bool]:
+    """The total of a list read without :func:`services.common.lists.fetch_page` (a search),
+    and whether it is an estimate: counted up to ``limit``, else :func:`large_total`, never
+    below ``proven`` (the rows a page has shown to exist)."""
+    total = await bounded_count(session, stmt, limit)
+    if total <= limit:
+        return total, False
+    total, estimated = await large_total(
+        session, stmt, list_key(session, stmt), versioned=None, version=None
+    )
+    return max(total, limit + 1, proven), estimated
 
 
 def sort_key(sort_column: ColumnElement[Any], id_column: ColumnElement[Any], by_id: bool) -> Any:
@@ -211,7 +334,7 @@ async def build_anchors(
     by_id: bool,
     descending: bool,
     every: int,
-    versioned: str,
+    versioned: Versioned,
 ) -> Anchors | None:
     """The anchors of ``stmt`` in this order, in one statement with the version they hold at."""
     rows = stmt.order_by(None).subquery()
@@ -255,10 +378,12 @@ async def anchored_rows(
     start: int,
     limit: int,
     every: int,
-    versioned: str,
-) -> tuple[list[Any], int | None] | None:
-    """Rows ``start`` to ``start + limit`` of ``ordered`` by seeking from an anchor, with the
-    version they were read at; None when no valid anchors could be had (read by OFFSET)."""
+    versioned: Versioned,
+    columns: Sequence[ColumnElement[Any]] = (),
+) -> tuple[list[Any], int] | None:
+    """Rows ``start`` to ``start + limit`` of ``ordered`` by seeking from an anchor, each
+    with ``columns`` added and, last, the version it was read at, and that version; None
+    when no valid anchors could be had (read by OFFSET then)."""
     version_col = version_column(session, versioned)
     for attempt in range(2):
         anchors = _anchors.get(key)
@@ -281,15 +406,24 @@ async def anchored_rows(
         value, row_id = anchors.keys[slot]
         seek = sort_key(sort_column, id_column, by_id)
         anchor = row_id if by_id else (value, row_id)
-        page = (
-            ordered.where(seek <= anchor if descending else seek >= anchor)
+        # A deferred join: the rows between the anchor and the page are skipped on the
+        # sort index alone (ids only), and only the page's rows are read whole (with any
+        # per-row columns, which the database would otherwise work out for skipped rows).
+        skipped = (
+            ordered.with_only_columns(id_column, maintain_column_froms=True)
+            .where(seek <= anchor if descending else seek >= anchor)
             .offset(start - slot * anchors.every)
             .limit(limit)
-            .add_columns(version_col)
+            .subquery()
         )
-        result = (await session.execute(page)).all()
+        page = (
+            ordered.where(id_column.in_(select(skipped.c[0])))
+            .limit(limit)
+            .add_columns(*columns, version_col)
+        )
+        result = list((await session.execute(page)).all())
         if result and result[0][-1] == anchors.version:
-            return [row[0] for row in result], anchors.version
+            return result, anchors.version
         if not result:
             # The version only grows: read at the anchors' version after the page, it was
             # that version when the page was read, so the page is truly empty.

@@ -18,6 +18,7 @@ from services.common.lists import (
     parse_uuid_list,
     where_ids,
 )
+from services.common.listscale import related_ids
 from services.funding.grants.models import (
     GRANT_STATUSES,
     INSTALMENT_STATUSES,
@@ -127,6 +128,15 @@ _READ_GRANT = (
 )
 
 
+# The funding organisations of each grant of a list page, read in the page's statement.
+_FUNDER_IDS = related_ids(
+    _orgs.c.funder_id,
+    where=_orgs.c.grant_id == _grants.c.id,
+    position=_orgs.c.position,
+    name="funder_ids",
+)
+
+
 async def read_grant(session: AsyncSession, grant_id: uuid.UUID) -> GrantRead | None:
     """A grant and the funders named as its funding organisations, in one query (one round
     trip), as plain rows: for reads, which change nothing and need no ORM object."""
@@ -150,8 +160,9 @@ async def list_grants(
     partner_id: uuid.UUID | None = None,
     awarded_only: bool = False,
 ) -> Page:
-    stmt = select(Grant).options(selectinload(Grant.funding_organisations))
-    stmt = _scope(stmt, Grant, funder_id=funder_id, partner_id=partner_id)
+    """A page of grants as plain rows (no ORM objects), each with its ``funder_ids`` read
+    in the page's own statement."""
+    stmt = _scope(select(_grants), Grant, funder_id=funder_id, partner_id=partner_id)
     if awarded_only:
         stmt = stmt.where(Grant.approved_on.is_not(None))
     f = query.filters
@@ -182,10 +193,11 @@ async def list_grants(
         row_key=grant_row_key,
         # Which grants are overdue changes with instalments and the day: no anchors then.
         versioned=None if "overdue" in f else "grants",
+        columns=[_FUNDER_IDS],
     )
 
 
-def grant_row_key(row: Grant, sort: str) -> tuple[Any, Any]:
+def grant_row_key(row: Any, sort: str) -> tuple[Any, Any]:
     """The keyset position of a grant in a list sorted by ``sort``."""
     column = {"awarded_on": "list_date"}.get(sort, sort)
     return getattr(row, column), row.id
@@ -258,7 +270,15 @@ async def list_instalments(
         clause = overdue_clause(today)
         stmt = stmt.where(clause if _flag("overdue", f["overdue"]) else ~clause)
     return await fetch_page(
-        session, stmt, query, sort_columns=INSTALMENT_SORTS, id_column=Instalment.id
+        session,
+        stmt,
+        query,
+        sort_columns=INSTALMENT_SORTS,
+        id_column=Instalment.id,
+        # Which instalments are overdue changes by the day; a partner's depend on grants.
+        versioned=None
+        if "overdue" in f
+        else ("instalments" if partner_id is None else ("grants", "instalments")),
     )
 
 
@@ -355,7 +375,14 @@ async def list_payments(
     if "overdue" in f:
         late = Payment.paid_on > Payment.due_date
         stmt = stmt.where(late if _flag("overdue", f["overdue"]) else ~late)
-    return await fetch_page(session, stmt, query, sort_columns=PAYMENT_SORTS, id_column=Payment.id)
+    return await fetch_page(
+        session,
+        stmt,
+        query,
+        sort_columns=PAYMENT_SORTS,
+        id_column=Payment.id,
+        versioned="payments",
+    )
 
 
 # Variations --------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """HTTP routes of core grants, instalments, payments and variations. Thin handlers."""
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic_core import to_json
 from sqlalchemy import Row
 
 from services.common.auth import StaffDep, StaffOrPartnerDep
@@ -21,7 +23,6 @@ from services.funding.grants.models import Payment as PaymentRow
 from services.funding.grants.models import Variation as VariationRow
 from services.funding.grants.schemas import (
     Approval,
-    Award,
     Grant,
     GrantCreate,
     GrantHistory,
@@ -100,51 +101,47 @@ def partners_client(request: Request) -> ServiceClient:
 PartnersDep = Annotated[ServiceClient, Depends(partners_client)]
 
 
+# The columns of a stored grant its answer shows as they are (the rest: funder_ids, award).
+_GRANT_COLUMNS = tuple(name for name in Grant.model_fields if name not in ("funder_ids", "award"))
+_AWARD_COLUMNS = ("original_amount", "original_start_date", "original_end_date")
+_UUID_COLUMNS = ("id", "funder_id", "pool_id", "partner_id")
+
+
+def grant_values(grant: Mapping[str, Any], funder_ids: list[uuid.UUID]) -> dict[str, Any]:
+    """A grant as the API shows it (the fields of ``Grant``), as plain values ready for
+    JSON, from a stored grant's columns: how a list page answers 25 grants without
+    building 25 models (the same JSON as ``grant_out``)."""
+    values = {name: grant[name] for name in _GRANT_COLUMNS}
+    for name in _UUID_COLUMNS:
+        # As text: asyncpg's own UUID type takes pydantic's slow path to JSON (5x).
+        if values[name] is not None:
+            values[name] = str(values[name])
+    values["funder_ids"] = funder_ids
+    award = None
+    if grant["approved_on"] is not None and grant["original_amount"] is not None:
+        award = {
+            "amount_awarded": grant["original_amount"],
+            "currency": grant["currency"],
+            "planned_start_date": grant["original_start_date"],
+            "planned_end_date": grant["original_end_date"],
+            "decided_on": grant["approved_on"],
+            "decided_by": grant["approved_by"] or "",
+            "decision_reference": grant["decision_reference"] or "",
+        }
+    values["award"] = award
+    return values
+
+
 def grant_out(grant: GrantRow | Row[Any], *, funder_ids: list[uuid.UUID] | None = None) -> Grant:
     """A grant as the API shows it, with the award as first made (from the ORM object, or
     from a row read with its ``funder_ids``)."""
-    award = None
-    if grant.approved_on is not None and grant.original_amount is not None:
-        assert grant.original_start_date and grant.original_end_date
-        award = Award(
-            amount_awarded=grant.original_amount,
-            currency=grant.currency,
-            planned_start_date=grant.original_start_date,
-            planned_end_date=grant.original_end_date,
-            decided_on=grant.approved_on,
-            decided_by=grant.approved_by or "",
-            decision_reference=grant.decision_reference or "",
-        )
-    return Grant(
-        id=grant.id,
-        created_at=grant.created_at,
-        updated_at=grant.updated_at,
-        version=grant.version,
-        funder_id=grant.funder_id,
-        pool_id=grant.pool_id,
-        funder_ids=funder_ids
-        if funder_ids is not None
-        else [o.funder_id for o in grant.funding_organisations],
-        partner_id=grant.partner_id,
-        title=grant.title,
-        description=grant.description,
-        amount_awarded=grant.amount_awarded,
-        currency=grant.currency,
-        planned_start_date=grant.planned_start_date,
-        planned_end_date=grant.planned_end_date,
-        payment_frequency=grant.payment_frequency,  # type: ignore[arg-type]
-        reference=grant.reference,
-        status=grant.status,  # type: ignore[arg-type]
-        grant_360_id=grant.grant_360_id,
-        approved_on=grant.approved_on,
-        approved_by=grant.approved_by,
-        decision_reference=grant.decision_reference,
-        activated_on=grant.activated_on,
-        completed_on=grant.completed_on,
-        withdrawn_on=grant.withdrawn_on,
-        withdrawal_reason=grant.withdrawal_reason,
-        award=award,
-    )
+    if isinstance(grant, Row):
+        columns: Mapping[str, Any] = grant._mapping
+    else:
+        columns = {name: getattr(grant, name) for name in (*_GRANT_COLUMNS, *_AWARD_COLUMNS)}
+    if funder_ids is None:
+        funder_ids = [o.funder_id for o in grant.funding_organisations]  # type: ignore[union-attr]
+    return Grant.model_validate(grant_values(columns, funder_ids))
 
 
 def instalment_out(row: InstalmentRow) -> Instalment:
@@ -240,7 +237,10 @@ async def list_grants(
     Deep pages: send ``cursor`` (the previous page's ``X-Next-Cursor``).
     """
     page = await service.list_grants(session=session, caller=caller, query=query)
-    answer = json_response([grant_out(g) for g in page.items])
+    answer = Response(
+        to_json([grant_values(g._mapping, g.funder_ids) for g in page.items]),
+        media_type="application/json",
+    )
     page.apply(answer, "grants")
     return answer
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import listscale
 from services.common.db import insert_or_ignore
 from services.partners.learning.models import Tag
 from services.partners.relationships.models import SHARING_ACCEPTED, Relationship
@@ -82,7 +83,8 @@ class SearchIndex(Protocol):
         descending: bool,
         offset: int,
         limit: int,
-    ) -> tuple[list[Hit], int]: ...
+        count_limit: int,
+    ) -> tuple[list[Hit], int, bool]: ...
 
 
 def _readable(scope: Scope) -> ColumnElement[bool]:
@@ -170,11 +172,15 @@ def _order(relevance: Any, sort: str, descending: bool) -> list[Any]:
 
 
 async def _page(
-    session: AsyncSession, stmt: Select[Any], count_stmt: Select[Any]
-) -> tuple[list[Any], int]:
-    total = (await session.execute(count_stmt)).scalar_one()
+    session: AsyncSession, stmt: Select[Any], matched: Select[Any], *, offset: int, count_limit: int
+) -> tuple[list[Any], int, bool]:
+    """The page's rows, how many rows ``matched`` holds (counted up to ``count_limit``, else
+    estimated, see ``listscale``) and whether that total is an estimate."""
     rows = list((await session.execute(stmt)).all())
-    return rows, int(total)
+    total, estimated = await listscale.bounded_total(
+        session, matched, count_limit, proven=offset + len(rows) if rows else 0
+    )
+    return rows, total, estimated
 
 
 class PostgresSearch:
@@ -191,16 +197,15 @@ class PostgresSearch:
         descending: bool,
         offset: int,
         limit: int,
-    ) -> tuple[list[Hit], int]:
+        count_limit: int,
+    ) -> tuple[list[Hit], int, bool]:
         config = literal_column(f"'{CONFIG}'::regconfig")
         query = func.websearch_to_tsquery(config, literal(words))
         vector = literal_column("search_entries.search_vector")
         matches = vector.op("@@")(query)
         relevance = func.ts_rank_cd(vector, query, 32, type_=Float).label("relevance")
         base = _filtered(select(SearchEntry.id, relevance).where(matches), scope, filters)
-        count_stmt = _filtered(
-            select(func.count()).select_from(SearchEntry).where(matches), scope, filters
-        )
+        matched = _filtered(select(SearchEntry.id).where(matches), scope, filters)
         page = (
             base.order_by(*_order(relevance, sort, descending))
             .offset(offset)
@@ -223,8 +228,10 @@ class PostgresSearch:
             .join(page, page.c.id == SearchEntry.id)
             .order_by(*_order(page.c.relevance, sort, descending))
         )
-        rows, total = await _page(session, stmt, count_stmt)
-        return [Hit(r[0], float(r[1]), r[2]) for r in rows], total
+        rows, total, estimated = await _page(
+            session, stmt, matched, offset=offset, count_limit=count_limit
+        )
+        return [Hit(r[0], float(r[1]), r[2]) for r in rows], total, estimated
 
 
 _TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -285,10 +292,11 @@ class SqliteSearch:
         descending: bool,
         offset: int,
         limit: int,
-    ) -> tuple[list[Hit], int]:
+        count_limit: int,
+    ) -> tuple[list[Hit], int, bool]:
         expression = fts5_query(words)
         if expression is None:
-            return [], 0
+            return [], 0, False
         matches = text("search_fts MATCH :fts_query").bindparams(fts_query=expression)
         fts_table = literal_column("search_fts")
         # bm25 is lower for better matches; the title counts twice the body.
@@ -319,16 +327,18 @@ class SqliteSearch:
             .where(matches)
             .order_by(*_order(page.c.relevance, sort, descending))
         )
-        count_stmt = _filtered(
-            select(func.count())
+        matched = _filtered(
+            select(SearchEntry.id)
             .select_from(self.fts)
             .join(SearchEntry, SearchEntry.id == self.fts.c.rowid)
             .where(matches),
             scope,
             filters,
         )
-        rows, total = await _page(session, stmt, count_stmt)
-        return [Hit(r[0], float(r[1]), r[2]) for r in rows], total
+        rows, total, estimated = await _page(
+            session, stmt, matched, offset=offset, count_limit=count_limit
+        )
+        return [Hit(r[0], float(r[1]), r[2]) for r in rows], total, estimated
 
 
 async def browse(
@@ -340,8 +350,10 @@ async def browse(
     descending: bool,
     offset: int,
     limit: int,
-) -> tuple[list[SearchEntry], int]:
-    """Without words: everything the scope may read (the same rules), by date or id."""
+    count_limit: int | None,
+) -> tuple[list[SearchEntry], int, bool]:
+    """Without words: everything the scope may read (the same rules), by date or id; and
+    their total (not counted when ``count_limit`` is None) and whether it is an estimate."""
     if sort == "relevance":
         sort = "at"
     stmt = (
@@ -350,9 +362,14 @@ async def browse(
         .offset(offset)
         .limit(limit)
     )
-    count_stmt = _filtered(select(func.count()).select_from(SearchEntry), scope, filters)
-    total = (await session.execute(count_stmt)).scalar_one()
-    return list((await session.execute(stmt)).scalars()), int(total)
+    rows = list((await session.execute(stmt)).scalars())
+    if count_limit is None:
+        return rows, len(rows), False
+    matched = _filtered(select(SearchEntry.id), scope, filters)
+    total, estimated = await listscale.bounded_total(
+        session, matched, count_limit, proven=offset + len(rows) if rows else 0
+    )
+    return rows, total, estimated
 
 
 def index_for(session: AsyncSession) -> SearchIndex:

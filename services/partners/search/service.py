@@ -132,7 +132,7 @@ async def search(
             errors={"cursor": ["search pages by range"]},
         )
     if words is None:
-        entries, total = await browse(
+        entries, total, estimated = await browse(
             session,
             scope=_scope(caller),
             filters=_filters(caller, query),
@@ -140,10 +140,11 @@ async def search(
             descending=query.descending,
             offset=query.start,
             limit=query.limit,
+            count_limit=query.exact_count_limit,
         )
         hits = [Hit(e, 0.0, _opening(e)) for e in entries]
     else:
-        hits, total = await index_for(session).search(
+        hits, total, estimated = await index_for(session).search(
             session,
             words=words,
             scope=_scope(caller),
@@ -152,14 +153,15 @@ async def search(
             descending=query.descending,
             offset=query.start,
             limit=query.limit,
+            count_limit=query.exact_count_limit,
         )
     out = [_out(h) for h in hits]
-    return out, Page(out, total, query.start, None)
+    return out, Page(out, total, query.start, None, estimated)
 
 
 async def get_hit(*, session: AsyncSession, caller: Caller, hit_id: uuid.UUID) -> SearchHit:
     """One record as search shows it, if the caller may read it (404 otherwise)."""
-    entries, _ = await browse(
+    entries, _, _ = await browse(
         session,
         scope=_scope(caller),
         filters=Filters(ids=[hit_id]),
@@ -167,6 +169,7 @@ async def get_hit(*, session: AsyncSession, caller: Caller, hit_id: uuid.UUID) -
         descending=True,
         offset=0,
         limit=1,
+        count_limit=None,
     )
     if not entries:
         raise NotFound("There is nothing you may read with this id.")

@@ -50,7 +50,7 @@ class TimelineEntry(IdMixin, Base):
 
     __table_args__ = (
         UniqueConstraint("kind", "source_id"),
-        Index("ix_timeline_entries_partner_occurred", "partner_id", "occurred_at"),
+        Index("ix_timeline_entries_partner_occurred_id", "partner_id", "occurred_at", "id"),
     )
 
 

@@ -40,8 +40,9 @@ class Update(IdMixin, Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
-        Index("ix_updates_funder_sent", "funder_id", "sent_at"),
-        Index("ix_updates_partner_sent", "partner_id", "sent_at"),
+        Index("ix_updates_funder_sent_id", "funder_id", "sent_at", "id"),
+        Index("ix_updates_partner_sent_id", "partner_id", "sent_at", "id"),
+        Index("ix_updates_funder_activity", "funder_id", "last_activity_at", "id"),
     )
 
 
@@ -56,4 +57,6 @@ class Reply(IdMixin, Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_update_replies_update_created", "update_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_update_replies_update_created_id", "update_id", "created_at", "id"),
+    )

@@ -85,7 +85,15 @@ async def list_updates(
         )
     if tag_keys is not None and funder_id is not None:
         stmt = stmt.where(tagged(funder_id, tag_keys, "update", Update.id))
-    return await fetch_page(session, stmt, query, sort_columns=SORTS, id_column=Update.id)
+    return await fetch_page(
+        session,
+        stmt,
+        query,
+        sort_columns=SORTS,
+        id_column=Update.id,
+        # Tags live in their own table: a tagged list reads without anchors.
+        versioned="updates" if tag_keys is None or funder_id is None else None,
+    )
 
 
 async def list_replies(session: AsyncSession, query: ListQuery, *, update_id: uuid.UUID) -> Page:
@@ -98,7 +106,14 @@ async def list_replies(session: AsyncSession, query: ListQuery, *, update_id: uu
         stmt = stmt.where(
             Reply.update_id.in_(parse_uuid_list("update_id", query.filters["update_id"]))
         )
-    return await fetch_page(session, stmt, query, sort_columns=REPLY_SORTS, id_column=Reply.id)
+    return await fetch_page(
+        session,
+        stmt,
+        query,
+        sort_columns=REPLY_SORTS,
+        id_column=Reply.id,
+        versioned="update_replies",
+    )
 
 
 async def note_activity(session: AsyncSession, *, update_id: uuid.UUID, at: datetime) -> None:

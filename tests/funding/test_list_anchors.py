@@ -1,0 +1,105 @@
+"""Instalments and payments keep list versions like grants: their deep ``range`` pages,
+read from anchors, are exactly the rows OFFSET gives, after writes, in each funder's
+scope and in a partner's."""
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text, update
+
+from services.funding.grants.models import Grant, Instalment
+from tests.common.anchors import assert_deep_pages_are_offset_pages, ids, small_lists
+from tests.funding.helpers import Funder, new_funder
+from tests.support import Stack
+
+INSTALMENT_SORTS = ["due_date", "amount", "created_at", "id"]
+PAYMENT_SORTS = ["paid_on", "amount", "created_at", "id"]
+
+
+async def awarded_grants(stack: Stack, count: int) -> tuple[Funder, list[dict[str, Any]]]:
+    """A funder with ``count`` approved three-year grants (three annual instalments each),
+    their amounts repeating (ties); the instalments, in schedule order."""
+    f = await new_funder(stack)
+    instalments = []
+    for n in range(count):
+        grant = await f.awarded(amount_awarded=(n % 2 + 1) * 300_000)
+        instalments += (await f.schedule(grant))["instalments"]
+    return f, instalments
+
+
+async def test_instalment_pages_are_offset_pages_per_funder_and_partner(stack: Stack) -> None:
+    first, _ = await awarded_grants(stack, 5)
+    second, _ = await awarded_grants(stack, 2)
+    with small_lists(stack, "funding"):
+        for f, size in ((first, 15), (second, 6)):
+            for headers in (f.staff, f.partner_headers):
+                await assert_deep_pages_are_offset_pages(
+                    stack.funding, "/api/v1/instalments", headers, INSTALMENT_SORTS, size
+                )
+
+
+async def test_payment_pages_follow_payments_made(stack: Stack) -> None:
+    f, instalments = await awarded_grants(stack, 5)
+    path = "/api/v1/payments"
+    with small_lists(stack, "funding"):
+        for instalment in instalments[:12]:
+            assert (await f.pay(instalment["id"])).status_code == 201
+        await assert_deep_pages_are_offset_pages(stack.funding, path, f.staff, PAYMENT_SORTS, 12)
+        before = await ids(stack.funding, path, f.staff, "amount", "ASC", 0, 99)
+        # One more payment, of the smallest amount: every deep page by amount moves on.
+        smallest = min(instalments[12:], key=lambda i: (i["amount"], i["id"]))
+        assert (await f.pay(smallest["id"])).status_code == 201
+        after = await ids(stack.funding, path, f.staff, "amount", "ASC", 0, 99)
+        assert len(after) == 13 and set(before) < set(after)
+        for start in (4, 8, 9, 12):
+            deep = await ids(stack.funding, path, f.staff, "amount", "ASC", start, start + 3)
+            assert deep == after[start : start + 4]
+        # Paying changed the instalments too: their pages follow.
+        await assert_deep_pages_are_offset_pages(
+            stack.funding, "/api/v1/instalments", f.staff, INSTALMENT_SORTS, 15
+        )
+        # The partner sees its own payments, read from anchors of its own scope.
+        await assert_deep_pages_are_offset_pages(
+            stack.funding, path, f.partner_headers, PAYMENT_SORTS, 13
+        )
+
+
+async def test_writers_committing_changes_to_several_lists_never_deadlock(
+    stack: Stack, backend: str
+) -> None:
+    """On PostgreSQL the list versions are bumped at commit; two transactions that changed
+    grants and instalments in opposite orders lock the counters in the same (name) order,
+    so they queue instead of deadlocking."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer at a time")
+    _, instalments = await awarded_grants(stack, 2)
+    engine = stack.apps["funding"].state.db.engine
+    # Each writer its own grant and instalment: no row lock between them before commit.
+    mine = [(uuid.UUID(i["grant_id"]), uuid.UUID(i["id"])) for i in instalments[::3]]
+
+    def touch_grant(n: int) -> Any:
+        return update(Grant).where(Grant.id == mine[n][0]).values(title=f"Core funding {n}")
+
+    def touch_instalment(n: int) -> Any:
+        return (
+            update(Instalment).where(Instalment.id == mine[n][1]).values(amount=Instalment.amount)
+        )
+
+    async with engine.connect() as blocker, engine.connect() as first, engine.connect() as second:
+        await blocker.begin()
+        await blocker.execute(
+            text("SELECT version FROM list_versions WHERE name = 'grants' FOR UPDATE")
+        )
+        await first.begin()
+        await first.execute(touch_grant(0))
+        await first.execute(touch_instalment(0))
+        await second.begin()
+        await second.execute(touch_instalment(1))
+        await second.execute(touch_grant(1))
+        # Both commit while the grants counter is held: each waits on it at its bump.
+        commits = [asyncio.create_task(first.commit()), asyncio.create_task(second.commit())]
+        await asyncio.sleep(0.5)
+        await blocker.rollback()
+        await asyncio.wait_for(asyncio.gather(*commits), timeout=10)
