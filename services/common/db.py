@@ -9,14 +9,15 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections import namedtuple
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import BigInteger, DateTime, MetaData, event
+from sqlalchemy import BigInteger, DateTime, MetaData, Select, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from services.common import deadline
 
@@ -152,10 +154,10 @@ def secure_sqlite_file(url: str) -> None:
             file.chmod(0o600)
 
 
-#: Whether this context is a read-only request (``GET``, ``HEAD``, ``OPTIONS``). On
-#: SQLite its session begins no transaction: each ``SELECT`` runs on its own (on
-#: PostgreSQL reads still run in one, for now; see ``create_engine``). The first statement that writes
-#: (or locks: ``FOR UPDATE``) begins one lazily, right before it, and the session
+#: Whether this context is a read-only request (``GET``, ``HEAD``, ``OPTIONS``). Its
+#: session begins no transaction: each ``SELECT`` runs on its own (one round trip on
+#: PostgreSQL, no ``BEGIN`` and ``COMMIT`` around it). The first statement that writes
+#: (or locks: ``FOR UPDATE``; or a savepoint) begins one lazily, right before it, and the session
 #: dependency commits or rolls it back as for any request: a read request that writes
 #: keeps every rule of a writing one (all or nothing, nothing kept after the deadline).
 #: Elsewhere a transaction begins with the connection, as usual.
@@ -167,9 +169,11 @@ def secure_sqlite_file(url: str) -> None:
 #: both read first deadlock on the upgrade to a write lock and one fails at once.
 read_only_request: ContextVar[bool] = ContextVar("read_only_request", default=False)
 
-# Set on a SQLite connection (its pool record's ``info``) whose transaction is deferred
-# to its first write.
+# Set on a connection (its pool record's ``info``) whose transaction is deferred to its
+# first write. On PostgreSQL, ``_LEVEL`` keeps the adapter's isolation level to restore
+# then, or when the connection goes back to the pool without having written.
 _LAZY = "trellis_lazy_begin"
+_LEVEL = "trellis_lazy_level"
 _READ_PREFIXES = ("SELECT", "select")
 
 
@@ -188,6 +192,18 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _postgres_begin(connection: Any) -> None:
+    if not read_only_request.get():
+        return
+    # asyncpg's adapter sends BEGIN before its next statement unless it is in autocommit:
+    # set on the adapter only (not through SQLAlchemy, which would roll back first).
+    adapter = connection.connection.dbapi_connection
+    info = connection.info
+    info[_LAZY] = True
+    info[_LEVEL] = adapter.isolation_level
+    adapter.isolation_level = "autocommit"
+
+
 def _begin_before_write(
     connection: Any, cursor: Any, statement: str, _params: Any, context: Any, _many: bool
 ) -> None:
@@ -195,11 +211,19 @@ def _begin_before_write(
     if _LAZY not in info or not _writes(statement, context):
         return
     info.pop(_LAZY)
-    cursor.execute("BEGIN IMMEDIATE")
+    if _LEVEL in info:  # PostgreSQL: the adapter begins the transaction with this statement
+        connection.connection.dbapi_connection.isolation_level = info.pop(_LEVEL)
+    else:
+        cursor.execute("BEGIN IMMEDIATE")
 
 
-def _end_lazy(_dbapi_connection: Any, record: Any) -> None:
+def _end_lazy(dbapi_connection: Any, record: Any) -> None:
     record.info.pop(_LAZY, None)
+    # A read that never wrote: the connection goes back to the pool with the isolation
+    # level it came with (the level may be None, the driver's default), never in
+    # autocommit, or the next request's writes would run without a transaction.
+    if _LEVEL in record.info:
+        dbapi_connection.isolation_level = record.info.pop(_LEVEL)
 
 
 def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -243,8 +267,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 10)
         kwargs.setdefault("pool_recycle", 1800)
         engine = create_async_engine(url, **kwargs)
-        # The lazy transaction (``_postgres_begin``) is not switched on for PostgreSQL:
-        # with it, savepoints in read requests and concurrent writers failed in the suite.
+        event.listen(engine.sync_engine, "begin", _postgres_begin)
         event.listen(engine.sync_engine, "checkout", _alive)
     event.listen(engine.sync_engine, "before_cursor_execute", _begin_before_write)
     event.listen(engine.sync_engine, "checkin", _end_lazy)
@@ -282,29 +305,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     response is sent: a failed commit becomes an error response, never a
     success the database did not keep. Once the request's deadline has passed
     (``services.common.deadline``) it rolls back instead: its caller has been
-    told the request failed, so nothing of it may be kept.
+    told the request failed, so nothing of it may be kept. A session the request
+    never used (no transaction begun) has nothing to commit or close.
     """
     db: Database = request.app.state.db
     # Reset when the request ends: an app called in-process (a test client, a view that
     # calls another app) must not leave its caller's later sessions read-only.
     read_only = read_only_request.set(request.method in READ_METHODS)
+    session = db.sessionmaker()
+    session.info["outbox"] = getattr(request.app.state, "outbox", None)
     try:
-        async with _request_session(request, db) as session:
-            yield session
-    finally:
-        with contextlib.suppress(ValueError):  # ended in another context: nothing leaked
-            read_only_request.reset(read_only)
-
-
-@contextlib.asynccontextmanager
-async def _request_session(request: Request, db: Database) -> AsyncIterator[AsyncSession]:
-    async with db.sessionmaker() as session:
-        session.info["outbox"] = getattr(request.app.state, "outbox", None)
         try:
             yield session
             if deadline.expired():
                 raise deadline.DeadlineExceeded(_service_name(request))
-            await session.commit()
+            if session.in_transaction():
+                await session.commit()
         except BaseException:
             await session.rollback()
             for undo in session.info.pop("after_rollback", []):
@@ -313,9 +329,14 @@ async def _request_session(request: Request, db: Database) -> AsyncIterator[Asyn
                 except Exception:  # the original error is the one to answer with
                     logger.warning("could not undo bookkeeping after a rollback", exc_info=True)
             raise
-        hooks = session.info.pop("after_commit", [])
-        for hook in hooks:
+        finally:
+            if session.in_transaction():  # begun again after the end (an undo): not kept
+                await session.close()
+        for hook in session.info.pop("after_commit", []):
             hook()
+    finally:
+        with contextlib.suppress(ValueError):  # ended in another context: nothing leaked
+            read_only_request.reset(read_only)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -345,3 +366,85 @@ def after_commit(session: AsyncSession, hook: Any) -> None:
     hooks = session.info.setdefault("after_commit", [])
     if hook not in hooks:
         hooks.append(hook)
+
+
+class DriverRead:
+    """A Core ``SELECT`` of a hot read path, run straight on the session's driver connection.
+
+    What SQLAlchemy does per statement (compiling or finding its compiled form, an
+    execution context, a result object, the greenlet bridge) costs several times what
+    the driver's own round trip does. This compiles the statement once per dialect and
+    binds its parameters and types its rows with the processors SQLAlchemy would use,
+    so rows read the same on SQLite and PostgreSQL (UUIDs, aware UTC datetimes, dates).
+    Rows are named tuples of the selected columns.
+
+    It runs on the driver only where no transaction needs beginning: in a read-only
+    request (``read_only_request``: its reads run outside any transaction, or inside the
+    one its first write began). Elsewhere (a write request on PostgreSQL begins its
+    transaction with its first statement) it runs through the session as usual.
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        names = [column.key for column in statement.selected_columns]
+        self.row = namedtuple("Row", names)  # type: ignore[misc]
+        self._compiled: dict[str, tuple[str, list[tuple[str, Any]], list[Any]]] = {}
+
+    def _compile(self, dialect: Dialect) -> tuple[str, list[tuple[str, Any]], list[Any]]:
+        compiled = self.statement.compile(dialect=dialect)
+        binds = [
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup or ()
+        ]
+        results = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in self.statement.selected_columns
+        ]
+        found = (compiled.string, binds, results)
+        self._compiled[dialect.name] = found
+        return found
+
+    async def rows(self, session: AsyncSession, **params: Any) -> list[Any]:
+        """The rows the statement selects with ``params``."""
+        if not read_only_request.get():
+            return await self._through_session(session, params)
+        if session.in_transaction():
+            # The session holds a connection (and maybe the writes this request made):
+            # read on it, to see them.
+            connection = await session.connection()
+            raw = await connection.get_raw_connection()
+            return await self._fetch(session, raw, params)
+        # Nothing begun: borrow a pooled connection for this one read, without the
+        # SQLAlchemy connection and transaction objects around it.
+        raw = await session.bind.raw_connection()  # type: ignore[union-attr]
+        try:
+            return await self._fetch(session, raw, params)
+        finally:
+            await greenlet_spawn(raw.close)
+
+    async def _fetch(self, session: AsyncSession, raw: Any, params: dict[str, Any]) -> list[Any]:
+        dialect = session.bind.dialect  # type: ignore[union-attr]
+        sql, binds, results = self._compiled.get(dialect.name) or self._compile(dialect)
+        args = [process(params[name]) if process else params[name] for name, process in binds]
+        driver = raw.driver_connection
+        try:
+            if dialect.name == "postgresql":
+                fetched = await driver.fetch(sql, *args)
+            else:
+                fetched = await driver.execute_fetchall(sql, args)
+        except Exception:
+            # The driver's own error (a lost connection, a busy database): the same read
+            # through SQLAlchemy raises it as the error handlers know it (a 503), or
+            # succeeds on a connection it replaced. A SELECT is safe to run again.
+            return await self._through_session(session, params)
+        return [self.row(*_typed(row, results)) for row in fetched]
+
+    async def _through_session(self, session: AsyncSession, params: dict[str, Any]) -> list[Any]:
+        result = await session.execute(self.statement, params)
+        return [self.row(*row) for row in result]
+
+
+def _typed(row: Any, results: list[Callable[[Any], Any] | None]) -> list[Any]:
+    return [
+        process(value) if process else value for value, process in zip(row, results, strict=True)
+    ]

@@ -16,7 +16,6 @@ Refusals (413, 414) carry the request id, are logged and counted like any answer
 ``wrap_refusal`` lets the gateway pass them through its CORS handling.
 """
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -24,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.deadline import HEADER, deadline_var, parse_budget
 from services.common.limits import MAX_URL_BYTES, BodyTooLarge, UrlTooLong, send_problem
-from services.common.logs import access_logger
+from services.common.logs import log_access
 from services.common.metrics import UNMATCHED, Metrics, route_template
 from services.common.requestid import accept_or_make, request_id_var
 
@@ -160,16 +159,7 @@ class EdgeMiddleware:
             if self.metrics is not None:
                 route = (self.route(scope) if self.route else None) or route_template(scope)
                 self.metrics.observe(scope["method"], route or UNMATCHED, str(status), elapsed)
-            if access_logger.isEnabledFor(logging.INFO):
-                access_logger.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
+            log_access(scope["method"], scope["path"], status, round(elapsed * 1000, 2))
             if deadline_token is not None:
                 deadline_var.reset(deadline_token)
             request_id_var.reset(id_token)

@@ -6,13 +6,67 @@ and duration) is written by ``EdgeMiddleware`` (``services.common.edge``).
 
 import logging
 import sys
+import time
+from typing import Any
 
+import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
 
 from services.common.requestid import current_request_id
 from services.common.tracing import current_trace_id
 
 access_logger = logging.getLogger("trellis.access")
+
+#: The fields of an access log line beyond the ones every line has.
+ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
+
+
+def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
+    """One access log line (``trellis.access``), if INFO is on: the request's method, path,
+    status and duration.
+
+    Made without ``Logger.info``'s search of the call stack for its caller (the line names
+    none), and written by ``_JsonFormatter``'s short path."""
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
+    record = access_logger.makeRecord(access_logger.name, logging.INFO, "", 0, "request", (), None)
+    record.method = method
+    record.path = path
+    record.status = status
+    record.duration_ms = duration_ms
+    access_logger.handle(record)
+
+
+class _JsonFormatter(OrjsonFormatter):
+    """python-json-logger's JSON lines; access log lines (one per request) by a short path
+    that writes the same object: its generic field handling costs more than the request's
+    own work in a fast read."""
+
+    _second = -1
+    _stamp = ""
+
+    def _time(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            self._second = second
+        return f"{self._stamp},{int((created - second) * 1000):03d}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name != access_logger.name or record.exc_info or record.stack_info:
+            return super().format(record)
+        line: dict[str, Any] = {
+            "time": self._time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "service": getattr(record, "service", None),
+            "request_id": getattr(record, "request_id", None),
+            "trace_id": getattr(record, "trace_id", None),
+        }
+        for name in ACCESS_FIELDS:
+            line[name] = getattr(record, name, None)
+        return orjson.dumps(line, default=str).decode()
 
 
 class _ContextFilter(logging.Filter):
@@ -31,7 +85,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every log record to stderr as JSON with service, request id and trace id."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        OrjsonFormatter(
+        _JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(trace_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             timestamp=False,

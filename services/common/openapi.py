@@ -214,7 +214,11 @@ class RouteFacts:
         # A route that reads its bearer token itself (OIDC userinfo) says so with
         # ``openapi_extra={"security": [{"bearerAuth": []}]}``.
         declared_security = (route.openapi_extra or {}).get("security")
-        self.signed_in = get_signed_in_caller in calls or bool(declared_security)
+        self.signed_in = (
+            get_signed_in_caller in calls
+            or any(getattr(call, "signed_in", False) for call in calls)
+            or bool(declared_security)
+        )
         self.optional_token = not self.signed_in and get_caller in calls
         self.idempotent = idempotency in calls
         self.lists = any(_returns_list_query(call) for call in calls)

@@ -10,7 +10,7 @@ from services.common.service_app import create_service_app
 from services.funding.config import Settings
 from services.funding.grants.overdue import OverdueChecker
 from services.funding.pools.routes import internal as pools_internal_router
-from services.funding.routes import router
+from services.funding.routes import routers
 
 
 def create_app(
@@ -25,7 +25,7 @@ def create_app(
         settings,
         title="Trellis funding",
         description="Multi-year unrestricted core grants with no KPIs, and pooled listening funds.",
-        routers=[router],
+        routers=routers,
         extra_routers=[pools_internal_router],
         transports=transports,
     )

@@ -1,6 +1,9 @@
-"""HTTP routes of the funding service: each sub-package's router."""
+"""HTTP routes of the funding service: each sub-package's router, in one list.
 
-from fastapi import APIRouter
+The app includes each of them itself rather than one router that includes them all:
+FastAPI matches a request against every route of each level of included routers, once
+per level, so one level less is a cheaper match on every request.
+"""
 
 from services.funding.finance.routes import router as finance_router
 from services.funding.grants.routes import router as grants_router
@@ -10,11 +13,12 @@ from services.funding.pools.routes import router as pools_router
 from services.funding.requests.routes import router as requests_router
 from services.funding.runs.routes import router as runs_router
 
-router = APIRouter()
-router.include_router(grants_router)
-router.include_router(opendata_router)
-router.include_router(pools_router)
-router.include_router(imports_router)
-router.include_router(finance_router)
-router.include_router(runs_router)
-router.include_router(requests_router)
+routers = [
+    grants_router,
+    opendata_router,
+    pools_router,
+    imports_router,
+    finance_router,
+    runs_router,
+    requests_router,
+]

@@ -128,6 +128,14 @@ async def read_transaction(
     return {"after_read": after_read, "after_write": after_write}
 
 
+@router.post("/writes/transaction")
+async def write_transaction(session: SessionDep) -> dict[str, bool]:
+    """Whether a writing request's first statement (a SELECT) runs in its transaction."""
+    await session.execute(select(func.count()).select_from(AuditEntry))
+    raw = await (await session.connection()).get_raw_connection()
+    return {"in_transaction": _in_transaction(raw.driver_connection)}
+
+
 @asynccontextmanager
 async def kit_app(
     backend: str, tmp: Path, *, connect_as: str | None = None, **overrides: Any

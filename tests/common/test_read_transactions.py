@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from services.common.models import AuditEntry
+from tests.statements import driver_statements
 
 
 async def _notes(app) -> int:
@@ -15,12 +16,11 @@ async def _notes(app) -> int:
         )
 
 
-async def test_a_read_runs_outside_any_transaction(kit, backend: str) -> None:
+async def test_a_read_runs_outside_any_transaction(kit) -> None:
     _app, client, tokens = kit
     response = await client.get("/api/v1/reads/transaction", headers=tokens.admin())
     assert response.status_code == 200, response.text
-    # PostgreSQL reads still run in a transaction (see create_engine in services.common.db).
-    assert response.json() == {"after_read": backend == "postgres", "after_write": None}
+    assert response.json() == {"after_read": False, "after_write": None}
 
 
 async def test_a_read_that_writes_begins_a_transaction_and_keeps_its_writes(kit) -> None:
@@ -78,3 +78,41 @@ async def test_a_pooled_connection_the_server_closed_is_replaced(kit, backend: s
     for _ in range(4):
         response = await client.get("/api/v1/reads/transaction", headers=tokens.admin())
         assert response.status_code == 200, response.text
+
+
+async def test_a_read_sends_no_begin_or_commit(kit, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("counts what asyncpg sends to PostgreSQL")
+    app, client, tokens = kit
+    with driver_statements(app.state.db.engine) as sent:
+        response = await client.get("/api/v1/reads/transaction", headers=tokens.admin())
+        assert response.status_code == 200, response.text
+        await asyncio.sleep(0.05)
+    assert sent == []
+
+
+async def test_a_read_that_writes_sends_begin_before_its_first_write(kit, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("counts what asyncpg sends to PostgreSQL")
+    app, client, tokens = kit
+    with driver_statements(app.state.db.engine) as sent:
+        response = await client.get(
+            "/api/v1/reads/transaction", params={"write": "counted"}, headers=tokens.admin()
+        )
+        assert response.status_code == 200, response.text
+        await asyncio.sleep(0.05)
+    assert sent == ["BEGIN", "COMMIT"]
+
+
+async def test_writes_after_reads_still_run_in_a_transaction(kit) -> None:
+    """A connection a read used without a transaction goes back to the pool as it came: the
+    writing requests that take it next begin theirs with their first statement."""
+    _app, client, tokens = kit
+    for _ in range(3):
+        await asyncio.gather(
+            *(client.get("/api/v1/reads/transaction", headers=tokens.admin()) for _ in range(4))
+        )
+        answers = await asyncio.gather(
+            *(client.post("/api/v1/writes/transaction", headers=tokens.admin()) for _ in range(4))
+        )
+        assert [a.json() for a in answers] == [{"in_transaction": True}] * 4

@@ -1,5 +1,6 @@
 """Core grants through the API: no KPIs, lifecycle, schedules, payments, variations, isolation."""
 
+import asyncio
 import uuid
 from datetime import date, timedelta
 
@@ -8,6 +9,7 @@ import pytest
 
 from services.common.http import ServiceClient
 from tests.funding.helpers import events, new_funder
+from tests.statements import driver_statements
 from tests.support import Stack
 
 KPI_FIELDS = [
@@ -595,6 +597,32 @@ async def test_partners_read_their_own_and_funders_only_theirs(stack: Stack) -> 
     )
     assert response.status_code == 404
     assert (await stack.funding.get("/api/v1/grants")).status_code == 401
+
+
+async def test_a_grant_read_is_one_query_and_reads_as_it_was_written(
+    stack: Stack, backend: str
+) -> None:
+    """The read-one runs on the driver (one round trip on PostgreSQL: no BEGIN, no COMMIT)
+    and answers what the write that made the grant answered, with the same ETag."""
+    f = await new_funder(stack)
+    grant = await f.propose()
+    approved = await stack.funding.post(
+        f"/api/v1/grants/{grant['id']}/approve",
+        headers=f.staff,
+        json={"decided_on": "2030-03-01", "decided_by": "Board", "reference": "TM-1"},
+    )
+    assert approved.status_code == 200, approved.text
+    with driver_statements(stack.apps["funding"].state.db.engine) as sent:
+        read = await stack.funding.get(f"/api/v1/grants/{grant['id']}", headers=f.staff)
+        await asyncio.sleep(0.05)
+    assert read.status_code == 200
+    assert read.json() == approved.json()
+    assert read.headers["ETag"] == approved.headers["ETag"]
+    if backend == "postgres":
+        assert sent == ["SELECT"]
+    missing = await stack.funding.get(f"/api/v1/grants/{uuid.uuid4()}", headers=f.staff)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
 
 
 # Lists -------------------------------------------------------------------------------------
