@@ -8,8 +8,10 @@ A funder, its commitments and a round are made through the API; then
 ``ratings / commitments`` responses (half of them anonymous) and their ratings
 are loaded into the feedback database with PostgreSQL COPY. It times:
 
+- the round while open through the API (``GET /api/v1/rounds/{id}``: its response counts;
+  an open round has no results anyone may read) and the close itself,
 - the results of that round, closed, through the API (``GET /api/v1/rounds/{id}/results``:
-  read from the summaries written when it closed),
+  the release stored when it closed, one row),
 - the live aggregate query alone (one GROUP BY over the round's ratings: what results
   read before summaries, and what closing writes), and
 - the summary read alone (the reference),
@@ -28,11 +30,11 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 
 from services.feedback.models import AnonymousRating, AnonymousResponse, Rating, Response
 from services.feedback.results import repository as results_repo
-from tests.feedback.support import API, Funder
+from tests.feedback.support import API, new_funder
 from tests.support import running_stack
 
 
@@ -118,9 +120,8 @@ async def main() -> None:
     responses = args.ratings // args.commitments
     with tempfile.TemporaryDirectory() as tmp:
         async with running_stack(args.backend, Path(tmp)) as stack:
-            record = await stack.new_funder()
-            partner = await stack.new_partner(record["id"])
-            funder = Funder(stack, record, [partner])
+            # One organisation that claimed its record: only those are invited.
+            funder = await new_funder(stack, partners=1)
             for i in range(args.commitments):
                 await funder.commitment(f"Commitment {i + 1}", position=i)
             round_ = await funder.round("Benchmark round")
@@ -133,20 +134,39 @@ async def main() -> None:
             rating_count = len(rows["ratings"]) + len(rows["anonymous_ratings"])
             response_count = len(rows["responses"]) + len(rows["anonymous_responses"])
             engine = stack.apps["feedback"].state.db.engine
+            # Statements the feedback service sends per request: independent of the load.
+            executed: list[str] = []
+            event.listen(
+                engine.sync_engine,
+                "before_cursor_execute",
+                lambda *a, **k: executed.append(a[2]),
+            )
             loaded = await _load(engine, rows)
             print(
                 f"loaded {response_count:,} responses and {rating_count:,} ratings "
                 f"into {engine.dialect.name} in {loaded:.1f} s"
             )
-            await funder.close(round_)
-
-            api_times = []
+            open_times = []
             for _ in range(args.runs):
+                started = time.perf_counter()
+                r = await stack.feedback.get(f"{API}/rounds/{round_id}", headers=funder.staff)
+                open_times.append(time.perf_counter() - started)
+                assert r.status_code == 200, r.text
+            started = time.perf_counter()
+            await funder.close(round_)
+            close_ms = (time.perf_counter() - started) * 1000
+
+            api_times, api_cpu, statements = [], [], []
+            for _ in range(args.runs):
+                counted = len(executed)
+                cpu = time.process_time()
                 started = time.perf_counter()
                 r = await stack.feedback.get(
                     f"{API}/rounds/{round_id}/results", headers=funder.staff
                 )
                 api_times.append(time.perf_counter() - started)
+                api_cpu.append(time.process_time() - cpu)
+                statements.append(len(executed) - counted)
                 assert r.status_code == 200, r.text
             first = r.json()[0]
             query_times = []
@@ -176,8 +196,15 @@ async def main() -> None:
                 f"({args.commitments} commitments x {responses:,} responses):"
             )
             print(
-                f"  API  GET /rounds/{{id}}/results  median {statistics.median(api_times) * 1000:.0f} ms"
-                f" (min {min(api_times) * 1000:.0f} ms, {args.runs} runs)"
+                f"  API  GET /rounds/{{id}}/results  median {statistics.median(api_times) * 1000:.1f} ms"
+                f" (min {min(api_times) * 1000:.1f} ms, {args.runs} runs); CPU of this process "
+                f"{statistics.median(api_cpu) * 1000:.2f} ms, "
+                f"{statistics.median(statements):.0f} SQL statements per request"
+            )
+            print(
+                f"  API  GET /rounds/{{id}} while open median "
+                f"{statistics.median(open_times) * 1000:.1f} ms (its response counts; "
+                f"open rounds have no results to read); closing it took {close_ms:.0f} ms"
             )
             print(
                 f"  aggregate query alone          median {statistics.median(query_times) * 1000:.0f} ms"

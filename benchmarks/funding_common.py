@@ -30,6 +30,9 @@ def arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--grants", type=int, default=100_000)
     parser.add_argument("--partners", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=15, help="timed requests per figure")
+    parser.add_argument(
+        "--port-base", type=int, default=18400, help="first loopback port (keep to your range)"
+    )
     return parser.parse_args()
 
 

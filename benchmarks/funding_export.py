@@ -21,7 +21,6 @@ aiosqlite. It prints the ratios. PostgreSQL:
 
 import asyncio
 import hashlib
-import socket
 import time
 import tracemalloc
 import uuid
@@ -44,12 +43,6 @@ COLUMNS = (
     "planned_start_date, planned_end_date, partner_id, updated_at"
 )
 BATCH = 2000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def download(url: str, token: str) -> tuple[int, float, str]:
@@ -249,9 +242,9 @@ async def main() -> None:
     args = arguments(__doc__ or "")
     small = max(1, args.grants // 10)
     results = []
-    for count in (small, args.grants):
+    for run, count in enumerate((small, args.grants)):
         async with seeded_stack(args.backend, count, args.partners) as seeded:
-            port = free_port()
+            port = args.port_base + run
             config = uvicorn.Config(
                 seeded.stack.apps["funding"],
                 host="127.0.0.1",

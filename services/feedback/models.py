@@ -269,6 +269,19 @@ class ResultSummary(Base):
     s5: Mapped[int] = mapped_column(Integer)
 
 
+class ResultRelease(Base):
+    """What a closed round's results release (every kind "all" record, the k rules already
+    applied), serialised once when it closes: the answer to its results is this one row.
+    Released figures only: nothing the results API would not show (THREAT_MODEL.md)."""
+
+    __tablename__ = "result_releases"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    """The round's result records as JSON, without the round's own fields (its title can
+    change after it closes; they are read with it)."""
+
+
 class Action(IdMixin, TimestampMixin, VersionedMixin, Base):
     """What the funder will do, or did, in response to feedback ("you said, we did")."""
 

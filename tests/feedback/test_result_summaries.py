@@ -3,9 +3,10 @@ figures and k rules as the live aggregate, and nothing in them but aggregates.""
 
 import uuid
 
+import orjson
 import sqlalchemy as sa
 
-from services.feedback.models import Rating, ResultSummary
+from services.feedback.models import Rating, ResultRelease, ResultSummary
 from services.feedback.results import repository
 from tests.feedback.support import API, new_funder
 from tests.support import Stack
@@ -82,3 +83,72 @@ def test_summaries_hold_aggregates_only() -> None:
     assert columns == {"round_id", "commitment_id", "anonymous", "n", "rated", "total"} | {
         f"s{i}" for i in range(1, 6)
     }
+
+
+async def test_a_closed_round_is_read_from_its_release_with_its_own_fields_as_now(
+    stack: Stack,
+) -> None:
+    """Closing stores the round's results once (the k rules applied); reading them is that
+    row, with the round's title as it is now, and a partner reads the same once published."""
+    f = await new_funder(stack, partners=10)
+    await f.commitment("We pay on the date we promised")
+    round_ = await f.round("Before")
+    for i in range(10):
+        await f.answer(round_, i, [4], anonymous=i >= 5)
+    closed = await f.close(round_)
+    db = stack.apps["feedback"].state.db
+    round_id = uuid.UUID(round_["id"])
+    # The stored release is what the API shows: a figure tampered with in it is what is read.
+    async with db.sessionmaker() as session, session.begin():
+        body = (
+            await session.execute(
+                sa.select(ResultRelease.body).where(ResultRelease.round_id == round_id)
+            )
+        ).scalar_one()
+        (stored,) = orjson.loads(body)
+        assert stored["responses"] == 10 and "round_title" not in stored
+        stored["dont_know"] = 7
+        await session.execute(
+            sa.update(ResultRelease)
+            .where(ResultRelease.round_id == round_id)
+            .values(body=orjson.dumps([stored]).decode())
+        )
+    r = await stack.feedback.put(
+        f"{API}/rounds/{round_['id']}",
+        headers={**f.staff, "If-Match": f'"v{closed["version"]}"'},
+        json={"title": "After"},
+    )
+    assert r.status_code == 200, r.text
+    r = await stack.feedback.get(f"{API}/rounds/{round_['id']}/results", headers=f.staff)
+    (result,) = r.json()
+    assert result["dont_know"] == 7 and result["round_title"] == "After"
+    assert r.headers["content-range"] == "results 0-0/1"
+    # Partners read it once published, not before.
+    partner = await stack.feedback.get(f"{API}/rounds/{round_['id']}/results", headers=f.partner(0))
+    assert partner.status_code == 404
+    await f.publish(round_)
+    partner = await stack.feedback.get(f"{API}/rounds/{round_['id']}/results", headers=f.partner(0))
+    assert partner.status_code == 200 and partner.json()[0]["dont_know"] == 7
+    # Another funder's staff: 404, as for a round that does not exist.
+    other = await new_funder(stack)
+    r = await stack.feedback.get(f"{API}/rounds/{round_['id']}/results", headers=other.staff)
+    assert r.status_code == 404
+
+
+async def test_a_release_holds_no_figure_the_k_rules_withhold(stack: Stack) -> None:
+    f = await new_funder(stack, partners=8)
+    await f.commitment("We do not ask for what we will not use")
+    round_ = await f.round()
+    for i in range(8):
+        await f.answer(round_, i, [2], anonymous=i >= 6)
+    await f.close(round_)
+    async with stack.apps["feedback"].state.db.sessionmaker() as session:
+        stmt = sa.select(ResultRelease.body).where(
+            ResultRelease.round_id == uuid.UUID(round_["id"])
+        )
+        body = (await session.execute(stmt)).scalar_one()
+    (stored,) = orjson.loads(body)
+    # Two anonymous answers beside six named ones: nothing about the base is stored.
+    assert stored["responses"] is None and stored["dont_know"] is None
+    assert stored["mean"] is None and stored["distribution"] is None
+    assert stored["withheld"]

@@ -11,6 +11,7 @@ from services.feedback.models import (
     AnonymousResponse,
     Rating,
     Response,
+    ResultRelease,
     ResultSummary,
     Round,
     RoundCommitment,
@@ -120,6 +121,30 @@ async def write_summaries(session: AsyncSession, round_id: uuid.UUID) -> None:
     figures = aggregates_statement([round_id])
     columns = ["round_id", "commitment_id", "anonymous", *FIGURES]
     await session.execute(insert(ResultSummary).from_select(columns, figures))
+
+
+async def write_release(session: AsyncSession, round_id: uuid.UUID, body: str) -> None:
+    """Store a closed round's release (its serialised result records)."""
+    await session.execute(delete(ResultRelease).where(ResultRelease.round_id == round_id))
+    await session.execute(insert(ResultRelease).values(round_id=round_id, body=body))
+
+
+async def release_of(session: AsyncSession, round_id: uuid.UUID) -> Any:
+    """A round's stored release with the round's own fields, in one query (``None`` when
+    the round has none: not closed, or closed before releases were stored)."""
+    stmt = (
+        select(
+            Round.funder_id,
+            Round.status,
+            Round.title,
+            Round.closes_on,
+            Round.opened_at,
+            ResultRelease.body,
+        )
+        .join(ResultRelease, ResultRelease.round_id == Round.id)
+        .where(Round.id == round_id)
+    )
+    return (await session.execute(stmt)).one_or_none()
 
 
 async def summaries(

@@ -9,6 +9,7 @@ from services.common.auth import StaffDep, StaffOrPartnerDep
 from services.common.db import SessionDep
 from services.common.errors import NotFound
 from services.common.lists import ListQuery, list_query, page_of
+from services.common.schemas import json_response
 from services.common.service_app import problem_responses
 from services.feedback.deps import PartnersDep
 from services.feedback.results import service
@@ -81,15 +82,15 @@ async def round_results(
     caller: StaffOrPartnerDep,
     partners: PartnersDep,
     query: RoundResultListQuery,
-    response: Response,
-) -> list[Result]:
+) -> Response:
     """One round's results, per commitment in charter order."""
     found = await service.round_results(
         session=session, caller=caller, partners=partners, round_id=round_id
     )
-    page = page_of([Result.model_validate(r) for r in found], query)
-    page.apply(response, "results")
-    return page.items
+    page = page_of(found, query)
+    answer = json_response(page.items)
+    page.apply(answer, "results")
+    return answer
 
 
 @router.get(

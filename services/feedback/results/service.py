@@ -1,9 +1,8 @@
-"""The rules of results: figures computed in the database, with the round's own k (fixed
-when it opened), and no figure, filter, breakdown or difference of two releases that
-shows a group below k (``disclosure.py``)."""
+"""The rules of results: who reads which round's figures (``release.py`` computes them,
+with the round's own k, and no figure, filter, breakdown or difference of two releases that
+shows a group below k: ``disclosure.py``)."""
 
 import uuid
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,115 +13,14 @@ from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page, filter_values, parse_uuid_list
 from services.feedback import directory
 from services.feedback.models import Round
-from services.feedback.results import disclosure, repository
-from services.feedback.rounds import repository as rounds_repo
+from services.feedback.results import disclosure, release, repository
+from services.feedback.results.release import CLOSED, KINDS, results_for_rounds, round_k
+from services.feedback.results.release import RESULT_NAMESPACE as RESULT_NAMESPACE
+from services.feedback.results.schemas import Result
 from services.feedback.rounds import service as rounds
 from services.feedback.scorecard.repository import k_of
 
-KINDS = ("all", "named", "anonymous")
-CLOSED = ("closed", "published")
-RESULT_NAMESPACE = uuid.UUID("0b0e7c58-6a63-4bb4-9e35-2c7d1f5f0a11")
-TWO_PLACES = Decimal("0.01")
-
-
-def mean_of(total: int, rated: int) -> Decimal:
-    """The exact mean, rounded half up to 2 places."""
-    return (Decimal(total) / Decimal(rated)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
-
-
-def round_k(round_: Round, default: int) -> int:
-    """The k a round was opened with (a round not yet opened would take the funder's)."""
-    return round_.k_threshold if round_.k_threshold is not None else default
-
-
-def _combined(split: dict[str, dict[str, int]], kind: str) -> dict[str, int]:
-    out = repository.empty_aggregate()
-    for part in disclosure.PARTS[kind]:
-        for key, value in split[part].items():
-            out[key] += value
-    return out
-
-
-def figures(*, k: int, kind: str, split: dict[str, dict[str, int]]) -> dict[str, Any]:
-    """Count, don't-know count, mean and distribution of ``kind``, each released only when
-    its base, and the named and anonymous parts of it, pass ``disclosure.reasons``."""
-    named, anonymous = split["named"], split["anonymous"]
-    why = disclosure.reasons(k=k, kind=kind, named=named["n"], anonymous=anonymous["n"])
-    if why:
-        return {
-            "responses": None,
-            "dont_know": None,
-            "mean": None,
-            "distribution": None,
-            "withheld": why,
-        }
-    agg = _combined(split, kind)
-    out: dict[str, Any] = {
-        "responses": agg["n"],
-        "dont_know": agg["n"] - agg["rated"],
-        "mean": None,
-        "distribution": None,
-        "withheld": [],
-    }
-    why = disclosure.reasons(
-        k=k,
-        kind=kind,
-        named=named["rated"],
-        anonymous=anonymous["rated"],
-        what=disclosure.RATINGS,
-    )
-    if why:
-        out["withheld"] = [w + " The mean and distribution are withheld." for w in why]
-    else:
-        out["mean"] = mean_of(agg["total"], agg["rated"])
-        out["distribution"] = {str(i): agg[str(i)] for i in range(1, 6)}
-    return out
-
-
-async def results_for_rounds(
-    session: AsyncSession,
-    rounds_: list[Round],
-    *,
-    default_k: int,
-    kind: str = "all",
-    commitment_ids: list[uuid.UUID] | None = None,
-) -> list[dict[str, Any]]:
-    """Result records of ``rounds_`` (oldest first), in round then charter order."""
-    ids = [r.id for r in rounds_]
-    # A closed round's answers cannot change: its figures were summarised when it closed.
-    closed = [r.id for r in rounds_ if r.status in CLOSED]
-    live = [r.id for r in rounds_ if r.status not in CLOSED]
-    aggs = await repository.summaries(session, closed, commitment_ids=commitment_ids)
-    aggs |= await repository.aggregates(session, live, commitment_ids=commitment_ids)
-    asked = await rounds_repo.commitments_of(session, ids)
-    records = []
-    for r in rounds_:
-        k = round_k(r, default_k)
-        for rc, version in asked.get(r.id, []):
-            if commitment_ids is not None and rc.commitment_id not in commitment_ids:
-                continue
-            split = aggs.get(
-                (r.id, rc.commitment_id),
-                {"named": repository.empty_aggregate(), "anonymous": repository.empty_aggregate()},
-            )
-            records.append(
-                {
-                    "id": uuid.uuid5(RESULT_NAMESPACE, f"{r.id}:{rc.commitment_id}:{kind}"),
-                    "round_id": r.id,
-                    "round_title": r.title,
-                    "closes_on": r.closes_on,
-                    "opened_at": r.opened_at,
-                    "commitment_id": rc.commitment_id,
-                    "commitment_version_id": version.id,
-                    "commitment_version": version.number,
-                    "title": version.title,
-                    "position": rc.position,
-                    "kind": kind,
-                    "k": k,
-                    **figures(k=k, kind=kind, split=split),
-                }
-            )
-    return records
+__all__ = ["KINDS", "RESULT_NAMESPACE", "comments", "list_", "results_for_rounds", "round_k"]
 
 
 async def _visible_rounds(
@@ -199,9 +97,27 @@ async def comments(*, session: AsyncSession, caller: Caller, round_id: uuid.UUID
     }
 
 
+async def _may_read(caller: Caller, partners: ServiceClient, round_: Any) -> bool:
+    """Whether the caller reads this round's results: its funder's staff once it has
+    closed, the funder's partners once it is published."""
+    if caller.has("funder_staff"):
+        return round_.funder_id == caller.staff_funder_id and round_.status in CLOSED
+    assert caller.own_partner_id is not None
+    return (
+        round_.status == "published"
+        and round_.funder_id
+        in await directory.funder_ids_of_partner(partners, caller.own_partner_id)
+    )
+
+
 async def round_results(
     *, session: AsyncSession, caller: Caller, partners: ServiceClient, round_id: uuid.UUID
-) -> list[dict[str, Any]]:
+) -> list[Result]:
+    """One round's results in charter order: a closed round's stored release (one row),
+    or, for a round closed before releases were stored, its summaries."""
+    found = await repository.release_of(session, round_id)
+    if found is not None and await _may_read(caller, partners, found):
+        return release.released(found, found.body)
     rounds_, ks = await _visible_rounds(session, caller, partners)
     round_ = next((r for r in rounds_ if r.id == round_id), None)
     if round_ is None:
@@ -209,4 +125,5 @@ async def round_results(
             "There are no results for this round: it does not exist, or it has not closed "
             "(staff) or been published (partners) yet."
         )
-    return await results_for_rounds(session, [round_], default_k=ks[round_.funder_id])
+    records = await results_for_rounds(session, [round_], default_k=ks[round_.funder_id])
+    return [Result.model_validate(r) for r in records]

@@ -19,6 +19,7 @@ from services.feedback.ballots import repository as ballots_repo
 from services.feedback.commitments import repository as commitments_repo
 from services.feedback.models import DEFAULT_K, Round, RoundCommitment, RoundInvitation
 from services.feedback.results import disclosure
+from services.feedback.results import release as results_release
 from services.feedback.results import repository as results_repo
 from services.feedback.rounds import audience, repository
 from services.feedback.rounds.schemas import RoundCreate, RoundPublish, RoundUpdate
@@ -360,7 +361,7 @@ async def close(
     round_.updated_at = round_.closed_at
     await ballot_keys.erase_key(session=session, round_id=round_.id)
     await session.flush()
-    await results_repo.write_summaries(session, round_.id)
+    await results_release.write(session, round_)
     audit.record(session, caller=caller, action="close", entity_type="round", entity_id=round_.id)
     # Only that it closed: partners are no longer reminded of it. Never who answered.
     outbox.emit(

@@ -1,11 +1,13 @@
 """The 360Giving Data Standard shapes of a grant: JSON package items and CSV rows (pure)."""
 
+import csv
+import io
 from datetime import date
 from typing import Any
 
 import orjson
 
-from services.common.csvsafe import csv_bytes
+from services.common.csvsafe import csv_bytes, neutralise
 from services.funding.grants.schedule import major_units_text, term_months
 
 CSV_COLUMNS = (
@@ -75,37 +77,98 @@ def date_time(day: date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
+def encoded(value: Any) -> orjson.Fragment:
+    """``value`` serialised once, to be written as it is into every item that holds it."""
+    return orjson.Fragment(orjson.dumps(value))
+
+
+class Shapes:
+    """What repeats from grant to grant in one export (award dates, planned terms), shaped
+    once and reused: most grants share their dates with others. Bounded: each cache is
+    emptied when it passes ``limit`` entries, so memory stays flat."""
+
+    def __init__(self, limit: int = 5000) -> None:
+        self.limit = limit
+        self._days: dict[date, str] = {}
+        self._planned: dict[tuple[date, date], orjson.Fragment] = {}
+        self._terms: dict[tuple[date, date], tuple[str, str, str]] = {}
+
+    def day(self, day: date) -> str:
+        """``date_time(day)``."""
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) > self.limit:
+                self._days.clear()
+            found = self._days[day] = date_time(day)
+        return found
+
+    def planned(self, start: date, end: date) -> orjson.Fragment:
+        """A grant's ``plannedDates``: start, end and duration in months."""
+        found = self._planned.get((start, end))
+        if found is None:
+            if len(self._planned) > self.limit:
+                self._planned.clear()
+            found = self._planned[(start, end)] = encoded(
+                [
+                    {
+                        "startDate": date_time(start),
+                        "endDate": date_time(end),
+                        "duration": term_months(start, end),
+                    }
+                ]
+            )
+        return found
+
+    def item(self, row: Any, recipient: orjson.Fragment, funders: Any) -> dict[str, Any]:
+        """A grant's package item with its recipient (``encoded([org])``) and funding
+        organisations; ``grant_item`` adds a pooled grant's programme and share."""
+        return {
+            "id": row.grant_360_id,
+            "title": row.title,
+            "description": row.description,
+            "currency": row.currency,
+            "amountAwarded": exact_number(row.amount_awarded, row.currency),
+            "awardDate": self.day(row.approved_on),
+            "plannedDates": self.planned(row.planned_start_date, row.planned_end_date),
+            "recipientOrganization": recipient,
+            "fundingOrganization": funders,
+            "dateModified": row.updated_at.isoformat(),
+        }
+
+    def term(self, start: date, end: date) -> tuple[str, str, str]:
+        """A grant's planned start, end and duration as CSV cells."""
+        found = self._terms.get((start, end))
+        if found is None:
+            if len(self._terms) > self.limit:
+                self._terms.clear()
+            found = self._terms[(start, end)] = (
+                start.isoformat(),
+                end.isoformat(),
+                str(term_months(start, end)),
+            )
+        return found
+
+
 def grant_item(
     row: Any,
     *,
-    recipient: dict[str, str],
-    funders: list[dict[str, str]],
+    recipient: dict[str, str] | orjson.Fragment,
+    funders: list[dict[str, str]] | orjson.Fragment,
     programme: dict[str, str] | None = None,
     share: int | None = None,
+    shapes: Shapes | None = None,
 ) -> dict[str, Any]:
     """One grant of a 360Giving package. ``amountAwarded`` is in major units, exactly.
 
     A pooled grant lists every member funder as a funding organisation, names the pool
     as its grant programme, and carries the publishing member's share (``SHARE_FIELD``).
+    ``recipient`` and ``funders`` may come serialised already (``encoded``): a partner's
+    many grants name it the same way.
     """
-    item = {
-        "id": row.grant_360_id,
-        "title": row.title,
-        "description": row.description,
-        "currency": row.currency,
-        "amountAwarded": exact_number(row.amount_awarded, row.currency),
-        "awardDate": date_time(row.approved_on),
-        "plannedDates": [
-            {
-                "startDate": date_time(row.planned_start_date),
-                "endDate": date_time(row.planned_end_date),
-                "duration": term_months(row.planned_start_date, row.planned_end_date),
-            }
-        ],
-        "recipientOrganization": [recipient],
-        "fundingOrganization": funders,
-        "dateModified": row.updated_at.isoformat(),
-    }
+    shapes = shapes or Shapes()
+    if not isinstance(recipient, orjson.Fragment):
+        recipient = encoded([recipient])
+    item = shapes.item(row, recipient, funders)
     if programme is not None:
         item["grantProgramme"] = [programme]
     if share is not None:
@@ -139,45 +202,70 @@ def csv_header(funding_orgs: int = 1) -> bytes:
 def csv_row(
     row: Any,
     *,
-    recipient: dict[str, str],
-    funders: list[dict[str, str]],
+    recipient: dict[str, str] | tuple[str, ...],
+    funders: list[dict[str, str]] | tuple[str, ...],
     funding_orgs: int = 1,
     programme: dict[str, str] | None = None,
     share: int | None = None,
+    shapes: Shapes | None = None,
 ) -> list[str]:
-    """One grant as a CSV row for a header of ``csv_columns(funding_orgs)``."""
+    """One grant as a CSV row for a header of ``csv_columns(funding_orgs)``, its cells
+    already neutralised (``csv_lines``). ``recipient`` and ``funders`` may come as their
+    cells already (``recipient_cells``, ``funder_cells``)."""
+    shapes = shapes or Shapes()
+    if not isinstance(recipient, tuple):
+        recipient = recipient_cells(recipient)
     if funding_orgs > 1:
-        cells = [c for f in funders for c in (f["id"], f["name"])]
+        cells = list(funder_cells(funders)) if not isinstance(funders, tuple) else list(funders)
         cells += [""] * (2 * funding_orgs - len(cells))
-        row_cells = _csv_cells(row, recipient, cells)
+        row_cells = _csv_cells(row, recipient, cells, shapes)
         return [
             *row_cells,
-            (programme or {}).get("code", ""),
-            (programme or {}).get("title", ""),
+            neutralise((programme or {}).get("code", "")),
+            neutralise((programme or {}).get("title", "")),
             major_units_text(share, row.currency) if share is not None else "",
         ]
-    funder = funders[0] if funders else {"id": "", "name": ""}
-    return _csv_cells(row, recipient, [funder["id"], funder["name"]])
+    if not isinstance(funders, tuple):
+        funders = funder_cells(funders[:1] or [{"id": "", "name": ""}])
+    return _csv_cells(row, recipient, funders, shapes)
 
 
-def _csv_cells(row: Any, recipient: dict[str, str], funder_cells: list[str]) -> list[str]:
+def recipient_cells(recipient: dict[str, str]) -> tuple[str, ...]:
+    """A recipient's CSV cells (identifier, name, charity and company numbers), neutralised."""
+    return tuple(
+        neutralise(recipient.get(key, ""))
+        for key in ("id", "name", "charityNumber", "companyNumber")
+    )
+
+
+def funder_cells(funders: list[dict[str, str]]) -> tuple[str, ...]:
+    """Funding organisations' CSV cells (identifier, name of each), neutralised."""
+    return tuple(neutralise(f[key]) for f in funders for key in ("id", "name"))
+
+
+def _csv_cells(
+    row: Any, recipient: tuple[str, ...], funder_cells: Any, shapes: Shapes
+) -> list[str]:
     return [
-        row.grant_360_id,
-        row.title,
-        row.description,
-        row.currency,
+        neutralise(row.grant_360_id),
+        neutralise(row.title),
+        neutralise(row.description),
+        neutralise(row.currency),
         major_units_text(row.amount_awarded, row.currency),
         row.approved_on.isoformat(),
-        row.planned_start_date.isoformat(),
-        row.planned_end_date.isoformat(),
-        str(term_months(row.planned_start_date, row.planned_end_date)),
-        recipient["id"],
-        recipient["name"],
-        recipient.get("charityNumber", ""),
-        recipient.get("companyNumber", ""),
+        *shapes.term(row.planned_start_date, row.planned_end_date),
+        *recipient,
         *funder_cells,
         row.updated_at.isoformat(),
     ]
+
+
+def csv_lines(rows: list[list[str]]) -> bytes:
+    """Rows of neutralised cells (``csv_row``) as RFC 4180 CSV: the bytes ``csv_bytes``
+    writes for the same cells, without neutralising again what already is."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()
 
 
 def csv_rows(rows: list[list[str]]) -> bytes:

@@ -110,6 +110,11 @@ class Export:
         self._pooled = True
         self._own: list[dict[str, str]] = []
         self._recipient_orgs: dict[tuple[uuid.UUID, str], tuple[Any, dict[str, str]]] = {}
+        self._shapes = giving360.Shapes(CACHE_LIMIT)
+        # The funder's own grants name it, and each partner, the same way every time:
+        # serialised once (JSON) or neutralised once (CSV cells).
+        self._own_shaped: Any = None
+        self._recipients_shaped: dict[uuid.UUID, Any] = {}
 
     async def open(self) -> AsyncIterator[bytes]:
         """Check what can fail before the first byte (503, 404), then return the stream."""
@@ -121,6 +126,9 @@ class Export:
         self._pooled = shape > 0
         self._funding_orgs = max(1, shape)
         self._own = [{"id": funder["id"], "name": funder["name"]}]
+        self._own_shaped = (
+            giving360.funder_cells(self._own) if self.fmt == "csv" else giving360.encoded(self._own)
+        )
         self._first = await self._read(None)
         if not self._first and self.fmt == "json":
             raise NotFound(
@@ -165,6 +173,7 @@ class Export:
         if len(self._recipients) > CACHE_LIMIT:
             self._recipients.clear()
             self._recipient_orgs.clear()
+            self._recipients_shaped.clear()
         missing = sorted({r.partner_id for r in rows} - set(self._recipients), key=str)
         for start in range(0, len(missing), IDS_PER_LOOKUP):
             chunk = missing[start : start + IDS_PER_LOOKUP]
@@ -175,6 +184,7 @@ class Export:
             by_id = {uuid.UUID(p["id"]): p for p in found or []}
             for partner_id in chunk:
                 self._recipients[partner_id] = by_id.get(partner_id)
+                self._recipients_shaped.pop(partner_id, None)
         # A pooled grant's partner may be in relationship with another member, not this funder.
         unknown: dict[uuid.UUID, set[uuid.UUID]] = {}
         for row in rows:
@@ -191,6 +201,7 @@ class Export:
                 )
                 for partner in found or []:
                     self._recipients[uuid.UUID(partner["id"])] = partner
+                    self._recipients_shaped.pop(uuid.UUID(partner["id"]), None)
         for funders in self._grant_funders.values():
             for funder_id, _ in funders:
                 await self._funder(funder_id)
@@ -224,24 +235,42 @@ class Export:
             parts["share"] = next((s for f, s in shares if f == self.funder_id), None)
         return parts
 
+    def _shaped_recipient(self, row: Any) -> Any:
+        """The recipient of one of the funder's own grants, shaped for the format, once per
+        partner (again after a lookup finds it: ``_enrich`` forgets it then)."""
+        shaped = self._recipients_shaped.get(row.partner_id)
+        if shaped is None:
+            recipient = self._parts(row)["recipient"]
+            shaped = self._recipients_shaped[row.partner_id] = (
+                giving360.recipient_cells(recipient)
+                if self.fmt == "csv"
+                else giving360.encoded([recipient])
+            )
+        return shaped
+
     def _render(self, rows: list[Any], *, first: bool) -> bytes:
         # A grant of the funder's own, not pooled, names this funder alone and its partner
-        # as recipient: that recipient is built once per partner in the batch.
-        own: dict[uuid.UUID, dict[str, str]] = {}
-
-        def parts(row: Any) -> dict[str, Any]:
-            if row.pool_id is not None or row.id in self._grant_funders:
-                return self._parts(row)
-            recipient = own.get(row.partner_id)
-            if recipient is None:
-                recipient = own[row.partner_id] = self._parts(row)["recipient"]
-            return {"recipient": recipient, "funders": self._own}
-
+        # as recipient, both shaped once; only pooled grants are shaped part by part.
+        shapes, own, pooled = self._shapes, self._own_shaped, self._grant_funders
+        recipient = self._shaped_recipient
         if self.fmt == "csv":
             orgs = self._funding_orgs
-            lines = [giving360.csv_row(row, funding_orgs=orgs, **parts(row)) for row in rows]
-            return giving360.csv_rows(lines)
-        items = [giving360.grant_item(row, **parts(row)) for row in rows]
+            lines = [
+                giving360.csv_row(r, funding_orgs=orgs, shapes=shapes, **self._parts(r))
+                if r.pool_id is not None or r.id in pooled
+                else giving360.csv_row(
+                    r, recipient=recipient(r), funders=own, funding_orgs=orgs, shapes=shapes
+                )
+                for r in rows
+            ]
+            return giving360.csv_lines(lines)
+        item = shapes.item
+        items = [
+            giving360.grant_item(r, shapes=shapes, **self._parts(r))
+            if r.pool_id is not None or r.id in pooled
+            else item(r, recipient(r), own)
+            for r in rows
+        ]
         return giving360.json_chunk(items, first=first)
 
     async def _next(self, after: Any) -> list[Any]:
