@@ -1,6 +1,11 @@
 import pytest
 
-from tests.support import BACKENDS, Stack, running_stack
+from tests.support import BACKENDS, Stack, drop_templates, running_stack
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # In each worker too: pytest-xdist's workers may end without running atexit handlers.
+    drop_templates()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -75,13 +75,15 @@ _TEMPLATES: dict[tuple[str, str], str] = {}
 _TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="trellis-test-templates-"))
 
 
-def _drop_templates() -> None:
+def drop_templates() -> None:
+    """Drop the template databases this process made (at the end of its session)."""
     for url in _TEMPLATES.values():
         drop_database(url)
+    _TEMPLATES.clear()
     shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
 
 
-atexit.register(_drop_templates)
+atexit.register(drop_templates)
 
 
 def migrated_database(backend: str, name: str, tmp: Path) -> str:
@@ -91,6 +93,7 @@ def migrated_database(backend: str, name: str, tmp: Path) -> str:
     ``CREATE DATABASE ... TEMPLATE``."""
     template = _TEMPLATES.get((backend, name))
     if template is None:
+        _TEMPLATE_DIR.mkdir(parents=True, exist_ok=True)
         template = create_database(backend, f"template_{name}", _TEMPLATE_DIR)
         upgrade(name, template)
         _TEMPLATES[(backend, name)] = template

@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData, engine_from_config, pool
 
 from services.common.db import secure_sqlite_file, sync_url
+from services.common.settings import SERVICES
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -42,8 +43,9 @@ def run_env(context: object, service: str, metadata: list[MetaData]) -> None:
         poolclass=pool.NullPool,
     )
     with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            # As the services write (services/common/db.py): without it, each DDL statement
+        if connection.dialect.name == "sqlite" and service in SERVICES:
+            # As the services write (services/common/db.py; not the gateway's rate-limit
+            # store, which keeps SQLite's rollback journal): without it, each DDL statement
             # (which the sqlite3 driver commits on its own) waited for its own fsyncs; with
             # WAL and NORMAL a crash keeps a prefix of the commits, as it did before.
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
