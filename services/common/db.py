@@ -174,6 +174,7 @@ read_only_request: ContextVar[bool] = ContextVar("read_only_request", default=Fa
 # then, or when the connection goes back to the pool without having written.
 _LAZY = "trellis_lazy_begin"
 _LEVEL = "trellis_lazy_level"
+_UNSET = object()
 _READ_PREFIXES = ("SELECT", "select")
 
 
@@ -222,8 +223,11 @@ def _end_lazy(dbapi_connection: Any, record: Any) -> None:
     # A read that never wrote: the connection goes back to the pool with the isolation
     # level it came with (the level may be None, the driver's default), never in
     # autocommit, or the next request's writes would run without a transaction.
-    if _LEVEL in record.info:
-        dbapi_connection.isolation_level = record.info.pop(_LEVEL)
+    level = record.info.pop(_LEVEL, _UNSET)
+    # An invalidated connection (a cancelled statement, a lost server) comes back without
+    # its adapter: it is discarded, not pooled, so there is no level to restore.
+    if level is not _UNSET and dbapi_connection is not None:
+        dbapi_connection.isolation_level = level
 
 
 def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

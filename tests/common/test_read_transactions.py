@@ -4,7 +4,9 @@ import asyncio
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
+from services.common.db import read_only_request
 from services.common.models import AuditEntry
 from tests.statements import driver_statements
 
@@ -116,3 +118,28 @@ async def test_writes_after_reads_still_run_in_a_transaction(kit) -> None:
             *(client.post("/api/v1/writes/transaction", headers=tokens.admin()) for _ in range(4))
         )
         assert [a.json() for a in answers] == [{"in_transaction": True}] * 4
+
+
+async def test_a_read_whose_connection_is_lost_fails_as_a_database_error(kit, backend: str) -> None:
+    """A read's connection that dies mid-request (a cancelled statement, a server gone) is
+    discarded with the database's own error, and the pool goes on serving reads and writes:
+    giving it back must not try to restore the level of an adapter it no longer has."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL ends a backend; a SQLite file has none to lose")
+    app, client, tokens = kit
+    engine = app.state.db.engine
+    read_only = read_only_request.set(True)
+    try:
+        async with engine.connect() as conn:
+            pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+            async with engine.connect() as other:
+                await other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await asyncio.sleep(0.1)
+            with pytest.raises(DBAPIError):
+                await conn.execute(text("SELECT 1"))
+    finally:
+        read_only_request.reset(read_only)
+    response = await client.get("/api/v1/reads/transaction", headers=tokens.admin())
+    assert response.status_code == 200, response.text
+    answer = await client.post("/api/v1/writes/transaction", headers=tokens.admin())
+    assert answer.json() == {"in_transaction": True}
