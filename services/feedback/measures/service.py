@@ -114,46 +114,52 @@ async def on_update_received(*, session: AsyncSession, event: Event) -> None:
     await session.flush()
 
 
-async def on_grant_approved(*, session: AsyncSession, event: Event) -> None:
-    """A grant's decision: days from its proposal (``proposed_on``) to the decision. An
-    event from before ``proposed_on`` was sent says nothing of the wait and is skipped."""
-    data = event.data
-    if not data.get("proposed_on") or not data.get("approved_on"):
+async def _add_decision(
+    *, session: AsyncSession, data: dict, subject: str, kind: str, asked: str, decided: str
+) -> None:
+    """Days from ``data[asked]`` to ``data[decided]`` for one decision of ``kind`` on
+    ``data[subject]``; an event without both dates says nothing of the wait and is skipped."""
+    if not data.get(asked) or not data.get(decided):
         return
-    requested, decided = _date(data["proposed_on"]), _date(data["approved_on"])
+    requested_on, decided_on = _date(data[asked]), _date(data[decided])
     await repository.add_decision(
         session,
         {
-            "subject_id": uuid.UUID(str(data["grant_id"])),
-            "kind": "grant",
+            "subject_id": uuid.UUID(str(data[subject])),
+            "kind": kind,
             "funder_id": uuid.UUID(str(data["funder_id"])),
-            "requested_on": requested,
-            "decided_on": decided,
-            "days": max(0, (decided - requested).days),
+            "requested_on": requested_on,
+            "decided_on": decided_on,
+            "days": max(0, (decided_on - requested_on).days),
         },
     )
     await session.flush()
+
+
+async def on_grant_approved(*, session: AsyncSession, event: Event) -> None:
+    """A grant's decision: days from its proposal (``proposed_on``) to the decision. An
+    event from before ``proposed_on`` was sent says nothing of the wait and is skipped."""
+    await _add_decision(
+        session=session,
+        data=event.data,
+        subject="grant_id",
+        kind="grant",
+        asked="proposed_on",
+        decided="approved_on",
+    )
 
 
 async def on_grant_request_decided(*, session: AsyncSession, event: Event) -> None:
     """A partner's request for a change to its grant, decided (by a variation or a reply):
     days from the request to the decision, counted with the grants' decisions."""
-    data = event.data
-    if not data.get("requested_at") or not data.get("decided_at"):
-        return
-    requested, decided = _date(data["requested_at"]), _date(data["decided_at"])
-    await repository.add_decision(
-        session,
-        {
-            "subject_id": uuid.UUID(str(data["request_id"])),
-            "kind": "grant_request",
-            "funder_id": uuid.UUID(str(data["funder_id"])),
-            "requested_on": requested,
-            "decided_on": decided,
-            "days": max(0, (decided - requested).days),
-        },
+    await _add_decision(
+        session=session,
+        data=event.data,
+        subject="request_id",
+        kind="grant_request",
+        asked="requested_at",
+        decided="decided_at",
     )
-    await session.flush()
 
 
 EVENT_HANDLERS = {
