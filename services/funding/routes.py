@@ -9,6 +9,7 @@ from services.funding.finance.routes import router as finance_router
 from services.funding.grants.routes import router as grants_router
 from services.funding.imports.routes import router as imports_router
 from services.funding.opendata.routes import router as opendata_router
+from services.funding.pools.proposal_routes import router as pool_proposals_router
 from services.funding.pools.routes import router as pools_router
 from services.funding.requests.routes import router as requests_router
 from services.funding.runs.routes import router as runs_router
@@ -17,6 +18,7 @@ routers = [
     grants_router,
     opendata_router,
     pools_router,
+    pool_proposals_router,
     imports_router,
     finance_router,
     runs_router,

@@ -1,5 +1,7 @@
 """HTTP routes of pooled listening funds. Thin handlers; the rules live in ``service``.
 
+Proposals and votes have their own routes (``proposal_routes``).
+
 Only the staff of member funders see a pool: anyone else gets 404. The ledger
 has no update or delete route at all (PUT, PATCH and DELETE answer 405): a
 mistaken pledge or contribution is corrected by a reversing entry.
@@ -18,14 +20,12 @@ from services.common.errors import NotFound
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query, page_of
 from services.common.service_app import problem_responses
-from services.funding.grants.routes import PartnersDep, grant_out
+from services.funding.grants.routes import grant_out
 from services.funding.grants.schemas import Grant
 from services.funding.pools import service
 from services.funding.pools.models import Pool as PoolRow
 from services.funding.pools.models import PoolLedgerEntry as EntryRow
 from services.funding.pools.models import PoolMember as MemberRow
-from services.funding.pools.models import PoolProposal as ProposalRow
-from services.funding.pools.models import PoolVote as VoteRow
 from services.funding.pools.schemas import (
     ContributionCreate,
     Invitation,
@@ -35,15 +35,10 @@ from services.funding.pools.schemas import (
     PledgeCreate,
     Pool,
     PoolCreate,
-    Proposal,
-    ProposalCreate,
     Reversal,
     Share,
     Statement,
     StatementLine,
-    Tally,
-    Vote,
-    VoteCreate,
 )
 
 router = APIRouter(tags=["pools"])
@@ -52,16 +47,6 @@ PoolListQuery = Annotated[
     ListQuery,
     Depends(
         list_query("pools", sortable=["created_at", "name"], filterable=["q", "host_funder_id"])
-    ),
-]
-ProposalListQuery = Annotated[
-    ListQuery,
-    Depends(
-        list_query(
-            "proposals",
-            sortable=["created_at", "amount"],
-            filterable=["status", "partner_id", "pool_id", "proposed_by_funder_id", "grant_id"],
-        )
     ),
 ]
 LedgerListQuery = Annotated[
@@ -151,17 +136,6 @@ def entry_out(row: EntryRow, reversed_: bool = False) -> LedgerEntry:
     )
 
 
-def proposal_out(row: ProposalRow, votes: list[VoteRow], members: int) -> Proposal:
-    counts = row.tally or service.tally(votes, None, members)
-    return Proposal.model_validate(
-        {
-            **{k: getattr(row, k) for k in Proposal.model_fields if k not in ("tally", "votes")},
-            "tally": Tally(**counts),
-            "votes": [Vote.model_validate(v) for v in votes],
-        }
-    )
-
-
 def share_out(row: Any) -> Share:
     org, grant = row
     return Share(
@@ -184,7 +158,8 @@ def _line(row: Any) -> dict[str, int]:
     return {k: int(getattr(row, k)) for k in StatementLine.model_fields}
 
 
-def _location(pool_id: uuid.UUID, rest: str = "") -> dict[str, str]:
+def pool_location(pool_id: uuid.UUID, rest: str = "") -> dict[str, str]:
+    """The ``Location`` header of a pool, or of ``rest`` under it."""
     return {"Location": f"/api/v1/pools/{pool_id}{rest}"}
 
 
@@ -202,7 +177,7 @@ async def create_pool(
     not pass) or ``quorum`` (``quorum`` approvals pass a proposal).
     """
     pool = await service.create_pool(session=session, caller=caller, data=body)
-    return await idem.respond(session, pool_out(pool, "active"), headers=_location(pool.id))
+    return await idem.respond(session, pool_out(pool, "active"), headers=pool_location(pool.id))
 
 
 @router.get("/pools/shares", response_model=list[Share])
@@ -312,7 +287,7 @@ async def invite(
     member = await service.invite(session=session, caller=caller, pool_id=pool_id, data=body)
     pool, _ = await service.access(session=session, caller=caller, pool_id=pool_id)
     return await idem.respond(
-        session, member_out(member, pool), headers=_location(pool_id, "/members")
+        session, member_out(member, pool), headers=pool_location(pool_id, "/members")
     )
 
 
@@ -352,7 +327,7 @@ async def pledge(
     """Pledge money to the pool (optionally by a date): a ``pledge`` ledger entry."""
     entry = await service.pledge(session=session, caller=caller, pool_id=pool_id, data=body)
     return await idem.respond(
-        session, entry_out(entry), headers=_location(pool_id, f"/ledger/{entry.id}")
+        session, entry_out(entry), headers=pool_location(pool_id, f"/ledger/{entry.id}")
     )
 
 
@@ -373,7 +348,7 @@ async def contribute(
     ``contribution`` ledger entry. Send an ``Idempotency-Key``."""
     entry = await service.contribute(session=session, caller=caller, pool_id=pool_id, data=body)
     return await idem.respond(
-        session, entry_out(entry), headers=_location(pool_id, f"/ledger/{entry.id}")
+        session, entry_out(entry), headers=pool_location(pool_id, f"/ledger/{entry.id}")
     )
 
 
@@ -431,7 +406,7 @@ async def reverse_entry(
         session=session, caller=caller, pool_id=pool_id, entry_id=entry_id, data=body
     )
     return await idem.respond(
-        session, entry_out(entry), headers=_location(pool_id, f"/ledger/{entry.id}")
+        session, entry_out(entry), headers=pool_location(pool_id, f"/ledger/{entry.id}")
     )
 
 
@@ -469,126 +444,6 @@ async def get_statement(
         total=StatementLine(**_line(total)),
         members=sorted(lines.values(), key=lambda line: str(line.funder_id)),
     )
-
-
-# Proposals and votes ------------------------------------------------------------------------
-
-
-@router.post(
-    "/pools/{pool_id}/proposals",
-    status_code=201,
-    response_model=Proposal,
-    responses=problem_responses(403, 404, 422, 503),
-)
-async def propose(
-    pool_id: uuid.UUID,
-    body: ProposalCreate,
-    session: SessionDep,
-    caller: StaffDep,
-    idem: IdempotencyDep,
-    partners: PartnersDep,
-) -> Response:
-    """Propose a core grant from the pool to a partner of your funder or of the host
-    (checked with the partners service: 503 and nothing written if it cannot be reached).
-    No KPIs, targets or restrictions, as for every core grant. Members then vote."""
-    proposal = await service.propose(
-        session=session, caller=caller, partners=partners, pool_id=pool_id, data=body
-    )
-    _, votes, members = await service.get_proposal(
-        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
-    )
-    return await idem.respond(
-        session,
-        proposal_out(proposal, votes, members),
-        headers=_location(pool_id, f"/proposals/{proposal.id}"),
-    )
-
-
-@router.get("/pools/{pool_id}/proposals", response_model=list[Proposal])
-async def list_proposals(
-    pool_id: uuid.UUID,
-    session: SessionDep,
-    caller: StaffDep,
-    query: ProposalListQuery,
-    response: Response,
-) -> list[Proposal]:
-    """The pool's proposals with their votes. Filters: ``status``, ``partner_id``, ``id``."""
-    page, votes, members = await service.list_proposals(
-        session=session, caller=caller, pool_id=pool_id, query=query
-    )
-    page.apply(response, "proposals")
-    return [proposal_out(p, votes[p.id], members) for p in page.items]
-
-
-@router.get("/pools/{pool_id}/proposals/{proposal_id}", response_model=Proposal)
-async def get_proposal(
-    pool_id: uuid.UUID, proposal_id: uuid.UUID, session: SessionDep, caller: StaffDep
-) -> Proposal:
-    """One proposal: its votes with comments, the tally, and the rule's reasoning."""
-    proposal, votes, members = await service.get_proposal(
-        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal_id
-    )
-    return proposal_out(proposal, votes, members)
-
-
-@router.post(
-    "/pools/{pool_id}/proposals/{proposal_id}/votes",
-    status_code=201,
-    response_model=Proposal,
-    responses=problem_responses(403, 404, 409, 503),
-)
-async def vote(
-    pool_id: uuid.UUID,
-    proposal_id: uuid.UUID,
-    body: VoteCreate,
-    session: SessionDep,
-    caller: StaffDep,
-    idem: IdempotencyDep,
-    partners: PartnersDep,
-) -> Response:
-    """Vote ``approve``, ``object`` or ``abstain`` with a comment (a second vote by your
-    funder replaces its first while the proposal is open). The pool's rule then decides:
-    the answer is the proposal with its status and the reasoning in words. Approval
-    commits the money (only if the pool's available balance covers it; otherwise the
-    proposal is ``awaiting_funds``) and makes the core grant."""
-    proposal = await service.vote(
-        session=session,
-        caller=caller,
-        partners=partners,
-        pool_id=pool_id,
-        proposal_id=proposal_id,
-        data=body,
-    )
-    _, votes, members = await service.get_proposal(
-        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
-    )
-    return await idem.respond(
-        session,
-        proposal_out(proposal, votes, members),
-        headers=_location(pool_id, f"/proposals/{proposal.id}"),
-    )
-
-
-@router.post(
-    "/pools/{pool_id}/proposals/{proposal_id}/decide",
-    response_model=Proposal,
-    responses=problem_responses(403, 404, 409, 503),
-)
-async def decide(
-    pool_id: uuid.UUID,
-    proposal_id: uuid.UUID,
-    session: SessionDep,
-    caller: StaffDep,
-    partners: PartnersDep,
-) -> Proposal:
-    """Apply the pool's rule again, e.g. to a proposal awaiting funds once more is received."""
-    proposal = await service.decide(
-        session=session, caller=caller, partners=partners, pool_id=pool_id, proposal_id=proposal_id
-    )
-    _, votes, members = await service.get_proposal(
-        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
-    )
-    return proposal_out(proposal, votes, members)
 
 
 # Grants and shares --------------------------------------------------------------------------
