@@ -13,7 +13,7 @@ from services.common.errors import Problem
 from services.common.mail import Mailer
 from services.partners.config import Settings
 from services.partners.funders import repository as funders_repository
-from services.partners.people import service
+from services.partners.people import invitations
 from services.partners.people.schemas import InvitationCreate
 
 OPERATOR = Caller(
@@ -59,7 +59,7 @@ async def invite(
                 data = InvitationCreate(
                     email=email, role=role, funder_id=funder_id, partner_id=target
                 )
-                _invitation, link = await service.create_invitation(
+                _invitation, link = await invitations.create_invitation(
                     session=session,
                     caller=OPERATOR,
                     data=data,

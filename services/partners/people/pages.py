@@ -22,7 +22,7 @@ from services.partners.identity.pages import (
     message_page,
     render,
 )
-from services.partners.people import repository, service
+from services.partners.people import invitations, repository, service
 from services.partners.people.passwords import MIN_LENGTH
 
 router = APIRouter(tags=["sign-in pages"], include_in_schema=False)
@@ -48,10 +48,10 @@ async def _invitation_page(
     request: Request, session: SessionDep, token: str, error: str | None = None, status: int = 200
 ) -> HTMLResponse:
     try:
-        invitation = await service.open_invitation(session=session, token=token)
+        invitation = await invitations.open_invitation(session=session, token=token)
     except Problem as exc:
         return message_page("Invitation", exc.detail, status=404)
-    what = await service.describe_invitation(session=session, invitation=invitation)
+    what = await invitations.describe_invitation(session=session, invitation=invitation)
     existing = await repository.get_person_by_email(session, invitation.email)
     csrf = csrf_for(request)
     if existing is None:
@@ -110,7 +110,7 @@ async def accept_invitation(
             request, session, token, "The two passwords are not the same.", status=422
         )
     try:
-        person, _membership = await service.accept_invitation(
+        person, _membership = await invitations.accept_invitation(
             session=session, token=token, name=(name or "").strip() or None, password=password
         )
     except Conflict:

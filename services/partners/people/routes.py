@@ -15,7 +15,7 @@ from services.common.db import SessionDep
 from services.common.lists import ListQuery, list_query
 from services.common.mail import Mailer
 from services.common.service_app import problem_responses
-from services.partners.people import capabilities, service
+from services.partners.people import capabilities, invitations, service
 from services.partners.people.schemas import (
     Invitation,
     InvitationCreate,
@@ -176,7 +176,7 @@ async def create_invitation(
     then shares with your funder). An organisation's people invite colleagues.
     """
     settings = request.app.state.settings
-    invitation, _link = await service.create_invitation(
+    invitation, _link = await invitations.create_invitation(
         session=session,
         caller=caller,
         data=body,
@@ -195,7 +195,7 @@ async def list_invitations(
     """Invitations your funder or organisation sent (platform admins: all).
     Filter by ``status``: pending, accepted, withdrawn; ``funder_id``, ``partner_id``,
     ``accepted_by_person_id`` (the person who accepted it)."""
-    page = await service.list_invitations(session=session, caller=caller, query=query)
+    page = await invitations.list_invitations(session=session, caller=caller, query=query)
     page.apply(response, "invitations")
     return [Invitation.model_validate(i) for i in page.items]
 
@@ -205,7 +205,7 @@ async def get_invitation(
     invitation_id: uuid.UUID, session: SessionDep, caller: PeopleCallerDep
 ) -> Invitation:
     """One invitation your funder or organisation sent (never its link)."""
-    invitation = await service.get_invitation(
+    invitation = await invitations.get_invitation(
         session=session, caller=caller, invitation_id=invitation_id
     )
     return Invitation.model_validate(invitation)
@@ -218,7 +218,7 @@ async def withdraw_invitation(
     invitation_id: uuid.UUID, session: SessionDep, caller: PeopleCallerDep
 ) -> Invitation:
     """Withdraw an invitation that was not accepted yet: its link stops working."""
-    invitation = await service.withdraw_invitation(
+    invitation = await invitations.withdraw_invitation(
         session=session, caller=caller, invitation_id=invitation_id
     )
     return Invitation.model_validate(invitation)
