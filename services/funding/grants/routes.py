@@ -16,7 +16,7 @@ from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
 from services.common.schemas import json_response
 from services.common.service_app import problem_responses
-from services.funding.grants import service
+from services.funding.grants import awards, instalments, payments, service, variations
 from services.funding.grants.models import Grant as GrantRow
 from services.funding.grants.models import Instalment as InstalmentRow
 from services.funding.grants.models import Payment as PaymentRow
@@ -306,7 +306,7 @@ async def approve_grant(
     payment schedule (annual or quarterly) that sums exactly to the award, the
     remainder pence on the first instalment. Emits ``grant.approved``.
     """
-    grant = await service.approve_grant(
+    grant = await awards.approve_grant(
         session=session,
         caller=caller,
         partners=partners,
@@ -400,14 +400,12 @@ async def grant_history(
     grant_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
 ) -> GrantHistory:
     """The award as first made, every variation since (oldest first), and the grant now."""
-    grant, variations = await service.grant_history(
-        session=session, caller=caller, grant_id=grant_id
-    )
+    grant, since = await variations.grant_history(session=session, caller=caller, grant_id=grant_id)
     current = grant_out(grant)
     return GrantHistory(
         grant_id=grant.id,
         award=current.award,
-        variations=[variation_out(v) for v in variations],
+        variations=[variation_out(v) for v in since],
         current=current,
     )
 
@@ -423,7 +421,7 @@ async def get_schedule(
 
     The ETag is the grant's: send it as If-Match when replacing the schedule.
     """
-    grant, rows = await service.get_schedule(session=session, caller=caller, grant_id=grant_id)
+    grant, rows = await instalments.get_schedule(session=session, caller=caller, grant_id=grant_id)
     response.headers["ETag"] = etag(grant)
     return schedule_out(grant, rows)
 
@@ -447,7 +445,7 @@ async def replace_schedule(
     The paid and new unpaid instalments must add up exactly to the amount
     awarded; otherwise the answer is 422 saying by how much it is off.
     """
-    grant, rows = await service.replace_schedule(
+    grant, rows = await instalments.replace_schedule(
         session=session, caller=caller, grant_id=grant_id, data=body, if_match=if_match
     )
     response.headers["ETag"] = etag(grant)
@@ -463,7 +461,7 @@ async def list_instalments(
     Filters: ``grant_id``, ``partner_id``, ``status`` (scheduled, paid, cancelled),
     ``year`` (of the due date), ``overdue`` (true: unpaid after the due date), ``id``.
     """
-    page = await service.list_instalments(session=session, caller=caller, query=query)
+    page = await instalments.list_instalments(session=session, caller=caller, query=query)
     page.apply(response, "instalments")
     return [instalment_out(r) for r in page.items]
 
@@ -473,7 +471,7 @@ async def get_instalment(
     instalment_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep, response: Response
 ) -> Instalment:
     """One instalment."""
-    row, _ = await service.get_instalment(
+    row, _ = await instalments.get_instalment(
         session=session, caller=caller, instalment_id=instalment_id
     )
     response.headers["ETag"] = etag(row)
@@ -496,7 +494,7 @@ async def update_instalment(
 ) -> Instalment:
     """Move an unpaid instalment's due date. To change amounts, replace the schedule
     (PUT /grants/{id}/schedule) so that it still reconciles."""
-    row = await service.update_instalment(
+    row = await instalments.update_instalment(
         session=session, caller=caller, instalment_id=instalment_id, data=body, if_match=if_match
     )
     response.headers["ETag"] = etag(row)
@@ -522,7 +520,7 @@ async def record_payment(
     An instalment cannot be paid twice or over-paid. Paying the first instalment
     of an approved grant makes it active. Emits ``instalment.paid``.
     """
-    payment = await service.record_payment(session=session, caller=caller, data=body)
+    payment = await payments.record_payment(session=session, caller=caller, data=body)
     return await idem.respond(
         session, payment_out(payment), headers={"Location": f"/api/v1/payments/{payment.id}"}
     )
@@ -537,7 +535,7 @@ async def list_payments(
     Filters: ``grant_id``, ``instalment_id``, ``partner_id``, ``year`` (paid),
     ``overdue`` (true: paid after the due date), ``id``.
     """
-    page = await service.list_payments(session=session, caller=caller, query=query)
+    page = await payments.list_payments(session=session, caller=caller, query=query)
     page.apply(response, "payments")
     return [payment_out(p) for p in page.items]
 
@@ -548,7 +546,7 @@ async def get_payment(
 ) -> Payment:
     """One payment."""
     return payment_out(
-        await service.get_payment(session=session, caller=caller, payment_id=payment_id)
+        await payments.get_payment(session=session, caller=caller, payment_id=payment_id)
     )
 
 
@@ -576,7 +574,7 @@ async def create_variation(
     one transaction; the award as first made and every variation stay readable.
     Emits ``grant.varied``.
     """
-    variation = await service.create_variation(
+    variation = await variations.create_variation(
         session=session, caller=caller, grant_id=grant_id, data=body, if_match=if_match
     )
     return await idem.respond(
@@ -594,7 +592,7 @@ async def list_variations(
 
     Filters: ``grant_id``, ``partner_id``, ``kind``, ``year`` (decided), ``id``.
     """
-    page = await service.list_variations(session=session, caller=caller, query=query)
+    page = await variations.list_variations(session=session, caller=caller, query=query)
     page.apply(response, "variations")
     return [variation_out(v) for v in page.items]
 
@@ -605,5 +603,5 @@ async def get_variation(
 ) -> Variation:
     """One variation, with the schedule before and after it."""
     return variation_out(
-        await service.get_variation(session=session, caller=caller, variation_id=variation_id)
+        await variations.get_variation(session=session, caller=caller, variation_id=variation_id)
     )

@@ -15,6 +15,7 @@ from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound, Unprocessable
 from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
+from services.funding.grants import awards
 from services.funding.grants import service as grants
 from services.funding.grants.models import Grant
 from services.funding.pools import ledger, repository
@@ -321,7 +322,7 @@ async def _approve(
         )
         return
     decided_on = today()
-    grant: Grant = await grants.create_pooled_grant(
+    grant: Grant = await awards.create_pooled_grant(
         session=session,
         caller=caller,
         pool_id=pool.id,

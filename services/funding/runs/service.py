@@ -19,6 +19,7 @@ from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.http import ServiceClient
 from services.common.lists import ListQuery, Page
 from services.funding.finance import repository as finance_repository
+from services.funding.grants import payments as grant_payments
 from services.funding.grants import service as grants
 from services.funding.grants.schedule import describe
 from services.funding.grants.schemas import PaymentCreate
@@ -184,7 +185,7 @@ async def mark_paid(
             extra={"status": run.status},
         )
     for item in await repository.items_of(session, run.id):
-        await grants.record_payment(
+        await grant_payments.record_payment(
             session=session,
             caller=caller,
             data=PaymentCreate(
