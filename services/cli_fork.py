@@ -13,6 +13,7 @@ connection: the parent imports modules, nothing more, before it forks (``can_for
 Each child is renamed ``trellis serve NAME`` (what ``ps`` shows and tests look for).
 """
 
+import gc
 import logging
 import os
 import signal
@@ -90,6 +91,9 @@ def fork_serve(name: str, in_child: Callable[[], None]) -> Forked:
     handlers the parent set back to the defaults. It never returns into the parent's code:
     it leaves by ``os._exit`` with the code ``trellis serve`` would have exited with.
     """
+    # What the parent imported stays out of every collection in the child: each would
+    # otherwise walk (and, touching their counts, copy) the shared objects again.
+    gc.freeze()
     pid = os.fork()
     if pid:
         return Forked(pid)

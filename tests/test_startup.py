@@ -55,6 +55,19 @@ def test_the_fork_server_does_not_fork_beside_a_thread() -> None:
     assert python(code) == "False"
 
 
+def test_a_forked_service_leaves_the_shared_objects_out_of_its_collections() -> None:
+    # Collecting them again in each child cost CPU, and copied the pages they live on.
+    code = (
+        "import gc, os, services.cli_fork\n"
+        "def look():\n"
+        "    print(gc.get_freeze_count() > 0, gc.isenabled(), flush=True)\n"
+        "    os._exit(7)\n"
+        "child = services.cli_fork.fork_serve('funding', look)\n"
+        "print(child.wait(30))\n"
+    )
+    assert python(code).split() == ["True", "True", "7"]
+
+
 def test_tracing_loads_its_exporter_only_when_an_endpoint_is_set(tmp_path: Path) -> None:
     # The OTLP exporter (protobuf) and the SDK cost every process 0.2-0.4 s at start.
     code = (
