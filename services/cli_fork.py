@@ -53,8 +53,9 @@ def can_fork(name: str) -> bool:
 class Forked:
     """A forked service: what ``subprocess.Popen`` offers the supervisor, for a child pid."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, name: str) -> None:
         self.pid = pid
+        self.name = name
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -69,7 +70,7 @@ class Forked:
         deadline = None if timeout is None else time.monotonic() + timeout
         while (code := self.poll()) is None:
             if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(title(str(self.pid)), timeout or 0.0)
+                raise subprocess.TimeoutExpired(title(self.name), timeout or 0.0)
             time.sleep(0.02)
         return code
 
@@ -88,7 +89,7 @@ def fork_serve(name: str, in_child: Callable[[], None]) -> Forked:
     """Fork a child that runs ``trellis --make-keys serve NAME``; ``in_child`` runs first in it.
 
     The child is a session of its own, as ``start_new_session`` makes one, with the signal
-    handlers the parent set back to the defaults. It never returns into the parent's code:
+    handlers the parent set back to those a new interpreter has. It never returns into the parent's code:
     it leaves by ``os._exit`` with the code ``trellis serve`` would have exited with.
     """
     # What the parent imported stays out of every collection in the child: each would
@@ -96,11 +97,11 @@ def fork_serve(name: str, in_child: Callable[[], None]) -> Forked:
     gc.freeze()
     pid = os.fork()
     if pid:
-        return Forked(pid)
+        return Forked(pid, name)
     code = 1
     try:
         os.setsid()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         in_child()
         # Without it setproctitle would write over the environment too, which tests (and
