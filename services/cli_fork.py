@@ -42,12 +42,14 @@ def title(name: str) -> str:
 def can_fork(name: str) -> bool:
     """Whether ``name`` may be forked from this process rather than started afresh.
 
-    One thread only (a fork copies a lock another thread holds, held for ever), and room
-    for the child's title where the kernel keeps this process's command line (the title
-    is written there; a longer one would be cut, and the child not known by its name).
+    On Linux only (on macOS a fork without exec may crash in the system's frameworks),
+    with one thread only (a fork copies a lock another thread holds, held for ever), and
+    room for the child's title where the kernel keeps this process's command line (the
+    title is written there; a longer one would be cut, and the child not known by its name).
     """
     room = sum(len(os.fsencode(arg)) + 1 for arg in sys.orig_argv)
-    return threading.active_count() == 1 and room > len(title(name))
+    linux = sys.platform.startswith("linux")
+    return linux and threading.active_count() == 1 and room > len(title(name))
 
 
 class Forked:
