@@ -10,29 +10,36 @@ The SDK's standard variables still apply (``OTEL_TRACES_SAMPLER``,
 ``OTEL_TRACES_SAMPLER_ARG`` for sampling, ``OTEL_EXPORTER_OTLP_HEADERS`` for auth).
 
 JSON log lines carry ``trace_id`` next to ``request_id`` (see ``logs.py``).
+
+This module needs only OpenTelemetry's API; the SDK, the exporter and the
+instrumentations are in ``tracing_export.py``, loaded when an endpoint is set.
 """
 
 import asyncio
+import importlib
 import logging
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import FastAPI
 from opentelemetry import propagate, trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.metrics import route_template
 from services.common.requestid import current_request_id
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 logger = logging.getLogger("trellis.tracing")
 
 TRACES_PATH = "/v1/traces"
-NOT_TRACED = "/healthz$,/readyz$,/metrics$"
+
+
+def _export() -> ModuleType:
+    """services/common/tracing_export.py, loaded by name when a process traces (see there)."""
+    return importlib.import_module("services.common.tracing_export")
 
 
 def traces_url(endpoint: str) -> str:
@@ -86,7 +93,7 @@ class _RouteSpanMiddleware:
         await self.app(scope, receive, name_span)
 
 
-def install_tracing(app: FastAPI, service: str, endpoint: str | None) -> TracerProvider | None:
+def install_tracing(app: FastAPI, service: str, endpoint: str | None) -> "TracerProvider | None":
     """Trace ``app``'s requests to an OTLP/HTTP ``endpoint``; do nothing without one.
 
     Call it once while building the app, after the other middleware (the
@@ -97,41 +104,30 @@ def install_tracing(app: FastAPI, service: str, endpoint: str | None) -> TracerP
     app.state.tracer_provider = None
     if not endpoint:
         return None
-    provider = TracerProvider(
-        resource=Resource.create(
-            {"service.name": f"trellis-{service}", "service.namespace": "trellis"}
-        )
-    )
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint))))
+    export = _export()
+    provider: TracerProvider = export.exporting_provider(service, traces_url(endpoint))
     app.state.tracer_provider = provider
     app.add_middleware(_RouteSpanMiddleware)
-    app.add_middleware(
-        OpenTelemetryMiddleware,
-        tracer_provider=provider,
-        excluded_urls=NOT_TRACED,
-        exclude_spans=["receive", "send"],
-    )
+    export.add_server_spans(app, provider)
     logger.info("tracing on", extra={"otlp_endpoint": traces_url(endpoint)})
     return provider
 
 
-def trace_asgi(app: ASGIApp, provider: TracerProvider | None) -> ASGIApp:
+def trace_asgi(app: ASGIApp, provider: "TracerProvider | None") -> ASGIApp:
     """``app`` with server spans from ``provider``; ``app`` itself when not tracing.
 
     For ASGI apps that bypass FastAPI's middleware stack (the gateway's proxy path).
     """
     if provider is None:
         return app
-    return OpenTelemetryMiddleware(
-        app, tracer_provider=provider, excluded_urls=NOT_TRACED, exclude_spans=["receive", "send"]
-    )
+    return _export().server_spans(app, provider)
 
 
 def instrument_client(app: FastAPI, client: httpx.AsyncClient) -> None:
     """Give ``client``'s calls client spans and ``traceparent`` when ``app`` is traced."""
     provider = getattr(app.state, "tracer_provider", None)
     if provider is not None:
-        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
+        _export().client_spans(client, provider)
 
 
 async def shutdown_tracing(app: FastAPI) -> None:

@@ -346,13 +346,23 @@ def test_invite_prints_the_link_and_writes_the_mail(tmp_path: Path) -> None:
 def child_serving(data_dir: Path, name: str) -> int | None:
     """The pid of the `trellis serve <name>` child of this test's `trellis up`."""
     for pid in processes_using(data_dir):
-        try:
-            argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[-3:-1] == [b"serve", name.encode()]:
+        if command_line(pid)[-2:] == ["serve", name]:
             return pid
     return None
+
+
+def command_line(pid: int) -> list[str]:
+    """A process's command line as words: a forked service's is its title (one string)."""
+    try:
+        return (
+            (Path("/proc") / str(pid) / "cmdline")
+            .read_bytes()
+            .replace(b"\0", b" ")
+            .decode()
+            .split()
+        )
+    except OSError:
+        return []
 
 
 def cli_token(env: dict[str, str], *args: str) -> dict[str, str]:
@@ -423,6 +433,8 @@ def test_up_restarts_a_service_that_was_killed(tmp_path: Path) -> None:
             body = b'{"name": "Hillside Youth Project"}'
             partners = child_serving(data_dir, "partners")
             assert partners is not None
+            # Forked from `trellis up` at the first start; started afresh after the crash.
+            assert command_line(partners) == ["trellis", "serve", "partners"]
             owner = owner_of(caller_from_claims(_claims(staff["Authorization"].split()[1])))
             leave_key_in_flight(data_dir, partners, owner, "in-flight-1", body)
             os.kill(partners, signal.SIGKILL)
@@ -440,7 +452,9 @@ def test_up_restarts_a_service_that_was_killed(tmp_path: Path) -> None:
                     pass
                 time.sleep(0.3)
             assert back is not None and back.status_code == 200, back and back.text
-            assert child_serving(data_dir, "partners") not in (None, partners)
+            again = child_serving(data_dir, "partners")
+            assert again not in (None, partners)
+            assert command_line(again)[:3] == [sys.executable, "-m", "services.cli"]
             assert client.get("/readyz").status_code == 200
             # The request that was in flight at the crash can be retried now, not in minutes.
             retried = client.post(
