@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -295,6 +296,8 @@ class ReadConnections:
     def __init__(self, engine: AsyncEngine, size: int) -> None:
         self.engine = engine
         self.size = size
+        # As long as the pool waits for a connection before it gives up.
+        self.timeout: float = getattr(engine.sync_engine.pool, "_timeout", 30.0)
         self.held = 0
         self.idle: list[Any] = []
         self.waiting: deque[asyncio.Future[Any]] = deque()
@@ -311,10 +314,13 @@ class ReadConnections:
             waiter = asyncio.get_running_loop().create_future()
             self.waiting.append(waiter)
             try:
-                raw = await waiter
-            except BaseException:
+                async with asyncio.timeout(self.timeout):
+                    raw = await waiter
+            except BaseException as exc:
                 if waiter.done() and not waiter.cancelled():
                     self.give_back(waiter.result())  # handed over as this read was cancelled
+                if isinstance(exc, TimeoutError):  # as the pool says it (a 503)
+                    raise PoolTimeout("no connection kept for reads came back in time") from exc
                 raise
             if raw is not None:
                 return raw

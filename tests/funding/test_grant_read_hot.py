@@ -232,3 +232,23 @@ async def test_a_kept_connection_the_server_ended_is_replaced(stack: Stack, back
             *(stack.funding.get(path, headers=f.staff) for _ in range(8))
         )
         assert [a.status_code for a in answers] == [200] * 8, answers[0].text
+
+
+async def test_a_read_that_finds_no_kept_connection_in_time_is_a_503(stack: Stack) -> None:
+    """All kept connections lent out for longer than the pool would wait: the read is
+    refused as a busy pool is (503, nothing to undo), and reads go on once they are back."""
+    f, grant = await _learnt_grant(stack)
+    reads = stack.apps["funding"].state.db.reads
+    path = f"/api/v1/grants/{grant['id']}"
+    taken = [await reads.borrow() for _ in range(reads.size)]
+    timeout, reads.timeout = reads.timeout, 0.2
+    try:
+        busy = await stack.funding.get(path, headers=f.staff)
+    finally:
+        reads.timeout = timeout
+        for raw in taken:
+            reads.give_back(raw)
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["content-type"] == "application/problem+json"
+    assert (await stack.funding.get(path, headers=f.staff)).json() == grant
+    assert len(reads.idle) == reads.held <= reads.size
