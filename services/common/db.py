@@ -5,11 +5,12 @@ through this module: times come back as aware UTC datetimes on both, ids are
 UUIDs, money is integer minor units.
 """
 
+import asyncio
 import contextlib
 import logging
 import os
 import uuid
-from collections import namedtuple
+from collections import deque, namedtuple
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -278,6 +280,87 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+class ReadConnections:
+    """A few pooled connections kept out of the pool between reads, lent to ``DriverRead``
+    one read at a time.
+
+    A read borrowed from the pool pays for SQLAlchemy's checkout and checkin (a greenlet
+    hop each way, the pool's events, and on SQLite a ROLLBACK sent to the driver's thread
+    on return) more than for its own round trip; at many reads at once on SQLite, the
+    pool's overflow also opens and closes a connection (and its thread) per read. These
+    connections run nothing but single ``SELECT``s outside any transaction, so there is
+    nothing to reset between reads. Once ``size`` are lent out, a read waits for one
+    (each is lent for one statement). A connection whose read failed is invalidated,
+    not lent again."""
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        self.engine = engine
+        self.size = size
+        # As long as the pool waits for a connection before it gives up.
+        self.timeout: float = getattr(engine.sync_engine.pool, "_timeout", 30.0)
+        self.held = 0
+        self.idle: list[Any] = []
+        self.waiting: deque[asyncio.Future[Any]] = deque()
+
+    async def borrow(self) -> Any:
+        """A connection for one read; give it back or discard it."""
+        while self.idle:
+            raw = self.idle.pop()
+            closed = getattr(raw.driver_connection, "is_closed", None)
+            if closed is None or not closed():  # asyncpg knows when the server closed it
+                return raw
+            await self.discard(raw)
+        if self.held >= self.size:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiting.append(waiter)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    raw = await waiter
+            except BaseException as exc:
+                if waiter.done() and not waiter.cancelled():
+                    self.give_back(waiter.result())  # handed over as this read was cancelled
+                if isinstance(exc, TimeoutError):  # as the pool says it (a 503)
+                    raise PoolTimeout("no connection kept for reads came back in time") from exc
+                raise
+            if raw is not None:
+                return raw
+            # A discarded connection's place: open its replacement below.
+        self.held += 1
+        try:
+            return await self.engine.raw_connection()
+        except BaseException:
+            self._free_place()
+            raise
+
+    def give_back(self, raw: Any) -> None:
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(raw)
+                return
+        self.idle.append(raw)
+
+    def _free_place(self) -> None:
+        self.held -= 1
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def discard(self, raw: Any) -> None:
+        """Drop a connection whose read failed: the pool replaces it."""
+        self._free_place()
+        await greenlet_spawn(raw.invalidate)
+
+    async def close(self) -> None:
+        """Give every idle connection back to the pool (before it is disposed)."""
+        idle, self.idle = self.idle, []
+        self.held -= len(idle)
+        for raw in idle:
+            await greenlet_spawn(raw.close)
+
+
 class Database:
     """One engine and its session factory, kept on ``app.state.db``."""
 
@@ -285,16 +368,21 @@ class Database:
         self.url = async_url(url)
         self.engine = create_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: each connection is a thread; PostgreSQL: a few of the pool's ten.
+        self.reads = ReadConnections(self.engine, 5 if self.is_postgres else 2)
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
     async def dispose(self) -> None:
+        await self.reads.close()
         await self.engine.dispose()
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The session's ``info`` key of its database's ``ReadConnections``.
+READS = "trellis_reads"
 
 
 def _service_name(request: Request) -> str:
@@ -318,6 +406,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     read_only = read_only_request.set(request.method in READ_METHODS)
     session = db.sessionmaker()
     session.info["outbox"] = getattr(request.app.state, "outbox", None)
+    session.info[READS] = db.reads
     try:
         try:
             yield session
@@ -417,16 +506,34 @@ class DriverRead:
             # read on it, to see them.
             connection = await session.connection()
             raw = await connection.get_raw_connection()
-            return await self._fetch(session, raw, params)
-        # Nothing begun: borrow a pooled connection for this one read, without the
-        # SQLAlchemy connection and transaction objects around it.
+            fetched = await self._fetch(session, raw, params)
+            return fetched if fetched is not None else await self._through_session(session, params)
+        # Nothing begun: a connection kept for reads, or one borrowed from the pool for
+        # this one read, without the SQLAlchemy connection and transaction objects.
+        reads: ReadConnections | None = session.info.get(READS)
+        if reads is not None:
+            lent = await reads.borrow()
+            try:
+                fetched = await self._fetch(session, lent, params)
+            except BaseException:
+                await reads.discard(lent)
+                raise
+            if fetched is None:  # the driver failed: this connection is not lent again
+                await reads.discard(lent)
+                return await self._through_session(session, params)
+            reads.give_back(lent)
+            return fetched
         raw = await session.bind.raw_connection()  # type: ignore[union-attr]
         try:
-            return await self._fetch(session, raw, params)
+            fetched = await self._fetch(session, raw, params)
         finally:
             await greenlet_spawn(raw.close)
+        return fetched if fetched is not None else await self._through_session(session, params)
 
-    async def _fetch(self, session: AsyncSession, raw: Any, params: dict[str, Any]) -> list[Any]:
+    async def _fetch(
+        self, session: AsyncSession, raw: Any, params: dict[str, Any]
+    ) -> list[Any] | None:
+        """The rows, or None if the driver failed (the caller reads through the session)."""
         dialect = session.bind.dialect  # type: ignore[union-attr]
         sql, binds, results = self._compiled.get(dialect.name) or self._compile(dialect)
         args = [process(params[name]) if process else params[name] for name, process in binds]
@@ -440,7 +547,7 @@ class DriverRead:
             # The driver's own error (a lost connection, a busy database): the same read
             # through SQLAlchemy raises it as the error handlers know it (a 503), or
             # succeeds on a connection it replaced. A SELECT is safe to run again.
-            return await self._through_session(session, params)
+            return None
         return [self.row(*_typed(row, results)) for row in fetched]
 
     async def _through_session(self, session: AsyncSession, params: dict[str, Any]) -> list[Any]:

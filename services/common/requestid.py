@@ -3,12 +3,16 @@
 ``EdgeMiddleware`` (``services.common.edge``) sets and echoes them.
 """
 
+import random
 import re
-import uuid
 from contextvars import ContextVar
 
 HEADER = "x-request-id"
 _VALID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+# The version and variant bits of a random UUID (RFC 9562), as ``uuid.UUID(version=4)`` sets.
+_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_4 = (4 << 76) | (0x8000 << 48)
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -24,4 +28,7 @@ def accept_or_make(value: bytes | None) -> str:
         text = value.decode("latin-1")
         if _VALID.match(text):
             return text
-    return uuid.uuid4().hex
+    # A random version-4 UUID like ``uuid4()``'s, from the process's generator: ``uuid4``
+    # reads the operating system's (a system call per request). Request ids correlate log
+    # lines; they are not secrets, and the generator is reseeded in forked workers.
+    return f"{random.getrandbits(128) & _CLEAR | _VERSION_4:032x}"

@@ -15,6 +15,7 @@ from services.common.edge import EdgeMiddleware
 from services.common.errors import install_problem_handlers
 from services.common.events import EventHandler, events_router
 from services.common.health import router as health_router
+from services.common.hotreads import HotReads
 from services.common.http import ServiceClient, ServiceTokens
 from services.common.idempotency import release_keys_of_ended_processes
 from services.common.logs import configure_logging
@@ -167,4 +168,6 @@ def create_service_app(
     install_contract(app)
     install_docs(app)
     app.include_router(outbox_router())
+    # In front of the router, inside the error handlers: ``@hot_read`` endpoints.
+    app.router.middleware_stack = HotReads(app.router.middleware_stack)
     return app

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from services.common.db import read_only_request
 from services.common.models import AuditEntry
-from tests.statements import driver_statements
+from tests.statements import driver_statements, end_other_backends
 
 
 async def _notes(app) -> int:
@@ -68,13 +68,7 @@ async def test_a_pooled_connection_the_server_closed_is_replaced(kit, backend: s
     await asyncio.gather(
         *(client.get("/api/v1/reads/transaction", headers=tokens.admin()) for _ in range(3))
     )
-    async with app.state.db.engine.connect() as conn:
-        ended = await conn.scalar(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
+    ended = await end_other_backends(app.state.db.engine)
     assert ended >= 1
     await asyncio.sleep(0.2)  # the closed sockets reach the event loop
     for _ in range(4):

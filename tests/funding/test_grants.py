@@ -612,7 +612,7 @@ async def test_a_grant_read_is_one_query_and_reads_as_it_was_written(
         json={"decided_on": "2030-03-01", "decided_by": "Board", "reference": "TM-1"},
     )
     assert approved.status_code == 200, approved.text
-    with driver_statements(stack.apps["funding"].state.db.engine) as sent:
+    with driver_statements(stack.apps["funding"].state.db) as sent:
         read = await stack.funding.get(f"/api/v1/grants/{grant['id']}", headers=f.staff)
         await asyncio.sleep(0.05)
     assert read.status_code == 200

@@ -11,6 +11,7 @@ from sqlalchemy import Row
 from services.common.auth import StaffDep, StaffOrPartnerDep
 from services.common.concurrency import IfMatchDep, etag
 from services.common.db import SessionDep
+from services.common.hotreads import hot_read
 from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
@@ -246,6 +247,7 @@ async def list_grants(
 
 
 @router.get("/grants/{grant_id}", response_model=Grant, tags=["grants"])
+@hot_read
 async def get_grant(
     grant_id: uuid.UUID, session: SessionDep, caller: StaffOrPartnerDep
 ) -> Response:

@@ -1,0 +1,254 @@
+"""The grant read-one on the hot path (``services.common.hotreads``): everything the FastAPI
+route gives, proven on requests the router never saw."""
+
+import asyncio
+import io
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from services.common.hotreads import HotReads
+from services.common.logs import _ContextFilter, _JsonFormatter
+from tests.funding.helpers import Funder, new_funder
+from tests.statements import end_other_backends
+from tests.support import Stack
+
+TEMPLATE = "/api/v1/grants/{grant_id}"
+
+
+@contextmanager
+def router_calls(app: FastAPI) -> Iterator[list[str]]:
+    """The paths the router (FastAPI's routing and dependencies) answered meanwhile."""
+    hot = app.router.middleware_stack
+    assert isinstance(hot, HotReads)
+    inner = hot.app
+    seen: list[str] = []
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await inner(scope, receive, send)
+
+    hot.app = spy
+    try:
+        yield seen
+    finally:
+        hot.app = inner
+
+
+async def _learnt_grant(stack: Stack) -> tuple[Funder, dict[str, Any]]:
+    """A funder and an approved grant, read once so the hot path knows its route."""
+    f = await new_funder(stack)
+    grant = await f.awarded()
+    first = await stack.funding.get(f"/api/v1/grants/{grant['id']}", headers=f.staff)
+    assert first.status_code == 200
+    return f, first.json()
+
+
+def _requests_counted(app: FastAPI, status: str) -> float:
+    counter = app.state.metrics.requests.labels("funding", "GET", TEMPLATE, status)
+    return counter._value.get()
+
+
+async def test_the_read_one_is_answered_without_the_router_as_the_route_answers(
+    stack: Stack,
+) -> None:
+    f, grant = await _learnt_grant(stack)
+    app = stack.apps["funding"]
+    path = f"/api/v1/grants/{grant['id']}"
+    counted = _requests_counted(app, "200")
+    with router_calls(app) as routed:
+        read = await stack.funding.get(path, headers={**f.staff, "X-Request-ID": "hot-read-1"})
+    assert routed == []
+    assert read.status_code == 200
+    assert read.headers["content-type"] == "application/json"
+    assert read.json() == grant
+    assert read.headers["etag"] == f'"v{grant["version"]}"'
+    assert read.headers["x-request-id"] == "hot-read-1"
+    # Counted under the route's template, as the router's answers are.
+    assert _requests_counted(app, "200") == counted + 1
+    # The same bytes as the route's own answer (the router answers a non-canonical id).
+    with router_calls(app) as routed:
+        slow = await stack.funding.get(path.replace("-", ""), headers=f.staff)
+    assert routed == [path.replace("-", "")]
+    assert slow.content == read.content
+    assert slow.headers["etag"] == read.headers["etag"]
+
+
+async def test_the_hot_read_is_logged_with_its_request_id(stack: Stack) -> None:
+    f, grant = await _learnt_grant(stack)
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.addFilter(_ContextFilter("funding"))
+    handler.setFormatter(_JsonFormatter())
+    access = logging.getLogger("trellis.access")
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    path = f"/api/v1/grants/{grant['id']}"
+    try:
+        with router_calls(stack.apps["funding"]) as routed:
+            await stack.funding.get(path, headers={**f.staff, "X-Request-ID": "hot-log-1"})
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    assert routed == []
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert [(line["request_id"], line["path"], line["status"]) for line in lines] == [
+        ("hot-log-1", path, 200)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("nobody", 401), ("service", 403), ("other staff", 404), ("other partner", 404)],
+)
+async def test_the_hot_read_keeps_roles_and_isolation(stack: Stack, who: str, status: int) -> None:
+    _f, grant = await _learnt_grant(stack)
+    other = await new_funder(stack)
+    headers = {
+        "nobody": {},
+        "service": stack.tokens.service(),
+        "other staff": other.staff,
+        "other partner": other.partner_headers,
+    }[who]
+    app = stack.apps["funding"]
+    counted = _requests_counted(app, str(status))
+    path = f"/api/v1/grants/{grant['id']}"
+    with router_calls(app) as routed:
+        response = await stack.funding.get(path, headers=headers)
+    assert routed == []
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == status
+    assert response.json()["instance"] == path
+    assert "x-request-id" in response.headers
+    assert "etag" not in response.headers
+    assert _requests_counted(app, str(status)) == counted + 1
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_the_hot_read_shows_partners_only_their_awarded_grants(stack: Stack) -> None:
+    f, grant = await _learnt_grant(stack)
+    proposed = await f.propose()
+    with router_calls(stack.apps["funding"]) as routed:
+        mine = await stack.funding.get(f"/api/v1/grants/{grant['id']}", headers=f.partner_headers)
+        not_yet = await stack.funding.get(
+            f"/api/v1/grants/{proposed['id']}", headers=f.partner_headers
+        )
+        missing = await stack.funding.get(f"/api/v1/grants/{uuid.uuid4()}", headers=f.staff)
+    assert routed == []
+    assert mine.status_code == 200
+    assert mine.json() == grant
+    assert not_yet.status_code == 404
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_bad_id_and_head_are_answered_by_the_route_as_before(stack: Stack) -> None:
+    f, grant = await _learnt_grant(stack)
+    with router_calls(stack.apps["funding"]) as routed:
+        bad = await stack.funding.get("/api/v1/grants/not-a-uuid", headers=f.staff)
+        head = await stack.funding.head(f"/api/v1/grants/{grant['id']}", headers=f.staff)
+    assert routed == ["/api/v1/grants/not-a-uuid", f"/api/v1/grants/{grant['id']}"]
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert list(bad.json()["errors"]) == ["grant_id"]
+    assert head.status_code == 405
+    assert head.headers["allow"] == "GET"
+
+
+async def test_the_hot_read_sees_a_change_at_once(stack: Stack) -> None:
+    f, grant = await _learnt_grant(stack)
+    path = f"/api/v1/grants/{grant['id']}"
+    withdrawn = await stack.funding.post(
+        f"{path}/withdraw", headers=f.staff, json={"reason": "The partner closed."}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    with router_calls(stack.apps["funding"]) as routed:
+        read = await stack.funding.get(path, headers=f.staff)
+    assert routed == []
+    assert read.json() == withdrawn.json()
+    assert read.headers["etag"] == withdrawn.headers["etag"] != f'"v{grant["version"]}"'
+
+
+@contextmanager
+def pool_checkouts(app: FastAPI) -> Iterator[list[object]]:
+    """The connections taken from the SQLAlchemy pool meanwhile."""
+    taken: list[object] = []
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        taken.append(dbapi_connection)
+
+    engine = app.state.db.engine.sync_engine
+    event.listen(engine, "checkout", on_checkout)
+    try:
+        yield taken
+    finally:
+        event.remove(engine, "checkout", on_checkout)
+
+
+async def test_hot_reads_run_on_kept_connections_not_the_pool(stack: Stack) -> None:
+    """Each read borrows one of a few kept connections: no pool checkout and checkin (nor,
+    on SQLite, the ROLLBACK of a checkin) per read, and at most ``size`` of them however
+    many reads run at once."""
+    f, grant = await _learnt_grant(stack)
+    app = stack.apps["funding"]
+    reads = app.state.db.reads
+    path = f"/api/v1/grants/{grant['id']}"
+    answers = await asyncio.gather(*(stack.funding.get(path, headers=f.staff) for _ in range(24)))
+    assert {a.status_code for a in answers} == {200}
+    assert reads.held <= reads.size
+    with pool_checkouts(app) as taken:
+        answers = await asyncio.gather(
+            *(stack.funding.get(path, headers=f.staff) for _ in range(24))
+        )
+    assert {a.status_code for a in answers} == {200}
+    assert [a.json() for a in answers] == [grant] * 24
+    assert taken == []
+    assert reads.held <= reads.size
+    assert len(reads.idle) == reads.held
+
+
+async def test_a_kept_connection_the_server_ended_is_replaced(stack: Stack, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("PostgreSQL ends backends; a SQLite file has none to lose")
+    f, grant = await _learnt_grant(stack)
+    app = stack.apps["funding"]
+    path = f"/api/v1/grants/{grant['id']}"
+    await asyncio.gather(*(stack.funding.get(path, headers=f.staff) for _ in range(8)))
+    ended = await end_other_backends(app.state.db.engine)
+    assert ended >= 1
+    for pause in (0.0, 0.2):  # before and after the closed sockets reach the event loop
+        await asyncio.sleep(pause)
+        answers = await asyncio.gather(
+            *(stack.funding.get(path, headers=f.staff) for _ in range(8))
+        )
+        assert [a.status_code for a in answers] == [200] * 8, answers[0].text
+
+
+async def test_a_read_that_finds_no_kept_connection_in_time_is_a_503(stack: Stack) -> None:
+    """All kept connections lent out for longer than the pool would wait: the read is
+    refused as a busy pool is (503, nothing to undo), and reads go on once they are back."""
+    f, grant = await _learnt_grant(stack)
+    reads = stack.apps["funding"].state.db.reads
+    path = f"/api/v1/grants/{grant['id']}"
+    taken = [await reads.borrow() for _ in range(reads.size)]
+    timeout, reads.timeout = reads.timeout, 0.2
+    try:
+        busy = await stack.funding.get(path, headers=f.staff)
+    finally:
+        reads.timeout = timeout
+        for raw in taken:
+            reads.give_back(raw)
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["content-type"] == "application/problem+json"
+    assert (await stack.funding.get(path, headers=f.staff)).json() == grant
+    assert len(reads.idle) == reads.held <= reads.size
