@@ -79,8 +79,11 @@ def date_time(day: date | str) -> str:
 
 
 def encoded(value: Any) -> orjson.Fragment:
-    """``value`` serialised once, to be written as it is into every item that holds it."""
-    return orjson.Fragment(orjson.dumps(value))
+    """``value`` serialised once, to be written as it is into every item that holds it.
+
+    Copied to a bytes object of its own size: ``orjson.dumps`` returns a small result in
+    its whole ~4 KiB output buffer, and thousands of them are kept (``Shapes``' caches)."""
+    return orjson.Fragment(bytes(memoryview(orjson.dumps(value))))
 
 
 class Shapes:
