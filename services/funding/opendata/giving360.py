@@ -227,7 +227,7 @@ def csv_row(
     if funding_orgs > 1:
         cells = list(funder_cells(funders)) if not isinstance(funders, tuple) else list(funders)
         cells += [""] * (2 * funding_orgs - len(cells))
-        row_cells = _csv_cells(row, recipient, cells, shapes)
+        row_cells = csv_cells(row, recipient, cells, shapes)
         return [
             *row_cells,
             neutralise((programme or {}).get("code", "")),
@@ -236,7 +236,7 @@ def csv_row(
         ]
     if not isinstance(funders, tuple):
         funders = funder_cells(funders[:1] or [{"id": "", "name": ""}])
-    return _csv_cells(row, recipient, funders, shapes)
+    return csv_cells(row, recipient, funders, shapes)
 
 
 def recipient_cells(recipient: dict[str, str]) -> tuple[str, ...]:
@@ -252,9 +252,9 @@ def funder_cells(funders: list[dict[str, str]]) -> tuple[str, ...]:
     return tuple(neutralise(f[key]) for f in funders for key in ("id", "name"))
 
 
-def _csv_cells(
-    row: Any, recipient: tuple[str, ...], funder_cells: Any, shapes: Shapes
-) -> list[str]:
+def csv_cells(row: Any, recipient: tuple[str, ...], funder_cells: Any, shapes: Shapes) -> list[str]:
+    """A grant's CSV cells with its recipient's and funders' cells given (``recipient_cells``,
+    ``funder_cells``): ``csv_row`` for a header of one funding organisation."""
     risky = FORMULA_STARTS  # most cells are not: neutralise only those that start so
     return [
         neutralise(c) if (c := row.grant_360_id).startswith(risky) else c,

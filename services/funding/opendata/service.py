@@ -281,6 +281,12 @@ class Export:
         recipient = self._shaped_recipient
         if self.fmt == "csv":
             orgs = self._funding_orgs
+            if orgs == 1 and not pooled and not any(r.pool_id for r in rows):
+                # Every grant the funder's own, under a header of one funding organisation.
+                cells, shaped = giving360.csv_cells, self._recipients_shaped
+                return giving360.csv_lines(
+                    [cells(r, shaped.get(r.partner_id) or recipient(r), own, shapes) for r in rows]
+                )
             lines = [
                 giving360.csv_row(r, funding_orgs=orgs, shapes=shapes, **self._parts(r))
                 if r.pool_id or r.id in pooled
@@ -291,10 +297,11 @@ class Export:
             ]
             return giving360.csv_lines(lines)
         item = shapes.item
+        shaped = self._recipients_shaped
         items = [
             giving360.grant_item(r, shapes=shapes, **self._parts(r))
             if r.pool_id or r.id in pooled
-            else item(r, recipient(r), own)
+            else item(r, shaped.get(r.partner_id) or recipient(r), own)
             for r in rows
         ]
         return giving360.json_chunk(items, first=first)
