@@ -5,10 +5,12 @@ import csv
 import io
 import json
 import random
+import tracemalloc
 import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
@@ -16,6 +18,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from services.common.http import ServiceClient
+from services.funding.opendata import giving360, repository
 from services.funding.opendata.service import Export
 from tests.funding.helpers import new_funder
 from tests.support import Stack
@@ -217,3 +220,46 @@ async def test_csv_cells_never_run_as_spreadsheet_formulas(stack: Stack) -> None
         assert row["Amount Awarded"] == "90000.00"  # a plain number stays a number
         risky = [v for v in row.values() if v and v[0] in "=+-@\t\r"]
         assert not risky, risky
+
+
+def test_shapes_kept_for_the_whole_export_are_their_own_size() -> None:
+    """A cached planned term (thousands are kept) holds its ~90 bytes, not the ~4 KiB buffer
+    ``orjson.dumps`` returned it in: that buffer put 20 MiB in the JSON export's peak."""
+    shapes = giving360.Shapes()
+    tracemalloc.start()
+    try:
+        kept = [
+            shapes.planned(f"2020-01-{1 + i % 28:02d}", f"{2021 + i}-12-31") for i in range(1000)
+        ]
+        size, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 1000
+    assert size < 512 * 1024, size
+
+
+async def test_export_survives_a_lost_copy_connection(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's batches come by COPY on a borrowed connection; if that connection is lost,
+    the batch is read again through the session: the same bytes, no error."""
+    f = await new_funder(stack)
+    await f.awarded(title="Line one\nline\ttwo \\N")
+    await f.awarded()
+    expected = await stack.funding.get("/api/v1/exports/360giving", headers=f.staff)
+    assert expected.status_code == 200
+    lost = []
+
+    async def lose(*args: Any, **kwargs: Any) -> Any:
+        lost.append(1)
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
+    monkeypatch.setattr(repository, "_copied_rows", lose)
+    for fmt in ("json", "csv"):
+        response = await stack.funding.get(
+            "/api/v1/exports/360giving", headers=f.staff, params={"format": fmt}
+        )
+        assert response.status_code == 200
+        if fmt == "json":
+            assert response.content == expected.content
+    assert bool(lost) == stack.apps["funding"].state.db.is_postgres

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from services.common.csvsafe import csv_bytes, neutralise
+from services.common.csvsafe import FORMULA_STARTS, csv_bytes, neutralise
+from services.common.money import minor_digits
 from services.funding.grants.schedule import major_units_text, term_months
 
 CSV_COLUMNS = (
@@ -66,43 +67,52 @@ def exact_number(amount: int, currency: str) -> orjson.Fragment:
     return orjson.Fragment(major_units_text(amount, currency).encode())
 
 
-def date_time(day: date) -> str:
-    """A date as the start of that day in UTC.
+def date_time(day: date | str) -> str:
+    """A date (or its ISO text) as the start of that day in UTC.
 
     The standard's date fields are ``oneOf`` a date-time *format* and a
     ``YYYY-MM-DD`` pattern. A validator that does not assert formats (the
     default) counts a plain date as matching both branches, so ``oneOf`` fails;
     a full date-time matches exactly one branch under any validator.
     """
-    return f"{day.isoformat()}T00:00:00Z"
+    return f"{day}T00:00:00Z"
 
 
 def encoded(value: Any) -> orjson.Fragment:
-    """``value`` serialised once, to be written as it is into every item that holds it."""
-    return orjson.Fragment(orjson.dumps(value))
+    """``value`` serialised once, to be written as it is into every item that holds it.
+
+    Copied to a bytes object of its own size: ``orjson.dumps`` returns a small result in
+    its whole ~4 KiB output buffer, and thousands of them are kept (``Shapes``' caches)."""
+    return orjson.Fragment(bytes(memoryview(orjson.dumps(value))))
 
 
 class Shapes:
-    """What repeats from grant to grant in one export (award dates, planned terms), shaped
-    once and reused: most grants share their dates with others. Bounded: each cache is
-    emptied when it passes ``limit`` entries, so memory stays flat."""
+    """What repeats from grant to grant in one export (planned terms, currencies' digits),
+    shaped once and reused: most grants share their terms with others. Bounded: each cache
+    is emptied when it passes ``limit`` entries, so memory stays flat.
+
+    Rows are ``ExportRow``s: every field already the text the export writes."""
 
     def __init__(self, limit: int = 5000) -> None:
         self.limit = limit
-        self._days: dict[date, str] = {}
-        self._planned: dict[tuple[date, date], orjson.Fragment] = {}
-        self._terms: dict[tuple[date, date], tuple[str, str, str]] = {}
+        self._planned: dict[tuple[str, str], orjson.Fragment] = {}
+        self._terms: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self._digits: dict[str, int] = {}
 
-    def day(self, day: date) -> str:
-        """``date_time(day)``."""
-        found = self._days.get(day)
-        if found is None:
-            if len(self._days) > self.limit:
-                self._days.clear()
-            found = self._days[day] = date_time(day)
-        return found
+    def amount(self, amount: str, currency: str) -> str:
+        """``major_units_text`` of an amount's decimal text."""
+        digits = self._digits.get(currency)
+        if digits is None:
+            digits = self._digits[currency] = minor_digits(currency)
+        if digits == 0:
+            return amount
+        if len(amount) > digits and amount[0] != "-":
+            # Canonical digits (no leading zeros) of at least one whole unit: split the text.
+            return f"{amount[:-digits]}.{amount[-digits:]}"
+        whole, fraction = divmod(abs(value := int(amount)), 10**digits)
+        return f"{'-' if value < 0 else ''}{whole}.{fraction:0{digits}d}"
 
-    def planned(self, start: date, end: date) -> orjson.Fragment:
+    def planned(self, start: str, end: str) -> orjson.Fragment:
         """A grant's ``plannedDates``: start, end and duration in months."""
         found = self._planned.get((start, end))
         if found is None:
@@ -113,7 +123,7 @@ class Shapes:
                     {
                         "startDate": date_time(start),
                         "endDate": date_time(end),
-                        "duration": term_months(start, end),
+                        "duration": term_months(date.fromisoformat(start), date.fromisoformat(end)),
                     }
                 ]
             )
@@ -127,25 +137,24 @@ class Shapes:
             "title": row.title,
             "description": row.description,
             "currency": row.currency,
-            "amountAwarded": exact_number(row.amount_awarded, row.currency),
-            "awardDate": self.day(row.approved_on),
+            "amountAwarded": orjson.Fragment(
+                self.amount(row.amount_awarded, row.currency).encode()
+            ),
+            "awardDate": row.approved_on + "T00:00:00Z",
             "plannedDates": self.planned(row.planned_start_date, row.planned_end_date),
             "recipientOrganization": recipient,
             "fundingOrganization": funders,
-            "dateModified": row.updated_at.isoformat(),
+            "dateModified": row.updated_at,
         }
 
-    def term(self, start: date, end: date) -> tuple[str, str, str]:
+    def term(self, start: str, end: str) -> tuple[str, str, str]:
         """A grant's planned start, end and duration as CSV cells."""
         found = self._terms.get((start, end))
         if found is None:
             if len(self._terms) > self.limit:
                 self._terms.clear()
-            found = self._terms[(start, end)] = (
-                start.isoformat(),
-                end.isoformat(),
-                str(term_months(start, end)),
-            )
+            months = term_months(date.fromisoformat(start), date.fromisoformat(end))
+            found = self._terms[(start, end)] = (start, end, str(months))
         return found
 
 
@@ -218,7 +227,7 @@ def csv_row(
     if funding_orgs > 1:
         cells = list(funder_cells(funders)) if not isinstance(funders, tuple) else list(funders)
         cells += [""] * (2 * funding_orgs - len(cells))
-        row_cells = _csv_cells(row, recipient, cells, shapes)
+        row_cells = csv_cells(row, recipient, cells, shapes)
         return [
             *row_cells,
             neutralise((programme or {}).get("code", "")),
@@ -227,7 +236,7 @@ def csv_row(
         ]
     if not isinstance(funders, tuple):
         funders = funder_cells(funders[:1] or [{"id": "", "name": ""}])
-    return _csv_cells(row, recipient, funders, shapes)
+    return csv_cells(row, recipient, funders, shapes)
 
 
 def recipient_cells(recipient: dict[str, str]) -> tuple[str, ...]:
@@ -243,20 +252,21 @@ def funder_cells(funders: list[dict[str, str]]) -> tuple[str, ...]:
     return tuple(neutralise(f[key]) for f in funders for key in ("id", "name"))
 
 
-def _csv_cells(
-    row: Any, recipient: tuple[str, ...], funder_cells: Any, shapes: Shapes
-) -> list[str]:
+def csv_cells(row: Any, recipient: tuple[str, ...], funder_cells: Any, shapes: Shapes) -> list[str]:
+    """A grant's CSV cells with its recipient's and funders' cells given (``recipient_cells``,
+    ``funder_cells``): ``csv_row`` for a header of one funding organisation."""
+    risky = FORMULA_STARTS  # most cells are not: neutralise only those that start so
     return [
-        neutralise(row.grant_360_id),
-        neutralise(row.title),
-        neutralise(row.description),
-        neutralise(row.currency),
-        major_units_text(row.amount_awarded, row.currency),
-        row.approved_on.isoformat(),
+        neutralise(c) if (c := row.grant_360_id).startswith(risky) else c,
+        neutralise(c) if (c := row.title).startswith(risky) else c,
+        neutralise(c) if (c := row.description).startswith(risky) else c,
+        neutralise(c) if (c := row.currency).startswith(risky) else c,
+        shapes.amount(row.amount_awarded, row.currency),
+        row.approved_on,
         *shapes.term(row.planned_start_date, row.planned_end_date),
         *recipient,
         *funder_cells,
-        row.updated_at.isoformat(),
+        row.updated_at,
     ]
 
 

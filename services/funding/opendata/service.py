@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,6 +83,15 @@ async def published_funder(*, session: AsyncSession, slug: str) -> uuid.UUID:
     return settings.funder_id
 
 
+class Batch(NamedTuple):
+    """A batch of ``repository.ExportRow``s with what its pooled grants need: their funding
+    organisations (grant id -> (funder id, share)s) and pools' names."""
+
+    rows: list[Any]
+    funders: dict[str, list[tuple[str, int | None]]]
+    pools: dict[str, str]
+
+
 class Export:
     """One 360Giving export of one funder's awarded grants, streamed in batches."""
 
@@ -100,25 +109,27 @@ class Export:
         self.funder_id = funder_id
         self.fmt = fmt
         self.batch_size = batch_size
-        self._funders: dict[uuid.UUID, dict[str, str]] = {}
-        self._recipients: dict[uuid.UUID, dict[str, Any] | None] = {}
+        # Rows are ``repository.ExportRow``s, all text: ids are keyed by their text here.
+        self._funders: dict[str, dict[str, str]] = {}
+        self._recipients: dict[str, dict[str, Any] | None] = {}
         self._prefix = ""
-        self._first: list[Any] = []
-        self._grant_funders: dict[uuid.UUID, list[tuple[uuid.UUID, int | None]]] = {}
-        self._pools: dict[uuid.UUID, str] = {}
+        self._first = Batch([], {}, {})
+        self._batch_pools: dict[str, str] = {}
+        self._grant_funders: dict[str, list[tuple[str, int | None]]] = {}
+        self._pools: dict[str, str] = {}
         self._funding_orgs = 1
         self._pooled = True
         self._own: list[dict[str, str]] = []
-        self._recipient_orgs: dict[tuple[uuid.UUID, str], tuple[Any, dict[str, str]]] = {}
+        self._recipient_orgs: dict[tuple[str, str], tuple[Any, dict[str, str]]] = {}
         self._shapes = giving360.Shapes(CACHE_LIMIT)
         # The funder's own grants name it, and each partner, the same way every time:
         # serialised once (JSON) or neutralised once (CSV cells).
         self._own_shaped: Any = None
-        self._recipients_shaped: dict[uuid.UUID, Any] = {}
+        self._recipients_shaped: dict[str, Any] = {}
 
     async def open(self) -> AsyncIterator[bytes]:
         """Check what can fail before the first byte (503, 404), then return the stream."""
-        funder = await self._funder(self.funder_id)
+        funder = await self._funder(str(self.funder_id))
         self._prefix = funder["prefix"]
         async with self.db.sessionmaker() as session:
             shape = await repository.pooled_shape(session, self.funder_id)
@@ -130,14 +141,13 @@ class Export:
             giving360.funder_cells(self._own) if self.fmt == "csv" else giving360.encoded(self._own)
         )
         self._first = await self._read(None)
-        if not self._first and self.fmt == "json":
+        if not self._first.rows and self.fmt == "json":
             raise NotFound(
                 "There are no awarded grants to publish yet: a 360Giving package holds at least one."
             )
-        await self._enrich(self._first)
         return self._stream()
 
-    async def _funder(self, funder_id: uuid.UUID) -> dict[str, str]:
+    async def _funder(self, funder_id: str) -> dict[str, str]:
         if funder_id not in self._funders:
             funder = await self.partners.get_json(f"/internal/funders/{funder_id}")
             if funder is None:
@@ -148,60 +158,75 @@ class Export:
             }
         return self._funders[funder_id]
 
-    async def _read(self, after: Any) -> list[Any]:
+    async def _read(self, after: tuple[str, str] | None) -> Batch:
+        """The next batch: its rows and, for its pooled grants, their funding organisations
+        and pools' names (carried with the batch: the next one is read while it renders)."""
+        rows = await repository.export_rows(
+            self.db,
+            funder_id=self.funder_id,
+            after=after,
+            limit=self.batch_size,
+            pooled=self._pooled,
+        )
+        # Only a pooled grant has funding organisations beyond its own funder.
+        pooled = [uuid.UUID(r.id) for r in rows if r.pool_id]
+        if not pooled:
+            return Batch(rows, {}, {})
         async with self.db.sessionmaker() as session:
-            rows = await repository.export_batch(
-                session,
-                funder_id=self.funder_id,
-                after=after,
-                limit=self.batch_size,
-                pooled=self._pooled,
-            )
-            # Only a pooled grant has funding organisations beyond its own funder.
-            pooled = [r.id for r in rows if r.pool_id is not None]
-            self._grant_funders = (
-                await repository.funders_of_grants(session, pooled) if pooled else {}
-            )
-            missing = {r.pool_id for r in rows if r.pool_id is not None} - set(self._pools)
+            found = await repository.funders_of_grants(session, pooled)
+            pool_ids = {r.pool_id for r in rows if r.pool_id}
+            missing = pool_ids - set(self._pools)
             if len(self._pools) > CACHE_LIMIT:
                 self._pools.clear()
             if missing:
-                self._pools.update(await repository.pool_names(session, sorted(missing, key=str)))
-        return rows
+                names = await repository.pool_names(session, sorted(map(uuid.UUID, missing)))
+                self._pools.update({str(pool_id): name for pool_id, name in names.items()})
+        funders = {
+            str(grant_id): [(str(f), share) for f, share in grant_funders]
+            for grant_id, grant_funders in found.items()
+        }
+        pools = {p: self._pools[p] for p in pool_ids if p in self._pools}
+        return Batch(rows, funders, pools)
 
-    async def _enrich(self, rows: list[Any]) -> None:
+    async def _enrich(self, batch: Batch) -> None:
+        """Look up the batch's partners (and funders) the export does not know yet; then it
+        is the batch being rendered (``_render`` reads its funders and pools)."""
+        rows = batch.rows
+        self._grant_funders, self._batch_pools = batch.funders, batch.pools
         if len(self._recipients) > CACHE_LIMIT:
             self._recipients.clear()
             self._recipient_orgs.clear()
             self._recipients_shaped.clear()
-        missing = sorted({r.partner_id for r in rows} - set(self._recipients), key=str)
+        missing = sorted({r.partner_id for r in rows} - set(self._recipients))
         for start in range(0, len(missing), IDS_PER_LOOKUP):
             chunk = missing[start : start + IDS_PER_LOOKUP]
             found = await self.partners.get_json(
                 f"/internal/funders/{self.funder_id}/partners",
-                params={"ids": [str(i) for i in chunk]},
+                params={"ids": chunk},
             )
-            by_id = {uuid.UUID(p["id"]): p for p in found or []}
+            by_id = {str(uuid.UUID(p["id"])): p for p in found or []}
             for partner_id in chunk:
                 self._recipients[partner_id] = by_id.get(partner_id)
                 self._recipients_shaped.pop(partner_id, None)
         # A pooled grant's partner may be in relationship with another member, not this funder.
-        unknown: dict[uuid.UUID, set[uuid.UUID]] = {}
+        unknown: dict[str, set[str]] = {}
+        me = str(self.funder_id)
         for row in rows:
-            if row.pool_id is not None and self._recipients.get(row.partner_id) is None:
+            if row.pool_id and self._recipients.get(row.partner_id) is None:
                 for funder_id, _ in self._grant_funders.get(row.id, []):
-                    if funder_id != self.funder_id:
+                    if funder_id != me:
                         unknown.setdefault(funder_id, set()).add(row.partner_id)
-        for funder_id, partner_ids in sorted(unknown.items(), key=lambda kv: str(kv[0])):
+        for funder_id, partner_ids in sorted(unknown.items()):
             wanted = sorted(p for p in partner_ids if self._recipients.get(p) is None)
             for start in range(0, len(wanted), IDS_PER_LOOKUP):
                 found = await self.partners.get_json(
                     f"/internal/funders/{funder_id}/partners",
-                    params={"ids": [str(i) for i in wanted[start : start + IDS_PER_LOOKUP]]},
+                    params={"ids": wanted[start : start + IDS_PER_LOOKUP]},
                 )
                 for partner in found or []:
-                    self._recipients[uuid.UUID(partner["id"])] = partner
-                    self._recipients_shaped.pop(uuid.UUID(partner["id"]), None)
+                    partner_id = str(uuid.UUID(partner["id"]))
+                    self._recipients[partner_id] = partner
+                    self._recipients_shaped.pop(partner_id, None)
         for funders in self._grant_funders.values():
             for funder_id, _ in funders:
                 await self._funder(funder_id)
@@ -217,22 +242,23 @@ class Export:
             recipient = known[1]
         else:
             recipient = giving360.recipient_org(
-                partner, partner_id=str(row.partner_id), prefix=prefix or self._prefix
+                partner, partner_id=row.partner_id, prefix=prefix or self._prefix
             )
             self._recipient_orgs[(row.partner_id, prefix)] = (partner, recipient)
-        if row.pool_id is None and row.id not in self._grant_funders:
+        if not row.pool_id and row.id not in self._grant_funders:
             return {"recipient": recipient, "funders": self._own}
-        shares = self._grant_funders.get(row.id) or [(self.funder_id, None)]
+        me = str(self.funder_id)
+        shares = self._grant_funders.get(row.id) or [(me, None)]
         funders = [
             {"id": self._funders[f]["id"], "name": self._funders[f]["name"]} for f, _ in shares
         ]
         parts: dict[str, Any] = {"recipient": recipient, "funders": funders}
-        if row.pool_id is not None:
+        if row.pool_id:
             parts["programme"] = {
-                "code": str(row.pool_id),
-                "title": self._pools.get(row.pool_id, "Pooled fund"),
+                "code": row.pool_id,
+                "title": self._batch_pools.get(row.pool_id, "Pooled fund"),
             }
-            parts["share"] = next((s for f, s in shares if f == self.funder_id), None)
+            parts["share"] = next((s for f, s in shares if f == me), None)
         return parts
 
     def _shaped_recipient(self, row: Any) -> Any:
@@ -255,9 +281,15 @@ class Export:
         recipient = self._shaped_recipient
         if self.fmt == "csv":
             orgs = self._funding_orgs
+            if orgs == 1 and not pooled and not any(r.pool_id for r in rows):
+                # Every grant the funder's own, under a header of one funding organisation.
+                cells, shaped = giving360.csv_cells, self._recipients_shaped
+                return giving360.csv_lines(
+                    [cells(r, shaped.get(r.partner_id) or recipient(r), own, shapes) for r in rows]
+                )
             lines = [
                 giving360.csv_row(r, funding_orgs=orgs, shapes=shapes, **self._parts(r))
-                if r.pool_id is not None or r.id in pooled
+                if r.pool_id or r.id in pooled
                 else giving360.csv_row(
                     r, recipient=recipient(r), funders=own, funding_orgs=orgs, shapes=shapes
                 )
@@ -265,18 +297,14 @@ class Export:
             ]
             return giving360.csv_lines(lines)
         item = shapes.item
+        shaped = self._recipients_shaped
         items = [
             giving360.grant_item(r, shapes=shapes, **self._parts(r))
-            if r.pool_id is not None or r.id in pooled
-            else item(r, recipient(r), own)
+            if r.pool_id or r.id in pooled
+            else item(r, shaped.get(r.partner_id) or recipient(r), own)
             for r in rows
         ]
         return giving360.json_chunk(items, first=first)
-
-    async def _next(self, after: Any) -> list[Any]:
-        rows = await self._read(after)
-        await self._enrich(rows)
-        return rows
 
     async def _stream(self) -> AsyncIterator[bytes]:
         yield (
@@ -284,23 +312,24 @@ class Export:
             if self.fmt == "json"
             else giving360.csv_header(self._funding_orgs)
         )
-        rows, first = self._first, True
-        self._first = []
-        while rows:
-            chunk = self._render(rows, first=first)
-            first = False
-            if len(rows) < self.batch_size:
-                yield chunk
-                break
-            # The next batch is read while this one is sent (rendered first: reading
-            # replaces the batch's funding organisations).
-            last = rows[-1]
-            following = asyncio.create_task(self._next((last.list_date, last.id)))
+        batch, first = self._first, True
+        self._first = Batch([], {}, {})
+        while batch.rows:
+            await self._enrich(batch)
+            rows, following = batch.rows, None
+            if len(rows) == self.batch_size:
+                # The next batch is read while this one is rendered and sent: its statement
+                # is on its way (sleep(0) lets the task send it) before rendering begins.
+                last = rows[-1]
+                following = asyncio.create_task(self._read((last.list_date, last.id)))
+                await asyncio.sleep(0)
             try:
+                chunk = self._render(rows, first=first)
+                first = False
                 yield chunk
-                rows = await following
+                batch = await following if following else Batch([], {}, {})
             finally:
-                if not following.done():
+                if following and not following.done():
                     following.cancel()
         if self.fmt == "json":
             yield giving360.PACKAGE_END
