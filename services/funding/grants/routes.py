@@ -238,7 +238,7 @@ async def list_grants(
     """
     page = await service.list_grants(session=session, caller=caller, query=query)
     answer = Response(
-        to_json([grant_values(g._mapping, g.funder_ids) for g in page.items]),
+        to_json([grant_values(g._asdict(), g.funder_ids) for g in page.items]),
         media_type="application/json",
     )
     page.apply(answer, "grants")
