@@ -37,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy import (
@@ -121,6 +122,8 @@ class Anchors:
 
 _anchors: Lru[tuple[Any, ...], Anchors] = Lru(ANCHOR_LISTS)
 _sql: Lru[Any, str] = Lru()
+# Each engine's URL as text (hashing a URL object renders it every time).
+_urls: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
 _version_columns: dict[tuple[bool, tuple[str, ...]], ColumnElement[Any]] = {}
 _counts: Lru[tuple[Any, ...], tuple[int | None, int, float]] = Lru()
 
@@ -149,7 +152,10 @@ def key_of(session: AsyncSession, stmt: Select[Any], cache_key: CacheKey) -> tup
         sql = str(stmt.compile(bind))
         _sql.put(cache_key.key, sql)
     params = tuple(repr(p.effective_value) for p in cache_key.bindparams)
-    return (id(bind), bind.url, sql, params)
+    url = _urls.get(bind)
+    if url is None:
+        url = _urls[bind] = bind.url.render_as_string()
+    return (id(bind), url, sql, params)
 
 
 def kept_count(key: tuple[Any, ...]) -> tuple[int, int] | None:
