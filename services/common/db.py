@@ -559,3 +559,32 @@ def _typed(row: Any, results: list[Callable[[Any], Any] | None]) -> list[Any]:
     return [
         process(value) if process else value for value, process in zip(row, results, strict=True)
     ]
+
+
+async def driver_rows(session: AsyncSession, sql: str, args: list[Any]) -> list[Any] | None:
+    """The driver's own rows of a compiled ``SELECT`` (``args`` already bound), read as
+    ``DriverRead`` reads: on the session's connection once a transaction has begun, else
+    on a pooled connection borrowed for this one read. None where it must go through the
+    session instead: outside a read-only request (a write request's transaction begins
+    with its first statement), or on a driver error (the session raises it as the error
+    handlers know it, or succeeds on a connection it replaced; a SELECT is safe to rerun)."""
+    if not read_only_request.get():
+        return None
+    if session.in_transaction():
+        connection = await session.connection()
+        return await _driver_rows(session, await connection.get_raw_connection(), sql, args)
+    raw = await session.bind.raw_connection()  # type: ignore[union-attr]
+    try:
+        return await _driver_rows(session, raw, sql, args)
+    finally:
+        await greenlet_spawn(raw.close)
+
+
+async def _driver_rows(session: AsyncSession, raw: Any, sql: str, args: list[Any]) -> Any:
+    driver = raw.driver_connection
+    try:
+        if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+            return await driver.fetch(sql, *args)
+        return await driver.execute_fetchall(sql, args)
+    except Exception:
+        return None

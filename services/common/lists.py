@@ -18,253 +18,58 @@ Every list can be sorted by ``id`` (react-admin's default sort) and filtered by
 A ``filter`` a list does not know is refused, never ignored. Lists that a service
 builds in memory (a handful of rows) page with :func:`page_of`, so they answer the
 same parameters and headers as the ones read from the database.
+
+What a page costs: an offset page of a list whose table keeps a version counts its total
+once per version (the count is kept with the version it was read at; the page's own
+statement reads the version, and only when it has moved is the list counted again, in
+the page's statement). A page of plain rows is compiled once per shape and read on the
+driver (:mod:`services.common.listdriver`). The parameters are parsed in
+:mod:`services.common.listparams`.
 """
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import orjson
-from fastapi import Query, Request, Response
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    tuple_,
-)
+from fastapi import Response
+from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.cache_key import CacheKey
 
 from services.common import listscale
-from services.common.cursors import (
-    MAX_FILTER_INT,
-    MAX_INDEX,
-    Cursor,
-    coerce_cursor_value,
-    decode_cursor,
-    encode_cursor,
-    is_int,
+from services.common.cursors import coerce_cursor_value, encode_cursor
+from services.common.listdriver import COUNT_LIMIT, PAGE_LIMIT, PAGE_OFFSET, read_page, shape_key
+from services.common.listparams import (
+    DEFAULT_PAGE_SIZE,
+    ListQuery,
+    filter_flag,
+    filter_values,
+    list_query,
+    one_query,
+    parse_uuid_list,
+    where_ids,
 )
-from services.common.errors import BadRequest
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "ESTIMATED_HEADER",
+    "ListQuery",
+    "Page",
+    "fetch_page",
+    "filter_flag",
+    "filter_values",
+    "list_query",
+    "one_query",
+    "page_of",
+    "parse_uuid_list",
+    "where_ids",
+]
 
 T = TypeVar("T")
 
-DEFAULT_PAGE_SIZE = 25
 # Present (``true``) when a list's ``Content-Range`` total is an estimate, not a count.
 ESTIMATED_HEADER = "X-Total-Count-Estimated"
-
-
-@dataclass(frozen=True, slots=True)
-class ListQuery:
-    """A parsed list request: one sort, a window and filters."""
-
-    resource: str
-    sort: str
-    descending: bool
-    start: int
-    end: int
-    filters: dict[str, Any] = field(default_factory=dict)
-    cursor: Cursor | None = None
-    exact_count_limit: int = listscale.EXACT_COUNT_LIMIT
-    anchor_every: int = listscale.ANCHOR_EVERY
-
-    @property
-    def limit(self) -> int:
-        return self.end - self.start + 1
-
-
-def _json_param(name: str, raw: str, example: str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            f"The '{name}' parameter is not valid JSON. Send it like {name}={example}.",
-            slug="bad-list-parameter",
-            errors={name: ["is not valid JSON"]},
-        ) from exc
-
-
-def _check_filter_values(value: Any) -> None:
-    """Numbers in a filter must fit what the databases store, and text must hold no NUL
-    (PostgreSQL's text cannot); anything else is a 400."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_filter_values(key)
-            _check_filter_values(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_filter_values(item)
-    elif isinstance(value, str) and "\x00" in value:
-        raise BadRequest(
-            "Text in 'filter' cannot hold a NUL character (\\u0000).",
-            slug="bad-list-parameter",
-            errors={"filter": ["holds a NUL character"]},
-        )
-    elif (is_int(value) or isinstance(value, float)) and not abs(value) <= MAX_FILTER_INT:
-        raise BadRequest(
-            f"A number in 'filter' is out of range: whole numbers go up to {MAX_FILTER_INT}.",
-            slug="bad-list-parameter",
-            errors={"filter": ["holds a number out of range"]},
-        )
-
-
-def list_query(
-    resource: str,
-    *,
-    sortable: Sequence[str],
-    filterable: Sequence[str],
-    default_sort: tuple[str, str] = ("created_at", "DESC"),
-    max_page_size: int | None = None,
-) -> Callable[..., ListQuery]:
-    """A FastAPI dependency that parses and checks the list parameters of ``resource``.
-
-    ``id`` is always sortable and filterable (react-admin sorts by it by default and
-    fetches many by it); any other filter not in ``filterable`` is a 400.
-    """
-    sortable_set = {*sortable, "id"}
-    filterable_set = {*filterable, "id"}
-
-    async def parse(
-        request: Request,
-        sort: str | None = Query(
-            None,
-            description='Sort as a JSON pair: ["field","ASC"|"DESC"].',
-            examples=['["created_at","DESC"]'],
-        ),
-        range_: str | None = Query(
-            None,
-            alias="range",
-            description="Window as a JSON pair of 0-based inclusive indexes.",
-            examples=["[0,24]"],
-        ),
-        filter_: str | None = Query(
-            None,
-            alias="filter",
-            description='Filters as a JSON object, e.g. {"id":["..."]}.',
-            examples=["{}"],
-        ),
-        cursor: str | None = Query(
-            None, description="Continue after the last row of a page (its X-Next-Cursor header)."
-        ),
-    ) -> ListQuery:
-        field_name, direction = default_sort
-        if sort is not None:
-            value = _json_param("sort", sort, '["created_at","DESC"]')
-            if (
-                not isinstance(value, list)
-                or len(value) != 2
-                or not all(isinstance(v, str) for v in value)
-            ):
-                raise BadRequest(
-                    'The \'sort\' parameter must be a JSON pair like ["created_at","DESC"].',
-                    slug="bad-list-parameter",
-                    errors={"sort": ["must be a pair of field and direction"]},
-                )
-            field_name, direction = value
-            if field_name not in sortable_set:
-                allowed = ", ".join(sorted(sortable_set))
-                raise BadRequest(
-                    f"{resource} cannot be sorted by '{field_name}'. Sort by one of: {allowed}.",
-                    slug="bad-list-parameter",
-                    errors={"sort": [f"'{field_name}' is not sortable"]},
-                )
-            if direction.upper() not in {"ASC", "DESC"}:
-                raise BadRequest(
-                    f"The sort direction must be ASC or DESC, not '{direction}'.",
-                    slug="bad-list-parameter",
-                    errors={"sort": ["direction must be ASC or DESC"]},
-                )
-        start, end = 0, DEFAULT_PAGE_SIZE - 1
-        if range_ is not None:
-            value = _json_param("range", range_, "[0,24]")
-            if (
-                not isinstance(value, list)
-                or len(value) != 2
-                or not all(is_int(v) for v in value)
-                or value[0] < 0
-                or value[1] < value[0]
-            ):
-                raise BadRequest(
-                    "The 'range' parameter must be a JSON pair of whole numbers [start,end] "
-                    "with 0 <= start <= end, like [0,24].",
-                    slug="bad-list-parameter",
-                    errors={"range": ["must be [start,end] with 0 <= start <= end"]},
-                )
-            if value[0] > MAX_INDEX:
-                raise BadRequest(
-                    f"The 'range' start is out of range: it goes up to {MAX_INDEX}.",
-                    slug="bad-list-parameter",
-                    errors={"range": [f"start must be at most {MAX_INDEX}"]},
-                )
-            start, end = value
-        # The route's own cap, else the service's (TRELLIS_<SERVICE>_MAX_PAGE_SIZE).
-        cap = max_page_size or getattr(request.app.state.settings, "max_page_size", 100)
-        end = min(end, start + cap - 1)
-        filters: dict[str, Any] = {}
-        if filter_ is not None:
-            value = _json_param("filter", filter_, '{"id":["..."]}')
-            if not isinstance(value, dict):
-                raise BadRequest(
-                    "The 'filter' parameter must be a JSON object of field names to values.",
-                    slug="bad-list-parameter",
-                    errors={"filter": ["must be a JSON object"]},
-                )
-            unknown = sorted(set(value) - filterable_set)
-            if unknown:
-                allowed = ", ".join(sorted(filterable_set))
-                raise BadRequest(
-                    f"{resource} cannot be filtered by {', '.join(repr(u) for u in unknown)}. "
-                    f"Filter by one of: {allowed}.",
-                    slug="bad-list-parameter",
-                    errors={"filter": [f"unknown filter {u!r}" for u in unknown]},
-                )
-            _check_filter_values(value)
-            filters = value
-        descending = direction.upper() == "DESC"
-        decoded = None
-        if cursor:
-            decoded = decode_cursor(cursor, field_name, descending)
-            # A cursor page is as long as the range asks; it starts where the cursor says.
-            start, end = decoded.position, decoded.position + (end - start)
-        settings = request.app.state.settings
-        return ListQuery(
-            resource,
-            field_name,
-            descending,
-            start,
-            end,
-            filters,
-            decoded,
-            getattr(settings, "list_exact_count_limit", listscale.EXACT_COUNT_LIMIT),
-            getattr(settings, "list_anchor_every", listscale.ANCHOR_EVERY),
-        )
-
-    return parse
-
-
-def parse_uuid_list(name: str, value: Any) -> list[uuid.UUID]:
-    """A filter value that is one id or a list of ids."""
-    values = value if isinstance(value, list) else [value]
-    try:
-        return [uuid.UUID(str(v)) for v in values]
-    except ValueError as exc:
-        raise BadRequest(
-            f"The '{name}' filter must hold ids (UUIDs).",
-            slug="bad-list-parameter",
-            errors={"filter": [f"{name} must be a UUID or a list of UUIDs"]},
-        ) from exc
-
-
-def filter_values(name: str, value: Any, allowed: Sequence[str]) -> list[str]:
-    """A filter value that is one of ``allowed`` or a list of them."""
-    values = value if isinstance(value, list) else [value]
-    bad = [v for v in values if v not in allowed]
-    if bad:
-        raise BadRequest(
-            f"The '{name}' filter takes {', '.join(allowed)}; {bad[0]!r} is not one of them.",
-            slug="bad-list-parameter",
-            errors={"filter": [f"{name} must be one of {', '.join(allowed)}"]},
-        )
-    return [str(v) for v in values]
 
 
 @dataclass(slots=True)
@@ -301,6 +106,140 @@ def _entity_rows(stmt: Select[Any]) -> bool:
     return len(described) == 1 and described[0]["expr"] is described[0]["entity"]
 
 
+class _Shape:
+    """How one page of a list is read: the list's statement, its order and its columns."""
+
+    __slots__ = ("by_id", "columns", "id_column", "query", "sort_column", "stmt", "versioned")
+
+    def __init__(
+        self,
+        stmt: Select[Any],
+        query: ListQuery,
+        *,
+        sort_column: ColumnElement[Any],
+        id_column: ColumnElement[Any],
+        by_id: bool,
+        versioned: listscale.Versioned | None,
+        columns: Sequence[ColumnElement[Any]],
+    ) -> None:
+        self.stmt, self.query, self.sort_column, self.id_column = (
+            stmt,
+            query,
+            sort_column,
+            id_column,
+        )
+        self.by_id, self.versioned, self.columns = by_id, versioned, columns
+
+    def count_column(self, bound: Any = None) -> ColumnElement[int]:
+        key = self.id_column if self.versioned else None
+        return listscale.count_column(self.stmt, self.query.exact_count_limit, key=key, bound=bound)
+
+    def ordered(self) -> Select[Any]:
+        """The list's rows in the page's order (then by id), with the per-row columns."""
+        descending = self.query.descending
+        direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
+        order = [self.id_column] if self.by_id else [self.sort_column, self.id_column]
+        return self.stmt.order_by(*(direction(c) for c in order)).add_columns(*self.columns)
+
+    def tail(self, session: AsyncSession, counted: bool) -> list[ColumnElement[Any]]:
+        """The columns after the row's own: its total (``counted``), then its version."""
+        tail = [self.count_column()] if counted else []
+        if self.versioned:
+            tail.append(listscale.version_column(session, self.versioned))
+        return tail
+
+    def total_of(self, row: Any) -> int:
+        return row[len(row) - 1 - int(bool(self.versioned))]
+
+    def offset_page(
+        self, session: AsyncSession, counted: bool, *, limit: Any, offset: Any, bound: Any = None
+    ) -> Select[Any]:
+        tail = self.tail(session, False)
+        if counted:
+            tail.insert(0, self.count_column(bound))
+        return self.ordered().offset(offset).limit(limit).add_columns(*tail)
+
+    def cursor_page(self, session: AsyncSession, counted: bool) -> Select[Any]:
+        query, cursor = self.query, self.query.cursor
+        assert cursor is not None
+        row_uuid = uuid.UUID(cursor.row_id)
+        if self.by_id:
+            after = self.id_column < row_uuid if query.descending else self.id_column > row_uuid
+        else:
+            value = coerce_cursor_value(self.sort_column, cursor.value)
+            keys = tuple_(self.sort_column, self.id_column)
+            after = keys < (value, row_uuid) if query.descending else keys > (value, row_uuid)
+        page = self.ordered().where(after).limit(query.limit + 1)
+        return page.add_columns(*self.tail(session, counted))
+
+
+async def _offset_rows(
+    session: AsyncSession, shape: _Shape, cache_key: CacheKey | None, counted: bool
+) -> list[Any]:
+    """An offset page's rows (and tail), on the driver where its shape allows."""
+    query = shape.query
+    if cache_key is not None:
+        key = shape_key(
+            session.bind.dialect,  # type: ignore[union-attr]
+            cache_key,
+            query.sort,
+            query.descending,
+            counted,
+            shape.versioned,
+            objects=(shape.sort_column, shape.id_column, *shape.columns),
+        )
+
+        def build() -> tuple[Select[Any] | None, Sequence[Any]]:
+            if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
+                return None, ()
+            page = shape.offset_page(
+                session, counted, limit=PAGE_LIMIT, offset=PAGE_OFFSET, bound=COUNT_LIMIT
+            )
+            return page, (shape.sort_column, shape.id_column, *shape.columns)
+
+        window = {
+            PAGE_LIMIT.key: query.limit + 1,
+            PAGE_OFFSET.key: query.start,
+            COUNT_LIMIT.key: query.exact_count_limit + 1,
+        }
+        rows = await read_page(session, key, build, cache_key, window)
+        if rows is not None:
+            return rows
+    page = shape.offset_page(session, counted, limit=query.limit + 1, offset=query.start)
+    return list((await session.execute(page)).all())
+
+
+async def _offset_page(
+    session: AsyncSession, shape: _Shape, count: bool
+) -> tuple[list[Any], int | None, int | None, tuple[Any, ...]]:
+    """An offset page: its rows, its total (None when the page is empty), the version it
+    was read at and the list's key. A versioned list's total is the count kept at the
+    version the page reads, else counted in the page's statement (and kept)."""
+    stmt = shape.stmt
+    cache_key = None if stmt._order_by_clauses else stmt._generate_cache_key()
+    if cache_key is not None:
+        key = listscale.key_of(session, stmt, cache_key)
+    else:
+        key = listscale.list_key(session, stmt)
+    kept = listscale.kept_count(key) if count and shape.versioned else None
+    rows = await _offset_rows(session, shape, cache_key, count and kept is None)
+    version = rows[0][-1] if shape.versioned and rows else None
+    if not count or not rows:
+        return rows, None, version, key
+    if kept is not None:
+        if version == kept[0]:
+            return rows, kept[1], version, key
+        # The table has changed since: count again, with the page, in one statement.
+        rows = await _offset_rows(session, shape, cache_key, True)
+        if not rows:
+            return rows, None, None, key
+        version = rows[0][-1]
+    total = shape.total_of(rows[0])
+    if shape.versioned and total <= shape.query.exact_count_limit:
+        listscale.keep_count(key, version, total)
+    return rows, total, version, key
+
+
 async def fetch_page(
     session: AsyncSession,
     stmt: Select[Any],
@@ -319,54 +258,44 @@ async def fetch_page(
     the sort come in a stable order and a cursor continues exactly. Sorting by
     ``id`` needs no entry in ``sort_columns``: it is ``id_column``. A statement of one
     ORM entity gives its objects; a statement of columns gives its rows (cheaper: no
-    objects are built), with ``list_total`` and ``list_version`` among their fields.
-    ``columns`` are read for the page's rows only (not counted, not anchored): e.g. a
-    row's children gathered by :func:`services.common.listscale.related_ids`.
+    objects are built, and offset pages are read on the driver), with ``list_total``
+    and ``list_version`` among their fields. ``columns`` are read for the page's rows
+    only (not counted, not anchored): e.g. a row's children gathered by
+    :func:`services.common.listscale.related_ids`; they must be built once (module
+    constants), not per request: a page's compiled shape names them.
 
     The total is exact up to the query's ``exact_count_limit`` and may be an estimate
     beyond it (:mod:`services.common.listscale`); it is read in the page's own
-    statement (one round trip). ``versioned`` names the table version
-    (``list_versions``) that every row ``stmt`` can match depends on, and nothing else:
-    it lets deep ``range`` pages seek from anchors and keeps exact totals of large lists;
-    a tuple names several tables (a list that joins or tests another table).
+    statement (one round trip), or kept from the last count at the table's version.
+    ``versioned`` names the table version (``list_versions``) that every row ``stmt``
+    can match depends on, and nothing else: it lets deep ``range`` pages seek from
+    anchors and keeps exact totals; a tuple names several tables (a list that joins or
+    tests another table).
     """
     by_id = query.sort == "id" and "id" not in sort_columns
     sort_column = id_column if by_id else sort_columns[query.sort]
     if versioned and not by_id and listscale.nullable(sort_column):
         versioned = None
-    extras: list[ColumnElement[Any]] = []
-    if count:
-        extras.append(
-            listscale.count_column(
-                stmt, query.exact_count_limit, key=id_column if versioned else None
-            )
-        )
-    direction = (lambda c: c.desc()) if query.descending else (lambda c: c.asc())
-    ordered = stmt.order_by(
-        *([direction(id_column)] if by_id else [direction(sort_column), direction(id_column)])
-    ).add_columns(*columns)
+    shape = _Shape(
+        stmt,
+        query,
+        sort_column=sort_column,
+        id_column=id_column,
+        by_id=by_id,
+        versioned=versioned,
+        columns=columns,
+    )
     key: tuple[Any, ...] = ()
     found: list[Any] | None = None
     version: int | None = None
+    total: int | None = None
     if query.cursor is not None:
-        row_uuid = uuid.UUID(query.cursor.row_id)
-        if by_id:
-            ordered = ordered.where(
-                id_column < row_uuid if query.descending else id_column > row_uuid
-            )
-        else:
-            value = coerce_cursor_value(sort_column, query.cursor.value)
-            key_columns = tuple_(sort_column, id_column)
-            ordered = ordered.where(
-                key_columns < (value, row_uuid)
-                if query.descending
-                else key_columns > (value, row_uuid)
-            )
+        found = list((await session.execute(shape.cursor_page(session, count))).all())
     elif versioned and query.start >= query.anchor_every:
         key = listscale.list_key(session, stmt)
         anchored = await listscale.anchored_rows(
             session,
-            ordered,
+            shape.ordered(),
             stmt,
             (*key, query.sort, query.descending, query.anchor_every),
             sort_column=sort_column,
@@ -377,22 +306,18 @@ async def fetch_page(
             limit=query.limit + 1,
             every=query.anchor_every,
             versioned=versioned,
-            columns=extras,
+            columns=[shape.count_column()] if count else [],
         )
         if anchored is not None:
             found, version = anchored
     if found is None:
-        page_stmt = ordered if query.cursor is not None else ordered.offset(query.start)
-        page_stmt = page_stmt.limit(query.limit + 1).add_columns(*extras)
-        if versioned:
-            page_stmt = page_stmt.add_columns(listscale.version_column(session, versioned))
-        found = list((await session.execute(page_stmt)).all())
-        version = found[0][-1] if versioned and found else None
-    total = 0
-    if count:
-        if found:
-            total = found[0][len(found[0]) - len(extras) - int(bool(versioned))]
-        elif query.start or query.cursor is not None:
+        found, total, version, key = await _offset_page(session, shape, count)
+    elif count and found:
+        total = shape.total_of(found[0])
+        version = found[0][-1] if versioned else None
+    if total is None:
+        total = 0
+        if count and not found and (query.start or query.cursor is not None):
             total = await listscale.bounded_count(
                 session, stmt, query.exact_count_limit, key=id_column if versioned else None
             )
@@ -477,35 +402,3 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def where_ids(
-    stmt: Select[Any], filters: dict[str, Any], columns: dict[str, ColumnElement[Any]]
-) -> Select[Any]:
-    """``stmt`` narrowed by each id filter present in ``filters`` (one id or a list of them).
-
-    ``columns`` maps a filter name (``funder_id``, ``partner_id``...) to its column: what
-    react-admin's ``getManyReference`` sends to read the records of one parent.
-    """
-    for name, column in columns.items():
-        if name in filters:
-            stmt = stmt.where(column.in_(parse_uuid_list(name, filters[name])))
-    return stmt
-
-
-def one_query(resource: str, record_id: Any) -> ListQuery:
-    """A query for one record by id: how a ``GET /{list}/{id}`` reuses its list's visibility."""
-    return ListQuery(resource, "id", False, 0, 0, {"id": [str(record_id)]})
-
-
-def filter_flag(name: str, value: Any) -> bool:
-    """A yes/no filter: ``true`` or ``false`` (JSON, or as text); anything else is a 400."""
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise BadRequest(
-        f"The '{name}' filter takes true or false.",
-        slug="bad-list-parameter",
-        errors={"filter": [f"{name} must be true or false"]},
-    )

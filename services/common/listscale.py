@@ -37,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy import (
@@ -56,6 +57,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.cache_key import CacheKey
 from sqlalchemy.sql.expression import ClauseElement, Executable, FunctionElement
 from sqlalchemy.types import TypeDecorator
 
@@ -88,7 +90,7 @@ def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-class _Lru(Generic[K, V]):
+class Lru(Generic[K, V]):
     """A small least-recently-used map."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
@@ -118,10 +120,12 @@ class Anchors:
     keys: list[tuple[Any, Any]]
 
 
-_anchors: _Lru[tuple[Any, ...], Anchors] = _Lru(ANCHOR_LISTS)
-_sql: _Lru[Any, str] = _Lru()
+_anchors: Lru[tuple[Any, ...], Anchors] = Lru(ANCHOR_LISTS)
+_sql: Lru[Any, str] = Lru()
+# Each engine's URL as text (hashing a URL object renders it every time).
+_urls: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
 _version_columns: dict[tuple[bool, tuple[str, ...]], ColumnElement[Any]] = {}
-_counts: _Lru[tuple[Any, ...], tuple[int | None, int, float]] = _Lru()
+_counts: Lru[tuple[Any, ...], tuple[int | None, int, float]] = Lru()
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -132,16 +136,41 @@ def list_key(session: AsyncSession, stmt: Select[Any]) -> tuple[Any, ...]:
     """What identifies one list: its database, its SQL and its parameters (the caller's
     scope among them). The SQL is compiled once per SQLAlchemy cache key of the
     statement, not on every request."""
-    bind = session.get_bind()
-    unordered = stmt.order_by(None)
+    unordered = stmt.order_by(None) if stmt._order_by_clauses else stmt
     cache_key = unordered._generate_cache_key()
     assert cache_key is not None
+    return key_of(session, unordered, cache_key)
+
+
+def key_of(session: AsyncSession, stmt: Select[Any], cache_key: CacheKey) -> tuple[Any, ...]:
+    """:func:`list_key` of ``stmt``, unordered, whose cache key is ``cache_key``. (Keyed by
+    SQL, not by the cache key itself: a statement's key can differ with how SQLAlchemy
+    has handled its parts, e.g. an ORM subquery, while its SQL stays the same.)"""
+    bind = session.get_bind()
     sql = _sql.get(cache_key.key)
     if sql is None:
-        sql = str(unordered.compile(bind))
+        sql = str(stmt.compile(bind))
         _sql.put(cache_key.key, sql)
     params = tuple(repr(p.effective_value) for p in cache_key.bindparams)
-    return (id(bind), bind.url.render_as_string(), sql, params)
+    url = _urls.get(bind)
+    if url is None:
+        url = _urls[bind] = bind.url.render_as_string()
+    return (id(bind), url, sql, params)
+
+
+def kept_count(key: tuple[Any, ...]) -> tuple[int, int] | None:
+    """The exact count of the list ``key`` kept with the table version it was taken at."""
+    kept = _counts.get(key)
+    if kept is None or kept[0] is None:
+        return None
+    return kept[0], kept[1]
+
+
+def keep_count(key: tuple[Any, ...], version: int | None, total: int) -> None:
+    """Keep the exact ``total`` of the list ``key``, read at table ``version`` (a
+    PostgreSQL transaction that has changed the table reads none: nothing is kept)."""
+    if version is not None:
+        _counts.put(key, (version, total, time.monotonic()))
 
 
 Versioned = str | tuple[str, ...]
@@ -182,10 +211,10 @@ def version_column(session: AsyncSession, names: Versioned) -> ColumnElement[Any
     return built
 
 
-def _window(stmt: Select[Any], limit: int, key: Any) -> Any:
+def _window(stmt: Select[Any], limit: int, key: Any, bound: Any = None) -> Any:
     if key is not None:
         stmt = stmt.with_only_columns(key, maintain_column_froms=True)
-    return stmt.order_by(None).limit(limit + 1).subquery()
+    return stmt.order_by(None).limit(limit + 1 if bound is None else bound).subquery()
 
 
 async def bounded_count(
@@ -198,11 +227,14 @@ async def bounded_count(
     return int((await session.execute(select(func.count()).select_from(window))).scalar_one())
 
 
-def count_column(stmt: Select[Any], limit: int, *, key: Any = None) -> ColumnElement[int]:
+def count_column(
+    stmt: Select[Any], limit: int, *, key: Any = None, bound: Any = None
+) -> ColumnElement[int]:
     """:func:`bounded_count` as a column of the page's own statement (labelled
     ``list_total``): one round trip for the page and its total. It does not depend on the
-    outer row, so both databases run it once per statement."""
-    window = _window(stmt, limit, key)
+    outer row, so both databases run it once per statement. ``bound``, a parameter, stands
+    for ``limit + 1`` in a statement compiled once for any limit."""
+    window = _window(stmt, limit, key, bound)
     return select(func.count()).select_from(window).scalar_subquery().label("list_total")
 
 

@@ -15,6 +15,7 @@ from services.common.lists import (
     ListQuery,
     Page,
     fetch_page,
+    filter_flag,
     filter_values,
     parse_uuid_list,
     where_ids,
@@ -74,18 +75,6 @@ def _year(name: str, value: Any) -> tuple[date, date]:
             slug="bad-list-parameter",
             errors={"filter": [f"{name} must be a year"]},
         ) from exc
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise BadRequest(
-        f"The '{name}' filter takes true or false.",
-        slug="bad-list-parameter",
-        errors={"filter": [f"{name} must be true or false"]},
-    )
 
 
 def _scope(stmt: Select[Any], model: Any, *, funder_id: uuid.UUID | None, partner_id: Any) -> Any:
@@ -181,7 +170,7 @@ async def list_grants(
         stmt = stmt.where(Grant.pool_id.in_(parse_uuid_list("pool_id", f["pool_id"])))
     if "overdue" in f:
         late = exists().where(Instalment.grant_id == Grant.id, overdue_clause(today))
-        stmt = stmt.where(late if _flag("overdue", f["overdue"]) else ~late)
+        stmt = stmt.where(late if filter_flag("overdue", f["overdue"]) else ~late)
     if f.get("q"):
         needle = f"%{str(f['q']).lower()}%"
         stmt = stmt.where(func.lower(Grant.title).like(needle) | (Grant.reference == f["q"]))
@@ -269,7 +258,7 @@ async def list_instalments(
         stmt = stmt.where(Instalment.due_date.between(first, last))
     if "overdue" in f:
         clause = overdue_clause(today)
-        stmt = stmt.where(clause if _flag("overdue", f["overdue"]) else ~clause)
+        stmt = stmt.where(clause if filter_flag("overdue", f["overdue"]) else ~clause)
     return await fetch_page(
         session,
         stmt,
@@ -375,7 +364,7 @@ async def list_payments(
         stmt = stmt.where(Payment.paid_on.between(first, last))
     if "overdue" in f:
         late = Payment.paid_on > Payment.due_date
-        stmt = stmt.where(late if _flag("overdue", f["overdue"]) else ~late)
+        stmt = stmt.where(late if filter_flag("overdue", f["overdue"]) else ~late)
     return await fetch_page(
         session,
         stmt,
