@@ -499,55 +499,12 @@ class DriverRead:
 
     async def rows(self, session: AsyncSession, **params: Any) -> list[Any]:
         """The rows the statement selects with ``params``."""
-        if not read_only_request.get():
-            return await self._through_session(session, params)
-        if session.in_transaction():
-            # The session holds a connection (and maybe the writes this request made):
-            # read on it, to see them.
-            connection = await session.connection()
-            raw = await connection.get_raw_connection()
-            fetched = await self._fetch(session, raw, params)
-            return fetched if fetched is not None else await self._through_session(session, params)
-        # Nothing begun: a connection kept for reads, or one borrowed from the pool for
-        # this one read, without the SQLAlchemy connection and transaction objects.
-        reads: ReadConnections | None = session.info.get(READS)
-        if reads is not None:
-            lent = await reads.borrow()
-            try:
-                fetched = await self._fetch(session, lent, params)
-            except BaseException:
-                await reads.discard(lent)
-                raise
-            if fetched is None:  # the driver failed: this connection is not lent again
-                await reads.discard(lent)
-                return await self._through_session(session, params)
-            reads.give_back(lent)
-            return fetched
-        raw = await session.bind.raw_connection()  # type: ignore[union-attr]
-        try:
-            fetched = await self._fetch(session, raw, params)
-        finally:
-            await greenlet_spawn(raw.close)
-        return fetched if fetched is not None else await self._through_session(session, params)
-
-    async def _fetch(
-        self, session: AsyncSession, raw: Any, params: dict[str, Any]
-    ) -> list[Any] | None:
-        """The rows, or None if the driver failed (the caller reads through the session)."""
         dialect = session.bind.dialect  # type: ignore[union-attr]
         sql, binds, results = self._compiled.get(dialect.name) or self._compile(dialect)
         args = [process(params[name]) if process else params[name] for name, process in binds]
-        driver = raw.driver_connection
-        try:
-            if dialect.name == "postgresql":
-                fetched = await driver.fetch(sql, *args)
-            else:
-                fetched = await driver.execute_fetchall(sql, args)
-        except Exception:
-            # The driver's own error (a lost connection, a busy database): the same read
-            # through SQLAlchemy raises it as the error handlers know it (a 503), or
-            # succeeds on a connection it replaced. A SELECT is safe to run again.
-            return None
+        fetched = await driver_rows(session, sql, args)
+        if fetched is None:
+            return await self._through_session(session, params)
         return [self.row(*_typed(row, results)) for row in fetched]
 
     async def _through_session(self, session: AsyncSession, params: dict[str, Any]) -> list[Any]:
@@ -562,25 +519,44 @@ def _typed(row: Any, results: list[Callable[[Any], Any] | None]) -> list[Any]:
 
 
 async def driver_rows(session: AsyncSession, sql: str, args: list[Any]) -> list[Any] | None:
-    """The driver's own rows of a compiled ``SELECT`` (``args`` already bound), read as
-    ``DriverRead`` reads: on the session's connection once a transaction has begun, else
-    on a pooled connection borrowed for this one read. None where it must go through the
-    session instead: outside a read-only request (a write request's transaction begins
-    with its first statement), or on a driver error (the session raises it as the error
-    handlers know it, or succeeds on a connection it replaced; a SELECT is safe to rerun)."""
+    """The driver's own rows of a compiled ``SELECT`` (``args`` already bound).
+
+    Read on the session's connection once a transaction has begun (to see the request's
+    own writes); else on a connection kept for reads (``ReadConnections``), or one
+    borrowed from the pool for this one read, without SQLAlchemy's connection and
+    transaction objects. None where it must go through the session instead: outside a
+    read-only request (a write request's transaction begins with its first statement),
+    or on a driver error (the session raises it as the error handlers know it, or
+    succeeds on a connection it replaced; a SELECT is safe to rerun).
+    """
     if not read_only_request.get():
         return None
     if session.in_transaction():
         connection = await session.connection()
-        return await _driver_rows(session, await connection.get_raw_connection(), sql, args)
+        return await _driver_fetch(session, await connection.get_raw_connection(), sql, args)
+    reads: ReadConnections | None = session.info.get(READS)
+    if reads is not None:
+        lent = await reads.borrow()
+        try:
+            fetched = await _driver_fetch(session, lent, sql, args)
+        except BaseException:
+            await reads.discard(lent)
+            raise
+        if fetched is None:  # the driver failed: this connection is not lent again
+            await reads.discard(lent)
+        else:
+            reads.give_back(lent)
+        return fetched
     raw = await session.bind.raw_connection()  # type: ignore[union-attr]
     try:
-        return await _driver_rows(session, raw, sql, args)
+        return await _driver_fetch(session, raw, sql, args)
     finally:
         await greenlet_spawn(raw.close)
 
 
-async def _driver_rows(session: AsyncSession, raw: Any, sql: str, args: list[Any]) -> Any:
+async def _driver_fetch(session: AsyncSession, raw: Any, sql: str, args: list[Any]) -> Any:
+    """The driver's rows, or None if the driver failed (its own error: a lost connection,
+    a busy database)."""
     driver = raw.driver_connection
     try:
         if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
