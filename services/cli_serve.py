@@ -12,6 +12,7 @@ import uvicorn
 
 from services.cli import APP_FACTORIES, CliError, _host, _port, _settings
 from services.common.auth import KeyStore
+from services.common.collector import pace_for_serving
 from services.common.migrate import upgrade
 from services.common.server import ProblemHttpToolsProtocol
 from services.common.settings import CommonSettings, ServiceSettings
@@ -66,6 +67,7 @@ def serve(
         # Each worker brings the rate limits' SQLite table up to date as it starts;
         # done once here first, so they never migrate the one file at the same time.
         upgrade(name, settings.effective_database_url)
+    pace_for_serving()
     uvicorn.run(
         APP_FACTORIES[name],
         factory=True,

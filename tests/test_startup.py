@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from services.common.collector import SERVING_THRESHOLDS
 from services.common.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +67,20 @@ def test_a_forked_service_leaves_the_shared_objects_out_of_its_collections() -> 
         "print(child.wait(30))\n"
     )
     assert python(code).split() == ["True", "True", "7"]
+
+
+def test_a_served_process_collects_at_the_serving_pace(tmp_path: Path) -> None:
+    # At the default pace the full collections under load stalled one request in a
+    # hundred by tens of milliseconds (the gateway's p99); `trellis serve` sets the pace
+    # before uvicorn starts, forked services included (they serve through the same call).
+    code = (
+        "import gc, services.cli_serve as served\n"
+        "served.uvicorn.run = lambda *args, **kwargs: print(gc.get_threshold())\n"
+        "served.serve('funding', None, None)\n"
+    )
+    env = {**os.environ, "TRELLIS_DATA_DIR": str(tmp_path), "TRELLIS_MIGRATE_ON_START": "false"}
+    assert python(code, env) == str(SERVING_THRESHOLDS)
+    assert SERVING_THRESHOLDS[0] > 700  # CPython's default pace
 
 
 def test_tracing_loads_its_exporter_only_when_an_endpoint_is_set(tmp_path: Path) -> None:
