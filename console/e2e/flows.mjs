@@ -23,6 +23,19 @@ async function audit(page, name) {
   await page
     .waitForFunction(() => !document.querySelector('[role="progressbar"], .MuiSnackbar-root'), null, { timeout: 8000 })
     .catch(() => {});
+  // ...and once its transitions have ended: a colour measured halfway through one (a
+  // button becoming enabled as a radio is checked) is neither the old nor the new.
+  await page.evaluate(() =>
+    Promise.race([
+      Promise.all(
+        document
+          .getAnimations()
+          .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+          .map((a) => a.finished.catch(() => null)),
+      ),
+      new Promise((resolve) => setTimeout(resolve, 2000)),
+    ]),
+  );
   await page.addScriptTag({ path: AXE });
   const result = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
