@@ -39,7 +39,8 @@ class ListQuery:
         return self.end - self.start + 1
 
 
-def _json_param(name: str, raw: str, example: str) -> Any:
+def json_param(name: str, raw: str, example: str) -> Any:
+    """A list parameter's JSON; a 400 that shows how to send it when it is not JSON."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -115,7 +116,7 @@ def list_query(
     ) -> ListQuery:
         field_name, direction = default_sort
         if sort is not None:
-            value = _json_param("sort", sort, '["created_at","DESC"]')
+            value = json_param("sort", sort, '["created_at","DESC"]')
             if (
                 not isinstance(value, list)
                 or len(value) != 2
@@ -142,7 +143,7 @@ def list_query(
                 )
         start, end = 0, DEFAULT_PAGE_SIZE - 1
         if range_ is not None:
-            value = _json_param("range", range_, "[0,24]")
+            value = json_param("range", range_, "[0,24]")
             if (
                 not isinstance(value, list)
                 or len(value) != 2
@@ -168,7 +169,7 @@ def list_query(
         end = min(end, start + cap - 1)
         filters: dict[str, Any] = {}
         if filter_ is not None:
-            value = _json_param("filter", filter_, '{"id":["..."]}')
+            value = json_param("filter", filter_, '{"id":["..."]}')
             if not isinstance(value, dict):
                 raise BadRequest(
                     "The 'filter' parameter must be a JSON object of field names to values.",

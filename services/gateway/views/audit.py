@@ -16,9 +16,8 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from services.common.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from services.common.listparams import json_param
 from services.gateway.views.compose import Calls, Refused, Unavailable
 
 SERVICES = ("partners", "funding", "feedback")
@@ -29,16 +28,7 @@ MAX_PAGE = 100
 
 
 def _parse(raw: str | None, name: str, example: str) -> Any:
-    if raw is None:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            f"The '{name}' parameter is not valid JSON. Send it like {name}={example}.",
-            slug="bad-list-parameter",
-            errors={name: ["is not valid JSON"]},
-        ) from exc
+    return None if raw is None else json_param(name, raw, example)
 
 
 def window(raw_sort: str | None, raw_range: str | None) -> tuple[str, bool, int, int]:
