@@ -112,15 +112,15 @@ async def read_page(
     list_key: CacheKey,
     window: dict[str, int],
 ) -> list[Any] | None:
-    """The rows of the page shaped ``key`` (``build()`` makes its statement, None if it
-    cannot be read on the driver, and the objects to keep, the first time), with ``list_key``'s values and ``window``'s, read
-    on the driver; None when it must be read through the session."""
+    """The rows of the page shaped ``key``, with ``list_key``'s values and ``window``'s,
+    read on the driver; None when it must be read through the session. The first time,
+    ``build()`` makes its statement (None if it cannot be read on the driver) and names
+    the objects to keep."""
     dialect = session.bind.dialect  # type: ignore[union-attr]
     compiled = _pages.get(key)
     if compiled is None:
         page, keep = build()
-        compiled = False if page is None else compile_page(dialect, page, list_key, keep)
-        compiled = compiled or False
+        compiled = (page is not None and compile_page(dialect, page, list_key, keep)) or False
         _pages.put(key, compiled)
     if compiled is False:
         return None
