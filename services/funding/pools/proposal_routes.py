@@ -8,8 +8,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import StaffDep
+from services.common.auth import Caller, StaffDep
 from services.common.db import SessionDep
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
@@ -46,6 +47,16 @@ def proposal_out(row: ProposalRow, votes: list[VoteRow], members: int) -> Propos
     )
 
 
+async def proposal_now(
+    session: AsyncSession, caller: Caller, pool_id: uuid.UUID, proposal: ProposalRow
+) -> Proposal:
+    """``proposal`` as a change left it, read again with its votes and tally."""
+    _, votes, members = await proposals.get_proposal(
+        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
+    )
+    return proposal_out(proposal, votes, members)
+
+
 @router.post(
     "/pools/{pool_id}/proposals",
     status_code=201,
@@ -66,12 +77,9 @@ async def propose(
     proposal = await proposals.propose(
         session=session, caller=caller, partners=partners, pool_id=pool_id, data=body
     )
-    _, votes, members = await proposals.get_proposal(
-        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
-    )
     return await idem.respond(
         session,
-        proposal_out(proposal, votes, members),
+        await proposal_now(session, caller, pool_id, proposal),
         headers=pool_location(pool_id, f"/proposals/{proposal.id}"),
     )
 
@@ -131,12 +139,9 @@ async def vote(
         proposal_id=proposal_id,
         data=body,
     )
-    _, votes, members = await proposals.get_proposal(
-        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
-    )
     return await idem.respond(
         session,
-        proposal_out(proposal, votes, members),
+        await proposal_now(session, caller, pool_id, proposal),
         headers=pool_location(pool_id, f"/proposals/{proposal.id}"),
     )
 
@@ -157,7 +162,4 @@ async def decide(
     proposal = await proposals.decide(
         session=session, caller=caller, partners=partners, pool_id=pool_id, proposal_id=proposal_id
     )
-    _, votes, members = await proposals.get_proposal(
-        session=session, caller=caller, pool_id=pool_id, proposal_id=proposal.id
-    )
-    return proposal_out(proposal, votes, members)
+    return await proposal_now(session, caller, pool_id, proposal)
