@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1"]
+# uvicorn as ``trellis serve`` runs it (the collector's serving pace): benchmarks/uvicorn_served.py
+UVICORN = [sys.executable, "-m", "benchmarks.uvicorn_served", "--factory", "--host", "127.0.0.1"]
 UVICORN += ["--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
 
 
