@@ -76,9 +76,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _as_utc(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        # asyncpg has no processor of its own for timestamps: skip TypeDecorator's wrapper
+        # around this one (a page types every timestamp of every row).
+        if dialect.driver == "asyncpg":
+            return _as_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime (SQLite's are naive, in UTC)."""
+    if value is None:
+        return None
+    zone = value.tzinfo
+    if zone is UTC:  # asyncpg's, always: as it is
+        return value
+    return value.replace(tzinfo=UTC) if zone is None else value.astimezone(UTC)
 
 
 class Money(TypeDecorator[int]):

@@ -135,11 +135,13 @@ async def read_page(
     fetched = await driver_rows(session, compiled.sql, args)
     if fetched is None:
         return None
-    row, results = compiled.row, compiled.results
+    make, results = compiled.row._make, compiled.results
+    if not results:
+        return [make(record) for record in fetched]
     typed = []
     for record in fetched:
         fields = list(record)
         for n, process in results:
             fields[n] = process(fields[n])
-        typed.append(row(*fields))
+        typed.append(make(fields))
     return typed

@@ -39,6 +39,12 @@ class ListQuery:
         return self.end - self.start + 1
 
 
+def filters_key(filters: dict[str, Any]) -> bytes:
+    """``filters`` as one hashable value, equal for equal filters (keys in order): part of
+    the key of a list statement built from them (``lists.kept_statement``)."""
+    return orjson.dumps(filters, option=orjson.OPT_SORT_KEYS) if filters else b"{}"
+
+
 def json_param(name: str, raw: str, example: str) -> Any:
     """A list parameter's JSON; a 400 that shows how to send it when it is not JSON."""
     try:
@@ -206,6 +212,20 @@ def list_query(
             getattr(settings, "list_anchor_every", listscale.ANCHOR_EVERY),
         )
 
+    async def from_request(request: Request) -> ListQuery:
+        """The same parse, of the request's own query string: how a hot list
+        (:mod:`services.common.hotreads`) reads it without FastAPI's dependency solver.
+        A parameter sent twice counts by its last value, as FastAPI takes it."""
+        params = request.query_params
+        return await parse(
+            request,
+            params.get("sort"),
+            params.get("range"),
+            params.get("filter"),
+            params.get("cursor"),
+        )
+
+    parse.from_request = from_request  # type: ignore[attr-defined]
     return parse
 
 

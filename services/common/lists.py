@@ -19,8 +19,10 @@ A ``filter`` a list does not know is refused, never ignored. Lists that a servic
 builds in memory (a handful of rows) page with :func:`page_of`, so they answer the
 same parameters and headers as the ones read from the database.
 
-What a page costs: an offset page of a list whose table keeps a version counts its total
-once per version (the count is kept with the version it was read at; the page's own
+What a page costs: a list's statement (its scope and filters) may be built once for the
+values it holds and kept (:func:`kept_statement`), so a page asked again does not build it
+and work out its SQL again. An offset page of a list whose table keeps a version counts
+its total once per version (the count is kept with the version it was read at; the page's own
 statement reads the version, and only when it has moved is the list counted again, in
 the page's statement). A page of plain rows is compiled once per shape and read on the
 driver (:mod:`services.common.listdriver`). The parameters are parsed in
@@ -45,6 +47,7 @@ from services.common.listparams import (
     ListQuery,
     filter_flag,
     filter_values,
+    filters_key,
     list_query,
     one_query,
     parse_uuid_list,
@@ -59,6 +62,8 @@ __all__ = [
     "fetch_page",
     "filter_flag",
     "filter_values",
+    "filters_key",
+    "kept_statement",
     "list_query",
     "one_query",
     "page_of",
@@ -70,6 +75,42 @@ T = TypeVar("T")
 
 # Present (``true``) when a list's ``Content-Range`` total is an estimate, not a count.
 ESTIMATED_HEADER = "X-Total-Count-Estimated"
+
+# Lists' statements by the values they were built from; and, by the id of each kept
+# statement (held, so its id is not taken by another), its list key on each database.
+_statements: listscale.Lru[tuple[Any, ...], Select[Any]] = listscale.Lru()
+_statement_keys: listscale.Lru[int, tuple[Select[Any], dict[int, tuple[Any, ...]]]] = (
+    listscale.Lru()
+)
+
+
+def kept_statement(key: tuple[Any, ...], build: Callable[[], Select[Any]]) -> Select[Any]:
+    """The list statement ``build()`` makes, built once for ``key`` and kept.
+
+    ``key`` must hold every value the statement is built from (the caller's scope, each
+    filter's value: :func:`services.common.listparams.filters_key`, the day where a filter
+    depends on it): two requests with equal keys get the very same statement. A page of a
+    kept statement skips building it, working out its cache key (SQLAlchemy memoises it
+    on the statement) and its list key. A ``build()`` that raises (a bad filter value)
+    keeps nothing."""
+    stmt = _statements.get(key)
+    if stmt is None:
+        stmt = build()
+        _statements.put(key, stmt)
+        _statement_keys.put(id(stmt), (stmt, {}))
+    return stmt
+
+
+def _key_of(session: AsyncSession, stmt: Select[Any], cache_key: CacheKey) -> tuple[Any, ...]:
+    """:func:`listscale.key_of`, remembered for a kept statement."""
+    kept = _statement_keys.get(id(stmt))
+    if kept is None or kept[0] is not stmt:
+        return listscale.key_of(session, stmt, cache_key)
+    bind = id(session.bind)
+    key = kept[1].get(bind)
+    if key is None:
+        key = kept[1][bind] = listscale.key_of(session, stmt, cache_key)
+    return key
 
 
 @dataclass(slots=True)
@@ -218,7 +259,7 @@ async def _offset_page(
     stmt = shape.stmt
     cache_key = None if stmt._order_by_clauses else stmt._generate_cache_key()
     if cache_key is not None:
-        key = listscale.key_of(session, stmt, cache_key)
+        key = _key_of(session, stmt, cache_key)
     else:
         key = listscale.list_key(session, stmt)
     kept = listscale.kept_count(key) if count and shape.versioned else None

@@ -1,12 +1,16 @@
 """Helpers for funding tests: a funder with a partner, grants made and approved through the API."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import select
 
+from services.common.hotreads import HotReads
 from services.common.models import OutboxMessage
 from tests.support import Stack
 
@@ -90,3 +94,22 @@ async def events(stack: Stack, event_type: str, **match: str) -> list[dict[str, 
             if all(data.get(k) == v for k, v in match.items()):
                 seen[row.payload["id"]] = data
     return list(seen.values())
+
+
+@contextmanager
+def router_calls(app: FastAPI) -> Iterator[list[str]]:
+    """The paths the router (FastAPI's routing and dependencies) answered meanwhile."""
+    hot = app.router.middleware_stack
+    assert isinstance(hot, HotReads)
+    inner = hot.app
+    seen: list[str] = []
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await inner(scope, receive, send)
+
+    hot.app = spy
+    try:
+        yield seen
+    finally:
+        hot.app = inner

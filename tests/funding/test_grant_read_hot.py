@@ -14,32 +14,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from services.common.hotreads import HotReads
 from services.common.logs import _ContextFilter, _JsonFormatter
-from tests.funding.helpers import Funder, new_funder
+from tests.funding.helpers import Funder, new_funder, router_calls
 from tests.statements import end_other_backends
 from tests.support import Stack
 
 TEMPLATE = "/api/v1/grants/{grant_id}"
-
-
-@contextmanager
-def router_calls(app: FastAPI) -> Iterator[list[str]]:
-    """The paths the router (FastAPI's routing and dependencies) answered meanwhile."""
-    hot = app.router.middleware_stack
-    assert isinstance(hot, HotReads)
-    inner = hot.app
-    seen: list[str] = []
-
-    async def spy(scope: Any, receive: Any, send: Any) -> None:
-        seen.append(scope["path"])
-        await inner(scope, receive, send)
-
-    hot.app = spy
-    try:
-        yield seen
-    finally:
-        hot.app = inner
 
 
 async def _learnt_grant(stack: Stack) -> tuple[Funder, dict[str, Any]]:

@@ -17,6 +17,8 @@ from services.common.lists import (
     fetch_page,
     filter_flag,
     filter_values,
+    filters_key,
+    kept_statement,
     parse_uuid_list,
     where_ids,
 )
@@ -152,10 +154,39 @@ async def list_grants(
 ) -> Page:
     """A page of grants as plain rows (no ORM objects), each with its ``funder_ids`` read
     in the page's own statement."""
+    f = query.filters
+    overdue = "overdue" in f
+    stmt = kept_statement(
+        ("grants", funder_id, partner_id, awarded_only, filters_key(f), today if overdue else None),
+        lambda: _grants_statement(
+            f, today=today, funder_id=funder_id, partner_id=partner_id, awarded_only=awarded_only
+        ),
+    )
+    return await fetch_page(
+        session,
+        stmt,
+        query,
+        sort_columns=GRANT_SORTS,
+        id_column=Grant.id,
+        row_key=grant_row_key,
+        # Which grants are overdue changes with instalments and the day: no anchors then.
+        versioned=None if overdue else "grants",
+        columns=[_FUNDER_IDS],
+    )
+
+
+def _grants_statement(
+    f: dict[str, Any],
+    *,
+    today: date,
+    funder_id: uuid.UUID | None,
+    partner_id: uuid.UUID | None,
+    awarded_only: bool,
+) -> Select[Any]:
+    """The grants a list shows: the caller's scope, narrowed by the filters ``f``."""
     stmt = _scope(select(_grants), Grant, funder_id=funder_id, partner_id=partner_id)
     if awarded_only:
         stmt = stmt.where(Grant.approved_on.is_not(None))
-    f = query.filters
     if "id" in f:
         stmt = stmt.where(Grant.id.in_(parse_uuid_list("id", f["id"])))
     stmt = where_ids(stmt, f, {"funder_id": Grant.funder_id})
@@ -174,17 +205,7 @@ async def list_grants(
     if f.get("q"):
         needle = f"%{str(f['q']).lower()}%"
         stmt = stmt.where(func.lower(Grant.title).like(needle) | (Grant.reference == f["q"]))
-    return await fetch_page(
-        session,
-        stmt,
-        query,
-        sort_columns=GRANT_SORTS,
-        id_column=Grant.id,
-        row_key=grant_row_key,
-        # Which grants are overdue changes with instalments and the day: no anchors then.
-        versioned=None if "overdue" in f else "grants",
-        columns=[_FUNDER_IDS],
-    )
+    return stmt
 
 
 def grant_row_key(row: Any, sort: str) -> tuple[Any, Any]:
