@@ -76,24 +76,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return _as_utc(value)
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
-        # asyncpg has no processor of its own for timestamps: skip TypeDecorator's wrapper
-        # around this one (a page types every timestamp of every row).
+        # asyncpg reads ``timestamp with time zone`` (every column of this type there:
+        # tests/common/test_utc_columns.py) as an aware UTC datetime: nothing to do, and
+        # rows with nothing to type are read as they come (a list page's 26 rows).
         if dialect.driver == "asyncpg":
-            return _as_utc
+            return None
         return super().result_processor(dialect, coltype)
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime (SQLite's are naive, in UTC)."""
-    if value is None:
-        return None
-    zone = value.tzinfo
-    if zone is UTC:  # asyncpg's, always: as it is
-        return value
-    return value.replace(tzinfo=UTC) if zone is None else value.astimezone(UTC)
 
 
 class Money(TypeDecorator[int]):

@@ -298,16 +298,13 @@ class _IdList(TypeDecorator[list[uuid.UUID]]):
         return [v if type(v) is uuid.UUID else uuid.UUID(str(v)) for v in value]
 
     def result_processor(self, dialect: Any, coltype: Any) -> Callable[[Any], Any] | None:
-        # asyncpg's array is already the list, of its own UUIDs: instances of uuid.UUID,
-        # equal to and hashed as the standard ones (converting them is half a page's
-        # typing). JSON writers that do not know them: ``uuid_text``.
+        # asyncpg's array (never NULL: see the compiled SQL) is already the list, of its own
+        # UUIDs: instances of uuid.UUID, equal to and hashed as the standard ones
+        # (converting them was half a page's typing). JSON writers that do not know them:
+        # ``uuid_text``.
         if dialect.driver == "asyncpg":
-            return _list_or_empty
+            return None
         return super().result_processor(dialect, coltype)
-
-
-def _list_or_empty(value: list[uuid.UUID] | None) -> list[uuid.UUID]:
-    return value or []
 
 
 def uuid_text(value: Any) -> str:
@@ -327,7 +324,9 @@ class _GatherIds(FunctionElement[Any]):
 @compiles(_GatherIds, "postgresql")
 def _compile_gather_ids_postgresql(element: _GatherIds, compiler: Any, **kw: Any) -> str:
     column, position = (compiler.process(c, **kw) for c in element.clauses)
-    return f"array_agg({column} ORDER BY {position})"
+    # Never NULL (a row with no related rows gets an empty array): asyncpg's array is then
+    # the list itself, with nothing to type per row.
+    return f"coalesce(array_agg({column} ORDER BY {position}), '{{}}')"
 
 
 @compiles(_GatherIds)

@@ -232,3 +232,22 @@ async def test_a_read_that_finds_no_kept_connection_in_time_is_a_503(stack: Stac
     assert busy.headers["content-type"] == "application/problem+json"
     assert (await stack.funding.get(path, headers=f.staff)).json() == grant
     assert len(reads.idle) == reads.held <= reads.size
+
+
+async def test_the_read_one_answers_the_bytes_of_the_grants_model(stack: Stack) -> None:
+    """The read-one writes its JSON with orjson, not through the ``Grant`` model: the very
+    bytes the model writes (field order, UTC times with "Z", the award), as a write's
+    answer shows them."""
+    f = await new_funder(stack)
+    proposed = await f.propose(title='Quotes " and \\ and “unicode”', amount_awarded=2**53 + 1)
+    approved = await stack.funding.post(
+        f"/api/v1/grants/{proposed['id']}/approve",
+        headers=f.staff,
+        json={"decided_on": "2030-03-01", "decided_by": "Board", "reference": "TM-1"},
+    )
+    assert approved.status_code == 200, approved.text
+    with router_calls(stack.apps["funding"]) as routed:
+        await stack.funding.get(f"/api/v1/grants/{proposed['id']}", headers=f.staff)
+        read = await stack.funding.get(f"/api/v1/grants/{proposed['id']}", headers=f.staff)
+    assert routed[1:] == []
+    assert read.content == approved.content

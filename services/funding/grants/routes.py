@@ -16,7 +16,6 @@ from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyDep
 from services.common.lists import ListQuery, list_query
 from services.common.listscale import uuid_text
-from services.common.schemas import json_response
 from services.common.service_app import problem_responses
 from services.funding.grants import awards, instalments, payments, service, variations
 from services.funding.grants.models import Grant as GrantRow
@@ -103,11 +102,15 @@ def partners_client(request: Request) -> ServiceClient:
 PartnersDep = Annotated[ServiceClient, Depends(partners_client)]
 
 
-# The columns of a stored grant its answer shows as they are (the rest: funder_ids, award).
-_GRANT_COLUMNS = tuple(name for name in Grant.model_fields if name not in ("funder_ids", "award"))
+# The fields of ``Grant`` in its order: the stored columns shown as they are, before and
+# after ``funder_ids``; ``award`` (last) is made from the award's columns.
+_FIELDS = tuple(Grant.model_fields)
+_HEAD = _FIELDS[: _FIELDS.index("funder_ids")]
+_TAIL = _FIELDS[_FIELDS.index("funder_ids") + 1 : _FIELDS.index("award")]
 _UUID_COLUMNS = ("id", "funder_id", "pool_id", "partner_id")
 # Read by attribute: from a list page's row, a read's row or an ORM object alike.
-_grant_columns = operator.attrgetter(*_GRANT_COLUMNS)
+_head_columns = operator.attrgetter(*_HEAD)
+_tail_columns = operator.attrgetter(*_TAIL)
 _award_columns = operator.attrgetter(
     "approved_on",
     "original_amount",
@@ -120,15 +123,17 @@ _award_columns = operator.attrgetter(
 
 
 def grant_values(grant: Any, funder_ids: list[uuid.UUID]) -> dict[str, Any]:
-    """A grant as the API shows it (the fields of ``Grant``), as plain values ready for
-    JSON, from a stored grant's columns (a row or the ORM object): how a list page answers
-    25 grants without building 25 models (the same JSON as ``grant_out``)."""
-    values = dict(zip(_GRANT_COLUMNS, _grant_columns(grant), strict=True))
+    """A grant as the API shows it (the fields of ``Grant``, in its order), as plain values
+    ready for JSON, from a stored grant's columns (a row or the ORM object): how reads
+    answer without building a model (``grant_json`` writes the bytes ``grant_out``'s
+    model would)."""
+    values = dict(zip(_HEAD, _head_columns(grant), strict=True))
+    values["funder_ids"] = funder_ids
+    values.update(zip(_TAIL, _tail_columns(grant), strict=True))
     for name in _UUID_COLUMNS:
         # As text: asyncpg's own UUID type takes pydantic's slow path to JSON (5x).
         if values[name] is not None:
             values[name] = str(values[name])
-    values["funder_ids"] = funder_ids
     approved_on, amount, currency, start, end, decided_by, reference = _award_columns(grant)
     values["award"] = (
         None
@@ -144,6 +149,13 @@ def grant_values(grant: Any, funder_ids: list[uuid.UUID]) -> dict[str, Any]:
         }
     )
     return values
+
+
+def grant_json(values: Any) -> bytes:
+    """``grant_values`` (or a list of them) as JSON: orjson writes the bytes pydantic writes
+    for these plain values (UTC times with "Z"; asyncpg's UUIDs as text), in a quarter of
+    the time."""
+    return orjson.dumps(values, default=uuid_text, option=orjson.OPT_UTC_Z)
 
 
 def grant_out(grant: GrantRow | Row[Any], *, funder_ids: list[uuid.UUID] | None = None) -> Grant:
@@ -248,18 +260,11 @@ async def list_grants(
     Deep pages: send ``cursor`` (the previous page's ``X-Next-Cursor``).
     """
     page = await service.list_grants(session=session, caller=caller, query=query)
-    # orjson writes the same JSON as pydantic for these plain values (UTC times with "Z"),
-    # in a quarter of the time.
-    answer = Response(
-        orjson.dumps(
-            [grant_values(g, g.funder_ids) for g in page.items],
-            default=uuid_text,
-            option=orjson.OPT_UTC_Z,
-        ),
+    return Response(
+        grant_json([grant_values(g, g.funder_ids) for g in page.items]),
         media_type="application/json",
+        headers=page.headers("grants"),
     )
-    page.apply(answer, "grants")
-    return answer
 
 
 @router.get("/grants/{grant_id}", response_model=Grant, tags=["grants"])
@@ -269,8 +274,10 @@ async def get_grant(
 ) -> Response:
     """One grant, with the award as first made."""
     read = await service.read_grant(session=session, caller=caller, grant_id=grant_id)
-    return json_response(
-        grant_out(read.grant, funder_ids=read.funder_ids), headers={"ETag": etag(read.grant)}
+    return Response(
+        grant_json(grant_values(read.grant, read.funder_ids)),
+        media_type="application/json",
+        headers={"ETag": etag(read.grant)},
     )
 
 
