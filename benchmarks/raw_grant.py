@@ -1,11 +1,14 @@
 """The reference for ``benchmarks/read_one.py``: the least a grant read can cost.
 
-A minimal Starlette app with one route, ``GET /api/v1/grants/{id}``: the same bearer
+A minimal Starlette app with two routes. ``GET /api/v1/grants/{id}``: the same bearer
 token check as the services (``TokenVerifier`` on the same keys, with its cache),
 one query for the grant and its funding organisations straight through asyncpg (or
 aiosqlite), the same visibility rule (staff of the grant's funder or of one of its
 funding organisations), the row answered as JSON with orjson. No ORM, no
-dependencies, no middleware.
+dependencies, no middleware. ``GET /api/v1/grants``: the caller's funder's first 25
+grants in the service's default order (newest award first), each with its funding
+organisations, in one query, as a JSON array: the least a first page can cost (it
+reads no total: the service keeps its totals between changes, this cannot).
 
     BENCH_DATABASE_URL=... BENCH_KEYS_FILE=... uvicorn --factory benchmarks.raw_grant:create_app
 """
@@ -41,6 +44,16 @@ PG_QUERY = (
     f"SELECT {COLUMNS}, ARRAY(SELECT o.funder_id FROM grant_funding_organisations o "
     "WHERE o.grant_id = g.id ORDER BY o.position) AS funder_ids FROM grants g WHERE g.id = $1"
 )
+PG_PAGE = (
+    f"SELECT {COLUMNS}, ARRAY(SELECT o.funder_id FROM grant_funding_organisations o "
+    "WHERE o.grant_id = g.id ORDER BY o.position) AS funder_ids FROM grants g "
+    "WHERE g.funder_id = $1 ORDER BY g.list_date DESC, g.id DESC LIMIT 25"
+)
+SQLITE_PAGE = (
+    f"SELECT {COLUMNS}, (SELECT group_concat(o.funder_id) FROM grant_funding_organisations o "
+    "WHERE o.grant_id = g.id ORDER BY o.position) AS funder_ids FROM grants g "
+    "WHERE g.funder_id = ? ORDER BY g.list_date DESC, g.id DESC LIMIT 25"
+)
 SQLITE_QUERY = (
     f"SELECT {COLUMNS}, (SELECT group_concat(o.funder_id) FROM grant_funding_organisations o "
     "WHERE o.grant_id = g.id ORDER BY o.position) AS funder_ids FROM grants g WHERE g.id = ?"
@@ -51,7 +64,7 @@ def _sqlite_uuid(text: str | bytes) -> uuid.UUID:
     return uuid.UUID(bytes=text) if isinstance(text, bytes) else uuid.UUID(text)
 
 
-def _answer(row: dict[str, Any]) -> Response:
+def _answer(row: dict[str, Any] | list[dict[str, Any]]) -> Response:
     # asyncpg has its own UUID type, which orjson writes through ``default``.
     return Response(orjson.dumps(row, default=str), media_type="application/json")
 
@@ -81,44 +94,60 @@ def create_app() -> Starlette:
         else:
             await state["sqlite"].close()
 
-    async def read(grant_id: uuid.UUID) -> dict[str, Any] | None:
+    async def read(query: str, key: uuid.UUID) -> list[dict[str, Any]]:
         if postgres:
             async with state["pool"].acquire() as conn:
-                record = await conn.fetchrow(PG_QUERY, grant_id)
-            return dict(record) if record is not None else None
-        cursor = await state["sqlite"].execute(SQLITE_QUERY, (grant_id.hex,))
-        record = await cursor.fetchone()
-        await cursor.close()
-        if record is None:
-            return None
-        row = dict(record)
-        for key in ("id", "funder_id", "partner_id", "pool_id"):
-            if row[key] is not None:
-                row[key] = _sqlite_uuid(row[key])
-        row["funder_ids"] = [_sqlite_uuid(x) for x in (row["funder_ids"] or "").split(",") if x]
-        for key in ("created_at", "updated_at"):
-            row[key] = datetime.fromisoformat(row[key]).replace(tzinfo=UTC)
-        return row
+                return [dict(record) for record in await conn.fetch(query, key)]
+        if query is SQLITE_QUERY:  # as this reference has always read one row
+            cursor = await state["sqlite"].execute(query, (key.hex,))
+            records = [record for record in [await cursor.fetchone()] if record is not None]
+            await cursor.close()
+        else:
+            records = await state["sqlite"].execute_fetchall(query, (key.hex,))
+        rows = [dict(record) for record in records]
+        for row in rows:
+            for name in ("id", "funder_id", "partner_id", "pool_id"):
+                if row[name] is not None:
+                    row[name] = _sqlite_uuid(row[name])
+            row["funder_ids"] = [_sqlite_uuid(x) for x in (row["funder_ids"] or "").split(",") if x]
+            for name in ("created_at", "updated_at"):
+                row[name] = datetime.fromisoformat(row[name]).replace(tzinfo=UTC)
+        return rows
 
-    async def get_grant(request: Request) -> Response:
+    async def caller_of(request: Request) -> Any:
+        """The verified caller, or the answer to give instead."""
         try:
             token = bearer_token(request.headers.get("authorization"))
             if token is None:
                 return Response(status_code=401)
-            caller = await verifier.verify(token)
+            return await verifier.verify(token)
         except Problem as problem:
             return problem.to_response(request.url.path)
+
+    async def get_grant(request: Request) -> Response:
+        caller = await caller_of(request)
+        if isinstance(caller, Response):
+            return caller
         try:
             grant_id = uuid.UUID(request.path_params["grant_id"])
         except ValueError:
             return Response(status_code=422)
-        row = await read(grant_id)
+        rows = await read(PG_QUERY if postgres else SQLITE_QUERY, grant_id)
         mine = caller.staff_funder_id
-        if row is None or (row["funder_id"] != mine and mine not in row["funder_ids"]):
+        if not rows or (rows[0]["funder_id"] != mine and mine not in rows[0]["funder_ids"]):
             return Response(status_code=404)
-        return _answer(row)
+        return _answer(rows[0])
+
+    async def first_page(request: Request) -> Response:
+        caller = await caller_of(request)
+        if isinstance(caller, Response):
+            return caller
+        if caller.staff_funder_id is None:
+            return Response(status_code=403)
+        rows = await read(PG_PAGE if postgres else SQLITE_PAGE, caller.staff_funder_id)
+        return _answer(rows)
 
     return Starlette(
-        routes=[Route("/api/v1/grants/{grant_id}", get_grant)],
+        routes=[Route("/api/v1/grants", first_page), Route("/api/v1/grants/{grant_id}", get_grant)],
         lifespan=lifespan,
     )
