@@ -290,6 +290,8 @@ class _IdList(TypeDecorator[list[uuid.UUID]]):
         if not value:
             return []
         if isinstance(value, str):
+            if "," not in value:  # one related row (a grant and its one funder): no sorting
+                return [uuid.UUID(hex=value.partition(":")[2])]
             pairs = sorted(
                 (int(position), uuid.UUID(hex=row_id))
                 for position, row_id in (item.split(":") for item in value.split(","))
