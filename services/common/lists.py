@@ -347,13 +347,14 @@ async def fetch_page(
             limit=query.limit + 1,
             every=query.anchor_every,
             versioned=versioned,
-            columns=[shape.count_column()] if count else [],
         )
         if anchored is not None:
-            found, version = anchored
+            found, version, anchored_total = anchored
+            # Exact at the version the page was read at: nothing to count.
+            total = anchored_total if count else None
     if found is None:
         found, total, version, key = await _offset_page(session, shape, count)
-    elif count and found:
+    elif count and found and total is None:
         total = shape.total_of(found[0])
         version = found[0][-1] if versioned else None
     if total is None:

@@ -432,10 +432,11 @@ async def anchored_rows(
     every: int,
     versioned: Versioned,
     columns: Sequence[ColumnElement[Any]] = (),
-) -> tuple[list[Any], int] | None:
+) -> tuple[list[Any], int, int] | None:
     """Rows ``start`` to ``start + limit`` of ``ordered`` by seeking from an anchor, each
-    with ``columns`` added and, last, the version it was read at, and that version; None
-    when no valid anchors could be had (read by OFFSET then)."""
+    with ``columns`` added and, last, the version it was read at; that version; and the
+    list's exact total at it (the anchors' count: a deep page counts nothing). None when
+    no valid anchors could be had (read by OFFSET then)."""
     version_col = version_column(session, versioned)
     for attempt in range(2):
         anchors = _anchors.get(key)
@@ -475,10 +476,10 @@ async def anchored_rows(
         )
         result = list((await session.execute(page)).all())
         if result and result[0][-1] == anchors.version:
-            return result, anchors.version
+            return result, anchors.version, anchors.count
         if not result:
             # The version only grows: read at the anchors' version after the page, it was
             # that version when the page was read, so the page is truly empty.
             now = (await session.execute(select(version_col))).scalar()
-            return ([], now) if now == anchors.version else None
+            return ([], now, anchors.count) if now == anchors.version else None
     return None

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from services.funding.grants.models import Grant, Instalment
 from tests.common.anchors import assert_deep_pages_are_offset_pages, ids, small_lists
@@ -103,3 +103,36 @@ async def test_writers_committing_changes_to_several_lists_never_deadlock(
         await asyncio.sleep(0.5)
         await blocker.rollback()
         await asyncio.wait_for(asyncio.gather(*commits), timeout=10)
+
+
+async def test_a_deep_page_takes_its_total_from_the_anchors_and_counts_nothing(
+    stack: Stack,
+) -> None:
+    """The anchors hold the list's exact count at their version, and a page seeked from
+    them is read at that version: its total needs no count of its own (a bounded count of
+    the exact-count limit's rows, every deep page, was most of what a deep page of a
+    large list cost beyond the first)."""
+    f, instalments = await awarded_grants(stack, 5)  # 15 instalments
+    app = stack.apps["funding"]
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.lower())
+
+    engine = app.state.db.engine.sync_engine
+    with small_lists(stack, "funding"):
+        params = {"sort": '["due_date","ASC"]', "range": "[8,11]"}
+        first = await stack.funding.get("/api/v1/instalments", headers=f.staff, params=params)
+        assert first.status_code == 200, first.text
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            deep = await stack.funding.get("/api/v1/instalments", headers=f.staff, params=params)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert deep.status_code == 200
+    assert deep.content == first.content
+    # 15 instalments, over the exact-count limit of 10, yet exact: the anchors counted them.
+    assert deep.headers["content-range"] == f"instalments 8-11/{len(instalments)}"
+    assert "x-total-count-estimated" not in deep.headers
+    assert sent, "the deep page was read through the session"
+    assert not [s for s in sent if "count(" in s]
