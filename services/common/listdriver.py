@@ -30,12 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.cache_key import CacheKey
 
 from services.common.db import driver_rows
-from services.common.listscale import Lru
+from services.common.listscale import ANCHOR_PARAMS, Lru
 
 PAGE_LIMIT = bindparam("trellis_page_limit", type_=Integer)
 PAGE_OFFSET = bindparam("trellis_page_offset", type_=Integer)
 COUNT_LIMIT = bindparam("trellis_count_limit", type_=Integer)
-_WINDOW = frozenset({PAGE_LIMIT.key, PAGE_OFFSET.key, COUNT_LIMIT.key})
+# Values bound by name per request: a page's window, and an anchored page's anchor.
+_WINDOW = frozenset({PAGE_LIMIT.key, PAGE_OFFSET.key, COUNT_LIMIT.key, *ANCHOR_PARAMS})
 # A parameter's source: its position among the list's own parameters, a window name, or
 # (None) a constant of the page's fixed parts (the version column), already bound.
 Source = tuple[int | str | None, Any, Callable[[Any], Any] | None]
@@ -110,7 +111,7 @@ async def read_page(
     key: tuple[Any, ...],
     build: Callable[[], tuple[Select[Any] | None, Sequence[Any]]],
     list_key: CacheKey,
-    window: dict[str, int],
+    window: dict[str, Any],
 ) -> list[Any] | None:
     """The rows of the page shaped ``key``, with ``list_key``'s values and ``window``'s,
     read on the driver; None when it must be read through the session. The first time,

@@ -250,18 +250,48 @@ async def _offset_rows(
     return list((await session.execute(page)).all())
 
 
+def _list_key(session: AsyncSession, stmt: Select[Any]) -> tuple[tuple[Any, ...], CacheKey | None]:
+    """``stmt``'s list key (remembered for a kept statement) and, unordered, its cache key."""
+    cache_key = None if stmt._order_by_clauses else stmt._generate_cache_key()
+    if cache_key is None:
+        return listscale.list_key(session, stmt), None
+    return _key_of(session, stmt, cache_key), cache_key
+
+
+async def _anchored_read(
+    session: AsyncSession,
+    shape: _Shape,
+    build: Callable[[], Select[Any]],
+    values: dict[str, Any],
+) -> list[Any]:
+    """A page seeked from an anchor (``listscale.anchored_rows``), on the driver where its
+    shape allows: compiled once per shape, its anchor bound by name."""
+    stmt, query = shape.stmt, shape.query
+    if not stmt._order_by_clauses and not _entity_rows(stmt):
+        cache_key = stmt._generate_cache_key()
+        objects = (shape.sort_column, shape.id_column, *shape.columns)
+        key = shape_key(
+            session.bind.dialect,  # type: ignore[union-attr]
+            cache_key,
+            "anchored",
+            query.sort,
+            query.descending,
+            shape.versioned,
+            objects=objects,
+        )
+        rows = await read_page(session, key, lambda: (build(), objects), cache_key, values)
+        if rows is not None:
+            return rows
+    return list((await session.execute(build(), values)).all())
+
+
 async def _offset_page(
     session: AsyncSession, shape: _Shape, count: bool
 ) -> tuple[list[Any], int | None, int | None, tuple[Any, ...]]:
     """An offset page: its rows, its total (None when the page is empty), the version it
     was read at and the list's key. A versioned list's total is the count kept at the
     version the page reads, else counted in the page's statement (and kept)."""
-    stmt = shape.stmt
-    cache_key = None if stmt._order_by_clauses else stmt._generate_cache_key()
-    if cache_key is not None:
-        key = _key_of(session, stmt, cache_key)
-    else:
-        key = listscale.list_key(session, stmt)
+    key, cache_key = _list_key(session, shape.stmt)
     kept = listscale.kept_count(key) if count and shape.versioned else None
     rows = await _offset_rows(session, shape, cache_key, count and kept is None)
     version = rows[0][-1] if shape.versioned and rows else None
@@ -333,7 +363,7 @@ async def fetch_page(
     if query.cursor is not None:
         found = list((await session.execute(shape.cursor_page(session, count))).all())
     elif versioned and query.start >= query.anchor_every:
-        key = listscale.list_key(session, stmt)
+        key = _list_key(session, stmt)[0]
         anchored = await listscale.anchored_rows(
             session,
             shape.ordered(),
@@ -347,6 +377,7 @@ async def fetch_page(
             limit=query.limit + 1,
             every=query.anchor_every,
             versioned=versioned,
+            read=lambda build, values: _anchored_read(session, shape, build, values),
         )
         if anchored is not None:
             found, version, anchored_total = anchored

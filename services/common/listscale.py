@@ -43,8 +43,10 @@ import orjson
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
     String,
+    bindparam,
     case,
     column,
     func,
@@ -417,6 +419,23 @@ async def build_anchors(
     return Anchors(int(version), count, every, keys)
 
 
+# The values of a page seeked from an anchor, bound by name: its statement is the same for
+# every page of one list, so it can be compiled once (``lists``: on the driver).
+ANCHOR_VALUE = "trellis_anchor_value"
+ANCHOR_ID = "trellis_anchor_id"
+ANCHOR_SKIP = "trellis_anchor_skip"
+ANCHOR_LIMIT = "trellis_anchor_limit"
+ANCHOR_PARAMS = frozenset({ANCHOR_VALUE, ANCHOR_ID, ANCHOR_SKIP, ANCHOR_LIMIT})
+# How an anchored page is read: given how to build its statement, and its values.
+AnchoredRead = Callable[[Callable[[], Select[Any]], dict[str, Any]], Any]
+
+
+async def _read_in_session(
+    session: AsyncSession, build: Callable[[], Select[Any]], values: dict[str, Any]
+) -> list[Any]:
+    return list((await session.execute(build(), values)).all())
+
+
 async def anchored_rows(
     session: AsyncSession,
     ordered: Select[Any],
@@ -432,12 +451,39 @@ async def anchored_rows(
     every: int,
     versioned: Versioned,
     columns: Sequence[ColumnElement[Any]] = (),
+    read: AnchoredRead | None = None,
 ) -> tuple[list[Any], int, int] | None:
     """Rows ``start`` to ``start + limit`` of ``ordered`` by seeking from an anchor, each
     with ``columns`` added and, last, the version it was read at; that version; and the
     list's exact total at it (the anchors' count: a deep page counts nothing). None when
-    no valid anchors could be had (read by OFFSET then)."""
+    no valid anchors could be had (read by OFFSET then). ``read`` runs the page's
+    statement with its values (by default, in the session)."""
     version_col = version_column(session, versioned)
+
+    def build() -> Select[Any]:
+        # A deferred join: the rows between the anchor and the page are skipped on the
+        # sort index alone (ids only), and only the page's rows are read whole (with any
+        # per-row columns, which the database would otherwise work out for skipped rows).
+        seek = sort_key(sort_column, id_column, by_id)
+        anchor_id = bindparam(ANCHOR_ID, type_=id_column.type)
+        anchor = (
+            anchor_id
+            if by_id
+            else tuple_(bindparam(ANCHOR_VALUE, type_=sort_column.type), anchor_id)
+        )
+        skipped = (
+            ordered.with_only_columns(id_column, maintain_column_froms=True)
+            .where(seek <= anchor if descending else seek >= anchor)
+            .offset(bindparam(ANCHOR_SKIP, type_=Integer))
+            .limit(bindparam(ANCHOR_LIMIT, type_=Integer))
+            .subquery()
+        )
+        return (
+            ordered.where(id_column.in_(select(skipped.c[0])))
+            .limit(bindparam(ANCHOR_LIMIT, type_=Integer))
+            .add_columns(*columns, version_col)
+        )
+
     for attempt in range(2):
         anchors = _anchors.get(key)
         if anchors is None or attempt:
@@ -457,24 +503,14 @@ async def anchored_rows(
             _counts.put(key[:4], (anchors.version, anchors.count, time.monotonic()))
         slot = min(start // anchors.every, len(anchors.keys) - 1)
         value, row_id = anchors.keys[slot]
-        seek = sort_key(sort_column, id_column, by_id)
-        anchor = row_id if by_id else (value, row_id)
-        # A deferred join: the rows between the anchor and the page are skipped on the
-        # sort index alone (ids only), and only the page's rows are read whole (with any
-        # per-row columns, which the database would otherwise work out for skipped rows).
-        skipped = (
-            ordered.with_only_columns(id_column, maintain_column_froms=True)
-            .where(seek <= anchor if descending else seek >= anchor)
-            .offset(start - slot * anchors.every)
-            .limit(limit)
-            .subquery()
-        )
-        page = (
-            ordered.where(id_column.in_(select(skipped.c[0])))
-            .limit(limit)
-            .add_columns(*columns, version_col)
-        )
-        result = list((await session.execute(page)).all())
+        values = {ANCHOR_ID: row_id, ANCHOR_SKIP: start - slot * anchors.every}
+        values[ANCHOR_LIMIT] = limit
+        if not by_id:
+            values[ANCHOR_VALUE] = value
+        if read is None:
+            result = await _read_in_session(session, build, values)
+        else:
+            result = await read(build, values)
         if result and result[0][-1] == anchors.version:
             return result, anchors.version, anchors.count
         if not result:

@@ -4,6 +4,8 @@ scope and in a partner's."""
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -105,6 +107,36 @@ async def test_writers_committing_changes_to_several_lists_never_deadlock(
         await asyncio.wait_for(asyncio.gather(*commits), timeout=10)
 
 
+@contextmanager
+def session_statements(stack: Stack) -> Iterator[list[str]]:
+    """The statements funding sends through SQLAlchemy meanwhile (the driver's own reads,
+    which go around it, are not among them)."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.lower())
+
+    engine = stack.apps["funding"].state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def deep_page_again(
+    stack: Stack, path: str, headers: dict[str, str], params: dict[str, str]
+) -> tuple[Any, Any, list[str]]:
+    """A deep page read twice with small lists (the first builds the anchors): both answers,
+    and the statements the second sent through SQLAlchemy."""
+    with small_lists(stack, "funding"):
+        first = await stack.funding.get(path, headers=headers, params=params)
+        assert first.status_code == 200, first.text
+        with session_statements(stack) as sent:
+            deep = await stack.funding.get(path, headers=headers, params=params)
+    return first, deep, sent
+
+
 async def test_a_deep_page_takes_its_total_from_the_anchors_and_counts_nothing(
     stack: Stack,
 ) -> None:
@@ -113,22 +145,8 @@ async def test_a_deep_page_takes_its_total_from_the_anchors_and_counts_nothing(
     the exact-count limit's rows, every deep page, was most of what a deep page of a
     large list cost beyond the first)."""
     f, instalments = await awarded_grants(stack, 5)  # 15 instalments
-    app = stack.apps["funding"]
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement.lower())
-
-    engine = app.state.db.engine.sync_engine
-    with small_lists(stack, "funding"):
-        params = {"sort": '["due_date","ASC"]', "range": "[8,11]"}
-        first = await stack.funding.get("/api/v1/instalments", headers=f.staff, params=params)
-        assert first.status_code == 200, first.text
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            deep = await stack.funding.get("/api/v1/instalments", headers=f.staff, params=params)
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+    params = {"sort": '["due_date","ASC"]', "range": "[8,11]"}
+    first, deep, sent = await deep_page_again(stack, "/api/v1/instalments", f.staff, params)
     assert deep.status_code == 200
     assert deep.content == first.content
     # 15 instalments, over the exact-count limit of 10, yet exact: the anchors counted them.
@@ -136,3 +154,22 @@ async def test_a_deep_page_takes_its_total_from_the_anchors_and_counts_nothing(
     assert "x-total-count-estimated" not in deep.headers
     assert sent, "the deep page was read through the session"
     assert not [s for s in sent if "count(" in s]
+
+
+async def test_a_deep_page_of_plain_rows_is_read_on_the_driver(stack: Stack) -> None:
+    """Grants are listed as plain rows: a page seeked from the anchors is compiled once and
+    read on the driver (no statement through SQLAlchemy's session), with the same rows."""
+    f, _instalments = await awarded_grants(stack, 7)
+    params = {"sort": '["amount_awarded","ASC"]', "range": "[4,6]"}
+    first, deep, sent = await deep_page_again(stack, "/api/v1/grants", f.staff, params)
+    with small_lists(stack, "funding"):
+        whole = await stack.funding.get(
+            "/api/v1/grants",
+            headers=f.staff,
+            params={"sort": '["amount_awarded","ASC"]', "range": "[0,6]"},
+        )
+    assert deep.status_code == 200
+    assert deep.content == first.content
+    assert [g["id"] for g in deep.json()] == [g["id"] for g in whole.json()][4:7]
+    assert deep.headers["content-range"] == "grants 4-6/7"
+    assert sent == []
