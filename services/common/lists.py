@@ -171,6 +171,26 @@ class _Shape:
         )
         self.by_id, self.versioned, self.columns = by_id, versioned, columns
 
+    @property
+    def objects(self) -> tuple[Any, ...]:
+        """What a page's compiled form names by identity: its sort, id and per-row columns."""
+        return (self.sort_column, self.id_column, *self.columns)
+
+    def driver_key(
+        self, session: AsyncSession, cache_key: CacheKey, *parts: Any
+    ) -> tuple[Any, ...]:
+        """The key of this page's compiled form (``listdriver``), ``parts`` telling apart
+        the statements read for one list (counted or not, seeked from an anchor)."""
+        return shape_key(
+            session.bind.dialect,  # type: ignore[union-attr]
+            cache_key,
+            self.query.sort,
+            self.query.descending,
+            *parts,
+            self.versioned,
+            objects=self.objects,
+        )
+
     def count_column(self, bound: Any = None) -> ColumnElement[int]:
         key = self.id_column if self.versioned else None
         return listscale.count_column(self.stmt, self.query.exact_count_limit, key=key, bound=bound)
@@ -220,15 +240,6 @@ async def _offset_rows(
     """An offset page's rows (and tail), on the driver where its shape allows."""
     query = shape.query
     if cache_key is not None:
-        key = shape_key(
-            session.bind.dialect,  # type: ignore[union-attr]
-            cache_key,
-            query.sort,
-            query.descending,
-            counted,
-            shape.versioned,
-            objects=(shape.sort_column, shape.id_column, *shape.columns),
-        )
 
         def build() -> tuple[Select[Any] | None, Sequence[Any]]:
             if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
@@ -236,13 +247,14 @@ async def _offset_rows(
             page = shape.offset_page(
                 session, counted, limit=PAGE_LIMIT, offset=PAGE_OFFSET, bound=COUNT_LIMIT
             )
-            return page, (shape.sort_column, shape.id_column, *shape.columns)
+            return page, shape.objects
 
         window = {
             PAGE_LIMIT.key: query.limit + 1,
             PAGE_OFFSET.key: query.start,
             COUNT_LIMIT.key: query.exact_count_limit + 1,
         }
+        key = shape.driver_key(session, cache_key, counted)
         rows = await read_page(session, key, build, cache_key, window)
         if rows is not None:
             return rows
@@ -261,25 +273,21 @@ def _list_key(session: AsyncSession, stmt: Select[Any]) -> tuple[tuple[Any, ...]
 async def _anchored_read(
     session: AsyncSession,
     shape: _Shape,
+    cache_key: CacheKey | None,
     build: Callable[[], Select[Any]],
     values: dict[str, Any],
 ) -> list[Any]:
     """A page seeked from an anchor (``listscale.anchored_rows``), on the driver where its
     shape allows: compiled once per shape, its anchor bound by name."""
-    stmt, query = shape.stmt, shape.query
-    if not stmt._order_by_clauses and not _entity_rows(stmt):
-        cache_key = stmt._generate_cache_key()
-        objects = (shape.sort_column, shape.id_column, *shape.columns)
-        key = shape_key(
-            session.bind.dialect,  # type: ignore[union-attr]
-            cache_key,
-            "anchored",
-            query.sort,
-            query.descending,
-            shape.versioned,
-            objects=objects,
-        )
-        rows = await read_page(session, key, lambda: (build(), objects), cache_key, values)
+    if cache_key is not None:
+
+        def compiled() -> tuple[Select[Any] | None, Sequence[Any]]:
+            if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
+                return None, ()
+            return build(), shape.objects
+
+        key = shape.driver_key(session, cache_key, "anchored")
+        rows = await read_page(session, key, compiled, cache_key, values)
         if rows is not None:
             return rows
     return list((await session.execute(build(), values)).all())
@@ -363,7 +371,7 @@ async def fetch_page(
     if query.cursor is not None:
         found = list((await session.execute(shape.cursor_page(session, count))).all())
     elif versioned and query.start >= query.anchor_every:
-        key = _list_key(session, stmt)[0]
+        key, cache_key = _list_key(session, stmt)
         anchored = await listscale.anchored_rows(
             session,
             shape.ordered(),
@@ -377,7 +385,7 @@ async def fetch_page(
             limit=query.limit + 1,
             every=query.anchor_every,
             versioned=versioned,
-            read=lambda build, values: _anchored_read(session, shape, build, values),
+            read=lambda build, values: _anchored_read(session, shape, cache_key, build, values),
         )
         if anchored is not None:
             found, version, anchored_total = anchored
