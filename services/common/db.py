@@ -76,7 +76,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else _in_utc(value)
+        return None if value is None else as_utc(value)
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
         # asyncpg reads ``timestamp with time zone`` (every column of this type there:
@@ -91,13 +91,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite's text, parsed and made UTC in one call (TypeDecorator's own processor
         # wraps the two in a third: a page's timestamps cost twice as much).
         def process(value: Any) -> datetime | None:
-            return None if value is None else _in_utc(parse(value))
+            return None if value is None else as_utc(parse(value))
 
         return process
 
 
-def _in_utc(moment: datetime) -> datetime:
-    """A stored moment as an aware UTC datetime (SQLite's come back naive, in UTC)."""
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime; one without an offset is taken as UTC (as SQLite
+    returns stored moments, and as a client may send one)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

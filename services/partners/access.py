@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Caller
+from services.common.db import as_utc
 from services.common.errors import BadRequest, NotFound, Unprocessable
 from services.partners.relationships import repository as relationships_repository
 from services.partners.relationships.models import SHARING_ACCEPTED, Relationship
@@ -118,12 +119,7 @@ def date_bound(name: str, value: Any, *, upper: bool) -> datetime:
             slug="bad-list-parameter",
             errors={"filter": [f"{name} must be a date or datetime"]},
         ) from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """A datetime sent without an offset is taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(moment)
 
 
 def check_web_url(value: str) -> str:

@@ -6,8 +6,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from services.common.db import as_utc
 from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
-from services.partners.access import as_utc
 
 GatheringKind = Literal["learning_day", "network_meeting", "other"]
 When = Annotated[

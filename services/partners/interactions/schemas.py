@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from services.common.db import as_utc
 from services.common.schemas import InputModel, TimestampedRecord, UpdateModel
-from services.partners.access import as_utc
 
 InteractionKind = Literal["visit", "call", "meeting", "event", "other"]
 When = Annotated[
