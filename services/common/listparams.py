@@ -18,6 +18,8 @@ from services.common.cursors import MAX_FILTER_INT, MAX_INDEX, Cursor, decode_cu
 from services.common.errors import BadRequest
 
 DEFAULT_PAGE_SIZE = 25
+# How many parsed query strings each list keeps (``from_request``).
+_PARSED_QUERIES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +214,47 @@ def list_query(
             getattr(settings, "list_anchor_every", listscale.ANCHOR_EVERY),
         )
 
+    # Parsed queries by their query string and the settings they were parsed with: a
+    # front end asks for the same few pages again and again (cursor pages aside).
+    parsed: listscale.Lru[tuple[Any, ...], ListQuery] = listscale.Lru(_PARSED_QUERIES)
+
     async def from_request(request: Request) -> ListQuery:
         """The same parse, of the request's own query string: how a hot list
         (:mod:`services.common.hotreads`) reads it without FastAPI's dependency solver.
-        A parameter sent twice counts by its last value, as FastAPI takes it."""
-        params = request.query_params
-        return await parse(
-            request,
-            params.get("sort"),
-            params.get("range"),
-            params.get("filter"),
-            params.get("cursor"),
+        A parameter sent twice counts by its last value, as FastAPI takes it. A query
+        string parsed before is not parsed again (nor its parameters decoded)."""
+        settings = request.app.state.settings
+        key = (
+            request.scope["query_string"],
+            max_page_size or getattr(settings, "max_page_size", 100),
+            getattr(settings, "list_exact_count_limit", listscale.EXACT_COUNT_LIMIT),
+            getattr(settings, "list_anchor_every", listscale.ANCHOR_EVERY),
+        )
+        kept = parsed.get(key)
+        if kept is None:
+            params = request.query_params
+            query = await parse(
+                request,
+                params.get("sort"),
+                params.get("range"),
+                params.get("filter"),
+                params.get("cursor"),
+            )
+            if query.cursor is not None:
+                return query
+            parsed.put(key, query)
+            kept = query
+        # Its own filters: no request's query is shared with another's.
+        return ListQuery(
+            kept.resource,
+            kept.sort,
+            kept.descending,
+            kept.start,
+            kept.end,
+            dict(kept.filters),
+            None,
+            kept.exact_count_limit,
+            kept.anchor_every,
         )
 
     parse.from_request = from_request  # type: ignore[attr-defined]
