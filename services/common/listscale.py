@@ -391,8 +391,14 @@ async def build_anchors(
     versioned: Versioned,
 ) -> Anchors | None:
     """The anchors of ``stmt`` in this order, in one statement with the version they hold at."""
-    rows = stmt.order_by(None).subquery()
-    key_col = rows.corresponding_column(getattr(sort_column, "expression", sort_column))
+    listed = stmt.order_by(None)
+    sort_expression = getattr(sort_column, "expression", sort_column)
+    if listed.subquery().corresponding_column(sort_expression) is None:
+        # The list shows its sort column otherwise (as JSON text, say): anchors hold the
+        # key as stored, which a seek compares with.
+        listed = listed.add_columns(sort_expression.label("trellis_sort_key"))
+    rows = listed.subquery()
+    key_col = rows.corresponding_column(sort_expression)
     id_col = rows.corresponding_column(getattr(id_column, "expression", id_column))
     order = [id_col] if by_id else [key_col, id_col]
     ordering = [c.desc() if descending else c.asc() for c in order]

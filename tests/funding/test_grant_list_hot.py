@@ -3,17 +3,20 @@ kept statements (``lists.kept_statement``): the answers FastAPI's route gives, p
 requests the router never saw."""
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from services.funding.grants import service as grants_service
+from services.funding.grants.models import Grant
 from tests.funding.helpers import Funder, new_funder, router_calls
-from tests.support import Stack
+from tests.support import Stack, running_stack
 
 LIST = "/api/v1/grants"
 
@@ -213,3 +216,47 @@ async def test_the_overdue_filter_is_read_for_the_day_it_is_asked_on(
     monkeypatch.setattr(grants_service, "today", lambda: date(2030, 6, 1))
     later = await stack.funding.get(LIST, headers=f.staff, params=overdue)
     assert [g["id"] for g in later.json()] == [grant["id"]]
+
+
+async def test_a_pages_grants_read_as_their_read_ones(stack: Stack) -> None:
+    """A page writes each grant's dates and times as read by the database as text
+    (``json_text``): the same as its read-one, a time on a whole second too, and every
+    sort's cursor still continues from the last row's own value."""
+    f = await _funder_with_grants(stack)
+    grants = (await stack.funding.get(LIST, headers=f.staff)).json()
+    on_the_second = datetime(2030, 5, 1, 9, 30, tzinfo=UTC)
+    async with stack.apps["funding"].state.db.engine.begin() as connection:
+        await connection.execute(
+            update(Grant)
+            .where(Grant.id == uuid.UUID(grants[0]["id"]))
+            .values(created_at=on_the_second, updated_at=on_the_second)
+        )
+    for sort in ("awarded_on", "planned_start_date", "created_at", "amount_awarded", "id"):
+        params = {"sort": json.dumps([sort, "DESC"]), "range": "[0,1]"}
+        page = await stack.funding.get(LIST, headers=f.staff, params=params)
+        rest = await stack.funding.get(
+            LIST, headers=f.staff, params={**params, "cursor": page.headers["x-next-cursor"]}
+        )
+        whole = await stack.funding.get(LIST, headers=f.staff, params={**params, "range": "[0,9]"})
+        assert page.json() + rest.json() == whole.json(), sort
+        for grant in whole.json():
+            read = await stack.funding.get(f"{LIST}/{grant['id']}", headers=f.staff)
+            assert grant == read.json()
+    shown = {g["id"]: g for g in whole.json()}[grants[0]["id"]]
+    assert shown["created_at"] == shown["updated_at"] == "2030-05-01T09:30:00Z"
+
+
+async def test_a_query_string_parsed_before_keeps_each_services_settings(
+    stack: Stack, backend: str, tmp_path: Any
+) -> None:
+    """The hot list keeps what it parsed of a query string; another service in the same
+    process with a smaller page cap gets its own cap for the very same query string."""
+    f = await _funder_with_grants(stack)
+    query = "range=%5B0%2C99%5D"
+    assert len((await stack.funding.get(f"{LIST}?{query}", headers=f.staff)).json()) == 4
+    async with running_stack(backend, tmp_path / "capped", max_page_size=3) as capped:
+        g = await _funder_with_grants(capped)
+        page = await capped.funding.get(f"{LIST}?{query}", headers=g.staff)
+        assert page.headers["content-range"] == "grants 0-2/4"
+    again = await stack.funding.get(f"{LIST}?{query}", headers=f.staff)
+    assert again.headers["content-range"] == "grants 0-3/4"

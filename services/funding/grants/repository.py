@@ -5,12 +5,13 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select, update
+from sqlalchemy import ColumnElement, Date, Select, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from services.common.db import DriverRead
+from services.common.db import DriverRead, UTCDateTime
 from services.common.errors import BadRequest
+from services.common.jsontext import json_text
 from services.common.lists import (
     ListQuery,
     Page,
@@ -120,6 +121,12 @@ _READ_GRANT = DriverRead(
 )
 
 
+# What a list of grants reads of each: its columns, its dates and times as the text its
+# JSON shows (``json_text``: a page's rows are only written out).
+_LISTED = [
+    json_text(column) if isinstance(column.type, Date | UTCDateTime) else column
+    for column in _grants.c
+]
 # The funding organisations of each grant of a list page, read in the page's statement.
 _FUNDER_IDS = related_ids(
     _orgs.c.funder_id,
@@ -184,7 +191,7 @@ def _grants_statement(
     awarded_only: bool,
 ) -> Select[Any]:
     """The grants a list shows: the caller's scope, narrowed by the filters ``f``."""
-    stmt = _scope(select(_grants), Grant, funder_id=funder_id, partner_id=partner_id)
+    stmt = _scope(select(*_LISTED), Grant, funder_id=funder_id, partner_id=partner_id)
     if awarded_only:
         stmt = stmt.where(Grant.approved_on.is_not(None))
     if "id" in f:
@@ -211,6 +218,7 @@ def _grants_statement(
 def grant_row_key(row: Any, sort: str) -> tuple[Any, Any]:
     """The keyset position of a grant in a list sorted by ``sort``."""
     column = {"awarded_on": "list_date"}.get(sort, sort)
+    # A list's dates and times may be their ISO text (``json_text``): a cursor reads either.
     return getattr(row, column), row.id
 
 

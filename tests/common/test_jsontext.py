@@ -1,0 +1,72 @@
+"""``json_text``: dates and times read as the text their JSON shows, on both databases.
+
+Whatever a column holds, the value ``json_text`` reads writes the same JSON as the value
+the column itself reads: on PostgreSQL it is the database's text, on SQLite the typed
+value. Times on a whole second have no fraction, others six digits (trailing zeros
+kept), always in UTC with "Z"; years before 1000 keep four digits; the first and last
+date and time (PostgreSQL's infinities, as asyncpg stores them) read as themselves."""
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Column, Date, Integer, MetaData, Table, Text, insert, select
+
+from services.common.db import UTCDateTime
+from services.common.jsontext import json_text
+
+_metadata = MetaData()
+_moments = Table(
+    "json_text_cases",
+    _metadata,
+    Column("n", Integer, primary_key=True),
+    Column("moment", UTCDateTime),
+    Column("day", Date),
+)
+_READ = select(_moments.c.n, json_text(_moments.c.moment), json_text(_moments.c.day))
+
+IST = timezone(timedelta(hours=5, minutes=30))
+CASES: list[tuple[datetime | None, date | None]] = [
+    (datetime(2026, 11, 28, 16, 17, 51, 123456, tzinfo=UTC), date(2026, 11, 28)),
+    (datetime(2026, 11, 28, 16, 17, 51, tzinfo=UTC), date(2026, 1, 2)),
+    (datetime(2026, 11, 28, 16, 17, 51, 500000, tzinfo=UTC), date(1999, 12, 31)),
+    (datetime(2026, 11, 28, 16, 17, 51, 5, tzinfo=UTC), date(5, 3, 1)),
+    (datetime(2026, 3, 29, 1, 30, 0, 250, tzinfo=IST), date(9999, 12, 31)),
+    (datetime(5, 1, 1, 0, 0, 0, tzinfo=UTC), None),
+    (None, date(2024, 2, 29)),
+    # Stored by asyncpg as PostgreSQL's infinities.
+    (datetime.max.replace(tzinfo=UTC), date.min),
+    (datetime.min.replace(tzinfo=UTC), date.max),
+]
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z)
+
+
+async def test_json_text_writes_what_the_stored_value_writes(kit: Any, backend: str) -> None:
+    app, _client, _tokens = kit
+    engine = app.state.db.engine
+    async with engine.begin() as connection:
+        await connection.run_sync(_metadata.create_all)
+        await connection.execute(
+            insert(_moments),
+            [{"n": n, "moment": m, "day": d} for n, (m, d) in enumerate(CASES)],
+        )
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(_READ.order_by(_moments.c.n))).all()
+    finally:
+        async with engine.begin() as connection:
+            await connection.run_sync(_metadata.drop_all)
+    assert [(_json(row.moment), _json(row.day)) for row in rows] == [
+        (_json(m and m.astimezone(UTC)), _json(d)) for m, d in CASES
+    ]
+    if backend == "postgres":  # the database wrote the text: nothing was typed
+        assert {type(row.moment) for row in rows} == {str, type(None)}
+
+
+def test_json_text_refuses_a_column_that_is_not_a_date_or_time() -> None:
+    with pytest.raises(TypeError, match="dates and times"):
+        json_text(Column("title", Text))
