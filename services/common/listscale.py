@@ -392,14 +392,20 @@ async def build_anchors(
 ) -> Anchors | None:
     """The anchors of ``stmt`` in this order, in one statement with the version they hold at."""
     listed = stmt.order_by(None)
-    sort_expression = getattr(sort_column, "expression", sort_column)
-    if listed.subquery().corresponding_column(sort_expression) is None:
-        # The list shows its sort column otherwise (as JSON text, say): anchors hold the
-        # key as stored, which a seek compares with.
-        listed = listed.add_columns(sort_expression.label("trellis_sort_key"))
+    shown = listed.subquery()
+    keys = {
+        name: getattr(column, "expression", column)
+        for name, column in (("trellis_sort_key", sort_column), ("trellis_row_id", id_column))
+    }
+    # A list may show its sort column or id otherwise (as JSON text, say): anchors hold
+    # them as stored, which a seek compares with.
+    hidden = {name: e for name, e in keys.items() if shown.corresponding_column(e) is None}
+    if hidden:
+        listed = listed.add_columns(*(e.label(name) for name, e in hidden.items()))
     rows = listed.subquery()
-    key_col = rows.corresponding_column(sort_expression)
-    id_col = rows.corresponding_column(getattr(id_column, "expression", id_column))
+    key_col, id_col = (
+        rows.c[name] if name in hidden else rows.corresponding_column(e) for name, e in keys.items()
+    )
     order = [id_col] if by_id else [key_col, id_col]
     ordering = [c.desc() if descending else c.asc() for c in order]
     ranked = select(

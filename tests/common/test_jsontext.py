@@ -1,4 +1,4 @@
-"""``json_text``: dates and times read as the text their JSON shows, on both databases.
+"""``json_text``: dates, times and ids read as the text their JSON shows, on both databases.
 
 Whatever a column holds, the value ``json_text`` reads writes the same JSON as the value
 the column itself reads: on PostgreSQL it is the database's text, on SQLite the typed
@@ -6,12 +6,13 @@ value. Times on a whole second have no fraction, others six digits (trailing zer
 kept), always in UTC with "Z"; years before 1000 keep four digits; the first and last
 date and time (PostgreSQL's infinities, as asyncpg stores them) read as themselves."""
 
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Column, Date, Integer, MetaData, Table, Text, insert, select
+from sqlalchemy import Column, Date, Integer, MetaData, Table, Text, Uuid, insert, select
 
 from services.common.db import UTCDateTime
 from services.common.jsontext import json_text
@@ -23,8 +24,14 @@ _moments = Table(
     Column("n", Integer, primary_key=True),
     Column("moment", UTCDateTime),
     Column("day", Date),
+    Column("ref", Uuid),
 )
-_READ = select(_moments.c.n, json_text(_moments.c.moment), json_text(_moments.c.day))
+_READ = select(
+    _moments.c.n,
+    json_text(_moments.c.moment),
+    json_text(_moments.c.day),
+    json_text(_moments.c.ref),
+)
 
 IST = timezone(timedelta(hours=5, minutes=30))
 CASES: list[tuple[datetime | None, date | None]] = [
@@ -41,6 +48,11 @@ CASES: list[tuple[datetime | None, date | None]] = [
 ]
 
 
+def _ref(n: int) -> uuid.UUID | None:
+    """Ids with letters and leading zeros, and one missing."""
+    return None if n == 3 else uuid.UUID(int=(0xABCDEF << (n * 12)) | n)
+
+
 def _json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_UTC_Z)
 
@@ -52,7 +64,7 @@ async def test_json_text_writes_what_the_stored_value_writes(kit: Any, backend: 
         await connection.run_sync(_metadata.create_all)
         await connection.execute(
             insert(_moments),
-            [{"n": n, "moment": m, "day": d} for n, (m, d) in enumerate(CASES)],
+            [{"n": n, "moment": m, "day": d, "ref": _ref(n)} for n, (m, d) in enumerate(CASES)],
         )
     try:
         async with engine.connect() as connection:
@@ -60,13 +72,19 @@ async def test_json_text_writes_what_the_stored_value_writes(kit: Any, backend: 
     finally:
         async with engine.begin() as connection:
             await connection.run_sync(_metadata.drop_all)
-    assert [(_json(row.moment), _json(row.day)) for row in rows] == [
-        (_json(m and m.astimezone(UTC)), _json(d)) for m, d in CASES
+    assert [
+        (_json(row.moment), _json(row.day), _json(row.ref and str(row.ref))) for row in rows
+    ] == [
+        (_json(m and m.astimezone(UTC)), _json(d), _json(_ref(n) and str(_ref(n))))
+        for n, (m, d) in enumerate(CASES)
     ]
-    if backend == "postgres":  # the database wrote the text: nothing was typed
-        assert {type(row.moment) for row in rows} == {str, type(None)}
+    # The database wrote the text: nothing was typed (asyncpg's UUIDs come as they are).
+    assert {type(row.moment) for row in rows} == {type(row.day) for row in rows}
+    assert {type(row.moment) for row in rows} == {str, type(None)}
+    if backend == "sqlite":
+        assert {type(row.ref) for row in rows} == {str, type(None)}
 
 
 def test_json_text_refuses_a_column_that_is_not_a_date_or_time() -> None:
-    with pytest.raises(TypeError, match="dates and times"):
+    with pytest.raises(TypeError, match="dates, times and ids"):
         json_text(Column("title", Text))

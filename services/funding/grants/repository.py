@@ -5,7 +5,17 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Date, Select, bindparam, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    Uuid,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -121,10 +131,10 @@ _READ_GRANT = DriverRead(
 )
 
 
-# What a list of grants reads of each: its columns, its dates and times as the text its
-# JSON shows (``json_text``: a page's rows are only written out).
+# What a list of grants reads of each: its columns, its dates, times and ids as the text
+# their JSON shows (``json_text``: a page's rows are only written out).
 _LISTED = [
-    json_text(column) if isinstance(column.type, Date | UTCDateTime) else column
+    json_text(column) if isinstance(column.type, Date | UTCDateTime | Uuid) else column
     for column in _grants.c
 ]
 # The funding organisations of each grant of a list page, read in the page's statement.
@@ -218,7 +228,7 @@ def _grants_statement(
 def grant_row_key(row: Any, sort: str) -> tuple[Any, Any]:
     """The keyset position of a grant in a list sorted by ``sort``."""
     column = {"awarded_on": "list_date"}.get(sort, sort)
-    # A list's dates and times may be their ISO text (``json_text``): a cursor reads either.
+    # A list's dates, times and ids may be their text (``json_text``): a cursor takes either.
     return getattr(row, column), row.id
 
 
