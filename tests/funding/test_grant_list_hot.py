@@ -260,3 +260,29 @@ async def test_a_query_string_parsed_before_keeps_each_services_settings(
         assert page.headers["content-range"] == "grants 0-2/4"
     again = await stack.funding.get(f"{LIST}?{query}", headers=f.staff)
     assert again.headers["content-range"] == "grants 0-3/4"
+
+
+async def test_a_first_page_is_prepared_with_its_window_written_out(
+    stack: Stack, backend: str
+) -> None:
+    """A first page's prepared statement has its LIMIT written out, not bound: with a bound
+    LIMIT, PostgreSQL's generic plan looks dearer than each custom one, and it planned
+    the page again on every request (at 2,000 grants, 330 us of a 600 us page; written
+    out, it keeps one plan: the read_one benchmark shows it). Later pages bind theirs,
+    so one statement serves every offset."""
+    if backend != "postgres":
+        pytest.skip("the statements PostgreSQL keeps prepared")
+    f = await _funder_with_grants(stack)
+    for params in ({}, {"range": "[1,2]"}, {"range": "[0,2]"}):
+        assert (await stack.funding.get(LIST, headers=f.staff, params=params)).status_code == 200
+    statements = []
+    for kept in stack.apps["funding"].state.db.reads.idle:
+        rows = await kept.driver_connection.fetch("SELECT statement FROM pg_prepared_statements")
+        statements += [row["statement"] for row in rows]
+    windows = {
+        " ".join(statement.split("grants.id DESC", 1)[1].split())
+        for statement in statements
+        if "ORDER BY grants.list_date DESC, grants.id DESC" in statement
+    }
+    assert {"LIMIT 26", "LIMIT 4"} <= windows
+    assert {w for w in windows if w.startswith("LIMIT $") and " OFFSET $" in w}
