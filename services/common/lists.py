@@ -282,23 +282,24 @@ async def _anchored_read(
     session: AsyncSession,
     shape: _Shape,
     cache_key: CacheKey | None,
-    build: Callable[[], Select[Any]],
+    build: listscale.AnchoredPage,
     values: dict[str, Any],
+    window: tuple[int, int],
 ) -> list[Any]:
     """A page seeked from an anchor (``listscale.anchored_rows``), on the driver where its
-    shape allows: compiled once per shape, its anchor bound by name."""
+    shape allows: compiled once per shape and window, its anchor bound by name."""
     if cache_key is not None:
 
         def compiled() -> tuple[Select[Any] | None, Sequence[Any]]:
             if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
                 return None, ()
-            return build(), shape.objects
+            return build(*window), shape.objects
 
-        key = shape.driver_key(session, cache_key, "anchored")
+        key = shape.driver_key(session, cache_key, "anchored", *window)
         rows = await read_page(session, key, compiled, cache_key, values)
         if rows is not None:
             return rows
-    return list((await session.execute(build(), values)).all())
+    return list((await session.execute(build(*window), values)).all())
 
 
 async def _offset_page(
@@ -393,7 +394,9 @@ async def fetch_page(
             limit=query.limit + 1,
             every=query.anchor_every,
             versioned=versioned,
-            read=lambda build, values: _anchored_read(session, shape, cache_key, build, values),
+            read=lambda build, values, window: _anchored_read(
+                session, shape, cache_key, build, values, window
+            ),
         )
         if anchored is not None:
             found, version, anchored_total = anchored

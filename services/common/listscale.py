@@ -43,7 +43,6 @@ import orjson
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Integer,
     Select,
     String,
     bindparam,
@@ -431,21 +430,25 @@ async def build_anchors(
     return Anchors(int(version), count, every, keys)
 
 
-# The values of a page seeked from an anchor, bound by name: its statement is the same for
-# every page of one list, so it can be compiled once (``lists``: on the driver).
+# The anchor a page is seeked from, bound by name: its statement is the same for every
+# page of one list with the same window, so it can be compiled once (``lists``: on the
+# driver). The window (rows skipped after the anchor, rows read) is written out: with it
+# bound, PostgreSQL's generic plan looks dearer than each custom one, and it planned every
+# deep page anew. react-admin pages in steps of its page size, so a list has few windows
+# (at 25 rows a page and an anchor every 500 rows, 20).
 ANCHOR_VALUE = "trellis_anchor_value"
 ANCHOR_ID = "trellis_anchor_id"
-ANCHOR_SKIP = "trellis_anchor_skip"
-ANCHOR_LIMIT = "trellis_anchor_limit"
-ANCHOR_PARAMS = frozenset({ANCHOR_VALUE, ANCHOR_ID, ANCHOR_SKIP, ANCHOR_LIMIT})
-# How an anchored page is read: given how to build its statement, and its values.
-AnchoredRead = Callable[[Callable[[], Select[Any]], dict[str, Any]], Any]
+ANCHOR_PARAMS = frozenset({ANCHOR_VALUE, ANCHOR_ID})
+# A page seeked from an anchor, built for its window (rows skipped, rows read).
+AnchoredPage = Callable[[int, int], Select[Any]]
+# How an anchored page is read: given how to build its statement, its values and window.
+AnchoredRead = Callable[[AnchoredPage, dict[str, Any], tuple[int, int]], Any]
 
 
 async def _read_in_session(
-    session: AsyncSession, build: Callable[[], Select[Any]], values: dict[str, Any]
+    session: AsyncSession, build: AnchoredPage, values: dict[str, Any], window: tuple[int, int]
 ) -> list[Any]:
-    return list((await session.execute(build(), values)).all())
+    return list((await session.execute(build(*window), values)).all())
 
 
 async def anchored_rows(
@@ -472,7 +475,7 @@ async def anchored_rows(
     statement with its values (by default, in the session)."""
     version_col = version_column(session, versioned)
 
-    def build() -> Select[Any]:
+    def build(skip: int, rows: int) -> Select[Any]:
         # A deferred join: the rows between the anchor and the page are skipped on the
         # sort index alone (ids only), and only the page's rows are read whole (with any
         # per-row columns, which the database would otherwise work out for skipped rows).
@@ -486,13 +489,13 @@ async def anchored_rows(
         skipped = (
             ordered.with_only_columns(id_column, maintain_column_froms=True)
             .where(seek <= anchor if descending else seek >= anchor)
-            .offset(bindparam(ANCHOR_SKIP, type_=Integer))
-            .limit(bindparam(ANCHOR_LIMIT, type_=Integer))
+            .offset(literal_column(str(int(skip))))
+            .limit(literal_column(str(int(rows))))
             .subquery()
         )
         return (
             ordered.where(id_column.in_(select(skipped.c[0])))
-            .limit(bindparam(ANCHOR_LIMIT, type_=Integer))
+            .limit(literal_column(str(int(rows))))
             .add_columns(*columns, version_col)
         )
 
@@ -515,14 +518,14 @@ async def anchored_rows(
             _counts.put(key[:4], (anchors.version, anchors.count, time.monotonic()))
         slot = min(start // anchors.every, len(anchors.keys) - 1)
         value, row_id = anchors.keys[slot]
-        values = {ANCHOR_ID: row_id, ANCHOR_SKIP: start - slot * anchors.every}
-        values[ANCHOR_LIMIT] = limit
+        values = {ANCHOR_ID: row_id}
         if not by_id:
             values[ANCHOR_VALUE] = value
+        window = (start - slot * anchors.every, limit)
         if read is None:
-            result = await _read_in_session(session, build, values)
+            result = await _read_in_session(session, build, values, window)
         else:
-            result = await read(build, values)
+            result = await read(build, values, window)
         if result and result[0][-1] == anchors.version:
             return result, anchors.version, anchors.count
         if not result:

@@ -173,3 +173,26 @@ async def test_a_deep_page_of_plain_rows_is_read_on_the_driver(stack: Stack) -> 
     assert [g["id"] for g in deep.json()] == [g["id"] for g in whole.json()][4:7]
     assert deep.headers["content-range"] == "grants 4-6/7"
     assert sent == []
+
+
+async def test_a_deep_page_is_prepared_with_its_window_written_out(
+    stack: Stack, backend: str
+) -> None:
+    """A page seeked from an anchor has its window (rows skipped after the anchor, rows
+    read) written out and only the anchor bound: with the window bound, PostgreSQL's
+    generic plan looks dearer than each custom one, and it planned every deep page anew.
+    The same window asked again is the same prepared statement."""
+    if backend != "postgres":
+        pytest.skip("the statements PostgreSQL keeps prepared")
+    f, _instalments = await awarded_grants(stack, 7)
+    params = {"sort": '["amount_awarded","ASC"]', "range": "[4,6]"}
+    first, deep, _sent = await deep_page_again(stack, "/api/v1/grants", f.staff, params)
+    assert deep.content == first.content
+    statements = []
+    for kept in stack.apps["funding"].state.db.reads.idle:
+        rows = await kept.driver_connection.fetch("SELECT statement FROM pg_prepared_statements")
+        statements += [" ".join(row["statement"].split()) for row in rows]
+    anchored = [s for s in statements if "grants.id) >= (" in s]
+    assert anchored, "no page was seeked from an anchor"
+    # An anchor every 4 rows in small lists: row 4 is the second anchor's own row.
+    assert all("LIMIT 4 OFFSET 0)" in s and "OFFSET $" not in s for s in anchored), anchored
