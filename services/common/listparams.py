@@ -6,7 +6,7 @@ database error. The contract as a whole is described in :mod:`services.common.li
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -99,6 +99,17 @@ def list_query(
     sortable_set = {*sortable, "id"}
     filterable_set = {*filterable, "id"}
 
+    def limits(request: Request) -> tuple[int, int, int]:
+        """What the service's settings set for this list: the page cap (the route's own,
+        else ``TRELLIS_<SERVICE>_MAX_PAGE_SIZE``), the exact-count limit, the anchors'
+        spacing."""
+        settings = request.app.state.settings
+        return (
+            max_page_size or getattr(settings, "max_page_size", 100),
+            getattr(settings, "list_exact_count_limit", listscale.EXACT_COUNT_LIMIT),
+            getattr(settings, "list_anchor_every", listscale.ANCHOR_EVERY),
+        )
+
     async def parse(
         request: Request,
         sort: str | None = Query(
@@ -172,8 +183,7 @@ def list_query(
                     errors={"range": [f"start must be at most {MAX_INDEX}"]},
                 )
             start, end = value
-        # The route's own cap, else the service's (TRELLIS_<SERVICE>_MAX_PAGE_SIZE).
-        cap = max_page_size or getattr(request.app.state.settings, "max_page_size", 100)
+        cap, exact_count_limit, anchor_every = limits(request)
         end = min(end, start + cap - 1)
         filters: dict[str, Any] = {}
         if filter_ is not None:
@@ -201,7 +211,6 @@ def list_query(
             decoded = decode_cursor(cursor, field_name, descending)
             # A cursor page is as long as the range asks; it starts where the cursor says.
             start, end = decoded.position, decoded.position + (end - start)
-        settings = request.app.state.settings
         return ListQuery(
             resource,
             field_name,
@@ -210,8 +219,8 @@ def list_query(
             end,
             filters,
             decoded,
-            getattr(settings, "list_exact_count_limit", listscale.EXACT_COUNT_LIMIT),
-            getattr(settings, "list_anchor_every", listscale.ANCHOR_EVERY),
+            exact_count_limit,
+            anchor_every,
         )
 
     # Parsed queries by their query string and the settings they were parsed with: a
@@ -223,13 +232,7 @@ def list_query(
         (:mod:`services.common.hotreads`) reads it without FastAPI's dependency solver.
         A parameter sent twice counts by its last value, as FastAPI takes it. A query
         string parsed before is not parsed again (nor its parameters decoded)."""
-        settings = request.app.state.settings
-        key = (
-            request.scope["query_string"],
-            max_page_size or getattr(settings, "max_page_size", 100),
-            getattr(settings, "list_exact_count_limit", listscale.EXACT_COUNT_LIMIT),
-            getattr(settings, "list_anchor_every", listscale.ANCHOR_EVERY),
-        )
+        key = (request.scope["query_string"], *limits(request))
         kept = parsed.get(key)
         if kept is None:
             params = request.query_params
@@ -245,17 +248,7 @@ def list_query(
             parsed.put(key, query)
             kept = query
         # Its own filters: no request's query is shared with another's.
-        return ListQuery(
-            kept.resource,
-            kept.sort,
-            kept.descending,
-            kept.start,
-            kept.end,
-            dict(kept.filters),
-            None,
-            kept.exact_count_limit,
-            kept.anchor_every,
-        )
+        return replace(kept, filters=dict(kept.filters))
 
     parse.from_request = from_request  # type: ignore[attr-defined]
     return parse
