@@ -18,14 +18,16 @@ The value is then text on SQLite: only for what writes it as JSON (a cursor take
 value as text too), never for anything that compares or computes with it in Python.
 """
 
-from datetime import date, datetime
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Uuid, type_coerce
+from sqlalchemy import ColumnElement, Date, String, Uuid, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-__all__ = ["json_text"]
+from services.common.db import UTCDateTime
+
+__all__ = ["json_columns", "json_text"]
 
 
 class _DateJson(FunctionElement[Any]):
@@ -79,16 +81,29 @@ def _id_json(element: _IdJson, compiler: Any, **kw: Any) -> str:
     return f"CASE WHEN {hex_digits} IS NULL THEN NULL ELSE {groups} END"
 
 
+def _reader(column: ColumnElement[Any]) -> type[FunctionElement[Any]] | None:
+    """How :func:`json_text` reads ``column``; None for a column it leaves as it is."""
+    if isinstance(column.type, Uuid):
+        return _IdJson
+    if isinstance(column.type, UTCDateTime):  # UTC: its JSON ends in "Z"
+        return _MomentJson
+    if isinstance(column.type, Date):
+        return _DateJson
+    return None
+
+
 def json_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """``column`` (a date, a time kept in UTC or a UUID), labelled with its own name, read
     as the text its JSON shows on SQLite and as it is on PostgreSQL: for the columns of a
     list whose rows are written as JSON. Built once, as a module constant."""
-    if isinstance(column.type, Uuid):
-        read: FunctionElement[Any] = _IdJson(column)
-    elif column.type.python_type is datetime:
-        read = _MomentJson(column)
-    elif column.type.python_type is date:
-        read = _DateJson(column)
-    else:
+    reader = _reader(column)
+    if reader is None:
         raise TypeError(f"{column}: json_text reads dates, times and ids, not {column.type}")
-    return type_coerce(read, String()).label(column.key)
+    return type_coerce(reader(column), String()).label(column.key)
+
+
+def json_columns(columns: Iterable[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+    """``columns``, each date, time kept in UTC and UUID among them read by
+    :func:`json_text`, the others as they are: what a list whose rows are only written
+    out as JSON selects of a table."""
+    return [column if _reader(column) is None else json_text(column) for column in columns]

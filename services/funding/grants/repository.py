@@ -5,23 +5,13 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    ColumnElement,
-    Date,
-    Select,
-    Uuid,
-    bindparam,
-    exists,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from services.common.db import DriverRead, UTCDateTime
+from services.common.db import DriverRead
 from services.common.errors import BadRequest
-from services.common.jsontext import json_text
+from services.common.jsontext import json_columns
 from services.common.lists import (
     ListQuery,
     Page,
@@ -133,10 +123,7 @@ _READ_GRANT = DriverRead(
 
 # What a list of grants reads of each: its columns, its dates, times and ids as the text
 # their JSON shows (``json_text``: a page's rows are only written out).
-_LISTED = [
-    json_text(column) if isinstance(column.type, Date | UTCDateTime | Uuid) else column
-    for column in _grants.c
-]
+_LISTED = json_columns(_grants.c)
 # The funding organisations of each grant of a list page, read in the page's statement.
 _FUNDER_IDS = related_ids(
     _orgs.c.funder_id,
