@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Response
-from sqlalchemy import ColumnElement, Select, literal_column, tuple_
+from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.cache_key import CacheKey
 
@@ -251,7 +251,7 @@ async def _offset_rows(
             page = shape.offset_page(
                 session,
                 counted,
-                limit=literal_column(str(int(query.limit) + 1)) if first else PAGE_LIMIT,
+                limit=listscale.written_out(query.limit + 1) if first else PAGE_LIMIT,
                 offset=None if first else PAGE_OFFSET,
                 bound=COUNT_LIMIT,
             )
@@ -299,7 +299,7 @@ async def _anchored_read(
         rows = await read_page(session, key, compiled, cache_key, values)
         if rows is not None:
             return rows
-    return list((await session.execute(build(*window), values)).all())
+    return await listscale.read_in_session(session, build, values, window)
 
 
 async def _offset_page(

@@ -445,9 +445,16 @@ AnchoredPage = Callable[[int, int], Select[Any]]
 AnchoredRead = Callable[[AnchoredPage, dict[str, Any], tuple[int, int]], Any]
 
 
-async def _read_in_session(
+def written_out(rows: int) -> ColumnElement[int]:
+    """A number of rows for LIMIT or OFFSET, written into the statement, not bound (so
+    PostgreSQL can keep one plan for a prepared page: see above)."""
+    return literal_column(str(int(rows)))
+
+
+async def read_in_session(
     session: AsyncSession, build: AnchoredPage, values: dict[str, Any], window: tuple[int, int]
 ) -> list[Any]:
+    """An anchored page's rows read through the session (``anchored_rows``' own way)."""
     return list((await session.execute(build(*window), values)).all())
 
 
@@ -489,13 +496,13 @@ async def anchored_rows(
         skipped = (
             ordered.with_only_columns(id_column, maintain_column_froms=True)
             .where(seek <= anchor if descending else seek >= anchor)
-            .offset(literal_column(str(int(skip))))
-            .limit(literal_column(str(int(rows))))
+            .offset(written_out(skip))
+            .limit(written_out(rows))
             .subquery()
         )
         return (
             ordered.where(id_column.in_(select(skipped.c[0])))
-            .limit(literal_column(str(int(rows))))
+            .limit(written_out(rows))
             .add_columns(*columns, version_col)
         )
 
@@ -523,7 +530,7 @@ async def anchored_rows(
             values[ANCHOR_VALUE] = value
         window = (start - slot * anchors.every, limit)
         if read is None:
-            result = await _read_in_session(session, build, values, window)
+            result = await read_in_session(session, build, values, window)
         else:
             result = await read(build, values, window)
         if result and result[0][-1] == anchors.version:
