@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Column, Date, Integer, MetaData, Table, Text, Uuid, insert, select
+from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid, insert, select
 
 from services.common.db import UTCDateTime
-from services.common.jsontext import json_text
+from services.common.jsontext import json_columns, json_text
 
 _metadata = MetaData()
 _moments = Table(
@@ -84,3 +84,13 @@ async def test_json_text_writes_what_the_stored_value_writes(kit: Any, backend: 
 def test_json_text_refuses_a_column_that_is_not_a_date_or_time() -> None:
     with pytest.raises(TypeError, match="dates, times and ids"):
         json_text(Column("title", Text))
+    # A time kept without its zone would be written with a "Z" it does not have.
+    with pytest.raises(TypeError, match="dates, times and ids"):
+        json_text(Column("noted_at", DateTime))
+
+
+def test_json_columns_reads_dates_times_and_ids_and_leaves_the_rest() -> None:
+    read = json_columns(_moments.c)
+    assert [c.key for c in read] == ["n", "moment", "day", "ref"]
+    assert read[0] is _moments.c.n
+    assert all(c is not o for c, o in zip(read[1:], list(_moments.c)[1:], strict=True))
