@@ -5,12 +5,11 @@ through this module: times come back as aware UTC datetimes on both, ids are
 UUIDs, money is integer minor units.
 """
 
-import asyncio
 import contextlib
 import logging
 import os
 import uuid
-from collections import deque, namedtuple
+from collections import namedtuple
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -23,7 +22,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,6 +33,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 
 from services.common import deadline
+from services.common.readconnections import KeptReads, ReadConnections, SharedReadConnection
 
 logger = logging.getLogger("trellis.db")
 
@@ -301,87 +300,6 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-class ReadConnections:
-    """A few pooled connections kept out of the pool between reads, lent to ``DriverRead``
-    one read at a time.
-
-    A read borrowed from the pool pays for SQLAlchemy's checkout and checkin (a greenlet
-    hop each way, the pool's events, and on SQLite a ROLLBACK sent to the driver's thread
-    on return) more than for its own round trip; at many reads at once on SQLite, the
-    pool's overflow also opens and closes a connection (and its thread) per read. These
-    connections run nothing but single ``SELECT``s outside any transaction, so there is
-    nothing to reset between reads. Once ``size`` are lent out, a read waits for one
-    (each is lent for one statement). A connection whose read failed is invalidated,
-    not lent again."""
-
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
-        self.engine = engine
-        self.size = size
-        # As long as the pool waits for a connection before it gives up.
-        self.timeout: float = getattr(engine.sync_engine.pool, "_timeout", 30.0)
-        self.held = 0
-        self.idle: list[Any] = []
-        self.waiting: deque[asyncio.Future[Any]] = deque()
-
-    async def borrow(self) -> Any:
-        """A connection for one read; give it back or discard it."""
-        while self.idle:
-            raw = self.idle.pop()
-            closed = getattr(raw.driver_connection, "is_closed", None)
-            if closed is None or not closed():  # asyncpg knows when the server closed it
-                return raw
-            await self.discard(raw)
-        if self.held >= self.size:
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiting.append(waiter)
-            try:
-                async with asyncio.timeout(self.timeout):
-                    raw = await waiter
-            except BaseException as exc:
-                if waiter.done() and not waiter.cancelled():
-                    self.give_back(waiter.result())  # handed over as this read was cancelled
-                if isinstance(exc, TimeoutError):  # as the pool says it (a 503)
-                    raise PoolTimeout("no connection kept for reads came back in time") from exc
-                raise
-            if raw is not None:
-                return raw
-            # A discarded connection's place: open its replacement below.
-        self.held += 1
-        try:
-            return await self.engine.raw_connection()
-        except BaseException:
-            self._free_place()
-            raise
-
-    def give_back(self, raw: Any) -> None:
-        while self.waiting:
-            waiter = self.waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(raw)
-                return
-        self.idle.append(raw)
-
-    def _free_place(self) -> None:
-        self.held -= 1
-        while self.waiting:
-            waiter = self.waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    async def discard(self, raw: Any) -> None:
-        """Drop a connection whose read failed: the pool replaces it."""
-        self._free_place()
-        await greenlet_spawn(raw.invalidate)
-
-    async def close(self) -> None:
-        """Give every idle connection back to the pool (before it is disposed)."""
-        idle, self.idle = self.idle, []
-        self.held -= len(idle)
-        for raw in idle:
-            await greenlet_spawn(raw.close)
-
-
 class Database:
     """One engine and its session factory, kept on ``app.state.db``."""
 
@@ -389,10 +307,13 @@ class Database:
         self.url = async_url(url)
         self.engine = create_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # PostgreSQL: a few of the pool's ten. SQLite: one, as each connection is a thread
-        # of this process: a second only contends for the interpreter with the first (at
-        # 32 reads at once, 775 us of CPU per read-one with two, 595 us with one).
-        self.reads = ReadConnections(self.engine, 5 if self.is_postgres else 1)
+        # PostgreSQL: a few of the pool's ten, each lent to one read at a time. SQLite: one,
+        # lent to every read at once.
+        self.reads: KeptReads = (
+            ReadConnections(self.engine, 5)
+            if self.is_postgres
+            else SharedReadConnection(self.engine)
+        )
 
     @property
     def is_postgres(self) -> bool:
@@ -404,7 +325,7 @@ class Database:
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: The session's ``info`` key of its database's ``ReadConnections``.
+#: The session's ``info`` key of its database's kept read connections (``KeptReads``).
 READS = "trellis_reads"
 
 
@@ -545,7 +466,7 @@ async def driver_rows(session: AsyncSession, sql: str, args: list[Any]) -> list[
     """The driver's own rows of a compiled ``SELECT`` (``args`` already bound).
 
     Read on the session's connection once a transaction has begun (to see the request's
-    own writes); else on a connection kept for reads (``ReadConnections``), or one
+    own writes); else on a connection kept for reads (``KeptReads``), or one
     borrowed from the pool for this one read, without SQLAlchemy's connection and
     transaction objects. None where it must go through the session instead: outside a
     read-only request (a write request's transaction begins with its first statement),
@@ -557,7 +478,7 @@ async def driver_rows(session: AsyncSession, sql: str, args: list[Any]) -> list[
     if session.in_transaction():
         connection = await session.connection()
         return await _driver_fetch(session, await connection.get_raw_connection(), sql, args)
-    reads: ReadConnections | None = session.info.get(READS)
+    reads: KeptReads | None = session.info.get(READS)
     if reads is not None:
         lent = await reads.borrow()
         try:

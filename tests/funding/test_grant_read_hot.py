@@ -5,6 +5,7 @@ import asyncio
 import io
 import json
 import logging
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -214,9 +215,13 @@ async def test_a_kept_connection_the_server_ended_is_replaced(stack: Stack, back
         assert [a.status_code for a in answers] == [200] * 8, answers[0].text
 
 
-async def test_a_read_that_finds_no_kept_connection_in_time_is_a_503(stack: Stack) -> None:
+async def test_a_read_that_finds_no_kept_connection_in_time_is_a_503(
+    stack: Stack, backend: str
+) -> None:
     """All kept connections lent out for longer than the pool would wait: the read is
     refused as a busy pool is (503, nothing to undo), and reads go on once they are back."""
+    if backend != "postgres":
+        pytest.skip("SQLite's kept connection is lent to every read at once: none to wait for")
     f, grant = await _learnt_grant(stack)
     reads = stack.apps["funding"].state.db.reads
     path = f"/api/v1/grants/{grant['id']}"
@@ -232,6 +237,75 @@ async def test_a_read_that_finds_no_kept_connection_in_time_is_a_503(stack: Stac
     assert busy.headers["content-type"] == "application/problem+json"
     assert (await stack.funding.get(path, headers=f.staff)).json() == grant
     assert len(reads.idle) == reads.held <= reads.size
+
+
+@contextmanager
+def _reads_in_flight(connection: Any) -> Iterator[list[int]]:
+    """The most reads queued on ``connection`` (aiosqlite's) at once, in ``[0]``; and in
+    ``[1]``, how many calls to fail with the driver's own error first."""
+    seen = [0, 0]
+    running = 0
+    original = connection.execute_fetchall
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running
+        running += 1
+        seen[0] = max(seen[0], running)
+        try:
+            if seen[1] > 0:
+                seen[1] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return await original(*args, **kwargs)
+        finally:
+            running -= 1
+
+    connection.execute_fetchall = counted
+    try:
+        yield seen
+    finally:
+        del connection.execute_fetchall
+
+
+async def test_sqlite_lends_its_kept_connection_to_every_read_at_once(
+    stack: Stack, backend: str
+) -> None:
+    """aiosqlite runs each read whole on the connection's thread: reads at once queue on
+    the one kept connection together, not for it one after another."""
+    if backend != "sqlite":
+        pytest.skip("asyncpg runs one statement at a time on a connection")
+    f, grant = await _learnt_grant(stack)
+    reads = stack.apps["funding"].state.db.reads
+    path = f"/api/v1/grants/{grant['id']}"
+    with _reads_in_flight(reads.idle[0].driver_connection) as seen:
+        answers = await asyncio.gather(
+            *(stack.funding.get(path, headers=f.staff) for _ in range(16))
+        )
+    assert [a.json() for a in answers] == [grant] * 16
+    assert seen[0] > 1
+    assert reads.held == 1
+
+
+async def test_a_read_failing_on_the_shared_connection_replaces_it(
+    stack: Stack, backend: str
+) -> None:
+    """Reads that fail on SQLite's shared connection are answered through the session; the
+    connection is dropped once, whichever of them fails first, and the next read opens
+    another."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's shared connection")
+    f, grant = await _learnt_grant(stack)
+    reads = stack.apps["funding"].state.db.reads
+    first = reads.idle[0]
+    path = f"/api/v1/grants/{grant['id']}"
+    with _reads_in_flight(first.driver_connection) as seen:
+        seen[1] = 3
+        answers = await asyncio.gather(
+            *(stack.funding.get(path, headers=f.staff) for _ in range(6))
+        )
+    assert [a.json() for a in answers] == [grant] * 6
+    assert first not in reads.idle
+    assert (await stack.funding.get(path, headers=f.staff)).json() == grant
+    assert reads.held == 1 and reads.idle[0] is not first
 
 
 async def test_the_read_one_answers_the_bytes_of_the_grants_model(stack: Stack) -> None:
