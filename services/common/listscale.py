@@ -16,8 +16,9 @@ bump on every insert, update or delete of the table, made by the service's
 migrations) remembers, per statement and sort, the sort key of every
 ``anchor_every``-th row and the exact count, built in one statement together with the
 version they describe. A deep page then seeks to the nearest anchor on the sort index
-and skips fewer than ``anchor_every`` rows, on the index alone (a deferred join: only
-the page's rows are read whole). A list that also tests another table depends on the
+and skips fewer than ``anchor_every`` rows, on the index alone (a subquery finds the
+page's first row from the anchor, reading sort values and ids only; the page then seeks
+from it, so only the page's rows are read whole). A list that also tests another table depends on the
 sum of both tables' versions. The page statement reads the version in
 the same statement (one snapshot): when it is not the version the anchors were built
 at, the rows are thrown away and the anchors rebuilt, so anchors never give rows
@@ -433,8 +434,8 @@ async def build_anchors(
 # The anchor a page is seeked from, bound by name: its statement is the same for every
 # page of one list with the same window, so it can be compiled once (``lists``: on the
 # driver). The window (rows skipped after the anchor, rows read) is written out: with it
-# bound, PostgreSQL's generic plan looks dearer than each custom one, and it planned every
-# deep page anew. react-admin pages in steps of its page size, so a list has few windows
+# bound, PostgreSQL's generic plan looks dearer than each custom one, and it would plan
+# every deep page anew. react-admin pages in steps of its page size, so a list has few windows
 # (at 25 rows a page and an anchor every 500 rows, 20).
 ANCHOR_VALUE = "trellis_anchor_value"
 ANCHOR_ID = "trellis_anchor_id"
@@ -483,9 +484,14 @@ async def anchored_rows(
     version_col = version_column(session, versioned)
 
     def build(skip: int, rows: int) -> Select[Any]:
-        # A deferred join: the rows between the anchor and the page are skipped on the
-        # sort index alone (ids only), and only the page's rows are read whole (with any
-        # per-row columns, which the database would otherwise work out for skipped rows).
+        # The page's first row is found on the sort index alone (the sort value and id of
+        # the row ``skip`` rows from the anchor: an index-only scan, no row read whole nor
+        # any per-row column worked out for skipped rows), in a subquery PostgreSQL runs
+        # once before the page (an InitPlan); the page then seeks from it, as a first page
+        # reads from the top. PostgreSQL keeps one plan for this shape: a deferred join
+        # (the page's ids in a subquery, joined back and sorted again) looked dearer as a
+        # generic plan than each custom one, so every deep page was planned anew (0.2-0.4
+        # ms, more than running it).
         seek = sort_key(sort_column, id_column, by_id)
         anchor_id = bindparam(ANCHOR_ID, type_=id_column.type)
         anchor = (
@@ -493,15 +499,18 @@ async def anchored_rows(
             if by_id
             else tuple_(bindparam(ANCHOR_VALUE, type_=sort_column.type), anchor_id)
         )
-        skipped = (
-            ordered.with_only_columns(id_column, maintain_column_froms=True)
+        first = (
+            ordered.with_only_columns(
+                *([id_column] if by_id else [sort_column, id_column]), maintain_column_froms=True
+            )
             .where(seek <= anchor if descending else seek >= anchor)
             .offset(written_out(skip))
-            .limit(written_out(rows))
-            .subquery()
+            .limit(written_out(1))
+            .correlate(None)
+            .scalar_subquery()
         )
         return (
-            ordered.where(id_column.in_(select(skipped.c[0])))
+            ordered.where(seek <= first if descending else seek >= first)
             .limit(written_out(rows))
             .add_columns(*columns, version_col)
         )
