@@ -156,6 +156,32 @@ async def test_a_deep_page_takes_its_total_from_the_anchors_and_counts_nothing(
     assert not [s for s in sent if "count(" in s]
 
 
+async def test_a_cursor_page_takes_the_total_kept_at_the_version(stack: Stack) -> None:
+    """A page after a cursor counts nothing while the list's total is kept at the table's
+    version (it counted the exact-count limit's rows on every page), and counts again,
+    with the page, once the table has changed."""
+    f, instalments = await awarded_grants(stack, 2)  # 6 instalments
+    path = "/api/v1/instalments"
+    params = {"sort": '["due_date","ASC"]', "range": "[0,3]"}
+    with small_lists(stack, "funding"):
+        first = await stack.funding.get(path, headers=f.staff, params=params)
+        assert first.status_code == 200, first.text
+        after = {**params, "cursor": first.headers["x-next-cursor"]}
+        with session_statements(stack) as sent:
+            cursor_page = await stack.funding.get(path, headers=f.staff, params=after)
+        assert cursor_page.status_code == 200, cursor_page.text
+        assert sent, "the cursor page was read through the session"
+        assert not [s for s in sent if "count(" in s]
+        rest = await stack.funding.get(path, headers=f.staff, params={**params, "range": "[4,7]"})
+        assert cursor_page.json() == rest.json()
+        assert cursor_page.headers["content-range"] == f"instalments 4-5/{len(instalments)}"
+        await f.awarded()  # three more instalments: the table's version moves on
+        with session_statements(stack) as sent:
+            changed = await stack.funding.get(path, headers=f.staff, params=after)
+        assert changed.headers["content-range"].endswith(f"/{len(instalments) + 3}")
+        assert [s for s in sent if "count(" in s]
+
+
 async def test_a_deep_page_of_plain_rows_is_read_on_the_driver(stack: Stack) -> None:
     """Grants are listed as plain rows: a page seeked from the anchors is compiled once and
     read on the driver (no statement through SQLAlchemy's session), with the same rows."""
