@@ -1,4 +1,4 @@
-"""Offset pages read on the driver: a page's statement compiled once per shape.
+"""List pages read on the driver: a page's statement compiled once per shape.
 
 A page's statement is its list's own statement (scope and filters) sorted, windowed,
 with its per-row columns, its bounded count and its table version. On every request
@@ -35,8 +35,13 @@ from services.common.listscale import ANCHOR_PARAMS, Lru
 PAGE_LIMIT = bindparam("trellis_page_limit", type_=Integer)
 PAGE_OFFSET = bindparam("trellis_page_offset", type_=Integer)
 COUNT_LIMIT = bindparam("trellis_count_limit", type_=Integer)
-# Values bound by name per request: a page's window, and an anchored page's anchor.
-_WINDOW = frozenset({PAGE_LIMIT.key, PAGE_OFFSET.key, COUNT_LIMIT.key, *ANCHOR_PARAMS})
+# The sort value and id of the row a cursor names (a page after a cursor starts past it).
+CURSOR_VALUE = "trellis_cursor_value"
+CURSOR_ID = "trellis_cursor_id"
+# Values bound by name per request: a page's window, an anchored page's anchor, a cursor.
+_WINDOW = frozenset(
+    {PAGE_LIMIT.key, PAGE_OFFSET.key, COUNT_LIMIT.key, CURSOR_VALUE, CURSOR_ID, *ANCHOR_PARAMS}
+)
 # A parameter's source: its position among the list's own parameters, a window name, or
 # (None) a constant of the page's fixed parts (the version column), already bound.
 Source = tuple[int | str | None, Any, Callable[[Any], Any] | None]

@@ -35,13 +35,21 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Response
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.cache_key import CacheKey
 
 from services.common import listscale
 from services.common.cursors import coerce_cursor_value, encode_cursor
-from services.common.listdriver import COUNT_LIMIT, PAGE_LIMIT, PAGE_OFFSET, read_page, shape_key
+from services.common.listdriver import (
+    COUNT_LIMIT,
+    CURSOR_ID,
+    CURSOR_VALUE,
+    PAGE_LIMIT,
+    PAGE_OFFSET,
+    read_page,
+    shape_key,
+)
 from services.common.listparams import (
     DEFAULT_PAGE_SIZE,
     ListQuery,
@@ -220,18 +228,35 @@ class _Shape:
             tail.insert(0, self.count_column(bound))
         return self.ordered().offset(offset).limit(limit).add_columns(*tail)
 
-    def cursor_page(self, session: AsyncSession, counted: bool) -> Select[Any]:
-        query, cursor = self.query, self.query.cursor
-        assert cursor is not None
-        row_uuid = uuid.UUID(cursor.row_id)
+    def cursor_page(
+        self, session: AsyncSession, counted: bool, *, bound: Any = None
+    ) -> Select[Any]:
+        """The page after the row the cursor names (its sort value and id bound by name:
+        ``cursor_values``), its LIMIT written out, as an offset page's first."""
+        query = self.query
+        row_id = bindparam(CURSOR_ID, type_=self.id_column.type)
         if self.by_id:
-            after = self.id_column < row_uuid if query.descending else self.id_column > row_uuid
+            after = self.id_column < row_id if query.descending else self.id_column > row_id
         else:
-            value = coerce_cursor_value(self.sort_column, cursor.value)
+            value = bindparam(CURSOR_VALUE, type_=self.sort_column.type)
             keys = tuple_(self.sort_column, self.id_column)
-            after = keys < (value, row_uuid) if query.descending else keys > (value, row_uuid)
-        page = self.ordered().where(after).limit(query.limit + 1)
-        return page.add_columns(*self.tail(session, counted))
+            after = (
+                keys < tuple_(value, row_id) if query.descending else keys > tuple_(value, row_id)
+            )
+        page = self.ordered().where(after).limit(listscale.written_out(query.limit + 1))
+        tail = self.tail(session, False)
+        if counted:
+            tail.insert(0, self.count_column(bound))
+        return page.add_columns(*tail)
+
+    def cursor_values(self) -> dict[str, Any]:
+        """The values :meth:`cursor_page` binds: the sort value and id the cursor names."""
+        cursor = self.query.cursor
+        assert cursor is not None
+        values: dict[str, Any] = {CURSOR_ID: uuid.UUID(cursor.row_id)}
+        if not self.by_id:
+            values[CURSOR_VALUE] = coerce_cursor_value(self.sort_column, cursor.value)
+        return values
 
 
 async def _offset_rows(
@@ -349,14 +374,30 @@ async def _offset_page(
 async def _cursor_page(
     session: AsyncSession, shape: _Shape, count: bool
 ) -> tuple[list[Any], int | None, int | None, tuple[Any, ...]]:
-    """The page after a cursor (:func:`_counted_page`): it takes the total kept at the
-    version as an offset page does, rather than counting again on every page (at 1M
-    grants, 5,001 rows)."""
+    """The page after a cursor (:func:`_counted_page`), on the driver where its shape
+    allows: it takes the total kept at the version as an offset page does, rather than
+    counting again on every page (at 1M grants, 5,001 rows)."""
+
+    query = shape.query
+    values = shape.cursor_values()
+    key, cache_key = _list_key(session, shape.stmt)
 
     async def read(counted: bool) -> list[Any]:
-        return list((await session.execute(shape.cursor_page(session, counted))).all())
+        if cache_key is not None:
 
-    key = _list_key(session, shape.stmt)[0] if count and shape.versioned else ()
+            def build() -> tuple[Select[Any] | None, Sequence[Any]]:
+                if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
+                    return None, ()
+                return shape.cursor_page(session, counted, bound=COUNT_LIMIT), shape.objects
+
+            window = {**values, COUNT_LIMIT.key: query.exact_count_limit + 1}
+            page_key = shape.driver_key(session, cache_key, "cursor", counted, query.limit)
+            rows = await read_page(session, page_key, build, cache_key, window)
+            if rows is not None:
+                return rows
+        page = shape.cursor_page(session, counted)
+        return list((await session.execute(page, values)).all())
+
     return await _counted_page(session, shape, count, read, key)
 
 

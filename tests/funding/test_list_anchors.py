@@ -201,6 +201,29 @@ async def test_a_deep_page_of_plain_rows_is_read_on_the_driver(stack: Stack) -> 
     assert sent == []
 
 
+@pytest.mark.parametrize(
+    "sort", ['["amount_awarded","ASC"]', '["awarded_on","DESC"]', '["id","DESC"]']
+)
+async def test_a_cursor_page_of_plain_rows_is_read_on_the_driver(stack: Stack, sort: str) -> None:
+    """Grants are listed as plain rows: a page after a cursor is compiled once (the
+    cursor's sort value and id bound by name) and read on the driver, with the rows the
+    offset page has."""
+    f, _instalments = await awarded_grants(stack, 7)
+    params = {"sort": sort, "range": "[0,2]"}
+    first = await stack.funding.get("/api/v1/grants", headers=f.staff, params=params)
+    after = {"sort": sort, "cursor": first.headers["x-next-cursor"]}
+    await stack.funding.get("/api/v1/grants", headers=f.staff, params=after)
+    with session_statements(stack) as sent:
+        page = await stack.funding.get("/api/v1/grants", headers=f.staff, params=after)
+    assert page.status_code == 200, page.text
+    assert sent == []
+    offset = await stack.funding.get(
+        "/api/v1/grants", headers=f.staff, params={"sort": sort, "range": "[3,6]"}
+    )
+    assert page.json() == offset.json()
+    assert page.headers["content-range"] == "grants 3-6/7"
+
+
 async def test_a_deep_page_is_prepared_with_its_window_written_out(
     stack: Stack, backend: str
 ) -> None:
