@@ -264,11 +264,11 @@ async def _offset_rows(
 ) -> list[Any]:
     """An offset page's rows (and tail), on the driver where its shape allows."""
     query = shape.query
+    # A first page's window is written out: with LIMIT bound, PostgreSQL's generic plan
+    # of the prepared statement looks dearer than each custom one, so it planned the
+    # page anew on every request (a third of what the page cost the database).
+    first = query.start == 0
     if cache_key is not None:
-        # A first page's window is written out: with LIMIT bound, PostgreSQL's generic plan
-        # of the prepared statement looks dearer than each custom one, so it planned the
-        # page anew on every request (a third of what the page cost the database).
-        first = query.start == 0
 
         def build() -> tuple[Select[Any] | None, Sequence[Any]]:
             if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
@@ -291,7 +291,12 @@ async def _offset_rows(
         rows = await read_page(session, key, build, cache_key, window)
         if rows is not None:
             return rows
-    page = shape.offset_page(session, counted, limit=query.limit + 1, offset=query.start)
+    page = shape.offset_page(
+        session,
+        counted,
+        limit=listscale.written_out(query.limit + 1) if first else query.limit + 1,
+        offset=None if first else query.start,
+    )
     return list((await session.execute(page)).all())
 
 

@@ -182,6 +182,27 @@ async def test_a_cursor_page_takes_the_total_kept_at_the_version(stack: Stack) -
         assert [s for s in sent if "count(" in s]
 
 
+async def test_a_first_page_read_through_the_session_has_its_limit_written_out(
+    stack: Stack, backend: str
+) -> None:
+    """Instalments are ORM objects, read through the session: their first page has its
+    LIMIT written out too (bound, PostgreSQL planned it anew on every request), a later
+    page its window bound."""
+    f, _instalments = await awarded_grants(stack, 2)
+    path = "/api/v1/instalments"
+    with session_statements(stack) as sent:
+        for window in ("[0,3]", "[4,5]"):
+            page = await stack.funding.get(path, headers=f.staff, params={"range": window})
+            assert page.status_code == 200, page.text
+    pages = [s for s in sent if "from instalments" in s and "order by" in s]
+    assert len(pages) == 2, sent
+    first, later = pages
+    assert "limit 5" in first.split("order by")[-1]
+    assert "limit 3" not in later  # bound, with its offset
+    if backend == "postgres":  # SQLAlchemy writes SQLite's LIMIT with an OFFSET, bound
+        assert "offset" not in first.split("order by")[-1]
+
+
 async def test_a_deep_page_of_plain_rows_is_read_on_the_driver(stack: Stack) -> None:
     """Grants are listed as plain rows: a page seeked from the anchors is compiled once and
     read on the driver (no statement through SQLAlchemy's session), with the same rows."""
