@@ -199,6 +199,19 @@ class _Shape:
             objects=self.objects,
         )
 
+    def on_driver(
+        self, page: Callable[[], Select[Any]]
+    ) -> Callable[[], tuple[Select[Any] | None, Sequence[Any]]]:
+        """How ``read_page`` builds a page of this shape the first time: ``page()`` and the
+        objects its key names; None for a list of ORM objects (the session builds them)."""
+
+        def build() -> tuple[Select[Any] | None, Sequence[Any]]:
+            if _entity_rows(self.stmt):
+                return None, ()
+            return page(), self.objects
+
+        return build
+
     def count_column(self, bound: Any = None) -> ColumnElement[int]:
         key = self.id_column if self.versioned else None
         return listscale.count_column(self.stmt, self.query.exact_count_limit, key=key, bound=bound)
@@ -269,19 +282,15 @@ async def _offset_rows(
     # page anew on every request (a third of what the page cost the database).
     first = query.start == 0
     if cache_key is not None:
-
-        def build() -> tuple[Select[Any] | None, Sequence[Any]]:
-            if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
-                return None, ()
-            page = shape.offset_page(
+        build = shape.on_driver(
+            lambda: shape.offset_page(
                 session,
                 counted,
                 limit=listscale.written_out(query.limit + 1) if first else PAGE_LIMIT,
                 offset=None if first else PAGE_OFFSET,
                 bound=COUNT_LIMIT,
             )
-            return page, shape.objects
-
+        )
         window = {
             PAGE_LIMIT.key: query.limit + 1,
             PAGE_OFFSET.key: query.start,
@@ -319,14 +328,10 @@ async def _anchored_read(
     """A page seeked from an anchor (``listscale.anchored_rows``), on the driver where its
     shape allows: compiled once per shape and window, its anchor bound by name."""
     if cache_key is not None:
-
-        def compiled() -> tuple[Select[Any] | None, Sequence[Any]]:
-            if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
-                return None, ()
-            return build(*window), shape.objects
-
         key = shape.driver_key(session, cache_key, "anchored", *window)
-        rows = await read_page(session, key, compiled, cache_key, values)
+        rows = await read_page(
+            session, key, shape.on_driver(lambda: build(*window)), cache_key, values
+        )
         if rows is not None:
             return rows
     return await listscale.read_in_session(session, build, values, window)
@@ -382,19 +387,13 @@ async def _cursor_page(
     """The page after a cursor (:func:`_counted_page`), on the driver where its shape
     allows: it takes the total kept at the version as an offset page does, rather than
     counting again on every page (at 1M grants, 5,001 rows)."""
-
     query = shape.query
     values = shape.cursor_values()
     key, cache_key = _list_key(session, shape.stmt)
 
     async def read(counted: bool) -> list[Any]:
         if cache_key is not None:
-
-            def build() -> tuple[Select[Any] | None, Sequence[Any]]:
-                if _entity_rows(shape.stmt):  # its rows are ORM objects: the session builds them
-                    return None, ()
-                return shape.cursor_page(session, counted, bound=COUNT_LIMIT), shape.objects
-
+            build = shape.on_driver(lambda: shape.cursor_page(session, counted, bound=COUNT_LIMIT))
             window = {**values, COUNT_LIMIT.key: query.exact_count_limit + 1}
             page_key = shape.driver_key(session, cache_key, "cursor", counted, query.limit)
             rows = await read_page(session, page_key, build, cache_key, window)
