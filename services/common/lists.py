@@ -212,9 +212,12 @@ class _Shape:
 
         return build
 
-    def count_column(self, bound: Any = None) -> ColumnElement[int]:
+    def count_column(self) -> ColumnElement[int]:
+        """The list's bounded count, its limit bound by name (``COUNT_LIMIT``)."""
         key = self.id_column if self.versioned else None
-        return listscale.count_column(self.stmt, self.query.exact_count_limit, key=key, bound=bound)
+        return listscale.count_column(
+            self.stmt, self.query.exact_count_limit, key=key, bound=COUNT_LIMIT
+        )
 
     def ordered(self) -> Select[Any]:
         """The list's rows in the page's order (then by id), with the per-row columns."""
@@ -234,16 +237,12 @@ class _Shape:
         return row[len(row) - 1 - int(bool(self.versioned))]
 
     def offset_page(
-        self, session: AsyncSession, counted: bool, *, limit: Any, offset: Any, bound: Any = None
+        self, session: AsyncSession, counted: bool, *, limit: Any, offset: Any
     ) -> Select[Any]:
-        tail = self.tail(session, False)
-        if counted:
-            tail.insert(0, self.count_column(bound))
+        tail = self.tail(session, counted)
         return self.ordered().offset(offset).limit(limit).add_columns(*tail)
 
-    def cursor_page(
-        self, session: AsyncSession, counted: bool, *, bound: Any = None
-    ) -> Select[Any]:
+    def cursor_page(self, session: AsyncSession, counted: bool) -> Select[Any]:
         """The page after the row the cursor names (its sort value and id bound by name:
         ``cursor_values``), its LIMIT written out, as an offset page's first."""
         query = self.query
@@ -257,10 +256,7 @@ class _Shape:
                 keys < tuple_(value, row_id) if query.descending else keys > tuple_(value, row_id)
             )
         page = self.ordered().where(after).limit(listscale.written_out(query.limit + 1))
-        tail = self.tail(session, False)
-        if counted:
-            tail.insert(0, self.count_column(bound))
-        return page.add_columns(*tail)
+        return page.add_columns(*self.tail(session, counted))
 
     def cursor_values(self) -> dict[str, Any]:
         """The values :meth:`cursor_page` binds: the sort value and id the cursor names."""
@@ -281,32 +277,26 @@ async def _offset_rows(
     # of the prepared statement looks dearer than each custom one, so it planned the
     # page anew on every request (a third of what the page cost the database).
     first = query.start == 0
-    if cache_key is not None:
-        build = shape.on_driver(
-            lambda: shape.offset_page(
-                session,
-                counted,
-                limit=listscale.written_out(query.limit + 1) if first else PAGE_LIMIT,
-                offset=None if first else PAGE_OFFSET,
-                bound=COUNT_LIMIT,
-            )
+
+    def page() -> Select[Any]:
+        return shape.offset_page(
+            session,
+            counted,
+            limit=listscale.written_out(query.limit + 1) if first else PAGE_LIMIT,
+            offset=None if first else PAGE_OFFSET,
         )
-        window = {
-            PAGE_LIMIT.key: query.limit + 1,
-            PAGE_OFFSET.key: query.start,
-            COUNT_LIMIT.key: query.exact_count_limit + 1,
-        }
+
+    window = {
+        PAGE_LIMIT.key: query.limit + 1,
+        PAGE_OFFSET.key: query.start,
+        COUNT_LIMIT.key: query.exact_count_limit + 1,
+    }
+    if cache_key is not None:
         key = shape.driver_key(session, cache_key, counted, query.limit if first else None)
-        rows = await read_page(session, key, build, cache_key, window)
+        rows = await read_page(session, key, shape.on_driver(page), cache_key, window)
         if rows is not None:
             return rows
-    page = shape.offset_page(
-        session,
-        counted,
-        limit=listscale.written_out(query.limit + 1) if first else query.limit + 1,
-        offset=None if first else query.start,
-    )
-    return list((await session.execute(page)).all())
+    return list((await session.execute(page(), window)).all())
 
 
 def _list_key(session: AsyncSession, stmt: Select[Any]) -> tuple[tuple[Any, ...], CacheKey | None]:
@@ -388,19 +378,19 @@ async def _cursor_page(
     allows: it takes the total kept at the version as an offset page does, rather than
     counting again on every page (at 1M grants, 5,001 rows)."""
     query = shape.query
-    values = shape.cursor_values()
     key, cache_key = _list_key(session, shape.stmt)
+    window = {**shape.cursor_values(), COUNT_LIMIT.key: query.exact_count_limit + 1}
 
     async def read(counted: bool) -> list[Any]:
+        def page() -> Select[Any]:
+            return shape.cursor_page(session, counted)
+
         if cache_key is not None:
-            build = shape.on_driver(lambda: shape.cursor_page(session, counted, bound=COUNT_LIMIT))
-            window = {**values, COUNT_LIMIT.key: query.exact_count_limit + 1}
             page_key = shape.driver_key(session, cache_key, "cursor", counted, query.limit)
-            rows = await read_page(session, page_key, build, cache_key, window)
+            rows = await read_page(session, page_key, shape.on_driver(page), cache_key, window)
             if rows is not None:
                 return rows
-        page = shape.cursor_page(session, counted)
-        return list((await session.execute(page, values)).all())
+        return list((await session.execute(page(), window)).all())
 
     return await _counted_page(session, shape, count, read, key)
 
