@@ -18,8 +18,8 @@ migrations) remembers, per statement and sort, the sort key of every
 version they describe. A deep page then seeks to the nearest anchor on the sort index
 and skips fewer than ``anchor_every`` rows, on the index alone (a subquery finds the
 page's first row from the anchor, reading sort values and ids only; the page then seeks
-from it, so only the page's rows are read whole). A list that also tests another table depends on the
-sum of both tables' versions. The page statement reads the version in
+from it, so only the page's rows are read whole). A list that also tests another table
+depends on the sum of both tables' versions. The page statement reads the version in
 the same statement (one snapshot): when it is not the version the anchors were built
 at, the rows are thrown away and the anchors rebuilt, so anchors never give rows
 OFFSET would not. On PostgreSQL the version is bumped by a deferred trigger, once per
@@ -435,8 +435,8 @@ async def build_anchors(
 # page of one list with the same window, so it can be compiled once (``lists``: on the
 # driver). The window (rows skipped after the anchor, rows read) is written out: with it
 # bound, PostgreSQL's generic plan looks dearer than each custom one, and it would plan
-# every deep page anew. react-admin pages in steps of its page size, so a list has few windows
-# (at 25 rows a page and an anchor every 500 rows, 20).
+# every deep page anew. react-admin pages in steps of its page size, so a list has few
+# windows (at 25 rows a page and an anchor every 500 rows, 20).
 ANCHOR_VALUE = "trellis_anchor_value"
 ANCHOR_ID = "trellis_anchor_id"
 ANCHOR_PARAMS = frozenset({ANCHOR_VALUE, ANCHOR_ID})
